@@ -1,0 +1,126 @@
+# sysmon: build, test and install the DuckDB extension.
+#
+# Every tested client version is pinned here and nowhere else.
+#   DUCKDB_PY_VERSION:  Python `duckdb` in .venv (the main client)
+#   DUCKDB_CLI_VERSION: `duckdb-cli` shell in .venv, and Python `duckdb` in .venv-15
+#   DUCKDB_LTS_VERSION: Python `duckdb` in .venv-lts
+DUCKDB_PY_VERSION   := 2.0.1
+DUCKDB_CLI_VERSION  := 1.5.6
+DUCKDB_LTS_VERSION  := 1.4.5
+PYTEST_VERSION      := 9.2.0
+PYTZ_VERSION        := 2026.6
+PYARROW_VERSION     := 26.0.1
+# Oldest DuckDB C API the extension is built against (written into the footer).
+DUCKDB_CAPI_VERSION := v1.2.0
+
+PYTHON   ?= python3
+VENV     := .venv
+VENV_15  := .venv-15
+VENV_LTS := .venv-lts
+VENVS    := $(VENV) $(VENV_15) $(VENV_LTS)
+PY       := $(VENV)/bin/python
+PIP_INSTALL := pip install --quiet --disable-pip-version-check
+
+RELEASE_EXT := build/release/sysmon.duckdb_extension
+DEBUG_EXT   := build/debug/sysmon.duckdb_extension
+
+# cargo lives in ~/.cargo/bin on rustup installs, which is not always on PATH.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+MAKEFLAGS += --no-print-directory
+
+# Recursive (=) so it is only evaluated inside recipes, after `configure` has run.
+PLATFORM = $(shell $(PY) -c "import duckdb; print(duckdb.execute('PRAGMA platform').fetchone()[0])")
+
+.DEFAULT_GOAL := release
+.PHONY: configure release debug run install lint test-unit test-sql test-python test bench docs clean
+
+# ---------------------------------------------------------------- environments
+
+configure: $(addsuffix /.stamp,$(VENVS))
+
+# Stamps depend on the Makefile, so changing a pin re-runs pip (a no-op when satisfied).
+$(VENV)/.stamp: Makefile
+	test -x $(VENV)/bin/pip || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/$(PIP_INSTALL) duckdb==$(DUCKDB_PY_VERSION) duckdb-cli==$(DUCKDB_CLI_VERSION) \
+		pytest==$(PYTEST_VERSION) pytz==$(PYTZ_VERSION) pyarrow==$(PYARROW_VERSION)
+	touch $@
+
+$(VENV_15)/.stamp: Makefile
+	test -x $(VENV_15)/bin/pip || $(PYTHON) -m venv $(VENV_15)
+	$(VENV_15)/bin/$(PIP_INSTALL) duckdb==$(DUCKDB_CLI_VERSION) pytest==$(PYTEST_VERSION) pytz==$(PYTZ_VERSION)
+	touch $@
+
+$(VENV_LTS)/.stamp: Makefile
+	test -x $(VENV_LTS)/bin/pip || $(PYTHON) -m venv $(VENV_LTS)
+	$(VENV_LTS)/bin/$(PIP_INSTALL) duckdb==$(DUCKDB_LTS_VERSION) pytest==$(PYTEST_VERSION) pytz==$(PYTZ_VERSION)
+	touch $@
+
+# ---------------------------------------------------------------- build
+
+# The extension version defaults to `git describe`, else the Cargo workspace version
+# (see scripts/append_metadata.py); override with `make EXTENSION_VERSION=v1.2.3`.
+APPEND_METADATA = $(PY) scripts/append_metadata.py --platform $(PLATFORM) \
+	--duckdb-capi-version $(DUCKDB_CAPI_VERSION) \
+	$(if $(EXTENSION_VERSION),--extension-version $(EXTENSION_VERSION))
+
+release: configure
+	cargo build --release -p sysmon
+	$(APPEND_METADATA) --input target/release/libsysmon.so --output $(RELEASE_EXT)
+
+debug: configure
+	cargo build -p sysmon
+	$(APPEND_METADATA) --input target/debug/libsysmon.so --output $(DEBUG_EXT)
+
+run: release
+	$(VENV)/bin/duckdb -unsigned -line -c "LOAD '$(RELEASE_EXT)'; SELECT * FROM system_info(); SELECT * FROM system_metrics();"
+
+# Let each pinned client install the file itself (FORCE INSTALL), so DuckDB picks its
+# own directory (~/.duckdb/extensions/v<version>/<platform>/) and writes its .info file.
+# The 1.5.6 shell in .venv shares its directory with .venv-15 (same version).
+install: release
+	@for venv in $(VENVS); do \
+		$$venv/bin/python scripts/install_extension.py $(abspath $(RELEASE_EXT)) || exit 1; \
+	done
+
+# ---------------------------------------------------------------- checks
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test-unit:
+	cargo test --workspace
+
+test-sql: release
+	@for venv in $(VENVS); do \
+		echo "== sqllogictest with $$venv"; \
+		$$venv/bin/python scripts/sqllogictest.py --extension $(RELEASE_EXT) test/sql || exit 1; \
+	done
+
+test-python: release
+	@for venv in $(VENVS); do \
+		echo "== pytest with $$venv"; \
+		SYSMON_EXTENSION=$(abspath $(RELEASE_EXT)) SYSMON_DUCKDB_CLI=$(abspath $(VENV)/bin/duckdb) \
+			$$venv/bin/python -m pytest -q test/python || exit 1; \
+	done
+
+# One step at a time, stopping at the first failure (also under `make -j`).
+test:
+	$(MAKE) lint
+	$(MAKE) test-unit
+	$(MAKE) release
+	$(MAKE) test-sql
+	$(MAKE) test-python
+
+# ---------------------------------------------------------------- misc
+
+bench: release
+	cargo bench -p sysmon-core
+	$(PY) scripts/bench_sql.py --extension $(RELEASE_EXT)
+
+docs:
+	cargo run -q -p sysmon-core --example gen_docs -- --write README.md
+
+clean:
+	cargo clean
+	rm -rf build .pytest_cache

@@ -1,0 +1,20 @@
+//! sysmon-core: everything sysmon knows about a host, without DuckDB.
+//!
+//! * [`procfs`]: readers of `/proc` and `/sys` files (root injectable for fixture trees);
+//! * [`sample`]: one reading of the host-wide files, and the [`Collector`](sample::Collector)
+//!   that takes it with kept-open descriptors;
+//! * [`ring`] and [`live`]: the process-wide ring of recent samples that windows start from;
+//! * [`schema`]: the table declarations that drive SQL columns, Parquet schemas and docs;
+//! * [`tables`]: one module per SQL table, turning samples into rows;
+//! * [`host`], [`interval`]: static host facts, DuckDB interval text.
+//!
+//! Linux only: the readers need `/proc` and `/sys`.
+
+pub mod host;
+pub mod interval;
+pub mod live;
+pub mod procfs;
+pub mod ring;
+pub mod sample;
+pub mod schema;
+pub mod tables;

@@ -1,0 +1,108 @@
+//! A `/proc` file kept open and re-read with `pread` at offset 0.
+//!
+//! Re-opening a `/proc` file for every sample costs a path walk and a file-table entry; a
+//! kept-open descriptor read from offset 0 makes the kernel regenerate the contents just the
+//! same. Measured here (`make bench`): the ten host files cost about half as much this way.
+//! The buffer is kept too, so a steady-state read allocates nothing.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub struct KeptFile {
+    path: PathBuf,
+    file: Option<File>,
+    buf: Vec<u8>,
+}
+
+impl KeptFile {
+    /// A reader of `path`; nothing is opened until the first [`read`](Self::read).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        KeptFile {
+            path: path.into(),
+            file: None,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The whole current contents, as text (invalid UTF-8 is replaced, never an error).
+    pub fn read(&mut self) -> io::Result<&str> {
+        if self.file.is_none() {
+            self.file = Some(File::open(&self.path)?);
+        }
+        let result = match self.file.as_ref() {
+            Some(f) => read_all_at(f, &mut self.buf),
+            None => Err(io::Error::other("file not open")),
+        };
+        if let Err(e) = result {
+            // A descriptor that failed (a vanished device, a remount) is reopened next time.
+            self.file = None;
+            return Err(e);
+        }
+        if std::str::from_utf8(&self.buf).is_err() {
+            let fixed = String::from_utf8_lossy(&self.buf).into_owned();
+            self.buf = fixed.into_bytes();
+        }
+        std::str::from_utf8(&self.buf).map_err(io::Error::other)
+    }
+}
+
+/// Reads `f` from offset 0 to its end into `buf`, growing it as needed.
+fn read_all_at(f: &File, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    let cap = buf.capacity().max(4096);
+    buf.resize(cap, 0);
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match f.read_at(&mut buf[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                buf.clear();
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(len);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rereads_current_contents_and_grows() {
+        let dir = std::env::temp_dir().join(format!("sysmon-keptfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("f");
+        std::fs::write(&p, "one\n").unwrap();
+        let mut k = KeptFile::new(&p);
+        assert_eq!(k.read().unwrap(), "one\n");
+        let big = "x".repeat(10_000);
+        std::fs::write(&p, &big).unwrap();
+        assert_eq!(k.read().unwrap().len(), 10_000);
+        std::fs::write(&p, "two\n").unwrap();
+        assert_eq!(k.read().unwrap(), "two\n");
+        assert!(KeptFile::new(dir.join("missing")).read().is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reads_real_proc_file_twice() {
+        let mut k = KeptFile::new("/proc/stat");
+        let a = k.read().unwrap().to_string();
+        let b = k.read().unwrap();
+        assert!(a.starts_with("cpu ") && b.starts_with("cpu "));
+    }
+}

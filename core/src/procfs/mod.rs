@@ -1,0 +1,78 @@
+//! Readers of Linux's `/proc` and `/sys` files.
+//!
+//! Each submodule parses one kernel file format into a plain struct. Parsers take the file's
+//! text, so unit tests feed them fixtures; the paths come from a [`Roots`], so a fixture tree
+//! under `test/fixtures/` can stand in for the real `/proc` and `/sys`.
+//!
+//! Rules every parser follows:
+//! * a field the kernel did not write (an older kernel, another configuration) is `None`, never 0;
+//! * a malformed or truncated line is skipped, never a panic;
+//! * numbers are kept in the kernel's own unit (ticks, sectors, kB); conversion to the units
+//!   of the SQL columns happens in [`crate::tables`].
+
+pub mod cpuinfo;
+pub mod diskstats;
+pub mod file;
+pub mod loadavg;
+pub mod meminfo;
+pub mod netdev;
+pub mod pressure;
+pub mod stat;
+pub mod uptime;
+
+use std::path::{Path, PathBuf};
+
+pub use file::KeptFile;
+
+/// Where `/proc` and `/sys` are: the real ones, or a fixture tree in tests.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Roots {
+    pub proc: PathBuf,
+    pub sys: PathBuf,
+    /// Where `os-release` is looked for.
+    pub etc: PathBuf,
+}
+
+impl Default for Roots {
+    fn default() -> Self {
+        Roots {
+            proc: PathBuf::from("/proc"),
+            sys: PathBuf::from("/sys"),
+            etc: PathBuf::from("/etc"),
+        }
+    }
+}
+
+impl Roots {
+    /// A fixture tree with `proc/`, `sys/` and `etc/` folders below `dir`.
+    pub fn fixture(dir: impl AsRef<Path>) -> Self {
+        Roots {
+            proc: dir.as_ref().join("proc"),
+            sys: dir.as_ref().join("sys"),
+            etc: dir.as_ref().join("etc"),
+        }
+    }
+
+    pub fn proc(&self, rel: &str) -> PathBuf {
+        self.proc.join(rel)
+    }
+
+    pub fn sys(&self, rel: &str) -> PathBuf {
+        self.sys.join(rel)
+    }
+}
+
+/// Parses an unsigned decimal, `None` on anything else.
+pub fn parse_u64(s: &str) -> Option<u64> {
+    s.parse().ok()
+}
+
+/// Reads a small text file whole; `None` if it is missing or unreadable.
+pub fn read_small(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+/// Reads a one-line file (as sysfs attributes are) without its trailing newline.
+pub fn read_trimmed(path: &Path) -> Option<String> {
+    read_small(path).map(|s| s.trim_end_matches('\n').to_string())
+}

@@ -1,0 +1,333 @@
+//! Table declarations: the single source of every table's columns.
+//!
+//! Each table is declared once with [`declare_table!`](crate::declare_table): the row struct, and
+//! for every column its name (the field name), its SQL type (derived from the field's Rust type
+//! through [`ColumnValue`]), its unit and its meaning. That one declaration drives
+//!
+//! * the SQL table function's result columns (the DuckDB binding reads [`TableDecl::columns`]),
+//! * the recorder's Parquet schema (same columns, same order, same types),
+//! * the README's column reference ([`markdown_reference`], checked by a unit test),
+//!
+//! so the three cannot drift apart.
+//!
+//! Type mapping, for every table: `u64` is `UBIGINT` (cumulative counters, byte counts),
+//! `f64` is `DOUBLE` (cumulative seconds, gauges, percentages), `i64` is `BIGINT`, `i32` is
+//! `INTEGER`, `u32` is `UINTEGER`, `bool` is `BOOLEAN`, `String` is `VARCHAR`, `Vec<String>` is
+//! `VARCHAR[]` and [`Timestamp`] is `TIMESTAMP WITH TIME ZONE`. `Option<T>` is the same type,
+//! NULL when `None`: the value the platform or kernel did not report.
+
+use std::fmt::Write as _;
+
+/// The SQL type of a column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColType {
+    Boolean,
+    Integer,
+    UInteger,
+    BigInt,
+    UBigInt,
+    Double,
+    Varchar,
+    /// `TIMESTAMP WITH TIME ZONE`, microseconds since the Unix epoch.
+    TimestampTz,
+    /// `VARCHAR[]`.
+    VarcharList,
+}
+
+impl ColType {
+    /// The type's name as DuckDB spells it.
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            ColType::Boolean => "BOOLEAN",
+            ColType::Integer => "INTEGER",
+            ColType::UInteger => "UINTEGER",
+            ColType::BigInt => "BIGINT",
+            ColType::UBigInt => "UBIGINT",
+            ColType::Double => "DOUBLE",
+            ColType::Varchar => "VARCHAR",
+            ColType::TimestampTz => "TIMESTAMP WITH TIME ZONE",
+            ColType::VarcharList => "VARCHAR[]",
+        }
+    }
+}
+
+/// One column of a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: ColType,
+    /// The unit, empty when the value has none (a name, an id, a count).
+    pub unit: &'static str,
+    /// What the value means, one sentence.
+    pub doc: &'static str,
+}
+
+/// One table: the SQL function that answers it live and the folder the recorder writes.
+#[derive(Debug)]
+pub struct TableDecl {
+    /// Short name: the recorder's folder and the name in `record_metrics(tables := [...])`.
+    pub name: &'static str,
+    /// The SQL table function, e.g. `system_metrics`.
+    pub function: &'static str,
+    /// What one row is.
+    pub doc: &'static str,
+    pub columns: &'static [Column],
+}
+
+impl TableDecl {
+    /// Index of the column called `name`.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+}
+
+/// A point in time, as microseconds since the Unix epoch (UTC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp {
+    pub micros: i64,
+}
+
+impl Timestamp {
+    pub fn from_micros(micros: i64) -> Self {
+        Timestamp { micros }
+    }
+
+    pub fn from_system_time(t: std::time::SystemTime) -> Self {
+        let micros = match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+        };
+        Timestamp { micros }
+    }
+
+    pub fn now() -> Self {
+        Self::from_system_time(std::time::SystemTime::now())
+    }
+}
+
+/// One value of one row, borrowed from the row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Bool(bool),
+    I32(i32),
+    U32(u32),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Str(&'a str),
+    /// Microseconds since the Unix epoch.
+    Ts(i64),
+    StrList(&'a [String]),
+}
+
+/// A Rust field type that can be a column: its SQL type and how to read it as a [`Cell`].
+pub trait ColumnValue {
+    const TYPE: ColType;
+    fn cell(&self) -> Cell<'_>;
+}
+
+macro_rules! column_value {
+    ($t:ty, $ty:ident, |$v:ident| $e:expr) => {
+        impl ColumnValue for $t {
+            const TYPE: ColType = ColType::$ty;
+            fn cell(&self) -> Cell<'_> {
+                let $v = self;
+                $e
+            }
+        }
+    };
+}
+
+column_value!(bool, Boolean, |v| Cell::Bool(*v));
+column_value!(i32, Integer, |v| Cell::I32(*v));
+column_value!(u32, UInteger, |v| Cell::U32(*v));
+column_value!(i64, BigInt, |v| Cell::I64(*v));
+column_value!(u64, UBigInt, |v| Cell::U64(*v));
+column_value!(f64, Double, |v| if v.is_finite() { Cell::F64(*v) } else { Cell::Null });
+column_value!(String, Varchar, |v| Cell::Str(v.as_str()));
+column_value!(Timestamp, TimestampTz, |v| Cell::Ts(v.micros));
+column_value!(Vec<String>, VarcharList, |v| Cell::StrList(v.as_slice()));
+
+impl<T: ColumnValue> ColumnValue for Option<T> {
+    const TYPE: ColType = T::TYPE;
+    fn cell(&self) -> Cell<'_> {
+        match self {
+            Some(v) => v.cell(),
+            None => Cell::Null,
+        }
+    }
+}
+
+/// A row of a declared table.
+pub trait Row {
+    const TABLE: &'static TableDecl;
+    /// The value of column `col` (an index into `TABLE.columns`); `Null` past the end.
+    fn cell(&self, col: usize) -> Cell<'_>;
+}
+
+/// Declares a table: its row struct and its [`TableDecl`].
+///
+/// ```
+/// sysmon_core::declare_table! {
+///     /// One row per widget.
+///     pub struct WidgetRow => "widgets", "system_widgets" {
+///         /// Name of the widget.
+///         name: String [""],
+///         /// Size of the widget.
+///         size_bytes: Option<u64> ["bytes"],
+///     }
+/// }
+/// use sysmon_core::schema::Row;
+/// assert_eq!(WidgetRow::TABLE.columns[1].name, "size_bytes");
+/// ```
+#[macro_export]
+macro_rules! declare_table {
+    (
+        $(#[doc = $tdoc:literal])+
+        $vis:vis struct $row:ident => $table:literal, $function:literal {
+            $(
+                $(#[doc = $doc:literal])+
+                $field:ident : $ty:ty [$unit:literal]
+            ),* $(,)?
+        }
+    ) => {
+        $(#[doc = $tdoc])+
+        #[derive(Debug, Clone, PartialEq)]
+        $vis struct $row {
+            $(
+                $(#[doc = $doc])+
+                pub $field: $ty,
+            )*
+        }
+
+        impl $crate::schema::Row for $row {
+            const TABLE: &'static $crate::schema::TableDecl = &$crate::schema::TableDecl {
+                name: $table,
+                function: $function,
+                doc: concat!($($tdoc),+),
+                columns: &[
+                    $(
+                        $crate::schema::Column {
+                            name: stringify!($field),
+                            ty: <$ty as $crate::schema::ColumnValue>::TYPE,
+                            unit: $unit,
+                            doc: concat!($($doc),+),
+                        },
+                    )*
+                ],
+            };
+
+            fn cell(&self, col: usize) -> $crate::schema::Cell<'_> {
+                type Getter = for<'a> fn(&'a $row) -> $crate::schema::Cell<'a>;
+                const GETTERS: &[Getter] = &[
+                    $(
+                        {
+                            fn get(r: &$row) -> $crate::schema::Cell<'_> {
+                                $crate::schema::ColumnValue::cell(&r.$field)
+                            }
+                            get
+                        },
+                    )*
+                ];
+                match GETTERS.get(col) {
+                    Some(get) => get(self),
+                    None => $crate::schema::Cell::Null,
+                }
+            }
+        }
+    };
+}
+
+/// The README's column reference for `tables`, in Markdown.
+pub fn markdown_reference(tables: &[&TableDecl]) -> String {
+    let mut out = String::new();
+    for t in tables {
+        let _ = writeln!(out, "#### `{}()`\n", t.function);
+        let _ = writeln!(out, "{}\n", t.doc.trim());
+        let _ = writeln!(out, "| column | type | unit | meaning |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        for c in t.columns {
+            let unit = if c.unit.is_empty() { "" } else { c.unit };
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                c.name,
+                c.ty.sql_name(),
+                unit,
+                c.doc.trim().replace('|', "\\|")
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Markers around the generated reference in README.md.
+pub const README_BEGIN: &str = "<!-- BEGIN GENERATED COLUMN REFERENCE (make docs) -->";
+pub const README_END: &str = "<!-- END GENERATED COLUMN REFERENCE -->";
+
+/// `readme` with the text between the markers replaced by `reference`; `None` if a marker is missing.
+pub fn splice_reference(readme: &str, reference: &str) -> Option<String> {
+    let begin = readme.find(README_BEGIN)? + README_BEGIN.len();
+    let end = readme[begin..].find(README_END)? + begin;
+    Some(format!("{}\n\n{}{}", &readme[..begin], reference, &readme[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::declare_table! {
+        /// Test rows.
+        pub struct TestRow => "test", "system_test" {
+            /// A name.
+            name: String [""],
+            /// A size.
+            size_bytes: Option<u64> ["bytes"],
+            /// When.
+            ts: Timestamp [""],
+            /// Ratio.
+            ratio_pct: f64 ["percent"],
+            /// Arguments.
+            args: Vec<String> [""],
+        }
+    }
+
+    #[test]
+    fn declaration_drives_columns_and_cells() {
+        let t = TestRow::TABLE;
+        assert_eq!(t.function, "system_test");
+        let names: Vec<_> = t.columns.iter().map(|c| c.name).collect();
+        assert_eq!(names, ["name", "size_bytes", "ts", "ratio_pct", "args"]);
+        assert_eq!(t.columns[1].ty, ColType::UBigInt);
+        assert_eq!(t.columns[2].ty, ColType::TimestampTz);
+        assert_eq!(t.columns[4].ty, ColType::VarcharList);
+        assert_eq!(t.columns[1].unit, "bytes");
+        let r = TestRow {
+            name: "a".into(),
+            size_bytes: None,
+            ts: Timestamp::from_micros(5),
+            ratio_pct: f64::NAN,
+            args: vec!["x".into()],
+        };
+        assert_eq!(r.cell(0), Cell::Str("a"));
+        assert_eq!(r.cell(1), Cell::Null);
+        assert_eq!(r.cell(2), Cell::Ts(5));
+        assert_eq!(r.cell(3), Cell::Null, "a non-finite double is NULL, never NaN");
+        assert_eq!(r.cell(4), Cell::StrList(&["x".to_string()]));
+        assert_eq!(r.cell(5), Cell::Null);
+    }
+
+    #[test]
+    fn markdown_lists_every_column() {
+        let md = markdown_reference(&[TestRow::TABLE]);
+        assert!(md.contains("#### `system_test()`"));
+        assert!(md.contains("| `size_bytes` | UBIGINT | bytes | A size. |"));
+        let readme = format!("head\n{README_BEGIN}\nold\n{README_END}\ntail");
+        let new = splice_reference(&readme, &md).unwrap();
+        assert!(new.contains("| `ratio_pct` | DOUBLE"));
+        assert!(!new.contains("old"));
+        assert!(new.ends_with(&format!("{README_END}\ntail")));
+    }
+}

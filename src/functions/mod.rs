@@ -1,0 +1,45 @@
+//! One module per SQL function, named after it. Each is a thin [`LiveTable`](crate::table::LiveTable)
+//! over a collector in `sysmon_core::tables`.
+
+mod system_cpus;
+mod system_info;
+mod system_metrics;
+
+use std::error::Error;
+use std::time::Duration;
+
+use duckdb::Connection;
+use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
+use duckdb::vtab::BindInfo;
+use sysmon_core::ring::Window;
+
+use crate::table::{BoxError, LiveTable, TableFn};
+
+pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
+    register_one::<system_info::SystemInfo>(con)?;
+    register_one::<system_metrics::SystemMetrics>(con)?;
+    register_one::<system_cpus::SystemCpus>(con)?;
+    Ok(())
+}
+
+fn register_one<T: LiveTable>(con: &Connection) -> Result<(), Box<dyn Error>> {
+    let name = <T::Row as sysmon_core::schema::Row>::TABLE.function;
+    con.register_table_function::<TableFn<T>>(name)
+        .map_err(|e| format!("cannot register {name}(): {e}").into())
+}
+
+/// The shortest and longest `window` accepted.
+pub const WINDOW_MIN: Duration = Duration::from_millis(10);
+pub const WINDOW_MAX: Duration = Duration::from_secs(3600);
+
+/// The `window := INTERVAL ...` named parameter shared by every table with percentages or rates.
+pub fn window_parameter() -> (&'static str, LogicalTypeHandle) {
+    ("window", LogicalTypeHandle::from(LogicalTypeId::Interval))
+}
+
+pub fn bind_window(bind: &BindInfo) -> Result<Window, BoxError> {
+    Ok(match crate::params::interval(bind, "window", WINDOW_MIN, WINDOW_MAX)? {
+        Some(d) => Window::Exactly(d),
+        None => Window::Default,
+    })
+}

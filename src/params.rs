@@ -1,0 +1,37 @@
+//! Reading and checking table function arguments in bind.
+//!
+//! Every check here produces an error that names the parameter, what it accepts and what it
+//! got; DuckDB shows it as `Binder Error: <message>`.
+
+use std::time::Duration;
+
+use duckdb::vtab::BindInfo;
+use sysmon_core::interval::{Interval, describe};
+
+use crate::table::BoxError;
+
+/// A named INTERVAL parameter as a duration within `min..=max`; `None` when not given.
+pub fn interval(bind: &BindInfo, name: &str, min: Duration, max: Duration) -> Result<Option<Duration>, BoxError> {
+    let Some(value) = bind.get_named_parameter(name) else {
+        return Ok(None);
+    };
+    let accepts = format!(
+        "{name} must be an INTERVAL from {} to {}, such as INTERVAL '2 seconds'",
+        describe(min),
+        describe(max)
+    );
+    if value.is_null() {
+        return Err(format!("{accepts}; got NULL").into());
+    }
+    let text = value.to_string();
+    let iv = Interval::parse(&text).map_err(|e| format!("{accepts}; {e}"))?;
+    if iv.months != 0 {
+        return Err(
+            format!("{accepts}; got '{text}', which has a month part (a month has no fixed length: use days)").into(),
+        );
+    }
+    match iv.to_duration() {
+        Some(d) if d >= min && d <= max => Ok(Some(d)),
+        _ => Err(format!("{accepts}; got '{text}'").into()),
+    }
+}
