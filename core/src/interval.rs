@@ -78,12 +78,21 @@ fn parse_clock(s: &str) -> Option<i64> {
     Some(if neg { -us } else { us })
 }
 
-/// Human text for a duration in error messages: `250 ms`, `2 s`, `1 day`.
+/// Human text for a duration in error messages: `250 ms`, `2 s`, `1 hour`, `3 days`.
 pub fn describe(d: Duration) -> String {
     let us = d.as_micros();
-    if us.is_multiple_of(86_400_000_000) && us > 0 {
-        let n = us / 86_400_000_000;
-        return format!("{n} day{}", if n == 1 { "" } else { "s" });
+    let plural = |n: u128, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if us == 0 {
+        return "0 s".to_string();
+    }
+    for (size, unit) in [
+        (86_400_000_000u128, "day"),
+        (3_600_000_000, "hour"),
+        (60_000_000, "minute"),
+    ] {
+        if us.is_multiple_of(size) {
+            return plural(us / size, unit);
+        }
     }
     if us.is_multiple_of(1_000_000) {
         return format!("{} s", us / 1_000_000);
@@ -130,6 +139,9 @@ mod tests {
         assert_eq!(describe(Duration::from_millis(250)), "250 ms");
         assert_eq!(describe(Duration::from_secs(2)), "2 s");
         assert_eq!(describe(Duration::from_secs(86400)), "1 day");
+        assert_eq!(describe(Duration::from_secs(7200)), "2 hours");
+        assert_eq!(describe(Duration::from_secs(60)), "1 minute");
+        assert_eq!(describe(Duration::from_secs(90)), "90 s");
         assert_eq!(describe(Duration::from_micros(5)), "5 us");
     }
 }

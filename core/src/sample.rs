@@ -159,21 +159,11 @@ impl Collector {
         let sys = &self.roots.sys;
         let disk_is_physical = disks
             .iter()
-            .map(|d| {
-                *self
-                    .disk_class
-                    .entry(d.name.clone())
-                    .or_insert_with(|| sys.join("block").join(&d.name).join("device").exists())
-            })
+            .map(|d| classify(&mut self.disk_class, &d.name, || sys.join("block").join(&d.name)))
             .collect();
         let net_is_physical = nets
             .iter()
-            .map(|n| {
-                *self
-                    .net_class
-                    .entry(n.name.clone())
-                    .or_insert_with(|| sys.join("class/net").join(&n.name).join("device").exists())
-            })
+            .map(|n| classify(&mut self.net_class, &n.name, || sys.join("class/net").join(&n.name)))
             .collect();
         Ok(HostSample {
             instant,
@@ -190,6 +180,16 @@ impl Collector {
             pressure: pressure_lines,
         })
     }
+}
+
+/// Whether `name` has a `device` link under the sysfs folder `dir()`, remembered per name.
+fn classify(cache: &mut HashMap<String, bool>, name: &str, dir: impl FnOnce() -> std::path::PathBuf) -> bool {
+    if let Some(&known) = cache.get(name) {
+        return known;
+    }
+    let physical = dir().join("device").exists();
+    cache.insert(name.to_string(), physical);
+    physical
 }
 
 #[cfg(test)]

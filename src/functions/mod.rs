@@ -1,6 +1,7 @@
 //! One module per SQL function, named after it. Each is a thin [`LiveTable`](crate::table::LiveTable)
 //! over a collector in `sysmon_core::tables`.
 
+mod sysmon_test_panic;
 mod system_cpus;
 mod system_info;
 mod system_metrics;
@@ -19,6 +20,9 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<system_info::SystemInfo>(con)?;
     register_one::<system_metrics::SystemMetrics>(con)?;
     register_one::<system_cpus::SystemCpus>(con)?;
+    if std::env::var_os("SYSMON_TEST_HOOKS").is_some_and(|v| v == "1") {
+        register_one::<sysmon_test_panic::SysmonTestPanic>(con)?;
+    }
     Ok(())
 }
 

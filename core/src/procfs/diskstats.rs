@@ -34,7 +34,14 @@ pub struct DiskStat {
 impl DiskStat {
     /// Parses one line; `None` if it is malformed or truncated.
     pub fn parse_line(line: &str) -> Option<DiskStat> {
-        let tokens: Vec<&str> = line.split_ascii_whitespace().collect();
+        // Fixed-size token buffer: no allocation but the name.
+        let mut tokens = [""; 40];
+        let mut len = 0;
+        for t in line.split_ascii_whitespace() {
+            *tokens.get_mut(len)? = t;
+            len += 1;
+        }
+        let tokens = &tokens[..len];
         if tokens.len() < 2 + 1 + 11 {
             return None;
         }
@@ -48,8 +55,11 @@ impl DiskStat {
             .into_iter()
             .find(|&k| k <= numeric_tail && k < rest.len())?;
         let name = rest[..rest.len() - count].join(" ");
-        let n: Vec<u64> = rest[rest.len() - count..].iter().filter_map(|t| parse_u64(t)).collect();
-        let opt = |i: usize| n.get(i).copied();
+        let mut n = [0u64; 17];
+        for (slot, t) in n.iter_mut().zip(&rest[rest.len() - count..]) {
+            *slot = parse_u64(t)?;
+        }
+        let opt = |i: usize| (i < count).then_some(n[i]);
         Some(DiskStat {
             major,
             minor,

@@ -54,6 +54,10 @@ impl KeptFile {
 }
 
 /// Reads `f` from offset 0 to its end into `buf`, growing it as needed.
+///
+/// `/proc` and `/sys` files are generated whole on a read from offset 0 and copied out as far
+/// as the buffer allows, so a read that leaves room in the buffer has reached the end: one
+/// `pread` per file in the steady state instead of two.
 fn read_all_at(f: &File, buf: &mut Vec<u8>) -> io::Result<()> {
     buf.clear();
     let cap = buf.capacity().max(4096);
@@ -63,9 +67,15 @@ fn read_all_at(f: &File, buf: &mut Vec<u8>) -> io::Result<()> {
         if len == buf.len() {
             buf.resize(buf.len() * 2, 0);
         }
+        let room = buf.len() - len;
         match f.read_at(&mut buf[len..], len as u64) {
             Ok(0) => break,
-            Ok(n) => len += n,
+            Ok(n) => {
+                len += n;
+                if n < room {
+                    break;
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 buf.clear();

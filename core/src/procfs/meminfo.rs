@@ -25,15 +25,6 @@ impl MemInfo {
             let Some((key, rest)) = line.split_once(':') else {
                 continue;
             };
-            let mut fields = rest.split_ascii_whitespace();
-            let Some(n) = fields.next().and_then(parse_u64) else {
-                continue;
-            };
-            let bytes = match fields.next() {
-                Some("kB") => n.checked_mul(1024),
-                None => Some(n),
-                Some(_) => continue,
-            };
             let slot = match key {
                 "MemTotal" => &mut m.total,
                 "MemFree" => &mut m.free,
@@ -47,7 +38,15 @@ impl MemInfo {
                 "SwapFree" => &mut m.swap_free,
                 _ => continue,
             };
-            *slot = bytes;
+            let mut fields = rest.split_ascii_whitespace();
+            let Some(n) = fields.next().and_then(parse_u64) else {
+                continue;
+            };
+            *slot = match fields.next() {
+                Some("kB") => n.checked_mul(1024),
+                None => Some(n),
+                Some(_) => None,
+            };
         }
         m
     }

@@ -174,6 +174,18 @@ mod tests {
     }
 
     #[test]
+    fn readme_reference_is_current() {
+        use crate::schema::{markdown_reference, splice_reference};
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let updated = splice_reference(&readme, &markdown_reference(ALL_TABLES)).expect("README markers");
+        assert!(
+            updated == readme,
+            "README.md's column reference differs from the table declarations: run `make docs`"
+        );
+    }
+
+    #[test]
     fn column_names_follow_the_naming_rules() {
         for t in ALL_TABLES {
             for c in t.columns {

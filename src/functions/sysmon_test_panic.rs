@@ -1,0 +1,41 @@
+//! `sysmon_test_panic(where)`: a test hook that panics on purpose, to prove that a panic in a
+//! callback becomes a query error and leaves the host process and connection usable.
+//!
+//! Registered only when the environment variable `SYSMON_TEST_HOOKS=1` is set when the
+//! extension loads; never in normal use. `where` is `'bind'` or `'scan'`.
+
+use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
+use duckdb::vtab::BindInfo;
+
+use crate::table::{BoxError, LiveTable};
+
+sysmon_core::declare_table! {
+    /// Test hook; never returns a row.
+    pub struct PanicRow => "test_panic", "sysmon_test_panic" {
+        /// Never produced.
+        never: i32 [""],
+    }
+}
+
+pub struct SysmonTestPanic;
+
+impl LiveTable for SysmonTestPanic {
+    type Row = PanicRow;
+    type Options = bool;
+
+    fn parameters() -> Vec<LogicalTypeHandle> {
+        vec![LogicalTypeHandle::from(LogicalTypeId::Varchar)]
+    }
+
+    fn bind(bind: &BindInfo) -> Result<bool, BoxError> {
+        match bind.get_parameter(0).to_string().as_str() {
+            "bind" => panic!("sysmon_test_panic: deliberate panic in bind"),
+            "scan" => Ok(true),
+            other => Err(format!("sysmon_test_panic: where must be 'bind' or 'scan', got '{other}'").into()),
+        }
+    }
+
+    fn collect(_: &bool) -> Result<Vec<PanicRow>, BoxError> {
+        panic!("sysmon_test_panic: deliberate panic in scan")
+    }
+}

@@ -1,0 +1,142 @@
+"""system_metrics() against independent reads of /proc, and the window semantics."""
+
+import os
+import threading
+import time
+
+import duckdb
+
+from conftest import connect, meminfo, one, proc_stat_cpu
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def test_cpu_seconds_match_proc_stat(con):
+    before = proc_stat_cpu()
+    r = one(con, "SELECT * FROM system_metrics()")
+    after = proc_stat_cpu()
+    names = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice"]
+    for i, name in enumerate(names):
+        got = r[f"cpu_{name}_seconds"]
+        assert before[i] / HZ <= got <= after[i] / HZ, (name, before[i], got, after[i])
+        # Ticks divided, not rounded: the fraction is kept.
+        assert abs(got * HZ - round(got * HZ)) < 1e-6
+
+
+def test_cumulative_counters_grow(con):
+    a = one(con, "SELECT * FROM system_metrics()")
+    time.sleep(0.05)
+    b = one(con, "SELECT * FROM system_metrics()")
+    for col in ["cpu_user_seconds", "cpu_system_seconds", "cpu_idle_seconds", "context_switches",
+                "interrupts", "forks", "uptime_seconds", "disk_read_bytes", "net_rx_bytes"]:
+        assert b[col] >= a[col], col
+    assert b["ts"] > a["ts"]
+
+
+def test_memory_matches_meminfo(con):
+    r = one(con, "SELECT * FROM system_metrics()")
+    m = meminfo()
+    assert r["mem_total_bytes"] == m["MemTotal"]
+    assert r["swap_total_bytes"] == m["SwapTotal"]
+    assert r["mem_used_bytes"] == r["mem_total_bytes"] - r["mem_available_bytes"]
+    # Gauges move between the two reads; allow 5% of memory.
+    slack = m["MemTotal"] * 0.05
+    assert abs(r["mem_available_bytes"] - m["MemAvailable"]) < slack
+    assert abs(r["mem_cached_bytes"] - (m["Cached"] + m.get("SReclaimable", 0))) < slack
+
+
+def physical_disk_bytes():
+    total_read = total_written = 0
+    with open("/proc/diskstats") as f:
+        for line in f:
+            p = line.split()
+            if os.path.exists(f"/sys/block/{p[2]}/device"):
+                total_read += int(p[5]) * 512
+                total_written += int(p[9]) * 512
+    return total_read, total_written
+
+
+def device_net_bytes():
+    rx = tx = 0
+    with open("/proc/net/dev") as f:
+        for line in f.readlines()[2:]:
+            name, rest = line.split(":", 1)
+            if os.path.exists(f"/sys/class/net/{name.strip()}/device"):
+                rx += int(rest.split()[0])
+                tx += int(rest.split()[8])
+    return rx, tx
+
+
+def test_disk_and_network_totals(con):
+    r0, w0 = physical_disk_bytes()
+    rx0, tx0 = device_net_bytes()
+    r = one(con, "SELECT * FROM system_metrics()")
+    r1, w1 = physical_disk_bytes()
+    rx1, tx1 = device_net_bytes()
+    assert r0 <= r["disk_read_bytes"] <= r1
+    assert w0 <= r["disk_written_bytes"] <= w1
+    assert rx0 <= r["net_rx_bytes"] <= rx1
+    assert tx0 <= r["net_tx_bytes"] <= tx1
+
+
+def test_load_and_tasks(con):
+    r = one(con, "SELECT * FROM system_metrics()")
+    with open("/proc/loadavg") as f:
+        parts = f.read().split()
+    assert abs(r["load_15m"] - float(parts[2])) < 1.0
+    assert r["procs_total"] > 0 and r["procs_running"] >= 1
+
+
+def test_first_call_has_a_window_and_later_calls_reuse_kept_samples(ext):
+    con = connect()
+    rows = [one(con, "SELECT cpu_busy_pct, window_seconds FROM system_metrics()") for _ in range(20)]
+    for r in rows:
+        assert r["window_seconds"] >= 0.1
+        assert r["cpu_busy_pct"] is not None and 0 <= r["cpu_busy_pct"] <= 100
+
+
+def test_explicit_window(con):
+    r = one(con, """SELECT window_seconds FROM system_metrics("window" := INTERVAL '300 milliseconds')""")
+    assert 0.3 <= r["window_seconds"] <= 0.6 + 0.05
+
+
+def test_busy_percentage_sees_load(con):
+    stop = time.time() + 1.5
+
+    def spin():
+        while time.time() < stop:
+            pass
+
+    # One busy process (not a thread: the GIL) on a 2-core machine is >= ~50% of one CPU.
+    import multiprocessing
+    procs = [multiprocessing.Process(target=spin) for _ in range(os.cpu_count())]
+    for p in procs:
+        p.start()
+    time.sleep(0.3)
+    r = one(con, """SELECT cpu_busy_pct, cpu_user_pct FROM system_metrics("window" := INTERVAL '500 milliseconds')""")
+    for p in procs:
+        p.join()
+    assert r["cpu_busy_pct"] > 50, r
+    assert r["cpu_user_pct"] > 30, r
+
+
+def test_concurrent_queries_from_threads(ext):
+    db = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    db.execute(f"LOAD '{ext}'")
+    errors, results = [], []
+
+    def worker():
+        try:
+            cur = db.cursor()
+            for _ in range(10):
+                results.append(cur.execute("SELECT cpu_busy_pct FROM system_metrics()").fetchone()[0])
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 40 and all(r is not None for r in results)
