@@ -1,9 +1,17 @@
 //! One module per SQL function, named after it. Each is a thin [`LiveTable`](crate::table::LiveTable)
 //! over a collector in `sysmon_core::tables`.
 
+mod system_cgroups;
 mod system_cpus;
+mod system_disks;
+mod system_filesystems;
 mod system_info;
 mod system_metrics;
+mod system_net_protocols;
+mod system_networks;
+mod system_pressure;
+mod system_processes;
+mod system_sensors;
 
 use std::error::Error;
 use std::time::Duration;
@@ -19,6 +27,14 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<system_info::SystemInfo>(con)?;
     register_one::<system_metrics::SystemMetrics>(con)?;
     register_one::<system_cpus::SystemCpus>(con)?;
+    register_one::<system_disks::SystemDisks>(con)?;
+    register_one::<system_filesystems::SystemFilesystems>(con)?;
+    register_one::<system_networks::SystemNetworks>(con)?;
+    register_one::<system_net_protocols::SystemNetProtocols>(con)?;
+    register_one::<system_processes::SystemProcesses>(con)?;
+    register_one::<system_pressure::SystemPressure>(con)?;
+    register_one::<system_sensors::SystemSensors>(con)?;
+    register_one::<system_cgroups::SystemCgroups>(con)?;
     Ok(())
 }
 
