@@ -115,7 +115,7 @@ def test_kernel_thread_filter(db):
 
 
 UNPRIVILEGED = textwrap.dedent("""
-    import json, os, sys
+    import json, os, subprocess, sys
     import duckdb
     con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
     con.execute(f"LOAD '{sys.argv[1]}'")
@@ -123,7 +123,6 @@ UNPRIVILEGED = textwrap.dedent("""
     os.setgid(65534)
     os.setuid(65534)
     # A process nobody started (exec makes it dumpable again): nobody may read its io and fds.
-    import subprocess
     own = subprocess.Popen(["sleep", "30"])
     try:
         q = "SELECT pid, read_bytes, written_bytes, open_fds, exe, uid FROM system_processes() WHERE pid IN (?, ?)"

@@ -66,7 +66,7 @@ def test_pressure_agrees_with_proc_pressure(db):
             want[(os.path.basename(f), kind)] = int(dict(x.split("=") for x in kv)["total"])
     assert {(r["resource"], r["kind"]) for r in got} == set(want)
     for r in got:
-        assert r["total_stall_us"] >= want[(r["resource"], r["kind"])] - 0 or True
+        assert r["total_stall_us"] >= want[(r["resource"], r["kind"])]
     after = {}
     for f in files:
         for line in open(f):
@@ -112,4 +112,5 @@ def test_cgroups_have_own_paths_and_limits(db):
                 d = mount + rel
                 limit = int(open(f"{d}/memory.limit_in_bytes").read())
                 assert r["mem_max_bytes"] == (None if limit >= 0x7FFF_FFFF_FFFF_0000 else limit), r
-                assert r["mem_peak_bytes"] == int(open(f"{d}/memory.max_usage_in_bytes").read()) or r["path"] != "/"
+                # The peak only grows: what the table saw is at most what the file says now.
+                assert 0 < r["mem_peak_bytes"] <= int(open(f"{d}/memory.max_usage_in_bytes").read()), r
