@@ -288,27 +288,39 @@ impl ProcessCollector {
             dir.read(c"cmdline", &mut self.buf).ok()?;
             info.cmdline = Some(pid::parse_cmdline(&self.buf));
         }
+        // An optional file that is gone may mean the process exited mid-read (or, for `exe`,
+        // that it is a kernel thread or zombie): only then is `stat` checked again.
+        let mut maybe_gone = false;
+        let mut note = |e: &io::Error| {
+            maybe_gone |= e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH);
+        };
         if fields.exe {
-            info.exe = dir.read_link(c"exe").ok();
+            info.exe = dir.read_link(c"exe").inspect_err(&mut note).ok();
         }
         if fields.io {
-            info.io = dir
-                .read(c"io", &mut self.buf)
-                .ok()
-                .and_then(|_| pid::parse_io(&String::from_utf8_lossy(&self.buf)));
+            info.io = match dir.read(c"io", &mut self.buf) {
+                Ok(()) => pid::parse_io(&String::from_utf8_lossy(&self.buf)),
+                Err(e) => {
+                    note(&e);
+                    None
+                }
+            };
         }
         if fields.fds {
-            info.open_fds = dir.count_entries(c"fd").ok();
+            info.open_fds = dir.count_entries(c"fd").inspect_err(&mut note).ok();
         }
         if fields.cgroup {
-            info.cgroup = dir
-                .read(c"cgroup", &mut self.buf)
-                .ok()
-                .and_then(|_| pid::parse_cgroup(&String::from_utf8_lossy(&self.buf)));
+            info.cgroup = match dir.read(c"cgroup", &mut self.buf) {
+                Ok(()) => pid::parse_cgroup(&String::from_utf8_lossy(&self.buf)),
+                Err(e) => {
+                    note(&e);
+                    None
+                }
+            };
         }
-        // A process that exited while being read leaves a zombie or nothing: if `stat` is gone
-        // now, it vanished mid-read and its row would mix two states.
-        if (fields.io || fields.fds || fields.exe) && dir.read(c"stat", &mut self.buf).is_err() {
+        // A process that exited while being read leaves nothing behind: its row would mix
+        // two states, so it is skipped.
+        if maybe_gone && dir.read(c"stat", &mut self.buf).is_err() {
             return None;
         }
         Some(info)
