@@ -106,6 +106,5 @@ mod tests {
         assert_eq!(blkio_bytes(blk), Some((4097, 8192)));
         assert_eq!(blkio_bytes("Total 0\n"), Some((0, 0)));
         assert_eq!(blkio_bytes(""), None);
-        assert!(9223372036854771712 >= V1_UNLIMITED_BYTES);
     }
 }

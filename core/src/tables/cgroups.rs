@@ -406,10 +406,9 @@ mod tests {
             } else {
                 ctl.to_string()
             };
-            if h == "v2" || ctl.split(',').any(|c| V1_READ.contains(&c)) {
-                if rows.iter().any(|r| r.hierarchy == h) {
-                    assert!(rows.iter().any(|r| r.hierarchy == h && r.path == path), "{h} {path}");
-                }
+            let read = h == "v2" || ctl.split(',').any(|c| V1_READ.contains(&c));
+            if read && rows.iter().any(|r| r.hierarchy == h) {
+                assert!(rows.iter().any(|r| r.hierarchy == h && r.path == path), "{h} {path}");
             }
         }
     }
