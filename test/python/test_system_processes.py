@@ -96,13 +96,20 @@ def test_busy_child_has_cpu_pct(db):
 
 
 def test_threads_are_not_rows(db):
+    before = {int(p) for p in os.listdir("/proc") if p.isdigit()}
     got = [r["pid"] for r in rows(db, "SELECT pid FROM system_processes()")]
+    after = {int(p) for p in os.listdir("/proc") if p.isdigit()}
     assert len(got) == len(set(got))
-    listed = {int(p) for p in os.listdir("/proc") if p.isdigit()}
-    # Processes come and go; nearly all listed pids are rows and no row is a thread id.
-    assert len(set(got) & listed) >= 0.9 * len(listed)
+    # Every process alive throughout the query is a row.
+    assert (before & after) <= set(got)
+    # No row is a thread of another process: its Tgid is itself.
     for pid in got:
-        assert pid in listed or not os.path.exists(f"/proc/{pid}")
+        try:
+            status = open(f"/proc/{pid}/status").read()
+        except OSError:
+            continue  # exited since
+        tgid = int(next(l.split()[1] for l in status.splitlines() if l.startswith("Tgid:")))
+        assert tgid == pid
 
 
 def test_kernel_thread_filter(db):
