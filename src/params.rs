@@ -35,3 +35,14 @@ pub fn interval(bind: &BindInfo, name: &str, min: Duration, max: Duration) -> Re
         _ => Err(format!("{accepts}; got '{text}'").into()),
     }
 }
+
+/// A named BOOLEAN parameter; `None` when not given, an error for NULL.
+pub fn boolean(bind: &BindInfo, name: &str) -> Result<Option<bool>, BoxError> {
+    let Some(value) = bind.get_named_parameter(name) else {
+        return Ok(None);
+    };
+    if value.is_null() {
+        return Err(format!("{name} must be true or false; got NULL").into());
+    }
+    Ok(Some(value.to_bool()))
+}

@@ -40,8 +40,11 @@ pub trait LiveTable: 'static {
     /// Checks and keeps the arguments. Runs for DESCRIBE/PREPARE too: must not act.
     fn bind(bind: &BindInfo) -> Result<Self::Options, BoxError>;
 
-    /// The rows, taken when the query runs.
-    fn collect(options: &Self::Options) -> Result<Vec<Self::Row>, BoxError>;
+    /// The rows, taken when the query runs. `columns` are the declared column indices the
+    /// query reads (projection pushdown; an index past the declared columns is DuckDB's row
+    /// id): a table may skip reading what only unrequested columns need, and leave those
+    /// fields empty.
+    fn collect(options: &Self::Options, columns: &[usize]) -> Result<Vec<Self::Row>, BoxError>;
 }
 
 pub struct TableFn<T>(PhantomData<T>);
@@ -103,7 +106,7 @@ impl<T: LiveTable> VTab for TableFn<T> {
         let scan = info.get_init_data();
         let mut state = lock(&scan.rows);
         if state.is_none() {
-            *state = Some((T::collect(&info.get_bind_data().options)?, 0));
+            *state = Some((T::collect(&info.get_bind_data().options, &scan.columns)?, 0));
         }
         let Some((rows, emitted)) = state.as_mut() else {
             return Ok(());

@@ -3,11 +3,12 @@
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::procfs::Roots;
 use crate::ring::{Ring, Window};
 use crate::sample::{Collector, HostSample};
+use crate::tables::processes::{ProcessCollector, ProcessFields, ProcessSnapshot, ProcessTimes};
 
 static COLLECTOR: Mutex<Option<Collector>> = Mutex::new(None);
 static RING: Mutex<Option<Ring<HostSample>>> = Mutex::new(None);
@@ -61,10 +62,56 @@ pub fn window_pair(window: Window) -> io::Result<(Arc<HostSample>, Arc<HostSampl
     Ok((base, fresh))
 }
 
+static PROCESSES: Mutex<Option<ProcessCollector>> = Mutex::new(None);
+static PROCESS_RING: Mutex<Option<Ring<ProcessTimes>>> = Mutex::new(None);
+
+/// Takes a process snapshot of the real host and keeps its CPU times in the process ring.
+pub fn process_snapshot(fields: ProcessFields) -> io::Result<ProcessSnapshot> {
+    let snap = {
+        let mut guard = lock(&PROCESSES);
+        let collector = guard.get_or_insert_with(|| ProcessCollector::new(Roots::default()));
+        collector.snapshot(fields)?
+    };
+    publish_process_times(snap.instant, Arc::new(snap.times()));
+    Ok(snap)
+}
+
+/// Keeps process CPU times taken elsewhere (the recorder) in the process ring.
+pub fn publish_process_times(at: Instant, times: Arc<ProcessTimes>) {
+    let mut guard = lock(&PROCESS_RING);
+    guard.get_or_insert_with(Ring::default).push(at, times);
+}
+
+/// A fresh process snapshot and the kept CPU times `window` starts from, with the window's
+/// length: the same no-blocking rule as [`window_pair`] (only a first call, or a window longer
+/// than the kept history, sleeps and reads the processes twice).
+pub fn process_pair(
+    window: Window,
+    fields: ProcessFields,
+) -> io::Result<(Arc<ProcessTimes>, Duration, ProcessSnapshot)> {
+    let now = process_snapshot(fields)?;
+    let (found, nearest) = {
+        let guard = lock(&PROCESS_RING);
+        match guard.as_ref() {
+            Some(ring) => (
+                ring.select(now.instant, window),
+                ring.nearest_younger(now.instant, window),
+            ),
+            None => (None, None),
+        }
+    };
+    if let Some((at, base)) = found {
+        return Ok((base, now.instant.saturating_duration_since(at), now));
+    }
+    let (at, base) = nearest.unwrap_or_else(|| (now.instant, Arc::new(now.times())));
+    std::thread::sleep((at + window.min_age()).saturating_duration_since(Instant::now()));
+    let fresh = process_snapshot(fields)?;
+    Ok((base, fresh.instant.saturating_duration_since(at), fresh))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn first_call_waits_then_calls_reuse_the_ring() {
@@ -83,5 +130,19 @@ mod tests {
         let (b, n) = window_pair(Window::Exactly(w)).unwrap();
         let got = n.instant.duration_since(b.instant);
         assert!(got >= w && got <= 2 * w + Duration::from_millis(50), "{got:?}");
+    }
+
+    #[test]
+    fn process_pairs_reuse_kept_times() {
+        let (_, w, snap) = process_pair(Window::Default, ProcessFields::default()).unwrap();
+        assert!(w >= Duration::from_millis(100));
+        assert!(!snap.processes.is_empty());
+        let t = Instant::now();
+        let (_, w, _) = process_pair(Window::Default, ProcessFields::default()).unwrap();
+        assert!(w >= Duration::from_millis(100));
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "a kept snapshot made the call block"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! One reading of the host's cheap, host-wide kernel files, and the collector that takes it.
 //!
 //! A [`HostSample`] holds the raw counters of `/proc/stat`, `meminfo`, `loadavg`, `uptime`,
-//! `diskstats`, `net/dev` and the pressure files, as the kernel reported them at one instant.
+//! `diskstats`, `net/dev`, `net/snmp` and the pressure files, as the kernel reported them at one instant.
 //! Rates and percentages are differences of two samples, computed in [`crate::tables`]; the
 //! samples themselves are kept in the process-wide [`crate::ring`].
 //!
@@ -19,6 +19,7 @@ use crate::procfs::loadavg::LoadAvg;
 use crate::procfs::meminfo::MemInfo;
 use crate::procfs::netdev::NetDev;
 use crate::procfs::pressure::{self, PressureLine};
+use crate::procfs::snmp::Snmp;
 use crate::procfs::stat::Stat;
 use crate::procfs::{KeptFile, Roots, uptime};
 use crate::schema::Timestamp;
@@ -47,6 +48,8 @@ pub struct HostSample {
     pub net_is_physical: Vec<bool>,
     /// Pressure lines by resource (an index into [`PRESSURE_RESOURCES`]); empty without PSI.
     pub pressure: Vec<(usize, PressureLine)>,
+    /// TCP and UDP totals of `/proc/net/snmp`; `None` if the file was unreadable.
+    pub snmp: Option<Snmp>,
 }
 
 impl HostSample {
@@ -94,6 +97,7 @@ pub struct Collector {
     uptime: KeptFile,
     diskstats: KeptFile,
     netdev: KeptFile,
+    snmp: KeptFile,
     /// `None` once the file turned out not to exist (no PSI, or no irq pressure).
     pressure: Vec<Option<KeptFile>>,
     disk_class: HashMap<String, bool>,
@@ -110,6 +114,7 @@ impl Collector {
             uptime: p("uptime"),
             diskstats: p("diskstats"),
             netdev: p("net/dev"),
+            snmp: p("net/snmp"),
             pressure: PRESSURE_RESOURCES
                 .iter()
                 .map(|r| Some(p(&format!("pressure/{r}"))))
@@ -147,6 +152,7 @@ impl Collector {
         if let Ok(text) = self.netdev.read() {
             NetDev::parse_all(text, &mut nets);
         }
+        let snmp = self.snmp.read().ok().map(Snmp::parse);
         let mut pressure_lines = Vec::new();
         for (i, slot) in self.pressure.iter_mut().enumerate() {
             let Some(file) = slot else { continue };
@@ -178,6 +184,7 @@ impl Collector {
             nets,
             net_is_physical,
             pressure: pressure_lines,
+            snmp,
         })
     }
 }

@@ -2,9 +2,17 @@
 //! over a collector in `sysmon_core::tables`.
 
 mod sysmon_test_panic;
+mod system_cgroups;
 mod system_cpus;
+mod system_disks;
+mod system_filesystems;
 mod system_info;
 mod system_metrics;
+mod system_net_protocols;
+mod system_networks;
+mod system_pressure;
+mod system_processes;
+mod system_sensors;
 
 use std::error::Error;
 use std::time::Duration;
@@ -20,6 +28,14 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<system_info::SystemInfo>(con)?;
     register_one::<system_metrics::SystemMetrics>(con)?;
     register_one::<system_cpus::SystemCpus>(con)?;
+    register_one::<system_disks::SystemDisks>(con)?;
+    register_one::<system_filesystems::SystemFilesystems>(con)?;
+    register_one::<system_networks::SystemNetworks>(con)?;
+    register_one::<system_net_protocols::SystemNetProtocols>(con)?;
+    register_one::<system_processes::SystemProcesses>(con)?;
+    register_one::<system_pressure::SystemPressure>(con)?;
+    register_one::<system_sensors::SystemSensors>(con)?;
+    register_one::<system_cgroups::SystemCgroups>(con)?;
     if std::env::var_os("SYSMON_TEST_HOOKS").is_some_and(|v| v == "1") {
         register_one::<sysmon_test_panic::SysmonTestPanic>(con)?;
     }

@@ -35,7 +35,7 @@ impl LiveTable for SysmonTestPanic {
         }
     }
 
-    fn collect(_: &bool) -> Result<Vec<PanicRow>, BoxError> {
+    fn collect(_: &bool, _columns: &[usize]) -> Result<Vec<PanicRow>, BoxError> {
         panic!("sysmon_test_panic: deliberate panic in scan")
     }
 }

@@ -24,7 +24,7 @@ impl LiveTable for SystemCpus {
         bind_window(bind)
     }
 
-    fn collect(window: &Window) -> Result<Vec<CpusRow>, BoxError> {
+    fn collect(window: &Window, _columns: &[usize]) -> Result<Vec<CpusRow>, BoxError> {
         let (base, now) = live::window_pair(*window)?;
         let freq = cpus::frequencies(&Roots::default(), now.stat.cpus.iter().map(|c| c.cpu));
         Ok(cpus::rows(&base, &now, &freq))

@@ -16,7 +16,7 @@ impl LiveTable for SystemInfo {
         Ok(())
     }
 
-    fn collect(_: &()) -> Result<Vec<InfoRow>, BoxError> {
+    fn collect(_: &(), _columns: &[usize]) -> Result<Vec<InfoRow>, BoxError> {
         Ok(vec![info::collect(&Roots::default())?])
     }
 }

@@ -23,7 +23,7 @@ impl LiveTable for SystemMetrics {
         bind_window(bind)
     }
 
-    fn collect(window: &Window) -> Result<Vec<MetricsRow>, BoxError> {
+    fn collect(window: &Window, _columns: &[usize]) -> Result<Vec<MetricsRow>, BoxError> {
         let (base, now) = live::window_pair(*window)?;
         Ok(vec![metrics::row(&base, &now)])
     }

@@ -10,13 +10,17 @@
 //! * numbers are kept in the kernel's own unit (ticks, sectors, kB); conversion to the units
 //!   of the SQL columns happens in [`crate::tables`].
 
+pub mod cgroupfs;
 pub mod cpuinfo;
 pub mod diskstats;
 pub mod file;
 pub mod loadavg;
 pub mod meminfo;
+pub mod mountinfo;
 pub mod netdev;
+pub mod pid;
 pub mod pressure;
+pub mod snmp;
 pub mod stat;
 pub mod uptime;
 
@@ -59,6 +63,16 @@ impl Roots {
 
     pub fn sys(&self, rel: &str) -> PathBuf {
         self.sys.join(rel)
+    }
+
+    /// Where a mount point of `/proc/self/mountinfo` is under these roots: paths below
+    /// `/sys` (cgroup mounts) move with the sys root; others stay as they are.
+    pub fn mount_path(&self, mount_point: &str) -> PathBuf {
+        match mount_point.strip_prefix("/sys/") {
+            Some(rest) => self.sys.join(rest),
+            None if mount_point == "/sys" => self.sys.clone(),
+            None => PathBuf::from(mount_point),
+        }
     }
 }
 

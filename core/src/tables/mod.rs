@@ -6,17 +6,59 @@
 //! | `system_info()` | [`info`] | (not recorded: static) |
 //! | `system_metrics()` | [`metrics`] | `metrics/` |
 //! | `system_cpus()` | [`cpus`] | `cpus/` |
+//! | `system_disks()` | [`disks`] | `disks/` |
+//! | `system_filesystems()` | [`filesystems`] | `filesystems/` |
+//! | `system_networks()` | [`networks`] | `networks/` |
+//! | `system_net_protocols()` | [`net_protocols`] | `net_protocols/` |
+//! | `system_processes()` | [`processes`] | `processes/` |
+//! | `system_pressure()` | [`pressure`] | `pressure/` |
+//! | `system_sensors()` | [`sensors`] | `sensors/` |
+//! | `system_cgroups()` | [`cgroups`] | `cgroups/` |
 
+pub mod cgroups;
 pub mod cpus;
+pub mod disks;
+pub mod filesystems;
 pub mod info;
 pub mod metrics;
+pub mod net_protocols;
+pub mod networks;
+pub mod pressure;
+pub mod processes;
+pub mod sensors;
 
 use crate::host;
 use crate::procfs::stat::CpuTimes;
 use crate::schema::{Row, TableDecl};
 
 /// Every table, in the README's order.
-pub const ALL_TABLES: &[&TableDecl] = &[info::InfoRow::TABLE, metrics::MetricsRow::TABLE, cpus::CpusRow::TABLE];
+pub const ALL_TABLES: &[&TableDecl] = &[
+    info::InfoRow::TABLE,
+    metrics::MetricsRow::TABLE,
+    cpus::CpusRow::TABLE,
+    disks::DisksRow::TABLE,
+    filesystems::FilesystemsRow::TABLE,
+    networks::NetworksRow::TABLE,
+    net_protocols::NetProtocolsRow::TABLE,
+    processes::ProcessesRow::TABLE,
+    pressure::PressureRow::TABLE,
+    sensors::SensorsRow::TABLE,
+    cgroups::CgroupsRow::TABLE,
+];
+
+/// Milliseconds as the kernel counts them, as seconds.
+pub fn ms_to_seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// The per-second rate of a counter that went from `before` to `after` in `window_seconds`;
+/// `None` for an empty window or a counter that went backwards (reset, device re-created).
+pub fn rate(before: u64, after: u64, window_seconds: f64) -> Option<f64> {
+    if window_seconds <= 0.0 || after < before {
+        return None;
+    }
+    Some((after - before) as f64 / window_seconds)
+}
 
 /// Clock ticks as seconds (the fraction kept: 1 tick is 10 ms at `USER_HZ` 100).
 pub fn ticks_to_seconds(ticks: u64) -> f64 {
@@ -202,7 +244,40 @@ mod tests {
                     ("_seconds", "seconds"),
                     ("_pct", "percent"),
                     ("_mhz", "MHz"),
+                    ("_bytes_per_sec", "bytes/s"),
+                    ("_bits_per_sec", "bits/s"),
+                    ("_packets_per_sec", "packets/s"),
+                    ("_segs_per_sec", "segments/s"),
+                    ("_datagrams_per_sec", "datagrams/s"),
+                    ("_iops", "1/s"),
+                    ("_celsius", "celsius"),
+                    ("_rpm", "rpm"),
+                    ("_us", "microseconds"),
+                    ("_ms", "milliseconds"),
                 ];
+                if c.name.ends_with("_per_sec") {
+                    assert!(
+                        c.unit.ends_with("/s") || c.unit == "Hz",
+                        "{}.{} has unit {}",
+                        t.function,
+                        c.name,
+                        c.unit
+                    );
+                }
+                for (suffix, unit) in [
+                    ("_us", "microseconds"),
+                    ("_ms", "milliseconds"),
+                    ("_celsius", "celsius"),
+                ] {
+                    if c.unit == unit {
+                        assert!(
+                            c.name.ends_with(suffix),
+                            "{}.{}: unit {unit} needs suffix {suffix}",
+                            t.function,
+                            c.name
+                        );
+                    }
+                }
                 for (suffix, unit) in units {
                     if c.name.ends_with(suffix) {
                         assert_eq!(c.unit, unit, "{}.{}", t.function, c.name);

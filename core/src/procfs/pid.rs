@@ -1,0 +1,348 @@
+//! `/proc/[pid]/*`: one process's files (`stat`, `status`, `io`, `cgroup`, `cmdline`).
+//!
+//! Parsers take the file's text; [`PidDir`] opens `/proc/[pid]` once and reads its files
+//! relative to that descriptor (`openat`), which saves a path walk per file and keeps every
+//! file of one row from the same process even if the pid is reused meanwhile.
+
+use std::ffi::{CStr, CString, OsStr};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// `PF_KTHREAD` in the `flags` field of `stat`: the task is a kernel thread.
+pub const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// The fields of `/proc/[pid]/stat` sysmon reports. Times in clock ticks, memory in pages
+/// (`rss`) or bytes (`vsize`), `start_time` in ticks after boot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PidStat {
+    pub pid: i32,
+    /// `comm`: the executable name, at most 15 bytes, as the kernel keeps it.
+    pub comm: String,
+    pub state: char,
+    pub ppid: i32,
+    pub flags: u64,
+    pub minflt: u64,
+    pub majflt: u64,
+    pub utime: u64,
+    pub stime: u64,
+    pub priority: i64,
+    pub nice: i64,
+    pub num_threads: i64,
+    pub start_time: u64,
+    pub vsize: u64,
+    pub rss: u64,
+}
+
+impl PidStat {
+    /// Parses the single line of `stat`. `comm` may hold spaces and parentheses, so it runs
+    /// from the first `(` to the last `)`. `None` if truncated or malformed.
+    pub fn parse(text: &str) -> Option<PidStat> {
+        let open = text.find('(')?;
+        let close = text.rfind(')')?;
+        if close < open {
+            return None;
+        }
+        let pid = text[..open].trim().parse().ok()?;
+        let comm = text[open + 1..close].to_string();
+        // Fields from `state` on; f[0] is field 3 of proc(5).
+        let f: Vec<&str> = text[close + 1..].split_ascii_whitespace().collect();
+        if f.len() < 22 {
+            return None;
+        }
+        let u = |i: usize| f[i].parse::<u64>().ok();
+        let i = |i: usize| f[i].parse::<i64>().ok();
+        Some(PidStat {
+            pid,
+            comm,
+            state: f[0].chars().next()?,
+            ppid: f[1].parse().ok()?,
+            flags: u(6)?,
+            minflt: u(7)?,
+            majflt: u(9)?,
+            utime: u(11)?,
+            stime: u(12)?,
+            priority: i(15)?,
+            nice: i(16)?,
+            num_threads: i(17)?,
+            start_time: u(19)?,
+            vsize: u(20)?,
+            rss: u(21)?,
+        })
+    }
+
+    pub fn is_kernel_thread(&self) -> bool {
+        self.flags & PF_KTHREAD != 0
+    }
+}
+
+/// The effective uid of the `Uid:` line of `/proc/[pid]/status` (real, effective, saved, fs).
+pub fn parse_status_euid(text: &str) -> Option<u32> {
+    let line = text.lines().find(|l| l.starts_with("Uid:"))?;
+    line["Uid:".len()..].split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
+/// `read_bytes` and `write_bytes` of `/proc/[pid]/io`: bytes the process caused to be
+/// fetched from or sent to storage.
+pub fn parse_io(text: &str) -> Option<(u64, u64)> {
+    let mut read = None;
+    let mut write = None;
+    for line in text.lines() {
+        match line.split_once(':') {
+            Some(("read_bytes", v)) => read = v.trim().parse().ok(),
+            Some(("write_bytes", v)) => write = v.trim().parse().ok(),
+            _ => {}
+        }
+    }
+    Some((read?, write?))
+}
+
+/// The arguments of `/proc/[pid]/cmdline` (NUL-separated, usually NUL-terminated).
+pub fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
+    let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// The cgroup a process is in, from `/proc/[pid]/cgroup` (`id:controllers:path` lines): the
+/// cgroup v2 path (`0::/...`) unless it is the root while a v1 hierarchy places the process
+/// deeper (a hybrid host), then the v1 `memory` path, else the first deeper v1 path.
+pub fn parse_cgroup(text: &str) -> Option<String> {
+    let mut v2 = None;
+    let mut memory = None;
+    let mut first_deep = None;
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if controllers.is_empty() {
+            v2 = Some(path);
+        } else if path != "/" {
+            if controllers.split(',').any(|c| c == "memory") {
+                memory = Some(path);
+            }
+            first_deep.get_or_insert(path);
+        }
+    }
+    match v2 {
+        Some(p) if p != "/" => Some(p.to_string()),
+        _ => memory.or(first_deep).or(v2).map(str::to_string),
+    }
+}
+
+/// An open `/proc/[pid]` directory.
+#[derive(Debug)]
+pub struct PidDir {
+    fd: OwnedFd,
+}
+
+impl PidDir {
+    pub fn open(path: &Path) -> io::Result<PidDir> {
+        let c = CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
+        // SAFETY: `c` is NUL-terminated; the returned descriptor is owned by `PidDir`.
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nothing else owns.
+        Ok(PidDir {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Reads the file `name` of the directory into `buf` (cleared first).
+    pub fn read(&self, name: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
+        buf.clear();
+        // SAFETY: `name` is NUL-terminated and relative; the descriptor is closed below.
+        let fd = unsafe { libc::openat(self.fd.as_raw_fd(), name.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nothing else owns.
+        let file = unsafe { OwnedFd::from_raw_fd(fd) };
+        if buf.capacity() < 1024 {
+            buf.reserve(1024);
+        }
+        loop {
+            let len = buf.len();
+            let spare = buf.capacity() - len;
+            if spare == 0 {
+                buf.reserve(buf.capacity());
+                continue;
+            }
+            // SAFETY: reads at most `spare` bytes into the vector's spare capacity.
+            let n = unsafe { libc::read(file.as_raw_fd(), buf.as_mut_ptr().add(len).cast(), spare) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            // SAFETY: the kernel initialised `n` more bytes.
+            unsafe { buf.set_len(len + n as usize) };
+        }
+    }
+
+    /// The target of the symlink `name` (e.g. `exe`).
+    pub fn read_link(&self, name: &CStr) -> io::Result<String> {
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: `name` is NUL-terminated; at most `buf.len()` bytes are written.
+        let n = unsafe { libc::readlinkat(self.fd.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        buf.truncate(n as usize);
+        Ok(String::from_utf8_lossy(&buf).into_owned())
+    }
+
+    /// The number of entries of the subdirectory `name` (e.g. `fd`), `.` and `..` not counted.
+    pub fn count_entries(&self, name: &CStr) -> io::Result<u64> {
+        // SAFETY: as in `read`; the descriptor is handed to fdopendir, which owns it after.
+        let fd = unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is an open directory; closedir closes it.
+        unsafe {
+            let dir = libc::fdopendir(fd);
+            if dir.is_null() {
+                let e = io::Error::last_os_error();
+                libc::close(fd);
+                return Err(e);
+            }
+            let mut n = 0u64;
+            loop {
+                let ent = libc::readdir(dir);
+                if ent.is_null() {
+                    break;
+                }
+                let name = CStr::from_ptr((*ent).d_name.as_ptr());
+                if name.to_bytes() != b"." && name.to_bytes() != b".." {
+                    n += 1;
+                }
+            }
+            libc::closedir(dir);
+            Ok(n)
+        }
+    }
+}
+
+/// The pids listed in `proc` (its all-digit entries): processes, not threads.
+pub fn list_pids(proc: &Path) -> io::Result<Vec<i32>> {
+    let mut out = Vec::with_capacity(512);
+    for e in std::fs::read_dir(proc)? {
+        let Ok(e) = e else { continue };
+        let name = e.file_name();
+        if let Some(pid) = parse_pid(&name) {
+            out.push(pid);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+fn parse_pid(name: &OsStr) -> Option<i32> {
+    let b = name.as_bytes();
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAT: &str = "4242 (my (weird) name) S 1 4242 4242 0 -1 4194560 1200 0 3 0 250 50 0 0 20 0 4 0 12345 104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+
+    #[test]
+    fn stat_with_parens_and_spaces_in_name() {
+        let s = PidStat::parse(STAT).unwrap();
+        assert_eq!(s.pid, 4242);
+        assert_eq!(s.comm, "my (weird) name");
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, 1);
+        assert_eq!((s.minflt, s.majflt), (1200, 3));
+        assert_eq!((s.utime, s.stime), (250, 50));
+        assert_eq!((s.priority, s.nice, s.num_threads), (20, 0, 4));
+        assert_eq!(s.start_time, 12345);
+        assert_eq!((s.vsize, s.rss), (104857600, 2560));
+        assert!(!s.is_kernel_thread());
+        let k = PidStat::parse("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0 18446744073709551615")
+            .unwrap();
+        assert!(k.is_kernel_thread());
+    }
+
+    #[test]
+    fn truncated_stat_is_none() {
+        assert_eq!(PidStat::parse(""), None);
+        assert_eq!(PidStat::parse("12 (x) S 1 2 3"), None);
+        assert_eq!(PidStat::parse(&STAT[..60]), None);
+        assert_eq!(PidStat::parse("12 x) S (1"), None);
+        assert_eq!(
+            PidStat::parse("abc (x) S 1 4242 4242 0 -1 4194560 1200 0 3 0 250 50 0 0 20 0 4 0 12345 1 2"),
+            None
+        );
+    }
+
+    #[test]
+    fn status_io_cmdline_cgroup() {
+        assert_eq!(
+            parse_status_euid("Name:\tx\nUid:\t1000\t1001\t1000\t1000\nGid:\t0\n"),
+            Some(1001)
+        );
+        assert_eq!(parse_status_euid("Name:\tx\nUid:\t1000\n"), None);
+        assert_eq!(
+            parse_io("rchar: 1\nread_bytes: 4096\nwrite_bytes: 8192\n"),
+            Some((4096, 8192))
+        );
+        assert_eq!(parse_io("rchar: 1\nread_bytes: 4096\n"), None);
+        assert_eq!(
+            parse_cmdline(b"python3\0-c\0print('a b')\0"),
+            ["python3", "-c", "print('a b')"]
+        );
+        assert_eq!(parse_cmdline(b"no-terminator"), ["no-terminator"]);
+        assert_eq!(parse_cmdline(b"caf\xc3\xa9\0\xff\0"), ["café", "\u{fffd}"]);
+        assert!(parse_cmdline(b"").is_empty());
+        assert_eq!(
+            parse_cgroup("0::/user.slice/session-1.scope\n").as_deref(),
+            Some("/user.slice/session-1.scope")
+        );
+        let hybrid = "9:name=systemd:/\n4:memory:/process_api/abc\n1:cpu:/\n0::/\n";
+        assert_eq!(parse_cgroup(hybrid).as_deref(), Some("/process_api/abc"));
+        assert_eq!(parse_cgroup("3:cpu,cpuacct:/docker/x\n").as_deref(), Some("/docker/x"));
+        assert_eq!(parse_cgroup("0::/\n").as_deref(), Some("/"));
+        assert_eq!(parse_cgroup("garbage\n"), None);
+        assert_eq!(parse_cgroup("0::/with:colon\n").as_deref(), Some("/with:colon"));
+    }
+
+    #[test]
+    fn reads_own_process() {
+        let d = PidDir::open(Path::new("/proc/self")).unwrap();
+        let mut buf = Vec::new();
+        d.read(c"stat", &mut buf).unwrap();
+        let s = PidStat::parse(std::str::from_utf8(&buf).unwrap()).unwrap();
+        assert_eq!(s.pid, std::process::id() as i32);
+        assert!(d.read_link(c"exe").unwrap().starts_with('/'));
+        assert!(d.count_entries(c"fd").unwrap() >= 3);
+        assert!(d.read(c"no-such-file", &mut buf).is_err());
+        assert!(list_pids(Path::new("/proc")).unwrap().contains(&s.pid));
+    }
+}

@@ -1,0 +1,214 @@
+//! `system_networks()`: one row per network interface, counters from `/proc/net/dev`,
+//! link facts from `/sys/class/net/<interface>/`, rates over a window.
+
+use std::path::Path;
+
+use super::rate;
+use crate::procfs::netdev::NetDev;
+use crate::procfs::{Roots, read_trimmed};
+use crate::sample::HostSample;
+use crate::schema::Timestamp;
+
+crate::declare_table! {
+    /// One row per network interface of /proc/net/dev. Cumulative counters count since the
+    /// interface appeared; `_per_sec` columns cover the window that ends at `ts` and lasts
+    /// `window_seconds`, NULL for an interface absent from the window's first sample.
+    pub struct NetworksRow => "networks", "system_networks" {
+        /// When the sample was taken.
+        ts: Timestamp [""],
+        /// Host name at the sample time.
+        hostname: String [""],
+        /// Interface name, e.g. `eth0`, `lo`.
+        interface: String [""],
+        /// RFC 2863 operational state from sysfs `operstate` (`up`, `down`, `unknown`, ...); NULL where sysfs has none.
+        oper_state: Option<String> [""],
+        /// Maximum transmission unit (sysfs `mtu`).
+        mtu: Option<u32> ["bytes"],
+        /// Hardware address (sysfs `address`), e.g. `52:54:00:12:34:56`; NULL where the interface has none.
+        mac_address: Option<String> [""],
+        /// Link speed (sysfs `speed`, Mb/s, × 10⁶); NULL where the driver does not know it (virtual links, link down).
+        speed_bits_per_sec: Option<u64> ["bits/s"],
+        /// Whether the interface is backed by a device (not loopback, bridge, veth, tunnel).
+        is_physical: bool [""],
+        /// Bytes received.
+        rx_bytes: u64 ["bytes"],
+        /// Bytes sent.
+        tx_bytes: u64 ["bytes"],
+        /// Packets received.
+        rx_packets: u64 [""],
+        /// Packets sent.
+        tx_packets: u64 [""],
+        /// Receive errors.
+        rx_errors: u64 [""],
+        /// Transmit errors.
+        tx_errors: u64 [""],
+        /// Received packets dropped.
+        rx_dropped: u64 [""],
+        /// Packets dropped before sending.
+        tx_dropped: u64 [""],
+        /// Receive FIFO overruns.
+        rx_fifo: u64 [""],
+        /// Transmit FIFO errors.
+        tx_fifo: u64 [""],
+        /// Receive framing errors.
+        rx_frame: u64 [""],
+        /// Collisions detected while sending.
+        tx_collisions: u64 [""],
+        /// Carrier losses while sending.
+        tx_carrier: u64 [""],
+        /// Compressed packets received.
+        rx_compressed: u64 [""],
+        /// Compressed packets sent.
+        tx_compressed: u64 [""],
+        /// Multicast packets received.
+        rx_multicast: u64 [""],
+        /// Bytes received per second over the window.
+        rx_bytes_per_sec: Option<f64> ["bytes/s"],
+        /// Bytes sent per second over the window.
+        tx_bytes_per_sec: Option<f64> ["bytes/s"],
+        /// Packets received per second over the window.
+        rx_packets_per_sec: Option<f64> ["packets/s"],
+        /// Packets sent per second over the window.
+        tx_packets_per_sec: Option<f64> ["packets/s"],
+        /// Length of the window the rates cover.
+        window_seconds: f64 ["seconds"],
+    }
+}
+
+/// The sysfs facts of one interface; `None` where the file is missing or unreadable.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub oper_state: Option<String>,
+    pub mtu: Option<u32>,
+    pub mac_address: Option<String>,
+    pub speed_bits_per_sec: Option<u64>,
+}
+
+/// Reads `/sys/class/net/<name>/{operstate,mtu,address,speed}`.
+pub fn link_info(sys: &Path, name: &str) -> LinkInfo {
+    let dir = sys.join("class/net").join(name);
+    let read = |f: &str| read_trimmed(&dir.join(f)).filter(|s| !s.is_empty());
+    LinkInfo {
+        oper_state: read("operstate"),
+        mtu: read("mtu").and_then(|s| s.parse().ok()),
+        mac_address: read("address"),
+        speed_bits_per_sec: read("speed").and_then(|s| parse_speed(&s)),
+    }
+}
+
+/// sysfs `speed` (Mb/s) as bits per second; `None` for the kernel's -1 (unknown) or garbage.
+pub fn parse_speed(text: &str) -> Option<u64> {
+    let mbps: i64 = text.trim().parse().ok()?;
+    u64::try_from(mbps).ok().filter(|&m| m > 0)?.checked_mul(1_000_000)
+}
+
+/// The rows for the window from `base` to `now`.
+pub fn rows(base: &HostSample, now: &HostSample, roots: &Roots) -> Vec<NetworksRow> {
+    let window_seconds = now.instant.saturating_duration_since(base.instant).as_secs_f64();
+    now.nets
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let before = base.nets.iter().find(|b| b.name == n.name);
+            let r = |f: fn(&NetDev) -> u64| before.and_then(|b| rate(f(b), f(n), window_seconds));
+            let link = link_info(&roots.sys, &n.name);
+            NetworksRow {
+                ts: now.ts,
+                hostname: now.hostname.clone(),
+                interface: n.name.clone(),
+                oper_state: link.oper_state,
+                mtu: link.mtu,
+                mac_address: link.mac_address,
+                speed_bits_per_sec: link.speed_bits_per_sec,
+                is_physical: now.net_is_physical.get(i).copied().unwrap_or(false),
+                rx_bytes: n.rx_bytes,
+                tx_bytes: n.tx_bytes,
+                rx_packets: n.rx_packets,
+                tx_packets: n.tx_packets,
+                rx_errors: n.rx_errors,
+                tx_errors: n.tx_errors,
+                rx_dropped: n.rx_dropped,
+                tx_dropped: n.tx_dropped,
+                rx_fifo: n.rx_fifo,
+                tx_fifo: n.tx_fifo,
+                rx_frame: n.rx_frame,
+                tx_collisions: n.tx_collisions,
+                tx_carrier: n.tx_carrier,
+                rx_compressed: n.rx_compressed,
+                tx_compressed: n.tx_compressed,
+                rx_multicast: n.rx_multicast,
+                rx_bytes_per_sec: r(|n| n.rx_bytes),
+                tx_bytes_per_sec: r(|n| n.tx_bytes),
+                rx_packets_per_sec: r(|n| n.rx_packets),
+                tx_packets_per_sec: r(|n| n.tx_packets),
+                window_seconds,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::Collector;
+    use std::time::Duration;
+
+    fn fixture() -> Roots {
+        Roots::fixture(format!("{}/../test/fixtures/modern", env!("CARGO_MANIFEST_DIR")))
+    }
+
+    #[test]
+    fn speed_minus_one_is_null() {
+        assert_eq!(parse_speed("-1"), None);
+        assert_eq!(parse_speed("0"), None);
+        assert_eq!(parse_speed("10000\n"), Some(10_000_000_000));
+        assert_eq!(parse_speed("fast"), None);
+        assert_eq!(parse_speed(""), None);
+    }
+
+    #[test]
+    fn link_facts_from_sysfs() {
+        let sys = fixture().sys;
+        let eth0 = link_info(&sys, "eth0");
+        assert_eq!(eth0.oper_state.as_deref(), Some("up"));
+        assert_eq!(eth0.mtu, Some(1500));
+        assert_eq!(eth0.mac_address.as_deref(), Some("52:54:00:12:34:56"));
+        assert_eq!(eth0.speed_bits_per_sec, Some(1_000_000_000));
+        let lo = link_info(&sys, "lo");
+        assert_eq!(lo.speed_bits_per_sec, None, "lo's speed file is -1");
+        assert_eq!(lo.mtu, Some(65536));
+        assert_eq!(
+            link_info(&sys, "docker0"),
+            LinkInfo::default(),
+            "not in sysfs: all NULL"
+        );
+    }
+
+    #[test]
+    fn rows_with_rates() {
+        let roots = fixture();
+        let mut c = Collector::new(roots.clone());
+        let base = c.sample().unwrap();
+        let mut now = base.clone();
+        now.instant += Duration::from_millis(500);
+        now.nets[1].rx_bytes += 1000;
+        now.nets[1].tx_packets += 10;
+        now.nets.push(NetDev {
+            name: "wlän 0".into(),
+            ..NetDev::default()
+        });
+        now.net_is_physical.push(false);
+        let r = rows(&base, &now, &roots);
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[1].interface, "eth0");
+        assert!(r[1].is_physical);
+        assert!(!r[0].is_physical);
+        assert_eq!(r[1].rx_bytes_per_sec, Some(2000.0));
+        assert_eq!(r[1].tx_packets_per_sec, Some(20.0));
+        assert_eq!(r[1].tx_bytes_per_sec, Some(0.0));
+        assert_eq!(r[1].rx_multicast, 12);
+        assert_eq!(r[3].interface, "wlän 0");
+        assert_eq!(r[3].rx_bytes_per_sec, None, "new in the window");
+        assert_eq!(r[0].window_seconds, 0.5);
+    }
+}

@@ -1,0 +1,500 @@
+//! `system_processes()`: one row per process (not per thread).
+//!
+//! A [`ProcessCollector`] takes a [`ProcessSnapshot`] (one pass over `/proc/[pid]/`); `cpu_pct`
+//! needs the CPU times of an earlier pass, kept as compact [`ProcessTimes`] keyed by (pid,
+//! start time) so a reused pid never pairs with another process. [`rows`] is the pure step
+//! from (base times, snapshot) to rows, shared by the live table and the recorder.
+//!
+//! Only the files the requested columns need are read ([`ProcessFields`]): `stat` always,
+//! `status` for `user`/`uid`, `cmdline`, `exe`, `io`, `fd/` and `cgroup` on demand.
+
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::host;
+use crate::procfs::meminfo::MemInfo;
+use crate::procfs::pid::{self, PidDir, PidStat};
+use crate::procfs::stat::Stat;
+use crate::procfs::{KeptFile, Roots};
+use crate::schema::{Row, Timestamp};
+
+crate::declare_table! {
+    /// One row per process (thread group) in /proc; threads are counted in `threads`, not
+    /// listed. Cumulative columns count since the process started; `cpu_pct` covers the
+    /// window that ends at `ts` and lasts `window_seconds` and is NULL for a process that
+    /// started within it. A process that exits while it is read is left out.
+    pub struct ProcessesRow => "processes", "system_processes" {
+        /// When the process list was read.
+        ts: Timestamp [""],
+        /// Host name at that time.
+        hostname: String [""],
+        /// Process id.
+        pid: i32 [""],
+        /// Parent process id (0 for the init process and kthreadd).
+        ppid: i32 [""],
+        /// Executable name as the kernel keeps it (`comm`, at most 15 bytes).
+        name: String [""],
+        /// State letter: R running, S sleeping, D disk sleep, Z zombie, T stopped, I idle, ...
+        state: String [""],
+        /// Command-line arguments; empty for kernel threads and zombies.
+        cmdline: Vec<String> [""],
+        /// Path of the executable (`/proc/[pid]/exe`); NULL for kernel threads, zombies, and where not permitted.
+        exe: Option<String> [""],
+        /// Name of the effective user; NULL where the uid has no name (no passwd entry).
+        user: Option<String> [""],
+        /// Effective user id (as `ps` and `top` show).
+        uid: Option<u32> [""],
+        /// When the process started.
+        start_time: Option<Timestamp> [""],
+        /// Threads in the process.
+        threads: i64 [""],
+        /// Nice value, -20 (most favoured) to 19.
+        nice: i32 [""],
+        /// Kernel scheduling priority (`priority` of /proc/[pid]/stat: 20 + nice for normal tasks, negative for real-time).
+        priority: i32 [""],
+        /// Whether the process is a kernel thread.
+        is_kernel_thread: bool [""],
+        /// CPU time in user mode since the process started.
+        cpu_user_seconds: f64 ["seconds"],
+        /// CPU time in kernel mode since the process started.
+        cpu_system_seconds: f64 ["seconds"],
+        /// CPU used over the window, as top shows it: 100 is one CPU, so 200 is possible on 2 CPUs.
+        cpu_pct: Option<f64> ["percent"],
+        /// Resident memory.
+        rss_bytes: u64 ["bytes"],
+        /// Virtual memory size.
+        vms_bytes: u64 ["bytes"],
+        /// rss_bytes / MemTotal.
+        mem_pct: Option<f64> ["percent"],
+        /// Page faults that needed I/O.
+        major_faults: u64 [""],
+        /// Page faults served without I/O.
+        minor_faults: u64 [""],
+        /// Bytes the process caused to be read from storage (/proc/[pid]/io); NULL where not permitted.
+        read_bytes: Option<u64> ["bytes"],
+        /// Bytes the process caused to be written to storage; NULL where not permitted.
+        written_bytes: Option<u64> ["bytes"],
+        /// Open file descriptors (entries of /proc/[pid]/fd); NULL where not permitted.
+        open_fds: Option<u64> [""],
+        /// The process's cgroup: its v2 path, or on hybrid hosts whose v2 path is `/` its v1 `memory` path.
+        cgroup: Option<String> [""],
+        /// Length of the window `cpu_pct` covers.
+        window_seconds: f64 ["seconds"],
+    }
+}
+
+/// Which optional files to read for each process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessFields {
+    /// `status`: `uid`, `user`.
+    pub status: bool,
+    pub cmdline: bool,
+    pub exe: bool,
+    /// `io`: `read_bytes`, `written_bytes`.
+    pub io: bool,
+    /// `fd/`: `open_fds`.
+    pub fds: bool,
+    pub cgroup: bool,
+}
+
+impl ProcessFields {
+    pub fn all() -> ProcessFields {
+        ProcessFields {
+            status: true,
+            cmdline: true,
+            exe: true,
+            io: true,
+            fds: true,
+            cgroup: true,
+        }
+    }
+
+    /// What the declared columns `columns` need.
+    pub fn for_columns(columns: &[usize]) -> ProcessFields {
+        let mut f = ProcessFields::default();
+        for c in columns.iter().filter_map(|&i| ProcessesRow::TABLE.columns.get(i)) {
+            match c.name {
+                "user" | "uid" => f.status = true,
+                "cmdline" => f.cmdline = true,
+                "exe" => f.exe = true,
+                "read_bytes" | "written_bytes" => f.io = true,
+                "open_fds" => f.fds = true,
+                "cgroup" => f.cgroup = true,
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
+/// One process as read. Optional parts are `None` when not requested or not permitted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProcessInfo {
+    pub stat: PidStat,
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    pub cmdline: Option<Vec<String>>,
+    pub exe: Option<String>,
+    pub io: Option<(u64, u64)>,
+    pub open_fds: Option<u64>,
+    pub cgroup: Option<String>,
+}
+
+/// One pass over `/proc/[pid]/`.
+#[derive(Clone, Debug)]
+pub struct ProcessSnapshot {
+    pub instant: Instant,
+    pub ts: Timestamp,
+    pub hostname: String,
+    pub mem_total_bytes: Option<u64>,
+    /// Boot time, seconds since the Unix epoch.
+    pub boot_time: Option<u64>,
+    pub page_size: u64,
+    pub processes: Vec<ProcessInfo>,
+}
+
+/// The CPU ticks (user + system) of every process of a snapshot, by (pid, start time).
+#[derive(Clone, Debug, Default)]
+pub struct ProcessTimes {
+    pub ticks: HashMap<(i32, u64), u64>,
+}
+
+impl ProcessSnapshot {
+    pub fn times(&self) -> ProcessTimes {
+        ProcessTimes {
+            ticks: self
+                .processes
+                .iter()
+                .map(|p| ((p.stat.pid, p.stat.start_time), p.stat.utime + p.stat.stime))
+                .collect(),
+        }
+    }
+}
+
+/// Maps uids to user names; the default asks the system (`getpwuid_r`).
+pub type UserLookup = fn(u32) -> Option<String>;
+
+/// The user name of `uid` from the system's user database (NSS), `None` if it has none.
+pub fn user_name(uid: u32) -> Option<String> {
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: `pwd` and `buf` outlive the call; getpwuid_r writes strings into `buf` and
+        // points `pwd`'s fields there; `result` is null or `&pwd`.
+        unsafe {
+            let mut pwd: libc::passwd = std::mem::zeroed();
+            let mut result: *mut libc::passwd = std::ptr::null_mut();
+            let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+            if rc == libc::ERANGE && buf.len() < (1 << 20) {
+                let len = buf.len() * 2;
+                buf.resize(len, 0);
+                continue;
+            }
+            if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+                return None;
+            }
+            return Some(CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned());
+        }
+    }
+}
+
+/// Reads processes, keeping the uid→name cache and the meminfo descriptor between passes.
+#[derive(Debug)]
+pub struct ProcessCollector {
+    roots: Roots,
+    meminfo: KeptFile,
+    boot_time: Option<u64>,
+    lookup: UserLookup,
+    users: HashMap<u32, Option<String>>,
+    users_since: Instant,
+    buf: Vec<u8>,
+}
+
+/// How long user names are cached (a user renamed or added shows up after this).
+const USER_CACHE_TTL: Duration = Duration::from_secs(60);
+
+impl ProcessCollector {
+    pub fn new(roots: Roots) -> Self {
+        Self::with_user_lookup(roots, user_name)
+    }
+
+    pub fn with_user_lookup(roots: Roots, lookup: UserLookup) -> Self {
+        let boot_time = std::fs::read_to_string(roots.proc("stat"))
+            .ok()
+            .and_then(|t| Stat::parse(&t).boot_time);
+        ProcessCollector {
+            meminfo: KeptFile::new(roots.proc("meminfo")),
+            roots,
+            boot_time,
+            lookup,
+            users: HashMap::new(),
+            users_since: Instant::now(),
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    /// One pass over every process, reading `fields` besides `stat`.
+    pub fn snapshot(&mut self, fields: ProcessFields) -> io::Result<ProcessSnapshot> {
+        let instant = Instant::now();
+        let ts = Timestamp::now();
+        let pids = pid::list_pids(&self.roots.proc)?;
+        let mem_total_bytes = self.meminfo.read().ok().and_then(|t| MemInfo::parse(t).total);
+        if self.users_since.elapsed() > USER_CACHE_TTL {
+            self.users.clear();
+            self.users_since = Instant::now();
+        }
+        let mut processes = Vec::with_capacity(pids.len());
+        let mut path = self.roots.proc.clone();
+        for p in pids {
+            path.push(p.to_string());
+            let info = self.read_one(&path, fields);
+            path.pop();
+            if let Some(info) = info {
+                processes.push(info);
+            }
+        }
+        Ok(ProcessSnapshot {
+            instant,
+            ts,
+            hostname: host::hostname(),
+            mem_total_bytes,
+            boot_time: self.boot_time,
+            page_size: host::page_size_bytes().unwrap_or(4096),
+            processes,
+        })
+    }
+
+    /// Reads one process; `None` if it exited (or its `stat` is unreadable or malformed).
+    fn read_one(&mut self, dir_path: &std::path::Path, fields: ProcessFields) -> Option<ProcessInfo> {
+        let dir = PidDir::open(dir_path).ok()?;
+        dir.read(c"stat", &mut self.buf).ok()?;
+        let stat = PidStat::parse(std::str::from_utf8(&self.buf).ok()?)?;
+        let mut info = ProcessInfo {
+            stat,
+            ..ProcessInfo::default()
+        };
+        if fields.status {
+            // status always exists while the process does: failing to read it means it exited.
+            dir.read(c"status", &mut self.buf).ok()?;
+            info.uid = pid::parse_status_euid(&String::from_utf8_lossy(&self.buf));
+            if let Some(uid) = info.uid {
+                let lookup = self.lookup;
+                info.user = self.users.entry(uid).or_insert_with(|| lookup(uid)).clone();
+            }
+        }
+        if fields.cmdline {
+            // Readable for every process; empty for kernel threads and zombies.
+            dir.read(c"cmdline", &mut self.buf).ok()?;
+            info.cmdline = Some(pid::parse_cmdline(&self.buf));
+        }
+        // An optional file that is gone may mean the process exited mid-read (or, for `exe`,
+        // that it is a kernel thread or zombie): only then is `stat` checked again.
+        let mut maybe_gone = false;
+        let mut note = |e: &io::Error| {
+            maybe_gone |= e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH);
+        };
+        if fields.exe {
+            info.exe = dir.read_link(c"exe").inspect_err(&mut note).ok();
+        }
+        if fields.io {
+            info.io = match dir.read(c"io", &mut self.buf) {
+                Ok(()) => pid::parse_io(&String::from_utf8_lossy(&self.buf)),
+                Err(e) => {
+                    note(&e);
+                    None
+                }
+            };
+        }
+        if fields.fds {
+            info.open_fds = dir.count_entries(c"fd").inspect_err(&mut note).ok();
+        }
+        if fields.cgroup {
+            info.cgroup = match dir.read(c"cgroup", &mut self.buf) {
+                Ok(()) => pid::parse_cgroup(&String::from_utf8_lossy(&self.buf)),
+                Err(e) => {
+                    note(&e);
+                    None
+                }
+            };
+        }
+        // A process that exited while being read leaves nothing behind: its row would mix
+        // two states, so it is skipped.
+        if maybe_gone && dir.read(c"stat", &mut self.buf).is_err() {
+            return None;
+        }
+        Some(info)
+    }
+}
+
+/// The rows of `now`, with `cpu_pct` over the window since `base` (taken `window` earlier).
+pub fn rows(
+    base: &ProcessTimes,
+    window: Duration,
+    now: &ProcessSnapshot,
+    include_kernel_threads: bool,
+) -> Vec<ProcessesRow> {
+    let hz = host::clock_ticks_per_sec() as f64;
+    let window_seconds = window.as_secs_f64();
+    now.processes
+        .iter()
+        .filter(|p| include_kernel_threads || !p.stat.is_kernel_thread())
+        .map(|p| {
+            let s = &p.stat;
+            let ticks = s.utime + s.stime;
+            let cpu_pct = base
+                .ticks
+                .get(&(s.pid, s.start_time))
+                .filter(|&&b| b <= ticks && window_seconds > 0.0)
+                .map(|&b| 100.0 * ((ticks - b) as f64 / hz) / window_seconds);
+            let rss_bytes = s.rss.saturating_mul(now.page_size);
+            ProcessesRow {
+                ts: now.ts,
+                hostname: now.hostname.clone(),
+                pid: s.pid,
+                ppid: s.ppid,
+                name: s.comm.clone(),
+                state: s.state.to_string(),
+                cmdline: p.cmdline.clone().unwrap_or_default(),
+                exe: p.exe.clone(),
+                user: p.user.clone(),
+                uid: p.uid,
+                start_time: now.boot_time.map(|b| {
+                    let micros = b as f64 * 1e6 + s.start_time as f64 / hz * 1e6;
+                    Timestamp::from_micros(micros as i64)
+                }),
+                threads: s.num_threads,
+                nice: i32::try_from(s.nice).unwrap_or(0),
+                priority: i32::try_from(s.priority).unwrap_or(0),
+                is_kernel_thread: s.is_kernel_thread(),
+                cpu_user_seconds: s.utime as f64 / hz,
+                cpu_system_seconds: s.stime as f64 / hz,
+                cpu_pct,
+                rss_bytes,
+                vms_bytes: s.vsize,
+                mem_pct: now
+                    .mem_total_bytes
+                    .filter(|&t| t > 0)
+                    .map(|t| 100.0 * rss_bytes as f64 / t as f64),
+                major_faults: s.majflt,
+                minor_faults: s.minflt,
+                read_bytes: p.io.map(|(r, _)| r),
+                written_bytes: p.io.map(|(_, w)| w),
+                open_fds: p.open_fds,
+                cgroup: p.cgroup.clone(),
+                window_seconds,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> Roots {
+        Roots::fixture(format!("{}/../test/fixtures/modern", env!("CARGO_MANIFEST_DIR")))
+    }
+
+    fn names(uid: u32) -> Option<String> {
+        match uid {
+            0 => Some("root".into()),
+            1000 => Some("ünïcode user".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn fixture_processes() {
+        let mut c = ProcessCollector::with_user_lookup(fixture(), names);
+        let snap = c.snapshot(ProcessFields::all()).unwrap();
+        let pids: Vec<i32> = snap.processes.iter().map(|p| p.stat.pid).collect();
+        assert_eq!(pids, [1, 2, 4242], "pid 77 has no stat (exited), pid 78's is truncated");
+        let mut base = snap.times();
+        *base.ticks.get_mut(&(4242, 12345)).unwrap() -= 50;
+        let r = rows(&base, Duration::from_millis(250), &snap, true);
+        assert_eq!(r.len(), 3);
+        let p = &r[2];
+        assert_eq!(p.name, "my (weird) name");
+        assert_eq!(p.cmdline, ["/usr/bin/my app", "--flag=é"]);
+        assert_eq!(p.user.as_deref(), Some("ünïcode user"));
+        assert_eq!(p.uid, Some(1000));
+        assert_eq!(p.ppid, 1);
+        assert_eq!(p.threads, 4);
+        assert_eq!(p.read_bytes, Some(4096));
+        assert_eq!(p.written_bytes, Some(8192));
+        assert_eq!(p.open_fds, Some(3));
+        assert_eq!(p.cgroup.as_deref(), Some("/system.slice/my app.service"));
+        let hz = host::clock_ticks_per_sec() as f64;
+        assert_eq!(p.cpu_pct, Some(100.0 * (50.0 / hz) / 0.25));
+        assert_eq!(p.cpu_user_seconds, 250.0 / hz);
+        assert_eq!(p.rss_bytes, 2560 * snap.page_size);
+        assert_eq!(
+            p.mem_pct,
+            Some(100.0 * (2560 * snap.page_size) as f64 / (4_028_536.0 * 1024.0))
+        );
+        assert_eq!(
+            p.start_time,
+            Some(Timestamp::from_micros(
+                1_700_000_000_000_000 + (12345.0 / hz * 1e6) as i64
+            ))
+        );
+        assert_eq!(r[0].cpu_pct, Some(0.0));
+        // pid 1 has no io file (not permitted): NULL, not 0; and no exe link.
+        assert_eq!(r[0].read_bytes, None);
+        assert_eq!(r[0].exe, None);
+        assert_eq!(r[0].user.as_deref(), Some("root"));
+        let k = &r[1];
+        assert!(k.is_kernel_thread);
+        assert!(k.cmdline.is_empty());
+        assert_eq!(k.user, None, "uid 4321 has no name");
+        assert_eq!(k.uid, Some(4321));
+        let no_kernel = rows(&base, Duration::from_millis(250), &snap, false);
+        assert_eq!(no_kernel.len(), 2);
+    }
+
+    #[test]
+    fn new_process_and_reused_pid_have_no_cpu_pct() {
+        let mut c = ProcessCollector::with_user_lookup(fixture(), names);
+        let snap = c.snapshot(ProcessFields::default()).unwrap();
+        let mut base = ProcessTimes::default();
+        base.ticks.insert((4242, 999), 0); // same pid, another start time
+        let r = rows(&base, Duration::from_secs(1), &snap, true);
+        assert!(r.iter().all(|r| r.cpu_pct.is_none()));
+        assert_eq!(r[2].cmdline, Vec::<String>::new(), "not requested: not read");
+        assert_eq!(r[2].uid, None);
+    }
+
+    #[test]
+    fn projection_picks_files() {
+        let t = ProcessesRow::TABLE;
+        let idx = |n: &str| t.column_index(n).unwrap();
+        let f = ProcessFields::for_columns(&[idx("pid"), idx("cpu_pct")]);
+        assert_eq!(f, ProcessFields::default());
+        let f = ProcessFields::for_columns(&[idx("user"), idx("read_bytes"), usize::MAX]);
+        assert!(f.status && f.io && !f.fds && !f.exe);
+        let all: Vec<usize> = (0..t.columns.len()).collect();
+        assert_eq!(ProcessFields::for_columns(&all), ProcessFields::all());
+    }
+
+    #[test]
+    fn live_own_process() {
+        let mut c = ProcessCollector::new(Roots::default());
+        let snap = c.snapshot(ProcessFields::all()).unwrap();
+        let me = std::process::id() as i32;
+        let r = rows(&ProcessTimes::default(), Duration::ZERO, &snap, true);
+        let row = r.iter().find(|r| r.pid == me).expect("own pid listed");
+        assert_eq!(row.ppid, std::os::unix::process::parent_id() as i32);
+        assert_eq!(row.cmdline, std::env::args().collect::<Vec<_>>());
+        assert!(row.open_fds.unwrap() >= 3);
+        assert_eq!(
+            row.exe.as_deref(),
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.to_str().map(String::from))
+                .as_deref()
+        );
+        // Threads are not rows: this test binary runs several threads under one pid.
+        assert_eq!(r.iter().filter(|r| r.pid == me).count(), 1);
+    }
+}
