@@ -36,6 +36,18 @@ def con():
     c.close()
 
 
+@pytest.fixture
+def db(con):
+    return con
+
+
+def rows(con, sql, params=None):
+    """Every row of `sql`, each as a dict."""
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
 def one(con, sql, params=None):
     """The single row of `sql` as a dict."""
     cur = con.execute(sql, params or [])

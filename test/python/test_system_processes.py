@@ -9,27 +9,7 @@ import os
 import duckdb
 import pytest
 
-
-def _ext():
-    path = os.path.abspath(os.environ.get("SYSMON_EXTENSION", "build/release/sysmon.duckdb_extension"))
-    if not os.path.exists(path):
-        pytest.fail(f"extension not built: {path} (run `make release` or set SYSMON_EXTENSION)")
-    return path
-
-
-@pytest.fixture
-def db():
-    c = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-    c.execute(f"LOAD '{_ext()}'")
-    yield c
-    c.close()
-
-
-def rows(con, sql, params=None):
-    cur = con.execute(sql, params or [])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
-
+from conftest import extension_path, rows
 
 
 def proc_stat(pid):
@@ -145,7 +125,7 @@ def test_other_users_io_and_fds_are_null_not_zero():
     import json
 
     out = subprocess.run(
-        [sys.executable, "-c", UNPRIVILEGED, _ext(), str(os.getpid())],
+        [sys.executable, "-c", UNPRIVILEGED, extension_path(), str(os.getpid())],
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout
     by_pid = {r[0]: r for r in json.loads(out)}

@@ -3,30 +3,7 @@
 import glob
 import os
 
-import duckdb
-import pytest
-
-
-def _ext():
-    path = os.path.abspath(os.environ.get("SYSMON_EXTENSION", "build/release/sysmon.duckdb_extension"))
-    if not os.path.exists(path):
-        pytest.fail(f"extension not built: {path} (run `make release` or set SYSMON_EXTENSION)")
-    return path
-
-
-@pytest.fixture
-def db():
-    c = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-    c.execute(f"LOAD '{_ext()}'")
-    yield c
-    c.close()
-
-
-def rows(con, sql, params=None):
-    cur = con.execute(sql, params or [])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
-
+from conftest import rows
 
 
 def diskstats():
