@@ -203,13 +203,9 @@ fn classify(cache: &mut HashMap<String, bool>, name: &str, dir: impl FnOnce() ->
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Roots {
-        Roots::fixture(concat!(env!("CARGO_MANIFEST_DIR"), "/../test/fixtures/").to_string() + name)
-    }
-
     #[test]
     fn samples_fixture_tree() {
-        let mut c = Collector::new(fixture("modern"));
+        let mut c = Collector::new(Roots::test_fixture("modern"));
         let s = c.sample().unwrap();
         assert_eq!(s.stat.cpus.len(), 2);
         assert_eq!(s.mem.total, Some(4_028_536 * 1024));
@@ -226,7 +222,7 @@ mod tests {
 
     #[test]
     fn old_kernel_fixture_gives_none_not_zero() {
-        let mut c = Collector::new(fixture("old-kernel"));
+        let mut c = Collector::new(Roots::test_fixture("old-kernel"));
         let s = c.sample().unwrap();
         assert_eq!(s.stat.total.unwrap().steal, None);
         assert_eq!(s.mem.available, None);

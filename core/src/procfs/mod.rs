@@ -57,6 +57,15 @@ impl Roots {
         }
     }
 
+    /// The fixture tree `test/fixtures/<name>` of this repository, for unit tests.
+    pub fn test_fixture(name: &str) -> Self {
+        Roots::fixture(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../test/fixtures")
+                .join(name),
+        )
+    }
+
     pub fn proc(&self, rel: &str) -> PathBuf {
         self.proc.join(rel)
     }

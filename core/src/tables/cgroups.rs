@@ -298,10 +298,6 @@ fn read_cgroup(h: &Hierarchy, dir: &Path, path: String, ts: Timestamp, hostname:
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Roots {
-        Roots::fixture(format!("{}/../test/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-    }
-
     fn find<'a>(rows: &'a [CgroupsRow], h: &str, p: &str) -> &'a CgroupsRow {
         rows.iter()
             .find(|r| r.hierarchy == h && r.path == p)
@@ -310,7 +306,7 @@ mod tests {
 
     #[test]
     fn v2_tree() {
-        let rows = collect(&fixture("cgroup-v2"), Timestamp::from_micros(0), "h").unwrap();
+        let rows = collect(&Roots::test_fixture("cgroup-v2"), Timestamp::from_micros(0), "h").unwrap();
         let keys: Vec<_> = rows.iter().map(|r| format!("{} {}", r.hierarchy, r.path)).collect();
         assert_eq!(
             keys,
@@ -351,7 +347,7 @@ mod tests {
 
     #[test]
     fn v1_hybrid_tree() {
-        let rows = collect(&fixture("cgroup-v1"), Timestamp::from_micros(0), "h").unwrap();
+        let rows = collect(&Roots::test_fixture("cgroup-v1"), Timestamp::from_micros(0), "h").unwrap();
         let hs: Vec<_> = rows.iter().map(|r| r.hierarchy.as_str()).collect();
         assert!(!hs.contains(&"name=systemd") && !hs.contains(&"devices"), "{hs:?}");
         assert_eq!(rows.iter().filter(|r| r.hierarchy == "cpu,cpuacct").count(), 3);
@@ -388,9 +384,9 @@ mod tests {
 
     #[test]
     fn no_mountinfo_is_an_error_and_no_cgroups_no_rows() {
-        assert!(collect(&fixture("old-kernel"), Timestamp::from_micros(0), "h").is_err());
+        assert!(collect(&Roots::test_fixture("old-kernel"), Timestamp::from_micros(0), "h").is_err());
         let m = vec![Mount::parse_line("36 31 0:33 / /sys/fs/cgroup/devices rw - cgroup cgroup rw,devices").unwrap()];
-        assert!(hierarchies(&fixture("cgroup-v1"), &m).is_empty());
+        assert!(hierarchies(&Roots::test_fixture("cgroup-v1"), &m).is_empty());
     }
 
     #[test]

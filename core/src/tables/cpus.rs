@@ -131,13 +131,9 @@ mod tests {
     use super::*;
     use crate::sample::Collector;
 
-    fn fixture(name: &str) -> Roots {
-        Roots::fixture(format!("{}/../test/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-    }
-
     #[test]
     fn rows_per_cpu_with_frequency() {
-        let roots = fixture("modern");
+        let roots = Roots::test_fixture("modern");
         let mut c = Collector::new(roots.clone());
         let base = c.sample().unwrap();
         let mut now = base.clone();
@@ -154,7 +150,7 @@ mod tests {
 
     #[test]
     fn no_frequency_anywhere_is_null() {
-        let roots = fixture("old-kernel");
+        let roots = Roots::test_fixture("old-kernel");
         let f = frequencies(&roots, [0u32].into_iter());
         assert!(f.is_empty());
     }

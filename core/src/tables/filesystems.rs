@@ -390,7 +390,7 @@ mod tests {
     use crate::procfs::Roots;
 
     fn fixture_mounts() -> Vec<Mount> {
-        let roots = Roots::fixture(format!("{}/../test/fixtures/modern", env!("CARGO_MANIFEST_DIR")));
+        let roots = Roots::test_fixture("modern");
         Mount::parse_all(&std::fs::read_to_string(roots.proc("self/mountinfo")).unwrap())
     }
 

@@ -104,13 +104,9 @@ fn physical_cores(roots: &Roots, stat: &Stat, cpus: &[cpuinfo::CpuInfo]) -> Opti
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Roots {
-        Roots::fixture(format!("{}/../test/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-    }
-
     #[test]
     fn reads_fixture_facts() {
-        let r = collect(&fixture("modern")).unwrap();
+        let r = collect(&Roots::test_fixture("modern")).unwrap();
         assert_eq!(r.logical_cpus, 2);
         assert_eq!(
             r.physical_cores,
@@ -126,7 +122,7 @@ mod tests {
 
     #[test]
     fn old_kernel_fixture_has_nulls() {
-        let r = collect(&fixture("old-kernel")).unwrap();
+        let r = collect(&Roots::test_fixture("old-kernel")).unwrap();
         assert_eq!(r.cpu_model, None);
         assert_eq!(r.physical_cores, None);
         assert_eq!(r.os_name, None);

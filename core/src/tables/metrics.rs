@@ -169,13 +169,9 @@ mod tests {
     use crate::sample::Collector;
     use std::time::Duration;
 
-    fn fixture(name: &str) -> Roots {
-        Roots::fixture(format!("{}/../test/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-    }
-
     #[test]
     fn fixture_window() {
-        let mut c = Collector::new(fixture("modern"));
+        let mut c = Collector::new(Roots::test_fixture("modern"));
         let base = c.sample().unwrap();
         let mut now = base.clone();
         now.instant += Duration::from_millis(1000);
@@ -199,7 +195,7 @@ mod tests {
 
     #[test]
     fn old_kernel_gives_nulls() {
-        let mut c = Collector::new(fixture("old-kernel"));
+        let mut c = Collector::new(Roots::test_fixture("old-kernel"));
         let s = c.sample().unwrap();
         let r = row(&s, &s);
         assert_eq!(r.cpu_steal_seconds, None);

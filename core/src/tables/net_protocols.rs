@@ -106,13 +106,9 @@ mod tests {
     use crate::sample::Collector;
     use std::time::Duration;
 
-    fn fixture(name: &str) -> Roots {
-        Roots::fixture(format!("{}/../test/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-    }
-
     #[test]
     fn fixture_row_and_rates() {
-        let mut c = Collector::new(fixture("modern"));
+        let mut c = Collector::new(Roots::test_fixture("modern"));
         let base = c.sample().unwrap();
         let mut now = base.clone();
         now.instant += Duration::from_secs(4);
@@ -130,7 +126,7 @@ mod tests {
 
     #[test]
     fn no_snmp_file_is_all_null() {
-        let mut c = Collector::new(fixture("old-kernel"));
+        let mut c = Collector::new(Roots::test_fixture("old-kernel"));
         let s = c.sample().unwrap();
         let r = row(&s, &s);
         assert_eq!(r.tcp_active_opens, None);

@@ -153,10 +153,6 @@ mod tests {
     use crate::sample::Collector;
     use std::time::Duration;
 
-    fn fixture() -> Roots {
-        Roots::fixture(format!("{}/../test/fixtures/modern", env!("CARGO_MANIFEST_DIR")))
-    }
-
     #[test]
     fn speed_minus_one_is_null() {
         assert_eq!(parse_speed("-1"), None);
@@ -168,7 +164,7 @@ mod tests {
 
     #[test]
     fn link_facts_from_sysfs() {
-        let sys = fixture().sys;
+        let sys = Roots::test_fixture("modern").sys;
         let eth0 = link_info(&sys, "eth0");
         assert_eq!(eth0.oper_state.as_deref(), Some("up"));
         assert_eq!(eth0.mtu, Some(1500));
@@ -186,7 +182,7 @@ mod tests {
 
     #[test]
     fn rows_with_rates() {
-        let roots = fixture();
+        let roots = Roots::test_fixture("modern");
         let mut c = Collector::new(roots.clone());
         let base = c.sample().unwrap();
         let mut now = base.clone();

@@ -70,13 +70,9 @@ mod tests {
     use crate::sample::Collector;
     use std::time::Duration;
 
-    fn fixture(name: &str) -> Roots {
-        Roots::fixture(format!("{}/../test/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-    }
-
     #[test]
     fn rows_per_resource_and_kind() {
-        let mut c = Collector::new(fixture("modern"));
+        let mut c = Collector::new(Roots::test_fixture("modern"));
         let base = c.sample().unwrap();
         let mut now = base.clone();
         now.instant += Duration::from_secs(1);
@@ -101,7 +97,7 @@ mod tests {
 
     #[test]
     fn no_psi_no_rows() {
-        let mut c = Collector::new(fixture("old-kernel"));
+        let mut c = Collector::new(Roots::test_fixture("old-kernel"));
         let s = c.sample().unwrap();
         assert!(rows(&s, &s).is_empty());
     }

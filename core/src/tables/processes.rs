@@ -392,10 +392,6 @@ pub fn rows(
 mod tests {
     use super::*;
 
-    fn fixture() -> Roots {
-        Roots::fixture(format!("{}/../test/fixtures/modern", env!("CARGO_MANIFEST_DIR")))
-    }
-
     fn names(uid: u32) -> Option<String> {
         match uid {
             0 => Some("root".into()),
@@ -406,7 +402,7 @@ mod tests {
 
     #[test]
     fn fixture_processes() {
-        let mut c = ProcessCollector::with_user_lookup(fixture(), names);
+        let mut c = ProcessCollector::with_user_lookup(Roots::test_fixture("modern"), names);
         let snap = c.snapshot(ProcessFields::all()).unwrap();
         let pids: Vec<i32> = snap.processes.iter().map(|p| p.stat.pid).collect();
         assert_eq!(pids, [1, 2, 4242], "pid 77 has no stat (exited), pid 78's is truncated");
@@ -455,7 +451,7 @@ mod tests {
 
     #[test]
     fn new_process_and_reused_pid_have_no_cpu_pct() {
-        let mut c = ProcessCollector::with_user_lookup(fixture(), names);
+        let mut c = ProcessCollector::with_user_lookup(Roots::test_fixture("modern"), names);
         let snap = c.snapshot(ProcessFields::default()).unwrap();
         let mut base = ProcessTimes::default();
         base.ticks.insert((4242, 999), 0); // same pid, another start time

@@ -143,13 +143,9 @@ pub fn collect(roots: &Roots, ts: Timestamp, hostname: &str) -> Vec<SensorsRow> 
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Roots {
-        Roots::fixture(format!("{}/../test/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-    }
-
     #[test]
     fn hwmon_and_thermal_fixture() {
-        let r = collect(&fixture("modern"), Timestamp::from_micros(0), "h");
+        let r = collect(&Roots::test_fixture("modern"), Timestamp::from_micros(0), "h");
         let ids: Vec<_> = r.iter().map(|r| r.sensor.as_str()).collect();
         assert_eq!(
             ids,
@@ -190,6 +186,6 @@ mod tests {
 
     #[test]
     fn no_sensors_no_rows() {
-        assert!(collect(&fixture("old-kernel"), Timestamp::from_micros(0), "h").is_empty());
+        assert!(collect(&Roots::test_fixture("old-kernel"), Timestamp::from_micros(0), "h").is_empty());
     }
 }
