@@ -1,6 +1,9 @@
 //! One module per SQL function, named after it. Each is a thin [`LiveTable`](crate::table::LiveTable)
 //! over a collector in `sysmon_core::tables`.
 
+mod record_metrics;
+mod recordings;
+mod stop_recording;
 mod system_cpus;
 mod system_info;
 mod system_metrics;
@@ -19,11 +22,14 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<system_info::SystemInfo>(con)?;
     register_one::<system_metrics::SystemMetrics>(con)?;
     register_one::<system_cpus::SystemCpus>(con)?;
+    register_one::<record_metrics::RecordMetrics>(con)?;
+    register_one::<recordings::Recordings>(con)?;
+    register_one::<stop_recording::StopRecording>(con)?;
     Ok(())
 }
 
 fn register_one<T: LiveTable>(con: &Connection) -> Result<(), Box<dyn Error>> {
-    let name = <T::Row as sysmon_core::schema::Row>::TABLE.function;
+    let name = T::name();
     con.register_table_function::<TableFn<T>>(name)
         .map_err(|e| format!("cannot register {name}(): {e}").into())
 }

@@ -117,6 +117,41 @@ crate::declare_table! {
     }
 }
 
+crate::declare_table! {
+    /// The one row `record_metrics` returns: the recorder it started.
+    pub struct StartedRow => "record_metrics", "record_metrics" {
+        /// The recorder's id, for `stop_recording(id)` and `recordings()`.
+        id: i64 [""],
+        /// The directory it writes (absolute: a relative one is resolved against the working directory).
+        dir: String [""],
+        /// Sampling interval of the host tables.
+        interval_seconds: f64 ["seconds"],
+        /// The tables recorded.
+        tables: Vec<String> [""],
+        /// When it started.
+        started_at: Timestamp [""],
+        /// Sampling interval of the per-process tables.
+        process_interval_seconds: f64 ["seconds"],
+        /// How long rows wait in memory before they are written.
+        flush_interval_seconds: f64 ["seconds"],
+    }
+}
+
+impl Recorder {
+    /// The row `record_metrics` returns.
+    pub fn started_row(&self) -> StartedRow {
+        StartedRow {
+            id: self.id,
+            dir: self.config.dir.display().to_string(),
+            interval_seconds: self.config.interval.as_secs_f64(),
+            tables: self.config.table_names(),
+            started_at: self.started_at,
+            process_interval_seconds: self.config.process_interval.as_secs_f64(),
+            flush_interval_seconds: self.config.flush_interval.as_secs_f64(),
+        }
+    }
+}
+
 /// What `record_metrics` asks for, before it is checked.
 #[derive(Clone, Debug)]
 pub struct Request {
