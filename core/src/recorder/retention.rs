@@ -122,7 +122,7 @@ mod tests {
         let new = touch(&mine, day + 3 * MICROS_PER_DAY, day + 3 * MICROS_PER_DAY + 5, 10);
         let foreign = touch(&other, day, day + 1000, 10);
         let now = day + 3 * MICROS_PER_DAY + 10;
-        let d = apply(&[mine.clone()], now, Some(Duration::from_secs(86_400)), None).unwrap();
+        let d = apply(std::slice::from_ref(&mine), now, Some(Duration::from_secs(86_400)), None).unwrap();
         assert_eq!(d, Deleted { files: 1, bytes: 10 });
         assert!(!old.exists() && new.exists() && foreign.exists());
         assert!(!old.parent().unwrap().exists(), "the emptied date folder is removed");
@@ -137,13 +137,13 @@ mod tests {
         let a = touch(&mine, t, t + 10, 100);
         let b = touch(&mine, t + 20, t + 30, 100);
         let c = touch(&mine, t + 40, t + 50, 100);
-        let d = apply(&[mine.clone()], t + 60, None, Some(250)).unwrap();
+        let d = apply(std::slice::from_ref(&mine), t + 60, None, Some(250)).unwrap();
         assert_eq!(d.files, 1);
         assert!(!a.exists() && b.exists() && c.exists());
-        let d = apply(&[mine.clone()], t + 60, None, Some(100)).unwrap();
+        let d = apply(std::slice::from_ref(&mine), t + 60, None, Some(100)).unwrap();
         assert_eq!(d.files, 1);
         assert!(!b.exists() && c.exists());
-        assert_eq!(apply(&[mine.clone()], t + 60, None, None).unwrap(), Deleted::default());
+        assert_eq!(apply(std::slice::from_ref(&mine), t + 60, None, None).unwrap(), Deleted::default());
         fs::remove_dir_all(&root).unwrap();
     }
 }

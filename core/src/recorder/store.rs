@@ -7,7 +7,8 @@
 //! # Encodings (design rule, with the measurement that justifies it)
 //!
 //! Per column, by type: timestamps and integers (cumulative counters, byte gauges)
-//! `DELTA_BINARY_PACKED`; doubles `BYTE_STREAM_SPLIT`; strings dictionary; all pages zstd,
+//! `DELTA_BINARY_PACKED`; doubles `BYTE_STREAM_SPLIT`, except cumulative CPU seconds, `PLAIN`
+//! (see [`cumulative_seconds`]); strings dictionary; all pages zstd,
 //! data page v2. In parquet 60 a column's own encoding only applies when its dictionary is
 //! off (otherwise it is just the fallback after the dictionary overflows), so the dictionary
 //! is disabled for every column whose encoding is set. Statistics are kept per column chunk
@@ -86,6 +87,7 @@ pub fn writer_properties(decl: &TableDecl, kv: Vec<KeyValue>) -> WriterPropertie
             ColType::TimestampTz | ColType::BigInt | ColType::UBigInt | ColType::Integer | ColType::UInteger => {
                 Some(Encoding::DELTA_BINARY_PACKED)
             }
+            ColType::Double if cumulative_seconds(c.name) => Some(Encoding::PLAIN),
             ColType::Double => Some(Encoding::BYTE_STREAM_SPLIT),
             ColType::Boolean | ColType::Varchar | ColType::VarcharList => None,
         };
@@ -96,6 +98,14 @@ pub fn writer_properties(decl: &TableDecl, kv: Vec<KeyValue>) -> WriterPropertie
         }
     }
     b.build()
+}
+
+/// A cumulative CPU-time counter kept as DOUBLE (`cpu_*_seconds`): PLAIN + zstd is 20%
+/// smaller than BYTE_STREAM_SPLIT + zstd on these (measured on the benchmark's synthetic day:
+/// 276 kB against 350 kB for `cpu_idle_seconds`), while BYTE_STREAM_SPLIT wins on gauges
+/// (`cpu_busy_pct`: 70 kB against 108 kB; `uptime_seconds`: 10 kB against 82 kB).
+fn cumulative_seconds(name: &str) -> bool {
+    name.starts_with("cpu_") && name.ends_with("_seconds")
 }
 
 /// The key-value metadata of a file.
