@@ -122,7 +122,13 @@ mod tests {
         let new = touch(&mine, day + 3 * MICROS_PER_DAY, day + 3 * MICROS_PER_DAY + 5, 10);
         let foreign = touch(&other, day, day + 1000, 10);
         let now = day + 3 * MICROS_PER_DAY + 10;
-        let d = apply(std::slice::from_ref(&mine), now, Some(Duration::from_secs(86_400)), None).unwrap();
+        let d = apply(
+            std::slice::from_ref(&mine),
+            now,
+            Some(Duration::from_secs(86_400)),
+            None,
+        )
+        .unwrap();
         assert_eq!(d, Deleted { files: 1, bytes: 10 });
         assert!(!old.exists() && new.exists() && foreign.exists());
         assert!(!old.parent().unwrap().exists(), "the emptied date folder is removed");
@@ -143,7 +149,10 @@ mod tests {
         let d = apply(std::slice::from_ref(&mine), t + 60, None, Some(100)).unwrap();
         assert_eq!(d.files, 1);
         assert!(!b.exists() && c.exists());
-        assert_eq!(apply(std::slice::from_ref(&mine), t + 60, None, None).unwrap(), Deleted::default());
+        assert_eq!(
+            apply(std::slice::from_ref(&mine), t + 60, None, None).unwrap(),
+            Deleted::default()
+        );
         fs::remove_dir_all(&root).unwrap();
     }
 }
