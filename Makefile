@@ -117,6 +117,7 @@ test:
 bench: release
 	cargo bench -p sysmon-core
 	$(PY) scripts/bench_sql.py --extension $(RELEASE_EXT)
+	$(PY) scripts/bench_recorder.py
 
 docs:
 	cargo run -q -p sysmon-core --example gen_docs -- --write README.md

@@ -17,6 +17,7 @@
 //!   DuckDB from 1.4 to 2.0 (the unstable tail of the function table differs between versions).
 
 mod functions;
+mod lockdown;
 mod params;
 mod table;
 

@@ -5,16 +5,41 @@
 
 use std::time::Duration;
 
-use duckdb::vtab::BindInfo;
+use duckdb::vtab::{BindInfo, Value};
 use sysmon_core::interval::{Interval, describe};
 
 use crate::table::BoxError;
 
 /// A named INTERVAL parameter as a duration within `min..=max`; `None` when not given.
 pub fn interval(bind: &BindInfo, name: &str, min: Duration, max: Duration) -> Result<Option<Duration>, BoxError> {
-    let Some(value) = bind.get_named_parameter(name) else {
-        return Ok(None);
-    };
+    match bind.get_named_parameter(name) {
+        None => Ok(None),
+        Some(value) => interval_value(&value, name, min, max).map(Some),
+    }
+}
+
+/// Positional parameter `index` as an INTERVAL within `min..=max`.
+pub fn positional_interval(
+    bind: &BindInfo,
+    index: u64,
+    name: &str,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, BoxError> {
+    interval_value(&positional(bind, index, name)?, name, min, max)
+}
+
+/// Positional parameter `index` (an error naming it if DuckDB did not pass it).
+pub fn positional(bind: &BindInfo, index: u64, name: &str) -> Result<Value, BoxError> {
+    if index >= bind.get_parameter_count() {
+        return Err(format!("{name} is required").into());
+    }
+    Ok(bind.get_parameter(index))
+}
+
+/// An INTERVAL value (DuckDB's text of it: `Value` has no interval getter) as a duration
+/// within `min..=max`: NULL, negative, out-of-range values and month parts are refused.
+pub fn interval_value(value: &Value, name: &str, min: Duration, max: Duration) -> Result<Duration, BoxError> {
     let accepts = format!(
         "{name} must be an INTERVAL from {} to {}, such as INTERVAL '2 seconds'",
         describe(min),
@@ -31,7 +56,7 @@ pub fn interval(bind: &BindInfo, name: &str, min: Duration, max: Duration) -> Re
         );
     }
     match iv.to_duration() {
-        Some(d) if d >= min && d <= max => Ok(Some(d)),
+        Some(d) if d >= min && d <= max => Ok(d),
         _ => Err(format!("{accepts}; got '{text}'").into()),
     }
 }

@@ -27,6 +27,12 @@ pub trait LiveTable: 'static {
     /// What bind read from the arguments.
     type Options: Send + Sync;
 
+    /// The SQL function's name: the row declaration's, unless the function returns another
+    /// function's rows (as `stop_recording` returns `recordings` rows).
+    fn name() -> &'static str {
+        <Self::Row as Row>::TABLE.function
+    }
+
     /// Named parameters, with their DuckDB types.
     fn named_parameters() -> Vec<(&'static str, LogicalTypeHandle)> {
         Vec::new()

@@ -6,6 +6,7 @@
 //! * [`ring`] and [`live`]: the process-wide ring of recent samples that windows start from;
 //! * [`schema`]: the table declarations that drive SQL columns, Parquet schemas and docs;
 //! * [`tables`]: one module per SQL table, turning samples into rows;
+//! * [`recorder`]: the background recorder that writes the tables' history as Parquet;
 //! * [`host`], [`interval`]: static host facts, DuckDB interval text.
 //!
 //! Linux only: the readers need `/proc` and `/sys`.
@@ -14,6 +15,7 @@ pub mod host;
 pub mod interval;
 pub mod live;
 pub mod procfs;
+pub mod recorder;
 pub mod ring;
 pub mod sample;
 pub mod schema;

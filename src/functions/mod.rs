@@ -1,6 +1,9 @@
 //! One module per SQL function, named after it. Each is a thin [`LiveTable`](crate::table::LiveTable)
 //! over a collector in `sysmon_core::tables`.
 
+mod record_metrics;
+mod recordings;
+mod stop_recording;
 mod sysmon_test_panic;
 mod system_cgroups;
 mod system_cpus;
@@ -36,6 +39,9 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<system_pressure::SystemPressure>(con)?;
     register_one::<system_sensors::SystemSensors>(con)?;
     register_one::<system_cgroups::SystemCgroups>(con)?;
+    register_one::<record_metrics::RecordMetrics>(con)?;
+    register_one::<recordings::Recordings>(con)?;
+    register_one::<stop_recording::StopRecording>(con)?;
     if std::env::var_os("SYSMON_TEST_HOOKS").is_some_and(|v| v == "1") {
         register_one::<sysmon_test_panic::SysmonTestPanic>(con)?;
     }
@@ -43,7 +49,7 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
 }
 
 fn register_one<T: LiveTable>(con: &Connection) -> Result<(), Box<dyn Error>> {
-    let name = <T::Row as sysmon_core::schema::Row>::TABLE.function;
+    let name = T::name();
     con.register_table_function::<TableFn<T>>(name)
         .map_err(|e| format!("cannot register {name}(): {e}").into())
 }

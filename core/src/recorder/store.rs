@@ -1,0 +1,257 @@
+//! Writing Parquet files so that a reader never sees a partial one.
+//!
+//! Every file is written under a temporary name (see [`layout::temp_name`]), fsync'ed, renamed
+//! to its final name and its folder fsync'ed: after a crash at any point, a visible `.parquet`
+//! file is complete, and a temporary file is deleted by the next recorder of that partition.
+//!
+//! # Encodings (design rule, with the measurement that justifies it)
+//!
+//! Per column, by type: timestamps and integers (cumulative counters, byte gauges)
+//! `DELTA_BINARY_PACKED`; doubles `BYTE_STREAM_SPLIT`, except cumulative CPU seconds, `PLAIN`
+//! (see [`cumulative_seconds`]); strings dictionary; all pages zstd,
+//! data page v2. In parquet 60 a column's own encoding only applies when its dictionary is
+//! off (otherwise it is just the fallback after the dictionary overflows), so the dictionary
+//! is disabled for every column whose encoding is set. Statistics are kept per column chunk
+//! only (page statistics cost bytes and a day's file has few pages per column). The Arrow
+//! schema is not embedded (it repeats the Parquet schema in a few kilobytes per file).
+//! Measured by `make bench` on a synthetic day of `metrics` at 1 Hz: see `docs/recorder.md`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::schema::types::ColumnPath;
+
+use super::faults;
+use super::layout::{self, sync_dir};
+use crate::schema::{ColType, TableDecl};
+
+/// Parquet key-value metadata keys written into every file.
+pub mod keys {
+    /// The sysmon version that wrote the file (`CARGO_PKG_VERSION`).
+    pub const SYSMON_VERSION: &str = "sysmon.version";
+    /// [`super::super::SCHEMA_VERSION`] of the writer: columns are only ever added, so files of
+    /// several schema versions are read together with `union_by_name := true`.
+    pub const SCHEMA_VERSION: &str = "sysmon.schema_version";
+    /// The table (folder) name, e.g. `metrics`.
+    pub const TABLE: &str = "sysmon.table";
+    /// The host name the rows describe.
+    pub const HOST: &str = "sysmon.host";
+    /// The recording interval in seconds (decimal).
+    pub const INTERVAL_SECONDS: &str = "sysmon.interval_seconds";
+    /// Merge level: 0 for a flush, higher for merged files.
+    pub const LEVEL: &str = "sysmon.level";
+    /// Merged files only: the names of the files merged into this one, comma-separated. The
+    /// next recorder of the partition deletes any of them still present (a crash after the
+    /// merged file was renamed into place but before its inputs were deleted).
+    pub const MERGED_FROM: &str = "sysmon.merged_from";
+}
+
+/// Rows per row group: bounds the memory of a merge (a row group is buffered encoded
+/// before it is written) while keeping a day of 1 Hz host metrics to one row group.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// zstd level. Level 3 (zstd's default) and 9 differ by under 3% in size on the benchmark's
+/// day of metrics, at three times the CPU; the encodings do the heavy lifting.
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// What every file of a recording says about itself.
+#[derive(Clone, Debug)]
+pub struct FileMeta {
+    pub table: &'static str,
+    pub host: String,
+    pub interval_seconds: f64,
+}
+
+/// The writer properties for `decl`'s columns, with `kv` as key-value metadata.
+pub fn writer_properties(decl: &TableDecl, kv: Vec<KeyValue>) -> WriterProperties {
+    let mut b = WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default()))
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_key_value_metadata(Some(kv));
+    for c in decl.columns {
+        let path = ColumnPath::from(c.name);
+        let encoding = match c.ty {
+            ColType::TimestampTz | ColType::BigInt | ColType::UBigInt | ColType::Integer | ColType::UInteger => {
+                Some(Encoding::DELTA_BINARY_PACKED)
+            }
+            ColType::Double if cumulative_seconds(c.name) => Some(Encoding::PLAIN),
+            ColType::Double => Some(Encoding::BYTE_STREAM_SPLIT),
+            ColType::Boolean | ColType::Varchar | ColType::VarcharList => None,
+        };
+        if let Some(e) = encoding {
+            b = b
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, e);
+        }
+    }
+    b.build()
+}
+
+/// A cumulative CPU-time counter kept as DOUBLE (`cpu_*_seconds`): PLAIN + zstd is 20%
+/// smaller than BYTE_STREAM_SPLIT + zstd on these (measured on the benchmark's synthetic day:
+/// 276 kB against 350 kB for `cpu_idle_seconds`), while BYTE_STREAM_SPLIT wins on gauges
+/// (`cpu_busy_pct`: 70 kB against 108 kB; `uptime_seconds`: 10 kB against 82 kB).
+fn cumulative_seconds(name: &str) -> bool {
+    name.starts_with("cpu_") && name.ends_with("_seconds")
+}
+
+/// The key-value metadata of a file.
+pub fn metadata_kv(meta: &FileMeta, level: u32, merged_from: &[String]) -> Vec<KeyValue> {
+    let mut kv = vec![
+        KeyValue::new(keys::SYSMON_VERSION.into(), env!("CARGO_PKG_VERSION").to_string()),
+        KeyValue::new(keys::SCHEMA_VERSION.into(), super::SCHEMA_VERSION.to_string()),
+        KeyValue::new(keys::TABLE.into(), meta.table.to_string()),
+        KeyValue::new(keys::HOST.into(), meta.host.clone()),
+        KeyValue::new(keys::INTERVAL_SECONDS.into(), format!("{}", meta.interval_seconds)),
+        KeyValue::new(keys::LEVEL.into(), level.to_string()),
+    ];
+    if !merged_from.is_empty() {
+        kv.push(KeyValue::new(keys::MERGED_FROM.into(), merged_from.join(",")));
+    }
+    kv
+}
+
+fn parquet_err(e: parquet::errors::ParquetError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// Writes batches to a new complete file `dir/name` (temp, fsync, rename, fsync dir).
+/// Returns the file's size. `batches` is called with a writer; what it writes is the content.
+pub fn write_atomically(
+    dir: &Path,
+    final_name: &str,
+    schema: &SchemaRef,
+    props: WriterProperties,
+    batches: impl FnOnce(&mut ArrowWriter<BufWriter<File>>) -> io::Result<()>,
+    before_rename: impl FnOnce(),
+) -> io::Result<u64> {
+    faults::check_write(dir)?;
+    fs::create_dir_all(dir)?;
+    let temp = dir.join(layout::temp_name(final_name));
+    let target = dir.join(final_name);
+    let result = (|| {
+        let file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        let options = ArrowWriterOptions::new()
+            .with_properties(props)
+            .with_skip_arrow_metadata(true);
+        let mut w =
+            ArrowWriter::try_new_with_options(BufWriter::with_capacity(256 * 1024, file), schema.clone(), options)
+                .map_err(parquet_err)?;
+        batches(&mut w)?;
+        let buf = w.into_inner().map_err(parquet_err)?;
+        let file = buf.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        let bytes = file.metadata()?.len();
+        drop(file);
+        before_rename();
+        faults::check_write(dir)?;
+        if target.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists", target.display()),
+            ));
+        }
+        fs::rename(&temp, &target)?;
+        sync_dir(dir)?;
+        Ok(bytes)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Writes one record batch as a complete file.
+pub fn write_batch(
+    dir: &Path,
+    final_name: &str,
+    decl: &TableDecl,
+    batch: &RecordBatch,
+    kv: Vec<KeyValue>,
+) -> io::Result<u64> {
+    write_atomically(
+        dir,
+        final_name,
+        &batch.schema(),
+        writer_properties(decl, kv),
+        |w| w.write(batch).map_err(parquet_err),
+        || {},
+    )
+}
+
+/// The key-value metadata of a complete file.
+pub fn read_kv(path: &Path) -> io::Result<Vec<(String, String)>> {
+    let reader = SerializedFileReader::new(File::open(path)?).map_err(parquet_err)?;
+    let kv = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(kv)
+}
+
+pub fn kv_get<'a>(kv: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    kv.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// Streams the rows of `inputs`, in order, into a new complete file `dir/final_name`,
+/// reading them with `schema` (the current declaration's). Memory is bounded by one row group.
+pub fn merge_files(
+    dir: &Path,
+    final_name: &str,
+    decl: &TableDecl,
+    schema: &SchemaRef,
+    inputs: &[PathBuf],
+    kv: Vec<KeyValue>,
+    before_rename: impl FnOnce(),
+) -> io::Result<(u64, u64)> {
+    let mut rows = 0u64;
+    let bytes = write_atomically(
+        dir,
+        final_name,
+        schema,
+        writer_properties(decl, kv),
+        |w| {
+            for input in inputs {
+                let options = ArrowReaderOptions::new().with_schema(Arc::clone(schema));
+                let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(File::open(input)?, options)
+                    .map_err(parquet_err)?
+                    .with_batch_size(8192)
+                    .build()
+                    .map_err(parquet_err)?;
+                for batch in reader {
+                    let batch = batch.map_err(|e| io::Error::other(e.to_string()))?;
+                    rows += batch.num_rows() as u64;
+                    w.write(&batch).map_err(parquet_err)?;
+                }
+            }
+            Ok(())
+        },
+        before_rename,
+    )?;
+    Ok((bytes, rows))
+}
+
+/// Number of rows in a complete file (from its footer).
+pub fn row_count(path: &Path) -> io::Result<u64> {
+    let reader = SerializedFileReader::new(File::open(path)?).map_err(parquet_err)?;
+    Ok(reader.metadata().file_metadata().num_rows().max(0) as u64)
+}

@@ -1,0 +1,372 @@
+//! Unit tests of the recorder without DuckDB: files, encodings, rotation, merging, recovery.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+use std::time::Duration;
+
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Encoding;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+
+use super::columns::{Batch, arrow_schema};
+use super::layout::{self, FileName, MICROS_PER_DAY};
+use super::sampler::Tick;
+use super::store::{self, FileMeta, keys};
+use super::*;
+use crate::procfs::Roots;
+use crate::sample::{Collector, HostSample};
+use crate::schema::Row;
+use crate::tables::metrics::{self, MetricsRow};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sysmon-rec-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn fixture_sample() -> HostSample {
+    let roots = Roots::fixture(format!("{}/../test/fixtures/modern", env!("CARGO_MANIFEST_DIR")));
+    Collector::new(roots).sample().unwrap()
+}
+
+/// Samples one second apart starting at `start_us`, with counters moving.
+fn samples(start_us: i64, n: usize) -> Vec<Arc<HostSample>> {
+    let base = fixture_sample();
+    (0..n)
+        .map(|i| {
+            let mut s = base.clone();
+            s.ts = Timestamp::from_micros(start_us + i as i64 * 1_000_000);
+            s.instant = base.instant + Duration::from_secs(i as u64);
+            if let Some(t) = s.stat.total.as_mut() {
+                t.user += 37 * i as u64;
+                t.idle += 163 * i as u64;
+            }
+            Arc::new(s)
+        })
+        .collect()
+}
+
+fn meta() -> FileMeta {
+    FileMeta {
+        table: "metrics",
+        host: "testhost".into(),
+        interval_seconds: 1.0,
+    }
+}
+
+fn write_l0(day_dir: &Path, rows: &[Arc<HostSample>]) -> FileName {
+    let mut b = Batch::new(MetricsRow::TABLE);
+    for w in rows.windows(2) {
+        b.push(&metrics::row(&w[0], &w[1]));
+    }
+    let (first_us, last_us) = b.ts_range().unwrap();
+    let name = FileName {
+        level: 0,
+        first_us,
+        last_us,
+        dup: 0,
+    };
+    let batch = b.take().unwrap();
+    store::write_batch(
+        day_dir,
+        &name.render(),
+        MetricsRow::TABLE,
+        &batch,
+        store::metadata_kv(&meta(), 0, &[]),
+    )
+    .unwrap();
+    name
+}
+
+fn read_ts(path: &Path) -> Vec<i64> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::TimestampMicrosecondType;
+    let r = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    for b in r {
+        let b = b.unwrap();
+        out.extend(
+            b.column(0)
+                .as_primitive::<TimestampMicrosecondType>()
+                .values()
+                .iter()
+                .copied(),
+        );
+    }
+    out
+}
+
+fn all_ts(host_dir: &Path) -> Vec<i64> {
+    let mut out = Vec::new();
+    for (_, d) in layout::list_days(host_dir).unwrap() {
+        for f in layout::list_files(&d).unwrap() {
+            out.extend(read_ts(&f.path));
+        }
+    }
+    out.sort();
+    out
+}
+
+const DAY0: i64 = 20_000 * MICROS_PER_DAY;
+
+#[test]
+fn file_has_declared_schema_metadata_and_encodings() {
+    let dir = tmp("encodings");
+    let name = write_l0(&dir, &samples(DAY0, 11));
+    let path = dir.join(name.render());
+    let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+    let md = reader.metadata();
+    assert_eq!(md.file_metadata().num_rows(), 10);
+    let kv = store::read_kv(&path).unwrap();
+    assert_eq!(store::kv_get(&kv, keys::TABLE), Some("metrics"));
+    assert_eq!(store::kv_get(&kv, keys::HOST), Some("testhost"));
+    assert_eq!(store::kv_get(&kv, keys::INTERVAL_SECONDS), Some("1"));
+    assert_eq!(store::kv_get(&kv, keys::SCHEMA_VERSION), Some("1"));
+    assert_eq!(
+        store::kv_get(&kv, keys::SYSMON_VERSION),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    assert!(store::kv_get(&kv, "ARROW:schema").is_none(), "no embedded arrow schema");
+    let rg = md.row_group(0);
+    let enc = |col: &str| {
+        let i = MetricsRow::TABLE.column_index(col).unwrap();
+        rg.column(i).encodings().collect::<Vec<_>>()
+    };
+    assert!(enc("ts").contains(&Encoding::DELTA_BINARY_PACKED), "{:?}", enc("ts"));
+    assert!(enc("mem_total_bytes").contains(&Encoding::DELTA_BINARY_PACKED));
+    assert!(enc("cpu_busy_pct").contains(&Encoding::BYTE_STREAM_SPLIT));
+    assert!(!enc("cpu_busy_pct").contains(&Encoding::RLE_DICTIONARY));
+    assert!(
+        enc("hostname").contains(&Encoding::RLE_DICTIONARY),
+        "{:?}",
+        enc("hostname")
+    );
+    // The rows read back are the rows written.
+    assert_eq!(
+        read_ts(&path),
+        (1..11).map(|i| DAY0 + i * 1_000_000).collect::<Vec<_>>()
+    );
+    let r = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+    let schema = r.schema().clone();
+    for (f, want) in schema.fields().iter().zip(arrow_schema(MetricsRow::TABLE).fields()) {
+        assert_eq!(f.name(), want.name());
+        assert_eq!(f.data_type(), want.data_type(), "{}", f.name());
+    }
+    assert!(layout::list_temps(&dir).unwrap().is_empty());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn merge_keeps_every_row_once_and_recovery_finishes_a_crashed_merge() {
+    let dir = tmp("merge");
+    let host_dir = layout::host_dir(&dir, "metrics", "testhost");
+    let day_dir = layout::date_dir(&host_dir, layout::day_of(DAY0));
+    let all = samples(DAY0, 31);
+    let names: Vec<FileName> = all
+        .chunks(10)
+        .filter(|c| c.len() > 1)
+        .map(|c| write_l0(&day_dir, c))
+        .collect();
+    let before = all_ts(&host_dir);
+    let n_before = before.len();
+    assert_eq!(names.len(), 3);
+    let schema = arrow_schema(MetricsRow::TABLE);
+    // Fan-in 4: nothing to do yet.
+    assert_eq!(
+        merge::compact(&day_dir, MetricsRow::TABLE, &schema, &meta(), 4)
+            .unwrap()
+            .files,
+        0
+    );
+    // Keep copies of the inputs, to replay a crash between rename and delete.
+    let copies: Vec<(PathBuf, Vec<u8>)> = names
+        .iter()
+        .map(|n| (day_dir.join(n.render()), fs::read(day_dir.join(n.render())).unwrap()))
+        .collect();
+    let m = merge::compact(&day_dir, MetricsRow::TABLE, &schema, &meta(), 3).unwrap();
+    assert_eq!(m.files, 1);
+    let files = layout::list_files(&day_dir).unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].name.level, 1);
+    assert_eq!(all_ts(&host_dir), before, "no row lost or doubled by the merge");
+    let kv = store::read_kv(&files[0].path).unwrap();
+    let merged_from = store::kv_get(&kv, keys::MERGED_FROM).unwrap();
+    assert_eq!(merged_from.split(',').count(), 3);
+    // A crash after the rename: the inputs are still there, rows visible twice...
+    for (p, bytes) in &copies {
+        fs::write(p, bytes).unwrap();
+    }
+    fs::write(day_dir.join(layout::temp_name("L0-1-2.parquet")), b"partial").unwrap();
+    assert_eq!(all_ts(&host_dir).len(), 2 * n_before);
+    // ...until the next recorder recovers.
+    assert_eq!(merge::recover(&host_dir).unwrap(), 4);
+    assert_eq!(all_ts(&host_dir), before);
+    assert!(layout::list_temps(&day_dir).unwrap().is_empty());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+fn test_config(dir: &Path, flush: Duration) -> Config {
+    Config {
+        dir: dir.to_path_buf(),
+        interval: Duration::from_secs(1),
+        process_interval: Duration::from_secs(60),
+        flush_interval: flush,
+        tables: vec![tables::find("metrics").unwrap()],
+        retention: None,
+        max_bytes: None,
+        host: "testhost".into(),
+    }
+}
+
+#[test]
+fn rotation_splits_days_and_closes_the_finished_one() {
+    let dir = tmp("rotation");
+    let config = test_config(&dir, Duration::from_secs(3600));
+    // 40 samples ending 20 s after midnight UTC.
+    let ss = samples(DAY0 + MICROS_PER_DAY - 20_000_000, 41);
+    let shared = Arc::new(Shared::new());
+    let (tx, rx) = sync_channel(100);
+    for s in &ss[1..] {
+        tx.send(Tick {
+            host: s.clone(),
+            snaps: Vec::new(),
+        })
+        .unwrap();
+    }
+    drop(tx);
+    writer::run(config.clone(), shared.clone(), rx, ss[0].clone(), Vec::new());
+    let host_dir = layout::host_dir(&dir, "metrics", "testhost");
+    let days = layout::list_days(&host_dir).unwrap();
+    assert_eq!(days.len(), 2);
+    assert_eq!(days[0].0, layout::day_of(DAY0));
+    for (day, d) in &days {
+        for f in layout::list_files(d).unwrap() {
+            assert!(
+                read_ts(&f.path).iter().all(|t| layout::day_of(*t) == *day),
+                "a file spans two days"
+            );
+        }
+    }
+    assert_eq!(
+        all_ts(&host_dir),
+        ss[1..].iter().map(|s| s.ts.micros).collect::<Vec<_>>()
+    );
+    let st = lock_mutex(&shared.status).clone();
+    assert_eq!(st.rows_written, 40);
+    assert_eq!(st.rows_dropped, 0);
+    assert!(st.last_error.is_none(), "{:?}", st.last_error);
+    assert_eq!(
+        *lock_mutex(&shared.state),
+        State::Failed,
+        "not stopped: the channel closed"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_restart_merges_a_finished_day_left_in_pieces() {
+    let dir = tmp("closeday");
+    let host_dir = layout::host_dir(&dir, "metrics", "testhost");
+    let day_dir = layout::date_dir(&host_dir, layout::day_of(DAY0));
+    let all = samples(DAY0, 21);
+    for c in all.chunks(7) {
+        write_l0(&day_dir, c);
+    }
+    let before = all_ts(&host_dir);
+    let shared = Arc::new(Shared::new());
+    let (tx, rx) = sync_channel::<Tick>(1);
+    drop(tx);
+    writer::run(
+        test_config(&dir, Duration::from_secs(60)),
+        shared,
+        rx,
+        all[0].clone(),
+        Vec::new(),
+    );
+    let files = layout::list_files(&day_dir).unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].name.level, merge::DAY_LEVEL);
+    assert_eq!(all_ts(&host_dir), before);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn check_refuses_bad_requests() {
+    let dir = tmp("check");
+    let req = |d: &str| Request {
+        dir: d.to_string(),
+        interval: Duration::from_secs(1),
+        tables: None,
+        process_interval: None,
+        flush_interval: None,
+        retention: None,
+        max_bytes: None,
+    };
+    let file = dir.join("afile");
+    fs::write(&file, b"x").unwrap();
+    let e = check(&req(file.to_str().unwrap())).unwrap_err();
+    assert!(e.contains("is a file"), "{e}");
+    let e = check(&req(&format!("{}/sub", file.display()))).unwrap_err();
+    assert!(e.contains("cannot be created"), "{e}");
+    assert!(check(&req("")).unwrap_err().contains("empty"));
+    let ok = check(&req(dir.join("new/deeper").to_str().unwrap())).unwrap();
+    assert_eq!(ok.tables.len(), super::tables::defaults().len());
+    assert!(ok.dir.is_absolute());
+    let rel = check(&req("some/../rel")).unwrap();
+    assert_eq!(rel.dir, std::env::current_dir().unwrap().join("rel"));
+    let mut r = req(dir.to_str().unwrap());
+    r.interval = Duration::from_millis(5);
+    assert!(check(&r).unwrap_err().contains("interval must be from 10 ms to 1 day"));
+    r.interval = Duration::from_secs(2);
+    r.process_interval = Some(Duration::from_secs(1));
+    assert!(check(&r).unwrap_err().contains("process_interval"));
+    r.process_interval = None;
+    r.max_bytes = Some(0);
+    assert!(check(&r).unwrap_err().contains("max_bytes"));
+    r.max_bytes = None;
+    r.tables = Some(vec!["nope".into()]);
+    assert!(check(&r).unwrap_err().contains("accepted: metrics, cpus"));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn records_stops_and_refuses_a_second_recorder_on_the_same_dir() {
+    let dir = tmp("e2e");
+    let req = Request {
+        dir: dir.display().to_string(),
+        interval: Duration::from_millis(50),
+        tables: None,
+        process_interval: None,
+        flush_interval: Some(Duration::from_millis(200)),
+        retention: None,
+        max_bytes: None,
+    };
+    let rec = start(&req).unwrap();
+    let e = start(&req).err().unwrap();
+    assert!(e.contains("already recording"), "{e}");
+    std::thread::sleep(Duration::from_millis(700));
+    let row = stop(rec.id).unwrap();
+    assert_eq!(row.state, "stopped");
+    assert!(row.samples_taken >= 8, "{row:?}");
+    assert_eq!(row.rows_dropped, 0);
+    assert!(row.last_error.is_none(), "{:?}", row.last_error);
+    let host_dir = layout::host_dir(&dir, "metrics", &rec.config.host);
+    let ts = all_ts(&host_dir);
+    assert_eq!(ts.len() as u64, row.samples_taken, "one metrics row per sample");
+    for t in &ts {
+        // Ticks are aligned: each sample lies within its 50 ms slot, early in it.
+        assert!(t.rem_euclid(50_000) < 25_000, "sample at {t} is far from its tick");
+    }
+    assert!(stop(rec.id).unwrap_err().contains("already stopped"));
+    assert!(stop(999_999).unwrap_err().contains("no recorder has id 999999"));
+    // The lock is released: a new recorder can start on the same directory.
+    let again = start(&req).unwrap();
+    stop(again.id).unwrap();
+    fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,127 @@
+//! `record_metrics(dir, interval, tables := [...], process_interval := INTERVAL,
+//! flush_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT)`: starts a
+//! recorder (see `sysmon_core::recorder`) and returns its row.
+//!
+//! Bind checks every argument (and DuckDB's security settings) but starts nothing: DESCRIBE,
+//! EXPLAIN and PREPARE bind without running. The recorder starts on the first scan call, once
+//! per bound query: a re-run of the same bound query returns the same row.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
+use duckdb::vtab::BindInfo;
+use sysmon_core::live::lock;
+use sysmon_core::recorder::{
+    self, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, RETENTION_MIN, Request, StartedRow,
+};
+
+use crate::params::{interval, interval_value, positional, positional_interval};
+use crate::table::{BoxError, LiveTable};
+
+pub struct RecordMetrics;
+
+pub struct Start {
+    req: Request,
+    started: Mutex<Option<StartedRow>>,
+}
+
+/// The longest `retention` (about 100 years).
+const RETENTION_MAX: std::time::Duration = std::time::Duration::from_secs(36_500 * 86_400);
+
+impl LiveTable for RecordMetrics {
+    type Row = StartedRow;
+    type Options = Start;
+
+    fn parameters() -> Vec<LogicalTypeHandle> {
+        vec![
+            LogicalTypeHandle::from(LogicalTypeId::Varchar),
+            LogicalTypeHandle::from(LogicalTypeId::Interval),
+        ]
+    }
+
+    fn named_parameters() -> Vec<(&'static str, LogicalTypeHandle)> {
+        let interval = || LogicalTypeHandle::from(LogicalTypeId::Interval);
+        vec![
+            (
+                "tables",
+                LogicalTypeHandle::list(&LogicalTypeHandle::from(LogicalTypeId::Varchar)),
+            ),
+            ("process_interval", interval()),
+            ("flush_interval", interval()),
+            ("retention", interval()),
+            ("max_bytes", LogicalTypeHandle::from(LogicalTypeId::Bigint)),
+        ]
+    }
+
+    fn bind(bind: &BindInfo) -> Result<Start, BoxError> {
+        let dir = positional(bind, 0, "dir")?;
+        if dir.is_null() {
+            return Err("dir must be a directory path, such as '/var/lib/sysmon'; got NULL".into());
+        }
+        let dir = dir.to_string();
+        let interval_d = positional_interval(bind, 1, "interval", INTERVAL_MIN, INTERVAL_MAX)?;
+        let tables = match bind.get_named_parameter("tables") {
+            None => None,
+            Some(v) if v.is_null() => {
+                return Err(format!(
+                    "tables must be a list of table names; got NULL; accepted: {}",
+                    recorder::tables::accepted_names()
+                )
+                .into());
+            }
+            Some(v) => {
+                let items = v
+                    .to_list()
+                    .ok_or("tables must be a list of table names, such as ['metrics', 'cpus']")?;
+                let mut names = Vec::new();
+                for i in items {
+                    if i.is_null() {
+                        return Err(format!(
+                            "tables must not contain NULL; accepted: {}",
+                            recorder::tables::accepted_names()
+                        )
+                        .into());
+                    }
+                    names.push(i.to_string());
+                }
+                Some(names)
+            }
+        };
+        let max_bytes = match bind.get_named_parameter("max_bytes") {
+            None => None,
+            Some(v) if v.is_null() => return Err("max_bytes must be a positive number of bytes; got NULL".into()),
+            Some(v) => Some(v.to_int64()),
+        };
+        let retention = match bind.get_named_parameter("retention") {
+            None => None,
+            Some(v) => Some(interval_value(&v, "retention", RETENTION_MIN, RETENTION_MAX)?),
+        };
+        let req = Request {
+            dir,
+            interval: interval_d,
+            tables,
+            process_interval: interval(bind, "process_interval", INTERVAL_MIN, INTERVAL_MAX)?,
+            flush_interval: interval(bind, "flush_interval", FLUSH_MIN, FLUSH_MAX)?,
+            retention,
+            max_bytes,
+        };
+        let config = recorder::check(&req)?;
+        crate::lockdown::check_dir(bind, Path::new(&config.dir))?;
+        Ok(Start {
+            req,
+            started: Mutex::new(None),
+        })
+    }
+
+    fn collect(start: &Start, _columns: &[usize]) -> Result<Vec<StartedRow>, BoxError> {
+        let mut started = lock(&start.started);
+        if let Some(row) = started.as_ref() {
+            return Ok(vec![row.clone()]);
+        }
+        let rec = recorder::start(&start.req)?;
+        let row = rec.started_row();
+        *started = Some(row.clone());
+        Ok(vec![row])
+    }
+}

@@ -1,0 +1,21 @@
+//! `recordings()`: one row per recorder started in this process (see `sysmon_core::recorder`).
+
+use duckdb::vtab::BindInfo;
+use sysmon_core::recorder::{self, RecordingRow};
+
+use crate::table::{BoxError, LiveTable};
+
+pub struct Recordings;
+
+impl LiveTable for Recordings {
+    type Row = RecordingRow;
+    type Options = ();
+
+    fn bind(_: &BindInfo) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn collect(_: &(), _columns: &[usize]) -> Result<Vec<RecordingRow>, BoxError> {
+        Ok(recorder::list())
+    }
+}

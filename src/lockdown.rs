@@ -1,0 +1,96 @@
+//! DuckDB's security settings, as seen by the recorder.
+//!
+//! The recorder writes with `std::fs`, which bypasses DuckDB's own file system checks, so
+//! `record_metrics` reads the settings itself, in bind, through the bind's client context:
+//! when `enable_external_access` is false it refuses a directory that is not inside
+//! `allowed_directories` (or listed in `allowed_paths`).
+//!
+//! The two C API functions this needs (`duckdb_table_function_get_client_context`,
+//! `duckdb_client_context_get_config_option`, with `duckdb_destroy_client_context`) became
+//! stable in DuckDB v1.5.6 (unstable since v1.4.0 and v1.5.0). sysmon is built against the
+//! stable v1.2.0 surface, so in older DuckDB their slots in the function table are absent or
+//! hold other functions: they are called only when `duckdb_library_version()` is at least
+//! v1.5.6. In older DuckDB the recorder cannot see a lockdown (documented in the README).
+//! No connection of sysmon's own is ever opened for this (a kept connection would hold a
+//! file-backed database open).
+
+use std::ffi::CStr;
+use std::path::{Path, PathBuf};
+
+use duckdb::vtab::{BindInfo, Value};
+
+/// The first DuckDB version whose stable C API lets an extension read its settings.
+pub const SETTINGS_API_SINCE: (u32, u32, u32) = (1, 5, 6);
+
+/// `duckdb_library_version()` as (major, minor, patch); `None` if unreadable.
+pub fn running_version() -> Option<(u32, u32, u32)> {
+    // SAFETY: duckdb_library_version is in every C API version and returns a static string.
+    let raw = unsafe { duckdb::ffi::duckdb_library_version() };
+    if raw.is_null() {
+        return None;
+    }
+    // SAFETY: a NUL-terminated static string owned by DuckDB.
+    let text = unsafe { CStr::from_ptr(raw) }.to_string_lossy();
+    parse_version(&text)
+}
+
+/// `v1.5.6`, `1.5.6-dev12` → (1, 5, 6).
+pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let t = text.trim().trim_start_matches('v');
+    let mut it = t.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty());
+    Some((
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    ))
+}
+
+/// Whether the running DuckDB can tell sysmon its settings.
+pub fn settings_visible() -> bool {
+    running_version().is_some_and(|v| v >= SETTINGS_API_SINCE)
+}
+
+fn strings(v: Option<Value>) -> Vec<String> {
+    v.and_then(|v| v.to_list())
+        .map(|items| items.iter().filter(|i| !i.is_null()).map(|i| i.to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// Refuses `dir` when DuckDB's configuration denies external access to it.
+pub fn check_dir(bind: &BindInfo, dir: &Path) -> Result<(), String> {
+    if !settings_visible() {
+        return Ok(());
+    }
+    let Some(enabled) = bind.get_config_option("enable_external_access") else {
+        return Ok(());
+    };
+    if enabled.is_null() || enabled.to_bool() {
+        return Ok(());
+    }
+    let dirs = strings(bind.get_config_option("allowed_directories"));
+    let paths = strings(bind.get_config_option("allowed_paths"));
+    if allowed(dir, &dirs, &paths) {
+        return Ok(());
+    }
+    Err(format!(
+        "DuckDB's configuration denies access to '{}': enable_external_access is false, and the directory is not inside allowed_directories ({}) nor listed in allowed_paths ({})",
+        dir.display(),
+        if dirs.is_empty() {
+            "none".to_string()
+        } else {
+            dirs.join(", ")
+        },
+        if paths.is_empty() {
+            "none".to_string()
+        } else {
+            paths.join(", ")
+        },
+    ))
+}
+
+/// `dir` lies inside one of `dirs` (component-wise) or is one of `paths`.
+pub fn allowed(dir: &Path, dirs: &[String], paths: &[String]) -> bool {
+    let norm = |s: &str| sysmon_core::recorder::absolute(Path::new(s)).unwrap_or_else(|_| PathBuf::from(s));
+    dirs.iter().any(|d| !d.is_empty() && dir.starts_with(norm(d)))
+        || paths.iter().any(|p| !p.is_empty() && dir == norm(p))
+}

@@ -1,0 +1,498 @@
+"""End-to-end tests of the recorder in a real DuckDB: record_metrics, recordings, stop_recording."""
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from recorder_helpers import (
+    EXT,
+    SEES_LOCKDOWN,
+    child,
+    connect,
+    gaps,
+    parquet_files,
+    read_ts,
+    start,
+    status,
+    stop,
+    wait_for,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def con():
+    c = connect()
+    yield c
+    # Stop whatever a failed test left running, so later tests start clean.
+    for (rid,) in c.execute("SELECT id FROM recordings() WHERE state = 'running'").fetchall():
+        c.execute("SELECT * FROM stop_recording(?)", [rid]).fetchall()
+    c.close()
+
+
+def test_rows_match_elapsed_time_and_interval(con, tmp_path):
+    t0 = time.time()
+    rid = start(con, tmp_path, "100 milliseconds", flush_interval="INTERVAL '300 milliseconds'",
+                tables="['metrics', 'cpus']")
+    time.sleep(2.0)
+    row = stop(con, rid)
+    elapsed = time.time() - t0
+    assert row["state"] == "stopped"
+    assert row["last_error"] is None
+    taken, missed = row["samples_taken"], row["samples_missed"]
+    # One tick per 100 ms slot of the elapsed time, give or take the slots at both ends.
+    assert abs((taken + missed) - elapsed / 0.1) <= 3, (taken, missed, elapsed)
+    ts = read_ts(con, tmp_path)
+    assert len(ts) == taken, "one metrics row per sample"
+    assert gaps(ts, 100_000) == [] or missed > 0
+    # Ticks are aligned on the wall clock: every sample early in its 100 ms slot.
+    assert all(t % 100_000 < 50_000 for t in ts), [t % 100_000 for t in ts]
+    ncpu = con.execute("SELECT count(*) FROM system_cpus()").fetchone()[0]
+    assert len(read_ts(con, tmp_path, "cpus")) == taken * ncpu
+    assert row["rows_written"] == taken * (1 + ncpu)
+    assert row["files_written"] >= 2 and row["bytes_written"] > 0
+
+
+ALL_TABLES = ["metrics", "cpus", "disks", "networks", "net_protocols", "pressure", "filesystems", "sensors",
+              "processes", "cgroups"]
+
+
+def test_every_table_records_the_live_tables_columns(con, tmp_path):
+    names = ", ".join(f"'{n}'" for n in ALL_TABLES)
+    rid = start(con, tmp_path, "100 milliseconds", tables=f"[{names}]",
+                process_interval="INTERVAL '200 milliseconds'", flush_interval="INTERVAL '300 milliseconds'")
+    time.sleep(1.2)
+    row = stop(con, rid)
+    assert row["last_error"] is None, row["last_error"]
+    assert row["tables"] == ALL_TABLES
+    for n in ALL_TABLES:
+        files = parquet_files(tmp_path, n)
+        if con.execute(f"SELECT count(*) FROM system_{n}()").fetchone()[0] == 0:
+            assert files == [], f"{n} has no live rows here, so no files"
+            continue
+        assert files, n
+        live = con.execute(f"DESCRIBE SELECT * FROM system_{n}()").fetchall()
+        rec = con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet('{tmp_path}/{n}/**/*.parquet', hive_partitioning := false)"
+        ).fetchall()
+        assert [(c[0], c[1]) for c in rec] == [(c[0], c[1]) for c in live], n
+    # This process is in the process history, with its command line and a CPU share from the
+    # second snapshot on.
+    me = con.execute(
+        f"SELECT count(*), count(cpu_pct), any_value(cmdline) FROM read_parquet('{tmp_path}/processes/**/*.parquet') "
+        "WHERE pid = ?", [os.getpid()]
+    ).fetchone()
+    assert me[0] >= 2 and me[1] >= 1, me
+    assert me[2][0].endswith("python") or "python" in me[2][0], me
+
+
+def test_files_are_read_by_duckdb_with_the_live_columns(con, tmp_path):
+    rid = start(con, tmp_path, "50 milliseconds", flush_interval="INTERVAL '200 milliseconds'")
+    time.sleep(0.5)
+    stop(con, rid)
+    live = con.execute("DESCRIBE SELECT * FROM system_metrics()").fetchall()
+    rec = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{tmp_path}/metrics/**/*.parquet', hive_partitioning := false)").fetchall()
+    assert [(c[0], c[1]) for c in rec] == [(c[0], c[1]) for c in live]
+    assert dict((c[0], c[1]) for c in rec)["ts"] == "TIMESTAMP WITH TIME ZONE"
+    host, date, hostname, n = con.execute(
+        f"SELECT host, date::VARCHAR, any_value(hostname), count(*) FROM read_parquet('{tmp_path}/cpus/**/*.parquet', hive_partitioning := true) GROUP BY ALL"
+    ).fetchone()
+    assert n > 0
+    assert date == time.strftime("%Y-%m-%d", time.gmtime()) or n > 0
+    assert hostname.replace("/", "_") == host
+    kv = dict(
+        con.execute(
+            f"SELECT decode(key), decode(value) FROM parquet_kv_metadata('{parquet_files(tmp_path)[0]}')"
+        ).fetchall()
+    )
+    assert kv["sysmon.table"] == "metrics"
+    assert kv["sysmon.host"] == host
+    assert kv["sysmon.schema_version"] == "1"
+    assert float(kv["sysmon.interval_seconds"]) == 0.05
+    assert "sysmon.version" in kv
+    # Temporary files never match a *.parquet glob, and none is left after a stop.
+    assert not glob.glob(f"{tmp_path}/**/*.tmp", recursive=True)
+
+
+def test_files_are_read_by_pyarrow(con, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    ds = pytest.importorskip("pyarrow.dataset")
+    rid = start(con, tmp_path, "50 milliseconds", flush_interval="INTERVAL '200 milliseconds'")
+    time.sleep(0.5)
+    stop(con, rid)
+    t = ds.dataset(f"{tmp_path}/metrics", format="parquet", partitioning="hive").to_table()
+    assert t.num_rows == len(read_ts(con, tmp_path))
+    assert str(t.schema.field("ts").type) == "timestamp[us, tz=UTC]"
+    assert str(t.schema.field("mem_total_bytes").type) == "uint64"
+    md = pq.read_metadata(parquet_files(tmp_path)[0])
+    assert md.metadata[b"sysmon.table"] == b"metrics"
+    encodings = md.row_group(0).column(0).encodings
+    assert "DELTA_BINARY_PACKED" in encodings, encodings
+
+
+def test_sigkill_leaves_only_valid_files_and_continuous_data(con, tmp_path):
+    p = child(
+        f"""
+        con.execute("SELECT * FROM record_metrics('{tmp_path}', INTERVAL '50 milliseconds', flush_interval := INTERVAL '300 milliseconds')").fetchall()
+        print('started', flush=True)
+        time.sleep(60)
+        """
+    )
+    assert p.stdout.readline().strip() == "started", p.stderr.read()
+    time.sleep(2.0)
+    os.kill(p.pid, signal.SIGKILL)
+    killed_at = time.time()
+    p.wait()
+    files = parquet_files(tmp_path) + parquet_files(tmp_path, "cpus")
+    assert files
+    for f in files:
+        # Every visible file is complete and readable.
+        assert con.execute(f"SELECT count(*) FROM read_parquet('{f}')").fetchone()[0] > 0
+    ts = read_ts(con, tmp_path)
+    assert len(ts) == len(set(ts))
+    assert gaps(ts, 50_000) == [], "data is continuous up to the last flush"
+    # What is lost is bounded by the flush interval (and the time to write a file).
+    assert killed_at - ts[-1] / 1e6 < 0.3 + 0.5, killed_at - ts[-1] / 1e6
+    # A new recorder in the same directory starts (the lock died with the process).
+    rid = start(con, tmp_path)
+    stop(con, rid)
+    assert not glob.glob(f"{tmp_path}/**/.*.tmp", recursive=True)
+
+
+def test_normal_exit_without_stop_loses_nothing(con, tmp_path):
+    p = child(
+        f"""
+        con.execute("SELECT * FROM record_metrics('{tmp_path}', INTERVAL '50 milliseconds', flush_interval := INTERVAL '1 hour')").fetchall()
+        time.sleep(1.0)
+        print(time.time(), flush=True)
+        """
+    )
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    ended = float(out.strip())
+    ts = read_ts(con, tmp_path)
+    assert len(ts) >= 15, "the exit hook wrote the buffered rows"
+    assert gaps(ts, 50_000) == []
+    assert ended - ts[-1] / 1e6 < 0.2
+    assert read_ts(con, tmp_path, "cpus")
+
+
+def test_closing_a_file_backed_database_lets_another_process_open_it(tmp_path):
+    db = tmp_path / "user.duckdb"
+    rec = tmp_path / "rec"
+    p = child(
+        f"""
+        c = duckdb.connect('{db}', config={{'allow_unsigned_extensions': 'true'}})
+        c.execute("LOAD '{EXT}'")
+        c.execute("CREATE TABLE t AS SELECT 1 AS x")
+        c.execute("SELECT * FROM record_metrics('{rec}', INTERVAL '50 milliseconds', flush_interval := INTERVAL '200 milliseconds')").fetchall()
+        c.close()
+        print('closed', flush=True)
+        sys.stdin.readline()
+        # The recorder outlived the database that started it.
+        print(con.execute("SELECT state, samples_taken FROM recordings()").fetchall(), flush=True)
+        """,
+        stdin=subprocess.PIPE,
+    )
+    assert p.stdout.readline().strip() == "closed", p.stderr.read()
+    other = subprocess.run(
+        [sys.executable, "-c", f"import duckdb; c = duckdb.connect('{db}'); c.execute('INSERT INTO t VALUES (2)'); print(c.execute('SELECT count(*) FROM t').fetchone()[0])"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.strip() == "2"
+    out, err = p.communicate("go\n", timeout=60)
+    assert p.returncode == 0, err
+    assert "'running'" in out
+    assert read_ts(connect(), rec)
+
+
+def test_lockdown_refuses_a_directory_outside_allowed_directories(tmp_path):
+    if not SEES_LOCKDOWN:
+        pytest.skip("DuckDB before 1.5.6 cannot tell an extension its settings (documented)")
+    c = connect()
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    c.execute(f"SET allowed_directories = ['{allowed}']")
+    c.execute("SET enable_external_access = false")
+    with pytest.raises(Exception, match="DuckDB's configuration denies access to '.*denied'"):
+        c.execute(f"SELECT * FROM record_metrics('{tmp_path}/denied', INTERVAL 1 SECOND)")
+    assert c.execute("SELECT count(*) FROM recordings() WHERE state = 'running'").fetchone()[0] == 0
+    assert not (tmp_path / "denied").exists()
+    rid = c.execute(f"SELECT id FROM record_metrics('{allowed}/rec', INTERVAL 1 SECOND)").fetchone()[0]
+    c.execute("SELECT * FROM stop_recording(?)", [rid]).fetchall()
+
+
+BAD = [
+    ("record_metrics(NULL, INTERVAL 1 SECOND)", "dir must be a directory path"),
+    ("record_metrics('', INTERVAL 1 SECOND)", "got an empty string"),
+    ("record_metrics('{tmp}/afile', INTERVAL 1 SECOND)", "is a file, not a directory"),
+    ("record_metrics('{tmp}/afile/sub', INTERVAL 1 SECOND)", "cannot be created"),
+    ("record_metrics('{tmp}/d', NULL)", "interval must be an INTERVAL from 10 ms to 1 day"),
+    ("record_metrics('{tmp}/d', INTERVAL 0 SECOND)", "got '00:00:00'"),
+    ("record_metrics('{tmp}/d', INTERVAL '-1 second')", "interval must be an INTERVAL"),
+    ("record_metrics('{tmp}/d', INTERVAL 5 MILLISECOND)", "interval must be an INTERVAL from 10 ms to 1 day"),
+    ("record_metrics('{tmp}/d', INTERVAL 2 DAY)", "got '2 days'"),
+    ("record_metrics('{tmp}/d', INTERVAL 1 MONTH)", "month part"),
+    ("record_metrics('{tmp}/d', INTERVAL 1 SECOND, tables := ['metrics', 'bogus'])", "unknown table 'bogus'; accepted: metrics, cpus"),
+    ("record_metrics('{tmp}/d', INTERVAL 1 SECOND, tables := [])", "at least one table"),
+    ("record_metrics('{tmp}/d', INTERVAL 1 SECOND, tables := NULL)", "tables must be a list"),
+    ("record_metrics('{tmp}/d', INTERVAL 1 SECOND, flush_interval := INTERVAL 1 MILLISECOND)", "flush_interval must be an INTERVAL from 100 ms"),
+    ("record_metrics('{tmp}/d', INTERVAL 2 SECOND, process_interval := INTERVAL 1 SECOND)", "process_interval must be at least interval"),
+    ("record_metrics('{tmp}/d', INTERVAL 1 SECOND, retention := INTERVAL 1 SECOND)", "retention must be an INTERVAL from 1 minute"),
+    ("record_metrics('{tmp}/d', INTERVAL 1 SECOND, max_bytes := 0)", "max_bytes must be a positive number"),
+    ("record_metrics('{tmp}/d', INTERVAL 1 SECOND, max_bytes := NULL)", "max_bytes must be a positive number"),
+    ("stop_recording(NULL)", "id must be the id of a running recorder"),
+    ("stop_recording(987654)", "no recorder has id 987654"),
+]
+
+
+@pytest.mark.parametrize("call,message", BAD, ids=[b[1][:30] for b in BAD])
+def test_bad_input_is_a_clear_error_and_starts_nothing(con, tmp_path, call, message):
+    (tmp_path / "afile").write_text("x")
+    before = con.execute("SELECT count(*) FROM recordings()").fetchone()[0]
+    with pytest.raises(Exception) as e:
+        con.execute(f"SELECT * FROM {call.format(tmp=tmp_path)}")
+    assert message in str(e.value)
+    assert con.execute("SELECT count(*) FROM recordings()").fetchone()[0] == before
+    assert not (tmp_path / "d").exists()
+
+
+def test_relative_dir_is_resolved_and_reported(con, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rid, d = con.execute("SELECT id, dir FROM record_metrics('rel/x', INTERVAL 1 SECOND)").fetchone()
+    stop(con, rid)
+    assert d == str(tmp_path / "rel" / "x")
+
+
+def test_second_recorder_on_the_same_dir_is_refused(con, tmp_path):
+    rid = start(con, tmp_path)
+    with pytest.raises(Exception, match=f"recorder {rid} is already recording"):
+        start(con, tmp_path)
+    stop(con, rid)
+    with pytest.raises(Exception, match="already stopped"):
+        stop(con, rid)
+    # Another process holding the partition locks: refused by flock.
+    p = child(
+        f"""
+        con.execute("SELECT * FROM record_metrics('{tmp_path}', INTERVAL 1 SECOND)").fetchall()
+        print('started', flush=True)
+        time.sleep(60)
+        """
+    )
+    try:
+        assert p.stdout.readline().strip() == "started"
+        with pytest.raises(Exception, match="another recorder"):
+            start(con, tmp_path)
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_injected_write_fault_that_clears(con, tmp_path, monkeypatch):
+    fault = tmp_path / "fault"
+    fault.write_text("")
+    monkeypatch.setenv("SYSMON_TEST_FAULT_FILE", str(fault))
+    rid = start(con, tmp_path / "rec", "50 milliseconds", flush_interval="INTERVAL '200 milliseconds'")
+    monkeypatch.delenv("SYSMON_TEST_FAULT_FILE")
+    assert wait_for(lambda: (status(con, rid)["last_error"] or "").find("injected") >= 0)
+    s = status(con, rid)
+    assert s["state"] == "running" and s["rows_written"] == 0
+    assert parquet_files(tmp_path / "rec") == []
+    fault.unlink()
+    assert wait_for(lambda: status(con, rid)["rows_written"] > 0)
+    row = stop(con, rid)
+    assert row["rows_dropped"] == 0
+    assert "No space left on device" in row["last_error"], "the error stays reported after it clears"
+    ts = read_ts(con, tmp_path / "rec")
+    assert len(ts) == row["samples_taken"], "rows buffered during the fault were written after it"
+    assert gaps(ts, 50_000) == [] or row["samples_missed"] > 0
+
+
+def test_bounded_buffer_drops_and_counts_during_a_long_fault(con, tmp_path, monkeypatch):
+    fault = tmp_path / "fault"
+    fault.write_text("")
+    monkeypatch.setenv("SYSMON_TEST_FAULT_FILE", str(fault))
+    monkeypatch.setenv("SYSMON_TEST_BUFFER_ROWS", "5")
+    rid = start(con, tmp_path / "rec", "50 milliseconds", tables="['metrics']", flush_interval="INTERVAL '200 milliseconds'")
+    monkeypatch.delenv("SYSMON_TEST_FAULT_FILE")
+    monkeypatch.delenv("SYSMON_TEST_BUFFER_ROWS")
+    assert wait_for(lambda: status(con, rid)["rows_dropped"] >= 5)
+    fault.unlink()
+    assert wait_for(lambda: status(con, rid)["rows_written"] >= 10)
+    row = stop(con, rid)
+    assert row["rows_written"] + row["rows_dropped"] == row["samples_taken"]
+    assert len(read_ts(con, tmp_path / "rec")) == row["rows_written"]
+
+
+@pytest.mark.parametrize("step", ["after_rename", "before_rename"])
+def test_kill_during_merge_loses_and_doubles_nothing(con, tmp_path, step):
+    p = child(
+        f"""
+        con.execute("SELECT * FROM record_metrics('{tmp_path}', INTERVAL '50 milliseconds', tables := ['metrics'], flush_interval := INTERVAL '150 milliseconds')").fetchall()
+        time.sleep(60)
+        """,
+        env={"SYSMON_TEST_MERGE_FANIN": "3", "SYSMON_TEST_MERGE_PAUSE": f"{step}:60"},
+    )
+
+    def in_merge():
+        if step == "after_rename":
+            return any(os.path.basename(f).startswith("L1-") for f in parquet_files(tmp_path))
+        return glob.glob(f"{tmp_path}/metrics/**/.L1-*.tmp", recursive=True)
+
+    try:
+        assert wait_for(in_merge, timeout=20), p.stderr.read() if p.poll() is not None else "no merge"
+        time.sleep(0.1)
+    finally:
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+    seen = read_ts(con, tmp_path)
+    if step == "after_rename":
+        assert len(seen) > len(set(seen)), "killed between rename and delete: inputs still visible"
+    # The next recorder of the partition recovers before anything else.
+    rid = start(con, tmp_path, "50 milliseconds", tables="['metrics']")
+    stop(con, rid)
+    ts = read_ts(con, tmp_path)
+    assert len(ts) == len(set(ts)), "no row visible twice"
+    assert set(seen) <= set(ts), "no row lost"
+    assert not glob.glob(f"{tmp_path}/**/.*.tmp", recursive=True)
+
+
+def _old_file(con, src, host_dir, day, first_us):
+    """A copy of a real recorded file, named as if it held rows of `day`."""
+    d = os.path.join(host_dir, f"date={day}")
+    os.makedirs(d, exist_ok=True)
+    dst = os.path.join(d, f"L0-{first_us}-{first_us + 1000}.parquet")
+    with open(src, "rb") as a, open(dst, "wb") as b:
+        b.write(a.read())
+    return dst
+
+
+def test_retention_deletes_only_old_files_of_this_host(con, tmp_path):
+    rid = start(con, tmp_path, "50 milliseconds", tables="['metrics']", flush_interval="INTERVAL '200 milliseconds'")
+    time.sleep(0.4)
+    stop(con, rid)
+    src = parquet_files(tmp_path)[0]
+    host_dir = os.path.dirname(os.path.dirname(src))
+    other_dir = os.path.join(tmp_path, "metrics", "host=some-other-host")
+    old_us = int((time.time() - 3 * 86400) * 1e6)
+    old_day = time.strftime("%Y-%m-%d", time.gmtime(old_us / 1e6))
+    mine_old = _old_file(con, src, host_dir, old_day, old_us)
+    other_old = _old_file(con, src, other_dir, old_day, old_us)
+    recent = parquet_files(tmp_path)
+    rid = start(con, tmp_path, "50 milliseconds", tables="['metrics']", retention="INTERVAL 1 DAY", flush_interval="INTERVAL '200 milliseconds'")
+    time.sleep(0.5)
+    row = stop(con, rid)
+    assert not os.path.exists(mine_old)
+    assert not os.path.exists(os.path.dirname(mine_old)), "the emptied date folder is removed"
+    assert os.path.exists(other_old), "another host's files are never touched"
+    assert row["files_deleted"] == 1
+    assert all(os.path.exists(f) for f in recent if f not in (mine_old, other_old))
+
+
+def test_max_bytes_deletes_oldest_files_of_this_host(con, tmp_path):
+    rid = start(con, tmp_path, "50 milliseconds", tables="['metrics']", flush_interval="INTERVAL '100 milliseconds'")
+    time.sleep(0.6)
+    stop(con, rid)
+    other = os.path.join(tmp_path, "metrics", "host=some-other-host", "date=2020-01-01")
+    os.makedirs(other)
+    foreign = os.path.join(other, "L0-1-2.parquet")
+    with open(foreign, "wb") as f:
+        f.write(b"x" * 100_000)
+    files = parquet_files(tmp_path)
+    mine = [f for f in files if f != foreign]
+    newest = max(mine, key=lambda f: int(os.path.basename(f).split("-")[2].split(".")[0].split("~")[0]))
+    rid = start(con, tmp_path, "1 second", tables="['metrics']", max_bytes=os.path.getsize(newest) + 10)
+    row = stop(con, rid)
+    assert os.path.exists(foreign)
+    left = [f for f in parquet_files(tmp_path) if f != foreign]
+    assert sum(os.path.getsize(f) for f in left) <= os.path.getsize(newest) + 10
+    assert row["files_deleted"] >= len(mine) - 1
+
+
+def test_two_recorders_on_different_directories(con, tmp_path):
+    a = start(con, tmp_path / "a", "50 milliseconds", tables="['metrics']")
+    b = start(con, tmp_path / "b", "100 milliseconds", tables="['cpus']")
+    assert con.execute("SELECT count(*) FROM recordings() WHERE state = 'running' AND id IN (?, ?)", [a, b]).fetchone()[0] == 2
+    time.sleep(0.6)
+    ra, rb = stop(con, a), stop(con, b)
+    assert len(read_ts(con, tmp_path / "a")) == ra["samples_taken"] > 0
+    assert read_ts(con, tmp_path / "b", "cpus") and rb["samples_taken"] > 0
+    assert parquet_files(tmp_path / "a", "cpus") == [] and parquet_files(tmp_path / "b") == []
+
+
+def _running(con):
+    return con.execute("SELECT count(*) FROM recordings() WHERE state = 'running'").fetchall()[0][0]
+
+
+def test_describe_explain_prepare_and_relations_act_once(con, tmp_path):
+    q = f"SELECT * FROM record_metrics('{tmp_path}', INTERVAL 1 SECOND)"
+    n = _running(con)
+    con.execute(f"DESCRIBE {q}").fetchall()
+    con.execute(f"EXPLAIN {q}").fetchall()
+    con.execute(f"PREPARE p AS {q}").fetchall()
+    assert _running(con) == n, "binding alone starts nothing"
+    assert not os.path.exists(tmp_path / "metrics")
+    # A relation runs again on every fetch: it starts one recorder, never a second.
+    rel = con.sql(q)
+    assert _running(con) == n, "a relation binds without running"
+    first = rel.fetchall()[0][0]
+    assert _running(con) == n + 1
+    with pytest.raises(Exception, match=f"recorder {first} is already recording"):
+        rel.fetchall()
+    assert _running(con) == n + 1
+    stop(con, first)
+    rid = con.execute("EXECUTE p").fetchall()[0][0]
+    assert rid != first and _running(con) == n + 1
+    s = f"SELECT * FROM stop_recording({rid})"
+    con.execute(f"EXPLAIN {s}").fetchall()
+    con.execute(f"PREPARE s AS {s}").fetchall()
+    assert status(con, rid)["state"] == "running"
+    rel = con.sql(s)
+    assert rel.fetchall()[0][0] == rid
+    assert status(con, rid)["state"] == "stopped"
+    with pytest.raises(Exception, match="already stopped"):
+        rel.fetchall()
+    with pytest.raises(Exception, match="already stopped"):
+        con.execute("EXECUTE s").fetchall()
+
+
+def test_call_syntax_and_recordings_columns(con, tmp_path):
+    row = con.execute(f"CALL record_metrics('{tmp_path}', INTERVAL '200 milliseconds')").fetchone()
+    rid = row[0]
+    cols = [c[0] for c in con.execute("SELECT * FROM recordings()").description]
+    for c in ["id", "dir", "interval_seconds", "state", "started_at", "samples_taken", "samples_missed",
+              "rows_written", "rows_dropped", "files_written", "bytes_written", "last_flush_at", "last_error"]:
+        assert c in cols
+    st = stop(con, rid)
+    assert st["tables"] == ["metrics", "cpus", "disks", "networks", "net_protocols", "pressure", "filesystems", "sensors"]
+    assert st["interval_seconds"] == 0.2
+
+
+def test_service_script_stops_cleanly_on_sigterm_and_sigint(tmp_path):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        d = tmp_path / sig.name
+        p = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "scripts", "sysmon_record.py"), "--extension", EXT,
+             "--interval", "50 milliseconds", "--flush-interval", "1 hour", str(d)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        line = p.stdout.readline()
+        assert "recording" in line, p.stderr.read()
+        time.sleep(0.8)
+        sent = time.time()
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        assert "stopped" in out
+        ts = read_ts(connect(), d)
+        assert len(ts) >= 10, "the final flush wrote the buffered rows"
+        assert sent - ts[-1] / 1e6 < 0.2
