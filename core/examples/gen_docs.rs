@@ -5,7 +5,7 @@
 //! `tables::tests::readme_reference_is_current` checks the same on every `make test`).
 
 use sysmon_core::schema::{markdown_reference, splice_reference};
-use sysmon_core::tables::ALL_TABLES;
+use sysmon_core::reference_tables;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,7 +23,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let Some(updated) = splice_reference(&readme, &markdown_reference(ALL_TABLES)) else {
+    let Some(updated) = splice_reference(&readme, &markdown_reference(&reference_tables())) else {
         eprintln!("gen_docs: {path} lacks the generated-reference markers");
         std::process::exit(2);
     };

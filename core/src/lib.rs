@@ -20,3 +20,12 @@ pub mod ring;
 pub mod sample;
 pub mod schema;
 pub mod tables;
+
+/// Every SQL function's columns, in the README's order: the live tables, then the recorder's
+/// `record_metrics` and `recordings` (whose columns `stop_recording` returns too).
+pub fn reference_tables() -> Vec<&'static schema::TableDecl> {
+    use schema::Row;
+    let mut all = tables::ALL_TABLES.to_vec();
+    all.extend([recorder::StartedRow::TABLE, recorder::RecordingRow::TABLE]);
+    all
+}

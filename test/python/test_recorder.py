@@ -496,3 +496,23 @@ def test_service_script_stops_cleanly_on_sigterm_and_sigint(tmp_path):
         ts = read_ts(connect(), d)
         assert len(ts) >= 10, "the final flush wrote the buffered rows"
         assert sent - ts[-1] / 1e6 < 0.2
+
+
+def test_readme_history_queries_run_on_a_recording(con, tmp_path):
+    """The queries the README shows under 'Reading the history' run as written on a real recording."""
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    part = readme[readme.index("### Reading the history"):readme.index("## Live tables in detail")]
+    queries = [block.split("```", 1)[0] for block in part.split("```sql\n")[1:]]
+    assert len(queries) == 4, queries
+    rid = start(con, tmp_path, "100 milliseconds", tables="['metrics', 'disks', 'processes']",
+                process_interval="INTERVAL '200 milliseconds'", flush_interval="INTERVAL '200 milliseconds'")
+    time.sleep(1.0)
+    stop(con, rid)
+    host = os.path.basename(glob.glob(f"{tmp_path}/metrics/host=*")[0]).split("=", 1)[1]
+    for q in queries:
+        sql = q.replace("/var/lib/sysmon", str(tmp_path)).replace("'web-1'", f"'{host}'")
+        rows = con.execute(sql).fetchall()
+        if "time_bucket" in sql:
+            assert rows and rows[0][1] is not None, rows
+        if "disks" in sql:
+            assert rows, "the busiest disk samples of the last day"

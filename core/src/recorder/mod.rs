@@ -72,7 +72,8 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 pub const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 crate::declare_table! {
-    /// One row per recorder started in this process.
+    /// One row per recorder started in this process. `stop_recording(id)` returns the same
+    /// columns: the stopped recorder's final row.
     pub struct RecordingRow => "recordings", "recordings" {
         /// The recorder's id, for `stop_recording(id)`.
         id: i64 [""],
