@@ -4,8 +4,8 @@
 //! the markers; `-- --check README.md` exits 1 if it is stale (the unit test
 //! `tables::tests::readme_reference_is_current` checks the same on every `make test`).
 
-use sysmon_core::schema::{markdown_reference, splice_reference};
 use sysmon_core::reference_tables;
+use sysmon_core::schema::{markdown_reference, splice_reference};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

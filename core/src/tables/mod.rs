@@ -220,7 +220,8 @@ mod tests {
         use crate::schema::{markdown_reference, splice_reference};
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
         let readme = std::fs::read_to_string(path).expect("README.md");
-        let updated = splice_reference(&readme, &markdown_reference(&crate::reference_tables())).expect("README markers");
+        let updated =
+            splice_reference(&readme, &markdown_reference(&crate::reference_tables())).expect("README markers");
         assert!(
             updated == readme,
             "README.md's column reference differs from the table declarations: run `make docs`"
