@@ -393,7 +393,12 @@ fn main() {
     println!("\n== shortest interval sustained with < 1% missed ticks");
     let mut best = None;
     for ms in [10u64, 20, 50, 100] {
-        let r = record(Duration::from_millis(ms), if quick { 2.0 } else { 5.0 }, &dir, Set::Host);
+        let r = record(
+            Duration::from_millis(ms),
+            if quick { 2.0 } else { 5.0 },
+            &dir,
+            Set::Host,
+        );
         let total = r.samples + r.missed;
         let missed_pct = 100.0 * r.missed as f64 / total.max(1) as f64;
         let cpu_pct = 100.0 * (r.sampler_ns + r.writer_ns) as f64 / r.wall.as_nanos() as f64;
