@@ -1,14 +1,18 @@
 //! Recorder benchmark (`make bench`; plain std::time, thread CPU clocks). Each figure is printed
 //! next to its baseline, measured in the same run:
 //!
-//! 1. CPU time per sample of the recorder (both threads), host tables, at 1 Hz and 10 Hz,
-//!    against the raw `/proc` reads it performs (`Collector::sample`) and against sar's
-//!    collector `sadc` (run alongside at 1 Hz when it is installed);
+//! 1. CPU time per sample of the recorder (both threads) at 1 Hz for (a) the host tables
+//!    `metrics` + `cpus`, (b) the default table set, (c) the default set plus `processes` at
+//!    `process_interval` = `interval` (a per-process snapshot every tick), and (a) at 10 Hz,
+//!    against the raw `/proc` reads it performs (`Collector::sample`, plus a process snapshot
+//!    for (c)) and against sar's collector `sadc` (run alongside at 1 Hz when it is installed);
 //! 2. bytes per value of a synthetic day of `metrics` at 1 Hz written by our writer (the file
 //!    is left for `scripts/bench_recorder.py`, which compares DuckDB's own `COPY`);
 //! 3. the shortest interval sustained with under 1% missed ticks, and its CPU cost.
 //!
-//! Options: `--quick` (shorter runs), `--day-only` (just write the synthetic day).
+//! Options: `--quick` (shorter runs), `--day-only` (just write the synthetic day),
+//! `--profile host|default|processes SECS` (just record that set at 1 Hz for SECS seconds and
+//! print its cost: a run to put under `valgrind --tool=callgrind`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -23,6 +27,7 @@ use sysmon_core::recorder::{self, Request, store, thread_cpu_ns};
 use sysmon_core::sample::Collector;
 use sysmon_core::schema::{Row, Timestamp};
 use sysmon_core::tables::metrics::{self, MetricsRow};
+use sysmon_core::tables::processes::{ProcessCollector, ProcessFields};
 
 fn out_dir() -> PathBuf {
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/sysmon-bench");
@@ -41,6 +46,18 @@ fn raw_reads(n: u32) -> f64 {
     (thread_cpu_ns() - t0) as f64 / n as f64
 }
 
+/// Raw reads of a per-process snapshot (every field, as the recorder takes it): CPU time per
+/// `ProcessCollector::snapshot()` on this thread.
+fn raw_process_reads(n: u32) -> f64 {
+    let mut c = ProcessCollector::new(Roots::default());
+    c.snapshot(ProcessFields::all()).expect("snapshot");
+    let t0 = thread_cpu_ns();
+    for _ in 0..n {
+        std::hint::black_box(c.snapshot(ProcessFields::all()).expect("snapshot"));
+    }
+    (thread_cpu_ns() - t0) as f64 / n as f64
+}
+
 struct Run {
     samples: u64,
     missed: u64,
@@ -49,13 +66,31 @@ struct Run {
     wall: Duration,
 }
 
-fn record(interval: Duration, secs: f64, dir: &Path) -> Run {
+/// Which tables a run records.
+#[derive(Clone, Copy)]
+enum Set {
+    /// `metrics` and `cpus`.
+    Host,
+    /// The default set (`tables` not given).
+    Default,
+    /// The default set and `processes`, at `process_interval` = `interval`.
+    WithProcesses,
+}
+
+fn record(interval: Duration, secs: f64, dir: &Path, set: Set) -> Run {
     let _ = std::fs::remove_dir_all(dir);
+    let names = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let defaults: Vec<&str> = recorder::tables::defaults().iter().map(|t| t.name()).collect();
+    let (tables, process_interval) = match set {
+        Set::Host => (names(&["metrics", "cpus"]), None),
+        Set::Default => (None, None),
+        Set::WithProcesses => (names(&[defaults.as_slice(), &["processes"]].concat()), Some(interval)),
+    };
     let req = Request {
         dir: dir.display().to_string(),
         interval,
-        tables: None,
-        process_interval: None,
+        tables,
+        process_interval,
         flush_interval: Some(Duration::from_secs(10)),
         retention: None,
         max_bytes: None,
@@ -246,6 +281,23 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     let day_only = args.iter().any(|a| a == "--day-only");
     let out = out_dir();
+    if let Some(i) = args.iter().position(|a| a == "--profile") {
+        let set = match args.get(i + 1).map(String::as_str) {
+            Some("default") => Set::Default,
+            Some("processes") => Set::WithProcesses,
+            _ => Set::Host,
+        };
+        let secs: f64 = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(30.0);
+        let r = record(Duration::from_secs(1), secs, &out.join("rec-profile"), set);
+        let n = r.samples.max(1) as f64;
+        println!(
+            "{} samples: sampling thread {:.1} us, writer {:.1} us per sample",
+            r.samples,
+            r.sampler_ns as f64 / n / 1e3,
+            r.writer_ns as f64 / n / 1e3
+        );
+        return;
+    }
 
     let ncols = MetricsRow::TABLE.columns.len();
     let (path, nrows, bytes, took) = write_day(&out);
@@ -264,65 +316,89 @@ fn main() {
     }
 
     let secs = if quick { 5.0 } else { 21.0 };
-    println!("\n== CPU time per sample, host tables (metrics, cpus)");
+    println!("\n== CPU time per sample (both recorder threads, steady state incl. 10 s flushes)");
     let raw = raw_reads(if quick { 200 } else { 1000 });
+    let raw_p = raw_process_reads(if quick { 20 } else { 100 });
     println!(
-        "  raw /proc reads (Collector::sample)      {:>8.1} us/sample   (baseline)",
+        "  raw /proc reads (Collector::sample)               {:>8.1} us/sample   (baseline)",
         raw / 1e3
     );
+    println!(
+        "  raw /proc reads + process snapshot (all fields)   {:>8.1} us/sample   (baseline for (c))",
+        (raw + raw_p) / 1e3
+    );
     let sadc = find_sadc();
+    let dir = out.join("rec");
+    let sets = [
+        (Set::Host, "(a) metrics+cpus", raw),
+        (Set::Default, "(b) default set", raw),
+        (Set::WithProcesses, "(c) default+processes", raw + raw_p),
+    ];
+    // sadc runs alongside the three 1 Hz recordings (each about secs + 2 s).
+    let sadc_n = sets.len() as u64 * (secs as u64 + 2);
     let sadc_run = sadc.as_ref().and_then(|p| {
-        let n = secs as u64;
         let before = children_cpu_ns();
         let file = out.join("sadc.data");
         let _ = std::fs::remove_file(&file);
         Command::new(p)
-            .args(["1", &(n + 3).to_string()])
+            .args(["1", &sadc_n.to_string()])
             .arg(&file)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .ok()
-            .map(|child| (child, before, n + 3))
+            .map(|child| (child, before))
     });
-    let dir = out.join("rec");
-    let r1 = record(Duration::from_secs(1), secs, &dir);
-    let per1 = (r1.sampler_ns + r1.writer_ns) as f64 / r1.samples.max(1) as f64;
-    println!(
-        "  recorder at 1 Hz                         {:>8.1} us/sample   ({:.2}x raw reads; sampling thread {:.1} us, writer {:.1} us; {} samples)",
-        per1 / 1e3,
-        per1 / raw,
-        r1.sampler_ns as f64 / r1.samples.max(1) as f64 / 1e3,
-        r1.writer_ns as f64 / r1.samples.max(1) as f64 / 1e3,
-        r1.samples
-    );
-    match sadc_run {
-        Some((mut child, before, n)) => {
-            let _ = child.wait();
-            let sadc_ns = (children_cpu_ns() - before) as f64 / n as f64;
-            println!(
-                "  sadc at 1 Hz (sysstat, default groups)   {:>8.1} us/sample   (recorder is {:.2}x sadc)",
-                sadc_ns / 1e3,
-                per1 / sadc_ns
-            );
-        }
+    let runs: Vec<(&str, f64, Run)> = sets
+        .iter()
+        .map(|(set, name, base)| (*name, *base, record(Duration::from_secs(1), secs, &dir, *set)))
+        .collect();
+    let sadc_ns = sadc_run.map(|(mut child, before)| {
+        let _ = child.wait();
+        (children_cpu_ns() - before) as f64 / sadc_n as f64
+    });
+    match sadc_ns {
+        Some(ns) => println!(
+            "  sadc 1 {sadc_n} (sysstat, default groups), same time   {:>8.1} us/sample   (baseline)",
+            ns / 1e3
+        ),
         None => println!("  sadc: not installed (Debian: apt-get install sysstat); baseline unavailable"),
     }
-    let r10 = record(Duration::from_millis(100), secs, &dir);
+    for (name, base, r) in &runs {
+        let n = r.samples.max(1) as f64;
+        let per = (r.sampler_ns + r.writer_ns) as f64 / n;
+        let vs_sadc = sadc_ns.map_or(String::new(), |s| format!(", {:.2}x sadc", per / s));
+        println!(
+            "  recorder at 1 Hz, {name:<22}   {:>8.1} us/sample   ({:.2}x raw reads{vs_sadc}; sampling thread {:.1} us, writer {:.1} us; {} samples, {} missed)",
+            per / 1e3,
+            per / base,
+            r.sampler_ns as f64 / n / 1e3,
+            r.writer_ns as f64 / n / 1e3,
+            r.samples,
+            r.missed
+        );
+    }
+    let r10 = record(Duration::from_millis(100), secs, &dir, Set::Host);
     let per10 = (r10.sampler_ns + r10.writer_ns) as f64 / r10.samples.max(1) as f64;
     println!(
-        "  recorder at 10 Hz                        {:>8.1} us/sample   ({:.2}x raw reads; {} samples, {} missed)",
+        "  recorder at 10 Hz, (a) metrics+cpus             {:>8.1} us/sample   ({:.2}x raw reads; sampling thread {:.1} us, writer {:.1} us; {} samples, {} missed)",
         per10 / 1e3,
         per10 / raw,
+        r10.sampler_ns as f64 / r10.samples.max(1) as f64 / 1e3,
+        r10.writer_ns as f64 / r10.samples.max(1) as f64 / 1e3,
         r10.samples,
         r10.missed
     );
-    println!("  with processes: not measured (the processes table comes with issue 3)");
 
     println!("\n== shortest interval sustained with < 1% missed ticks");
     let mut best = None;
     for ms in [10u64, 20, 50, 100] {
-        let r = record(Duration::from_millis(ms), if quick { 2.0 } else { 5.0 }, &dir);
+        let r = record(
+            Duration::from_millis(ms),
+            if quick { 2.0 } else { 5.0 },
+            &dir,
+            Set::Host,
+        );
         let total = r.samples + r.missed;
         let missed_pct = 100.0 * r.missed as f64 / total.max(1) as f64;
         let cpu_pct = 100.0 * (r.sampler_ns + r.writer_ns) as f64 / r.wall.as_nanos() as f64;

@@ -84,28 +84,31 @@ impl<T> Ring<T> {
     }
 
     fn thin(&mut self, now: Instant) {
-        // Oldest to newest: an entry stays if it is far enough from the older entry kept before
-        // it; the newest always stays.
+        // Oldest to newest, in place (no allocation): an entry stays if it is far enough from
+        // the older entry kept before it; the newest always stays.
         let n = self.entries.len();
-        let mut kept: VecDeque<(Instant, Arc<T>)> = VecDeque::with_capacity(n);
-        for (i, (t, s)) in std::mem::take(&mut self.entries).into_iter().enumerate() {
-            let age = now.saturating_duration_since(t);
+        let mut i = 0;
+        let mut last_kept: Option<Instant> = None;
+        self.entries.retain(|(t, _)| {
+            let newest = i + 1 == n;
+            i += 1;
+            let age = now.saturating_duration_since(*t);
             if age > MAX_AGE {
-                continue;
+                return false;
             }
-            let keep = i + 1 == n
-                || match kept.back() {
+            let keep = newest
+                || match last_kept {
                     None => true,
-                    Some((older, _)) => t.saturating_duration_since(*older) >= MIN_SPACING.max(age / 8),
+                    Some(older) => t.saturating_duration_since(older) >= MIN_SPACING.max(age / 8),
                 };
             if keep {
-                kept.push_back((t, s));
+                last_kept = Some(*t);
             }
+            keep
+        });
+        while self.entries.len() > CAPACITY {
+            self.entries.pop_front();
         }
-        while kept.len() > CAPACITY {
-            kept.pop_front();
-        }
-        self.entries = kept;
     }
 
     /// The base for `window` at `now`: the newest entry whose age is at least the window's

@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
@@ -57,33 +57,47 @@ impl KeptFile {
 ///
 /// `/proc` and `/sys` files are generated whole on a read from offset 0 and copied out as far
 /// as the buffer allows, so a read that leaves room in the buffer has reached the end: one
-/// `pread` per file in the steady state instead of two.
+/// `pread` per file in the steady state instead of two. The buffer's spare capacity is read
+/// into directly (no zero-filling of the whole buffer before every read).
 fn read_all_at(f: &File, buf: &mut Vec<u8>) -> io::Result<()> {
     buf.clear();
-    let cap = buf.capacity().max(4096);
-    buf.resize(cap, 0);
-    let mut len = 0;
+    if buf.capacity() < 4096 {
+        buf.reserve(4096);
+    }
     loop {
-        if len == buf.len() {
-            buf.resize(buf.len() * 2, 0);
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.capacity());
         }
-        let room = buf.len() - len;
-        match f.read_at(&mut buf[len..], len as u64) {
-            Ok(0) => break,
-            Ok(n) => {
-                len += n;
-                if n < room {
-                    break;
-                }
+        let len = buf.len();
+        let room = buf.capacity() - len;
+        // SAFETY: `spare` is the uninitialized tail of `buf`'s allocation, `room` bytes long;
+        // pread writes at most `room` bytes into it and reports how many, and only those are
+        // made part of the vector's length. u8 has no invalid bit patterns.
+        let n = loop {
+            let spare = buf.spare_capacity_mut();
+            let r = unsafe {
+                libc::pread(
+                    f.as_raw_fd(),
+                    spare.as_mut_ptr().cast::<libc::c_void>(),
+                    room,
+                    len as libc::off_t,
+                )
+            };
+            if r >= 0 {
+                break r as usize;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
                 buf.clear();
                 return Err(e);
             }
+        };
+        // SAFETY: the kernel initialized the first `n` (≤ room) spare bytes.
+        unsafe { buf.set_len(len + n) };
+        if n == 0 || n < room {
+            break;
         }
     }
-    buf.truncate(len);
     Ok(())
 }
 

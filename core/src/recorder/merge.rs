@@ -154,17 +154,21 @@ pub fn compact(
     fanin: usize,
 ) -> io::Result<Merged> {
     let mut total = Merged::default();
+    // The folder is listed once, and again only after a merge changed it (this runs after
+    // every flush of every table).
+    let mut listed = layout::list_files(day_dir)?;
     for level in 0..DAY_LEVEL - 1 {
-        let files: Vec<Entry> = layout::list_files(day_dir)?
-            .into_iter()
-            .filter(|e| e.name.level == level)
-            .collect();
-        if files.len() < fanin {
+        if listed.iter().filter(|e| e.name.level == level).count() < fanin {
             continue;
         }
-        let inputs: Vec<Entry> = files.into_iter().filter(|e| compatible(e, decl)).collect();
+        let inputs: Vec<Entry> = listed
+            .iter()
+            .filter(|e| e.name.level == level && compatible(e, decl))
+            .cloned()
+            .collect();
         if inputs.len() >= fanin {
             total += merge(day_dir, decl, schema, meta, &inputs, level + 1)?;
+            listed = layout::list_files(day_dir)?;
         }
     }
     Ok(total)

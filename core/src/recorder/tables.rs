@@ -116,7 +116,13 @@ fn metrics_rows(prev: &HostSample, cur: &HostSample, out: &mut Batch) {
 }
 
 fn cpus_rows(prev: &HostSample, cur: &HostSample, out: &mut Batch) {
-    let freq = cpus::frequencies(&Roots::default(), cur.stat.cpus.iter().map(|c| c.cpu));
+    // Kept-open cpufreq files; /proc/cpuinfo (where there is no cpufreq) at most every
+    // `cpus::CPUINFO_MAX_AGE` (see `cpus::FreqReader`).
+    static FREQ: std::sync::Mutex<Option<cpus::FreqReader>> = std::sync::Mutex::new(None);
+    let mut guard = lock(&FREQ);
+    let reader = guard.get_or_insert_with(|| cpus::FreqReader::new(Roots::default()));
+    let freq = reader.read(cur.stat.cpus.iter().map(|c| c.cpu));
+    drop(guard);
     out.push_all(&cpus::rows(prev, cur, &freq));
 }
 
@@ -130,7 +136,13 @@ fn disks_rows(prev: &HostSample, cur: &HostSample, out: &mut Batch) {
 }
 
 fn networks_rows(prev: &HostSample, cur: &HostSample, out: &mut Batch) {
-    out.push_all(&networks::rows(prev, cur, &Roots::default()));
+    // Each interface's sysfs files kept open (see `networks::LinkReader`).
+    static LINKS: std::sync::Mutex<Option<networks::LinkReader>> = std::sync::Mutex::new(None);
+    let sys = Roots::default().sys;
+    let mut guard = lock(&LINKS);
+    let links = guard.get_or_insert_with(networks::LinkReader::default);
+    links.retain(cur.nets.iter().map(|n| n.name.as_str()));
+    out.push_all(&networks::rows_with(prev, cur, |name| links.read(&sys, name)));
 }
 
 fn net_protocols_rows(prev: &HostSample, cur: &HostSample, out: &mut Batch) {
