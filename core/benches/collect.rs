@@ -2,7 +2,7 @@
 //!
 //! Prints, from one run on one machine, the median cost of
 //! * the floor with open/read/close: a plain hand-written read of the same ten files
-//!   (`stat`, `meminfo`, `loadavg`, `uptime`, `diskstats`, `net/dev`, three pressure files),
+//!   (`stat`, `meminfo`, `loadavg`, `uptime`, `diskstats`, `net/dev`, `net/snmp`, three pressure files),
 //!   each opened, read whole and closed, every number token parsed;
 //! * the floor with kept-open descriptors and `pread` (the method our collector uses);
 //! * our `Collector::sample()` (kept-open + pread, full parse into `HostSample`),
@@ -25,6 +25,7 @@ const FILES: &[&str] = &[
     "/proc/uptime",
     "/proc/diskstats",
     "/proc/net/dev",
+    "/proc/net/snmp",
     "/proc/pressure/cpu",
     "/proc/pressure/memory",
     "/proc/pressure/io",

@@ -136,13 +136,20 @@ pub struct Entry {
     pub bytes: u64,
 }
 
+/// `fs::read_dir(dir)`, `None` when the folder does not exist (yet, or any more).
+fn read_dir_if_exists(dir: &Path) -> io::Result<Option<fs::ReadDir>> {
+    match fs::read_dir(dir) {
+        Ok(rd) => Ok(Some(rd)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The date folders below a host folder, as (day number, path), oldest first.
 pub fn list_days(host_dir: &Path) -> io::Result<Vec<(i64, PathBuf)>> {
     let mut out = Vec::new();
-    let rd = match fs::read_dir(host_dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e),
+    let Some(rd) = read_dir_if_exists(host_dir)? else {
+        return Ok(out);
     };
     for entry in rd {
         let entry = entry?;
@@ -181,10 +188,8 @@ pub fn parse_date(s: &str) -> Option<i64> {
 /// Our complete files in a date folder, oldest first (by first timestamp, then level).
 pub fn list_files(date_dir: &Path) -> io::Result<Vec<Entry>> {
     let mut out = Vec::new();
-    let rd = match fs::read_dir(date_dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e),
+    let Some(rd) = read_dir_if_exists(date_dir)? else {
+        return Ok(out);
     };
     for entry in rd {
         let entry = entry?;
@@ -205,10 +210,8 @@ pub fn list_files(date_dir: &Path) -> io::Result<Vec<Entry>> {
 /// Our temporary files in a date folder (left by a crash mid-write).
 pub fn list_temps(date_dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    let rd = match fs::read_dir(date_dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e),
+    let Some(rd) = read_dir_if_exists(date_dir)? else {
+        return Ok(out);
     };
     for entry in rd {
         let entry = entry?;

@@ -167,12 +167,7 @@ impl Writer {
             };
             if t.batch_day != Some(day) {
                 if !t.batch.is_empty() {
-                    match t.batch.take() {
-                        Ok(b) => push_pending(t, b),
-                        Err(e) => self
-                            .shared
-                            .error(format!("{}: cannot buffer rows: {e}", t.entry.name())),
-                    }
+                    stash_batch(t, &self.shared);
                     flush_now.push(ti);
                 }
                 if let Some(old) = t.batch_day
@@ -217,12 +212,7 @@ impl Writer {
     fn flush_table(&mut self, ti: usize) -> bool {
         let t = &mut self.tables[ti];
         if !t.batch.is_empty() {
-            match t.batch.take() {
-                Ok(b) => push_pending(t, b),
-                Err(e) => self
-                    .shared
-                    .error(format!("{}: cannot buffer rows: {e}", t.entry.name())),
-            }
+            stash_batch(t, &self.shared);
         }
         while let Some(day) = t.pending.first().map(|p| p.day) {
             let n = t.pending.iter().take_while(|p| p.day == day).count();
@@ -350,6 +340,14 @@ impl Writer {
         }
         let lost: usize = self.tables.iter().map(|t| t.pending_rows + t.batch.len()).sum();
         lock(&self.shared.status).rows_dropped += lost as u64;
+    }
+}
+
+/// Moves the rows being collected into the table's pending batches (to be written).
+fn stash_batch(t: &mut TableState, shared: &Shared) {
+    match t.batch.take() {
+        Ok(b) => push_pending(t, b),
+        Err(e) => shared.error(format!("{}: cannot buffer rows: {e}", t.entry.name())),
     }
 }
 
