@@ -501,7 +501,7 @@ def test_service_script_stops_cleanly_on_sigterm_and_sigint(tmp_path):
 def test_readme_history_queries_run_on_a_recording(con, tmp_path):
     """The queries the README shows under 'Reading the history' run as written on a real recording."""
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    part = readme[readme.index("### Reading the history"):readme.index("## Live tables in detail")]
+    part = readme[readme.index("### Reading the history"):readme.index("## Tables in detail")]
     queries = [block.split("```", 1)[0] for block in part.split("```sql\n")[1:]]
     assert len(queries) == 4, queries
     rid = start(con, tmp_path, "100 milliseconds", tables="['metrics', 'disks', 'processes']",
