@@ -18,25 +18,29 @@ mod system_processes;
 mod system_sensors;
 
 use std::error::Error;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use duckdb::Connection;
 use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::BindInfo;
+use sysmon_core::live;
 use sysmon_core::ring::Window;
+use sysmon_core::sample::HostSample;
+use sysmon_core::schema::Row;
 
 use crate::table::{BoxError, LiveTable, TableFn};
 
 pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<system_info::SystemInfo>(con)?;
-    register_one::<system_metrics::SystemMetrics>(con)?;
-    register_one::<system_cpus::SystemCpus>(con)?;
+    register_one::<HostWindow<system_metrics::SystemMetrics>>(con)?;
+    register_one::<HostWindow<system_cpus::SystemCpus>>(con)?;
     register_one::<system_disks::SystemDisks>(con)?;
     register_one::<system_filesystems::SystemFilesystems>(con)?;
-    register_one::<system_networks::SystemNetworks>(con)?;
-    register_one::<system_net_protocols::SystemNetProtocols>(con)?;
+    register_one::<HostWindow<system_networks::SystemNetworks>>(con)?;
+    register_one::<HostWindow<system_net_protocols::SystemNetProtocols>>(con)?;
     register_one::<system_processes::SystemProcesses>(con)?;
-    register_one::<system_pressure::SystemPressure>(con)?;
+    register_one::<HostWindow<system_pressure::SystemPressure>>(con)?;
     register_one::<system_sensors::SystemSensors>(con)?;
     register_one::<system_cgroups::SystemCgroups>(con)?;
     register_one::<record_metrics::RecordMetrics>(con)?;
@@ -68,4 +72,33 @@ pub fn bind_window(bind: &BindInfo) -> Result<Window, BoxError> {
         Some(d) => Window::Exactly(d),
         None => Window::Default,
     })
+}
+
+/// A table computed from a window of host samples (the process-wide ring), whose only
+/// parameter is `"window"`: system_metrics, system_cpus, system_networks, system_net_protocols
+/// and system_pressure. Each of those modules says only how a window becomes rows.
+pub trait HostWindowTable: 'static {
+    type Row: Row + Send + Sync;
+    fn rows(base: &HostSample, now: &HostSample) -> Vec<Self::Row>;
+}
+
+/// The table function of a [`HostWindowTable`].
+pub struct HostWindow<T>(PhantomData<T>);
+
+impl<T: HostWindowTable> LiveTable for HostWindow<T> {
+    type Row = T::Row;
+    type Options = Window;
+
+    fn named_parameters() -> Vec<(&'static str, LogicalTypeHandle)> {
+        vec![window_parameter()]
+    }
+
+    fn bind(bind: &BindInfo) -> Result<Window, BoxError> {
+        bind_window(bind)
+    }
+
+    fn collect(window: &Window, _columns: &[usize]) -> Result<Vec<T::Row>, BoxError> {
+        let (base, now) = live::window_pair(*window)?;
+        Ok(T::rows(&base, &now))
+    }
 }

@@ -1,4 +1,4 @@
-//! `system_disks(window := INTERVAL, include_virtual := BOOLEAN)`: see `sysmon_core::tables::disks`.
+//! `system_disks("window" := INTERVAL, include_virtual := BOOLEAN)`: see `sysmon_core::tables::disks`.
 
 use std::sync::Mutex;
 

@@ -1,4 +1,4 @@
-//! `system_processes(window := INTERVAL, include_kernel_threads := BOOLEAN)`: see
+//! `system_processes("window" := INTERVAL, include_kernel_threads := BOOLEAN)`: see
 //! `sysmon_core::tables::processes`.
 
 use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
