@@ -116,7 +116,7 @@ UNPRIVILEGED = textwrap.dedent("""
         rows = con.execute(q, [int(sys.argv[2]), own.pid]).fetchall()
     finally:
         own.kill()
-    print(json.dumps(rows))
+    print(json.dumps({"own": own.pid, "rows": rows}))
 """)
 
 
@@ -128,11 +128,13 @@ def test_other_users_io_and_fds_are_null_not_zero():
         [sys.executable, "-c", UNPRIVILEGED, extension_path(), str(os.getpid())],
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout
-    by_pid = {r[0]: r for r in json.loads(out)}
-    assert set(by_pid) == {os.getpid(), max(by_pid)}, by_pid
+    result = json.loads(out)
+    by_pid = {r[0]: r for r in result["rows"]}
+    # pids wrap around: the child's pid may be lower than ours.
+    assert set(by_pid) == {os.getpid(), result["own"]}, by_pid
     root_row = by_pid[os.getpid()]
     assert root_row[1:5] == [None, None, None, None], root_row
     assert root_row[5] == 0
-    own = next(r for pid, r in by_pid.items() if pid != os.getpid())
+    own = by_pid[result["own"]]
     assert own[1] is not None and own[3] is not None, own
     assert own[5] == 65534
