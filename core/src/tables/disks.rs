@@ -201,13 +201,9 @@ mod tests {
     use crate::sample::Collector;
     use std::time::Duration;
 
-    fn fixture() -> Roots {
-        Roots::fixture(format!("{}/../test/fixtures/modern", env!("CARGO_MANIFEST_DIR")))
-    }
-
     #[test]
     fn classifies_from_sysfs_links() {
-        let sys = fixture().sys;
+        let sys = Roots::test_fixture("modern").sys;
         let c = classify(&sys, "vda");
         assert_eq!((c.is_partition, c.is_virtual), (Some(false), Some(false)));
         let c = classify(&sys, "vda1");
@@ -219,7 +215,7 @@ mod tests {
 
     #[test]
     fn rows_rates_and_virtual_filter() {
-        let roots = fixture();
+        let roots = Roots::test_fixture("modern");
         let mut c = Collector::new(roots.clone());
         let base = c.sample().unwrap();
         let mut now = base.clone();
@@ -258,7 +254,7 @@ mod tests {
 
     #[test]
     fn device_new_in_window_or_counter_reset_has_null_rates() {
-        let mut c = Collector::new(fixture());
+        let mut c = Collector::new(Roots::test_fixture("modern"));
         let mut base = c.sample().unwrap();
         let mut now = base.clone();
         now.instant += Duration::from_secs(1);
