@@ -1,5 +1,9 @@
 //! `system_disks()`: one row per block device of `/proc/diskstats`, with rates over a window.
 
+use std::io;
+
+use super::{Flag, HostWindow, Options, Table};
+use crate::live::LiveState;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -14,7 +18,7 @@ crate::declare_table! {
     /// partitions). Cumulative columns count since boot (or since the device appeared);
     /// `_per_sec`, `_iops`, `util_pct` and `await_ms` cover the window that ends at `ts` and
     /// lasts `window_seconds`, and are NULL for a device absent from the window's first sample.
-    pub struct DisksRow => "disks", "system_disks" {
+    pub struct DisksRow => "system_disks", recorded as "disks" every interval {
         /// When the sample was taken.
         ts: Timestamp [""],
         /// Host name at the sample time.
@@ -192,6 +196,44 @@ fn row(now: &HostSample, d: &DiskStat, b: Option<&DiskStat>, c: DiskClass, windo
         util_pct,
         await_ms,
         window_seconds,
+    }
+}
+
+/// `system_disks()`: classes from the state's [`DiskClasses`].
+pub struct Disks;
+
+/// `include_virtual` (default true): keep the devices sysfs files as virtual.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DisksOptions {
+    pub include_virtual: bool,
+}
+
+impl Default for DisksOptions {
+    fn default() -> Self {
+        DisksOptions { include_virtual: true }
+    }
+}
+
+fn set_include_virtual(o: &mut DisksOptions, v: bool) {
+    o.include_virtual = v;
+}
+
+impl Options for DisksOptions {
+    const FLAGS: &'static [Flag<Self>] = &[Flag {
+        name: "include_virtual",
+        set: set_include_virtual,
+    }];
+}
+
+impl Table for Disks {
+    type Row = DisksRow;
+    type Options = DisksOptions;
+    type Input = HostWindow;
+
+    fn rows(w: &HostWindow, state: &LiveState, o: &DisksOptions) -> io::Result<Vec<DisksRow>> {
+        let mut classes = state.disk_classes();
+        let roots = state.roots();
+        Ok(rows(&w.base, &w.now, |n| classes.get(roots, n), o.include_virtual))
     }
 }
 
