@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{Flag, HostWindow, Options, Table};
+use super::{HostWindow, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::path::Path;
@@ -202,27 +202,12 @@ fn row(now: &HostSample, d: &DiskStat, b: Option<&DiskStat>, c: DiskClass, windo
 /// `system_disks()`: classes from the state's [`DiskClasses`].
 pub struct Disks;
 
-/// `include_virtual` (default true): keep the devices sysfs files as virtual.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DisksOptions {
-    pub include_virtual: bool,
-}
-
-impl Default for DisksOptions {
-    fn default() -> Self {
-        DisksOptions { include_virtual: true }
+crate::declare_options! {
+    /// The options of `system_disks()`.
+    pub struct DisksOptions {
+        /// Keep the devices sysfs files as virtual (loop, ram, zram, dm, md, nbd).
+        include_virtual = true,
     }
-}
-
-fn set_include_virtual(o: &mut DisksOptions, v: bool) {
-    o.include_virtual = v;
-}
-
-impl Options for DisksOptions {
-    const FLAGS: &'static [Flag<Self>] = &[Flag {
-        name: "include_virtual",
-        set: set_include_virtual,
-    }];
 }
 
 impl Table for Disks {

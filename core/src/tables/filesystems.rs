@@ -8,7 +8,7 @@
 //! starts a second one for such a mount until the first returns: a stuck mount costs one
 //! blocked thread, however often it is queried.
 
-use super::{Flag, Now, Options, Table};
+use super::{Now, Table};
 use crate::host;
 use crate::live::LiveState;
 use std::collections::HashSet;
@@ -351,21 +351,12 @@ fn fill_sizes(row: &mut FilesystemsRow, s: &FsStat) {
 /// `system_filesystems()`: every `statvfs` through the state's [`StatGuard`].
 pub struct Filesystems;
 
-/// `include_pseudo` (default false): keep the [`PSEUDO_FS_TYPES`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FilesystemsOptions {
-    pub include_pseudo: bool,
-}
-
-fn set_include_pseudo(o: &mut FilesystemsOptions, v: bool) {
-    o.include_pseudo = v;
-}
-
-impl Options for FilesystemsOptions {
-    const FLAGS: &'static [Flag<Self>] = &[Flag {
-        name: "include_pseudo",
-        set: set_include_pseudo,
-    }];
+crate::declare_options! {
+    /// The options of `system_filesystems()`.
+    pub struct FilesystemsOptions {
+        /// Keep the [`PSEUDO_FS_TYPES`].
+        include_pseudo = false,
+    }
 }
 
 impl Table for Filesystems {

@@ -80,6 +80,44 @@ pub trait Options: Default + Send + Sync + 'static {
 
 impl Options for () {}
 
+/// Declares a table's [`Options`]: BOOLEAN fields, each a named parameter of the SQL function
+/// with its default.
+#[macro_export]
+macro_rules! declare_options {
+    (
+        $(#[doc = $doc:literal])*
+        $vis:vis struct $name:ident {
+            $( $(#[doc = $fdoc:literal])* $field:ident = $default:literal ),* $(,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis struct $name {
+            $( $(#[doc = $fdoc])* pub $field: bool, )*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { $($field: $default),* }
+            }
+        }
+
+        impl $crate::tables::Options for $name {
+            const FLAGS: &'static [$crate::tables::Flag<Self>] = &[$(
+                $crate::tables::Flag {
+                    name: stringify!($field),
+                    set: {
+                        fn set(o: &mut $name, v: bool) {
+                            o.$field = v;
+                        }
+                        set
+                    },
+                }
+            ),*];
+        }
+    };
+}
+
 /// One BOOLEAN option: its parameter name and how it sets the options.
 pub struct Flag<O: 'static> {
     pub name: &'static str,

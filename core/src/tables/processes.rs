@@ -8,7 +8,7 @@
 //! Only the files the requested columns need are read ([`ProcessFields`]): `stat` always,
 //! `status` for `user`/`uid`, `cmdline`, `exe`, `io`, `fd/` and `cgroup` on demand.
 
-use super::{Flag, Options, ProcessWindow, Table};
+use super::{ProcessWindow, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::io;
@@ -371,29 +371,12 @@ pub fn rows(
 /// `system_processes()`.
 pub struct Processes;
 
-/// `include_kernel_threads` (default true, as `ps -e`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProcessesOptions {
-    pub include_kernel_threads: bool,
-}
-
-impl Default for ProcessesOptions {
-    fn default() -> Self {
-        ProcessesOptions {
-            include_kernel_threads: true,
-        }
+crate::declare_options! {
+    /// The options of `system_processes()`.
+    pub struct ProcessesOptions {
+        /// Keep kernel threads (as `ps -e`).
+        include_kernel_threads = true,
     }
-}
-
-fn set_include_kernel_threads(o: &mut ProcessesOptions, v: bool) {
-    o.include_kernel_threads = v;
-}
-
-impl Options for ProcessesOptions {
-    const FLAGS: &'static [Flag<Self>] = &[Flag {
-        name: "include_kernel_threads",
-        set: set_include_kernel_threads,
-    }];
 }
 
 impl Table for Processes {
