@@ -16,8 +16,8 @@ use std::sync::Mutex;
 
 use duckdb::core::{DataChunkHandle, Inserter, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
-use sysmon_core::live::lock;
 use sysmon_core::schema::{Cell, ColType, Row};
+use sysmon_core::sync::lock;
 
 pub type BoxError = Box<dyn Error>;
 

@@ -95,7 +95,7 @@ fn record(interval: Duration, secs: f64, dir: &Path, set: Set) -> Run {
         retention: None,
         max_bytes: None,
     };
-    let rec = recorder::start(&req).expect("start recorder");
+    let rec = recorder::start(sysmon_core::live::process(), &req).expect("start recorder");
     // Steady state: from the end of a warm-up (thread start, first reads, first flush) to
     // just before the stop; the window covers the periodic flushes of a 10 s flush interval.
     let warm = (2.0 * interval.as_secs_f64()).max(1.0);
@@ -114,7 +114,7 @@ fn record(interval: Duration, secs: f64, dir: &Path, set: Set) -> Run {
     std::thread::sleep(Duration::from_secs_f64(secs));
     let b = snap();
     let wall = t.elapsed();
-    recorder::stop(rec.id).expect("stop recorder");
+    recorder::stop(sysmon_core::live::process(), rec.id).expect("stop recorder");
     Run {
         samples: b.0 - a.0,
         missed: b.1 - a.1,

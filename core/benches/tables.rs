@@ -13,7 +13,7 @@ use sysmon_core::procfs::Roots;
 use sysmon_core::procfs::mountinfo::Mount;
 use sysmon_core::sample::Collector;
 use sysmon_core::schema::Timestamp;
-use sysmon_core::tables::filesystems::{self, StatGuard};
+use sysmon_core::tables::filesystems;
 use sysmon_core::tables::processes::{self, ProcessCollector, ProcessFields, ProcessTimes};
 use sysmon_core::tables::{cgroups, disks, net_protocols, networks, pressure, sensors};
 
@@ -140,7 +140,7 @@ fn main() {
         black_box(filesystems::rows(
             Mount::parse_all(&text),
             false,
-            StatGuard::global(),
+            sysmon_core::live::process().stat_guard(),
             Timestamp::now(),
             "h",
         ));

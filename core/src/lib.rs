@@ -19,13 +19,98 @@ pub mod recorder;
 pub mod ring;
 pub mod sample;
 pub mod schema;
+pub mod sync;
 pub mod tables;
 
-/// Every SQL function's columns, in the README's order: the live tables, then the recorder's
-/// `record_metrics` and `recordings` (whose columns `stop_recording` returns too).
-pub fn reference_tables() -> Vec<&'static schema::TableDecl> {
+/// Every SQL function sysmon registers, in the README's order: the live tables of the
+/// registry ([`for_each_table!`]), then the recorder's three. The SQL registration, the docs and
+/// the tests that tie each function to its SQL test, Python test and README section go by it.
+pub fn functions() -> Vec<Function> {
     use schema::Row;
-    let mut all = tables::ALL_TABLES.to_vec();
-    all.extend([recorder::StartedRow::TABLE, recorder::RecordingRow::TABLE]);
+    let mut all: Vec<Function> = tables::ALL
+        .iter()
+        .map(|t| Function {
+            name: t.decl.function,
+            decl: t.decl,
+        })
+        .collect();
+    all.extend([
+        Function {
+            name: "record_metrics",
+            decl: recorder::StartedRow::TABLE,
+        },
+        Function {
+            name: "recordings",
+            decl: recorder::RecordingRow::TABLE,
+        },
+        Function {
+            name: "stop_recording",
+            decl: recorder::RecordingRow::TABLE,
+        },
+    ]);
     all
+}
+
+/// One SQL function and the declaration of the rows it returns.
+#[derive(Clone, Copy, Debug)]
+pub struct Function {
+    pub name: &'static str,
+    pub decl: &'static schema::TableDecl,
+}
+
+/// Every declaration's columns, once each, in the order of [`functions`].
+pub fn reference_tables() -> Vec<&'static schema::TableDecl> {
+    let mut all: Vec<&'static schema::TableDecl> = Vec::new();
+    for f in functions() {
+        if !all.iter().any(|d| std::ptr::eq(*d, f.decl)) {
+            all.push(f.decl);
+        }
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every SQL function of the registry has its SQL test file, a Python test that calls it,
+    /// and its row in the README's "Tables in detail" index: adding a table without them fails.
+    #[test]
+    fn every_function_has_its_tests_and_readme_row() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let python: Vec<String> = std::fs::read_dir(root.join("test/python"))
+            .expect("test/python")
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with("test_") && n.ends_with(".py")
+            })
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .collect();
+        let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+        let index = readme
+            .split("## Tables in detail")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has a 'Tables in detail' section");
+        for f in super::functions() {
+            let sql = root.join(format!("test/sql/{}.test", f.name));
+            assert!(sql.exists(), "{}() has no SQL test file {}", f.name, sql.display());
+            let call = format!("{}(", f.name);
+            assert!(
+                python.iter().any(|t| t.contains(&call)),
+                "{}() is not called by any test/python/test_*.py",
+                f.name
+            );
+            let row = index
+                .lines()
+                .find(|l| l.starts_with('|') && l.contains(&format!("`{}()`", f.name)));
+            let row = row.unwrap_or_else(|| panic!("{}() has no row in README's 'Tables in detail'", f.name));
+            assert!(
+                row.contains(&format!("test/sql/{}.test", f.name)),
+                "README's row of {}() does not name its SQL test",
+                f.name
+            );
+        }
+    }
 }

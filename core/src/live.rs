@@ -1,148 +1,301 @@
-//! The process-wide live state: one [`Collector`] and one [`Ring`] of [`HostSample`]s, shared
-//! by every query and every recorder in the process.
+//! The live state of a process: every kept-open reader and every ring of recent samples, in
+//! one [`LiveState`] built from a [`Roots`].
+//!
+//! The process owns one ([`process()`], the only static); live queries and every recorder of
+//! the process share it, so a sample taken by either serves the other's windows. Tests build
+//! their own from a fixture tree, with a [`FakeClock`] where they need to control time.
 
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::procfs::Roots;
+use crate::recorder::registry::Recorders;
 use crate::ring::{Ring, Window};
 use crate::sample::{Collector, HostSample};
+use crate::sync::lock;
+use crate::tables::cpus::FreqReader;
+use crate::tables::disks::DiskClasses;
+use crate::tables::filesystems::{StatGuard, StatPolicy, statvfs};
+use crate::tables::networks::LinkReader;
 use crate::tables::processes::{ProcessCollector, ProcessFields, ProcessSnapshot, ProcessTimes};
 
-static COLLECTOR: Mutex<Option<Collector>> = Mutex::new(None);
-static RING: Mutex<Option<Ring<HostSample>>> = Mutex::new(None);
-
-/// Locks `m`, recovering from poisoning (a panic elsewhere must not disable monitoring; the
-/// state under these locks is valid after any partial update).
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// The monotonic clock windows are measured on.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> Instant;
+    /// Returns once `now()` has reached `deadline`.
+    fn sleep_until(&self, deadline: Instant);
 }
 
-/// Takes a fresh sample of the real host and keeps it in the ring.
-pub fn sample_now() -> io::Result<Arc<HostSample>> {
-    let sample = {
-        let mut guard = lock(&COLLECTOR);
-        let collector = guard.get_or_insert_with(|| Collector::new(Roots::default()));
-        Arc::new(collector.sample()?)
-    };
-    publish(sample.clone());
-    Ok(sample)
-}
+/// The real clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
 
-/// Keeps a sample taken elsewhere (the recorder) in the ring.
-pub fn publish(sample: Arc<HostSample>) {
-    let mut guard = lock(&RING);
-    guard.get_or_insert_with(Ring::default).push(sample.instant, sample);
-}
-
-/// A fresh sample and the base sample `window` asks for: a kept one when there is one, else
-/// the call sleeps until the youngest usable kept sample is old enough (only the first call of
-/// a process, or a window longer than the kept history, ever sleeps).
-pub fn window_pair(window: Window) -> io::Result<(Arc<HostSample>, Arc<HostSample>)> {
-    let now = sample_now()?;
-    let (found, nearest) = {
-        let guard = lock(&RING);
-        match guard.as_ref() {
-            Some(ring) => (
-                ring.select(now.instant, window),
-                ring.nearest_younger(now.instant, window),
-            ),
-            None => (None, None),
-        }
-    };
-    if let Some((_, base)) = found {
-        return Ok((base, now));
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
     }
-    let base = nearest.map(|(_, s)| s).unwrap_or_else(|| now.clone());
-    let ready_at = base.instant + window.min_age();
-    let wait = ready_at.saturating_duration_since(Instant::now());
-    std::thread::sleep(wait);
-    let fresh = sample_now()?;
-    Ok((base, fresh))
-}
 
-static PROCESSES: Mutex<Option<ProcessCollector>> = Mutex::new(None);
-static PROCESS_RING: Mutex<Option<Ring<ProcessTimes>>> = Mutex::new(None);
-
-/// Takes a process snapshot of the real host and keeps its CPU times in the process ring.
-pub fn process_snapshot(fields: ProcessFields) -> io::Result<ProcessSnapshot> {
-    let snap = {
-        let mut guard = lock(&PROCESSES);
-        let collector = guard.get_or_insert_with(|| ProcessCollector::new(Roots::default()));
-        collector.snapshot(fields)?
-    };
-    publish_process_times(snap.instant, Arc::new(snap.times()));
-    Ok(snap)
-}
-
-/// Keeps process CPU times taken elsewhere (the recorder) in the process ring.
-pub fn publish_process_times(at: Instant, times: Arc<ProcessTimes>) {
-    let mut guard = lock(&PROCESS_RING);
-    guard.get_or_insert_with(Ring::default).push(at, times);
-}
-
-/// A fresh process snapshot and the kept CPU times `window` starts from, with the window's
-/// length: the same no-blocking rule as [`window_pair`] (only a first call, or a window longer
-/// than the kept history, sleeps and reads the processes twice).
-pub fn process_pair(
-    window: Window,
-    fields: ProcessFields,
-) -> io::Result<(Arc<ProcessTimes>, Duration, ProcessSnapshot)> {
-    let now = process_snapshot(fields)?;
-    let (found, nearest) = {
-        let guard = lock(&PROCESS_RING);
-        match guard.as_ref() {
-            Some(ring) => (
-                ring.select(now.instant, window),
-                ring.nearest_younger(now.instant, window),
-            ),
-            None => (None, None),
-        }
-    };
-    if let Some((at, base)) = found {
-        return Ok((base, now.instant.saturating_duration_since(at), now));
+    fn sleep_until(&self, deadline: Instant) {
+        std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
     }
-    let (at, base) = nearest.unwrap_or_else(|| (now.instant, Arc::new(now.times())));
-    std::thread::sleep((at + window.min_age()).saturating_duration_since(Instant::now()));
-    let fresh = process_snapshot(fields)?;
-    Ok((base, fresh.instant.saturating_duration_since(at), fresh))
+}
+
+/// A clock that moves only when slept on or advanced: a test's time, without waiting.
+#[derive(Debug)]
+pub struct FakeClock {
+    now: Mutex<Instant>,
+}
+
+impl Default for FakeClock {
+    fn default() -> Self {
+        FakeClock {
+            now: Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl FakeClock {
+    pub fn advance(&self, by: Duration) {
+        *lock(&self.now) += by;
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> Instant {
+        *lock(&self.now)
+    }
+
+    fn sleep_until(&self, deadline: Instant) {
+        let mut now = lock(&self.now);
+        *now = (*now).max(deadline);
+    }
+}
+
+/// Everything a process keeps between queries: readers with open files and caches, the
+/// rings windows start from, the stuck-mount guard, and the recorders.
+#[derive(Debug)]
+pub struct LiveState {
+    roots: Roots,
+    clock: Arc<dyn Clock>,
+    host: Mutex<Collector>,
+    host_ring: Mutex<Ring<HostSample>>,
+    processes: Mutex<ProcessCollector>,
+    process_ring: Mutex<Ring<ProcessTimes>>,
+    freq: Mutex<FreqReader>,
+    links: Mutex<LinkReader>,
+    disk_classes: Mutex<DiskClasses>,
+    stat_guard: Arc<StatGuard>,
+    /// The recorders started on this state.
+    pub recorders: Recorders,
+}
+
+/// The state of this process: the real host, the real clock.
+pub fn process() -> &'static Arc<LiveState> {
+    static PROCESS: OnceLock<Arc<LiveState>> = OnceLock::new();
+    PROCESS.get_or_init(|| Arc::new(LiveState::new(Roots::default())))
+}
+
+impl LiveState {
+    /// A state reading below `roots`, on the real clock, with the real `statvfs`.
+    pub fn new(roots: Roots) -> LiveState {
+        LiveState {
+            host: Mutex::new(Collector::new(roots.clone())),
+            host_ring: Mutex::new(Ring::default()),
+            processes: Mutex::new(ProcessCollector::new(roots.clone())),
+            process_ring: Mutex::new(Ring::default()),
+            freq: Mutex::new(FreqReader::new(roots.clone())),
+            links: Mutex::new(LinkReader::default()),
+            disk_classes: Mutex::new(DiskClasses::default()),
+            stat_guard: StatGuard::new(Arc::new(statvfs), StatPolicy::default()),
+            clock: Arc::new(SystemClock),
+            recorders: Recorders::default(),
+            roots,
+        }
+    }
+
+    /// The same state on another clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> LiveState {
+        self.clock = clock;
+        self
+    }
+
+    /// The same state with another `statvfs` guard (a stand-in `statvfs`, in tests).
+    pub fn with_stat_guard(mut self, guard: Arc<StatGuard>) -> LiveState {
+        self.stat_guard = guard;
+        self
+    }
+
+    pub fn roots(&self) -> &Roots {
+        &self.roots
+    }
+
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    pub fn stat_guard(&self) -> &Arc<StatGuard> {
+        &self.stat_guard
+    }
+
+    /// The cpufreq/cpuinfo reader (see [`FreqReader`]).
+    pub fn freq(&self) -> MutexGuard<'_, FreqReader> {
+        lock(&self.freq)
+    }
+
+    /// The kept-open sysfs files of network interfaces.
+    pub fn links(&self) -> MutexGuard<'_, LinkReader> {
+        lock(&self.links)
+    }
+
+    /// The sysfs class of each block device, looked up once per name.
+    pub fn disk_classes(&self) -> MutexGuard<'_, DiskClasses> {
+        lock(&self.disk_classes)
+    }
+
+    /// Takes a fresh host sample and keeps it in the ring.
+    pub fn sample_now(&self) -> io::Result<Arc<HostSample>> {
+        let mut sample = lock(&self.host).sample()?;
+        sample.instant = self.clock.now();
+        let sample = Arc::new(sample);
+        self.publish(sample.clone());
+        Ok(sample)
+    }
+
+    /// Keeps a sample taken elsewhere (a recorder) in the ring.
+    pub fn publish(&self, sample: Arc<HostSample>) {
+        lock(&self.host_ring).push(sample.instant, sample);
+    }
+
+    /// A fresh host sample and the base sample `window` asks for (see [`Self::windowed`]).
+    pub fn window_pair(&self, window: Window) -> io::Result<(Arc<HostSample>, Arc<HostSample>)> {
+        let (_, base, now) = self.windowed(
+            &self.host_ring,
+            window,
+            || self.sample_now(),
+            |s| (s.instant, s.clone()),
+        )?;
+        Ok((base, now))
+    }
+
+    /// Takes a process snapshot and keeps its CPU times in the process ring.
+    pub fn process_snapshot(&self, fields: ProcessFields) -> io::Result<(ProcessSnapshot, Arc<ProcessTimes>)> {
+        let mut snap = lock(&self.processes).snapshot(fields)?;
+        snap.instant = self.clock.now();
+        let times = Arc::new(snap.times());
+        self.publish_process_times(snap.instant, times.clone());
+        Ok((snap, times))
+    }
+
+    /// Keeps process CPU times taken elsewhere in the process ring.
+    pub fn publish_process_times(&self, at: Instant, times: Arc<ProcessTimes>) {
+        lock(&self.process_ring).push(at, times);
+    }
+
+    /// A fresh process snapshot, the kept CPU times `window` starts from, and the window's
+    /// length.
+    pub fn process_pair(
+        &self,
+        window: Window,
+        fields: ProcessFields,
+    ) -> io::Result<(Arc<ProcessTimes>, Duration, ProcessSnapshot)> {
+        let (at, base, (now, _)) = self.windowed(
+            &self.process_ring,
+            window,
+            || self.process_snapshot(fields),
+            |(s, t)| (s.instant, t.clone()),
+        )?;
+        Ok((base, now.instant.saturating_duration_since(at), now))
+    }
+
+    /// Takes a reading (`take` keeps it in `ring`) and finds the kept entry `window` starts
+    /// at. When none is old enough, waits until the youngest usable one is (the reading just
+    /// taken, on a process's first call) and takes a fresh reading: only a first call, or a
+    /// window longer than the kept history, ever waits. Returns the base's time, the base,
+    /// and the reading the window ends with.
+    fn windowed<T, S>(
+        &self,
+        ring: &Mutex<Ring<T>>,
+        window: Window,
+        mut take: impl FnMut() -> io::Result<S>,
+        key: impl Fn(&S) -> (Instant, Arc<T>),
+    ) -> io::Result<(Instant, Arc<T>, S)> {
+        let now = take()?;
+        let (at, current) = key(&now);
+        let (found, nearest) = {
+            let ring = lock(ring);
+            (ring.select(at, window), ring.nearest_younger(at, window))
+        };
+        if let Some((base_at, base)) = found {
+            return Ok((base_at, base, now));
+        }
+        let (base_at, base) = nearest.unwrap_or((at, current));
+        self.wait_for_base(base_at + window.min_age());
+        Ok((base_at, base, take()?))
+    }
+
+    /// The one place a live query waits: until a kept base reading is `ready_at` old enough.
+    pub fn wait_for_base(&self, ready_at: Instant) {
+        self.clock.sleep_until(ready_at);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn fake() -> (LiveState, Arc<FakeClock>) {
+        let clock = Arc::new(FakeClock::default());
+        let state = LiveState::new(Roots::test_fixture("modern")).with_clock(clock.clone());
+        (state, clock)
+    }
+
     #[test]
     fn first_call_waits_then_calls_reuse_the_ring() {
-        let (b, n) = window_pair(Window::Default).unwrap();
-        assert!(n.instant.duration_since(b.instant) >= Duration::from_millis(100));
-        let t = Instant::now();
-        for _ in 0..5 {
-            let (b, n) = window_pair(Window::Default).unwrap();
-            assert!(n.instant.duration_since(b.instant) >= Duration::from_millis(100));
-        }
-        assert!(
-            t.elapsed() < Duration::from_millis(100),
-            "kept samples made the calls block"
+        let (state, clock) = fake();
+        let start = clock.now();
+        let (b, n) = state.window_pair(Window::Default).unwrap();
+        assert_eq!(n.instant.duration_since(b.instant), Duration::from_millis(100));
+        assert_eq!(
+            clock.now(),
+            start + Duration::from_millis(100),
+            "the first call waited 100 ms"
         );
+        for _ in 0..5 {
+            clock.advance(Duration::from_millis(3));
+            let before = clock.now();
+            let (b, n) = state.window_pair(Window::Default).unwrap();
+            assert!(n.instant.duration_since(b.instant) >= Duration::from_millis(100));
+            assert_eq!(clock.now(), before, "a kept sample made the call wait");
+        }
         let w = Duration::from_millis(150);
-        let (b, n) = window_pair(Window::Exactly(w)).unwrap();
+        let (b, n) = state.window_pair(Window::Exactly(w)).unwrap();
         let got = n.instant.duration_since(b.instant);
-        assert!(got >= w && got <= 2 * w + Duration::from_millis(50), "{got:?}");
+        assert!(got >= w && got <= 2 * w, "{got:?}");
+    }
+
+    #[test]
+    fn long_window_waits_for_the_youngest_usable_sample() {
+        let (state, clock) = fake();
+        state.sample_now().unwrap();
+        clock.advance(Duration::from_millis(400));
+        let before = clock.now();
+        let w = Duration::from_secs(1);
+        let (b, n) = state.window_pair(Window::Exactly(w)).unwrap();
+        assert_eq!(n.instant.duration_since(b.instant), w);
+        assert_eq!(clock.now(), before + Duration::from_millis(600), "waited only the rest");
     }
 
     #[test]
     fn process_pairs_reuse_kept_times() {
-        let (_, w, snap) = process_pair(Window::Default, ProcessFields::default()).unwrap();
-        assert!(w >= Duration::from_millis(100));
+        let (state, clock) = fake();
+        let (_, w, snap) = state.process_pair(Window::Default, ProcessFields::default()).unwrap();
+        assert_eq!(w, Duration::from_millis(100));
         assert!(!snap.processes.is_empty());
-        let t = Instant::now();
-        let (_, w, _) = process_pair(Window::Default, ProcessFields::default()).unwrap();
-        assert!(w >= Duration::from_millis(100));
-        assert!(
-            t.elapsed() < Duration::from_millis(100),
-            "a kept snapshot made the call block"
-        );
+        clock.advance(Duration::from_millis(50));
+        let before = clock.now();
+        let (_, w, _) = state.process_pair(Window::Default, ProcessFields::default()).unwrap();
+        assert_eq!(w, Duration::from_millis(150));
+        assert_eq!(clock.now(), before, "a kept snapshot made the call wait");
     }
 }

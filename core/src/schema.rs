@@ -62,16 +62,37 @@ pub struct Column {
     pub doc: &'static str,
 }
 
-/// One table: the SQL function that answers it live and the folder the recorder writes.
+/// One table: the SQL function that answers it live and, where it is recorded, its folder.
 #[derive(Debug)]
 pub struct TableDecl {
-    /// Short name: the recorder's folder and the name in `record_metrics(tables := [...])`.
-    pub name: &'static str,
     /// The SQL table function, e.g. `system_metrics`.
     pub function: &'static str,
+    /// Whether and how the recorder writes this table; `None` for a table that is not
+    /// recorded (static facts, the recorder's own functions, test hooks).
+    pub recorded: Option<Recorded>,
     /// What one row is.
     pub doc: &'static str,
     pub columns: &'static [Column],
+}
+
+/// How the recorder writes a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    /// The folder `<dir>/<name>/` and the name accepted in `record_metrics(tables := [...])`.
+    pub name: &'static str,
+    pub cadence: Cadence,
+    /// Whether it is recorded when `tables` is not given.
+    pub by_default: bool,
+}
+
+/// How often the recorder samples a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cadence {
+    /// At every tick of `interval`.
+    Host,
+    /// At the ticks of the coarser `process_interval` (tables whose cost grows with the
+    /// number of processes, cgroups or mounts).
+    Process,
 }
 
 impl TableDecl {
@@ -82,7 +103,7 @@ impl TableDecl {
 }
 
 /// A point in time, as microseconds since the Unix epoch (UTC).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp {
     pub micros: i64,
 }
@@ -159,6 +180,14 @@ impl<T: ColumnValue> ColumnValue for Option<T> {
     }
 }
 
+/// A group of columns declared once and shared by several tables (the CPU columns of
+/// `system_metrics` and `system_cpus`), declared with [`declare_columns!`](crate::declare_columns).
+pub trait ColumnGroup {
+    const COLUMNS: &'static [Column];
+    /// The value of column `col` (an index into `COLUMNS`); `Null` past the end.
+    fn group_cell(&self, col: usize) -> Cell<'_>;
+}
+
 /// A row of a declared table.
 pub trait Row {
     const TABLE: &'static TableDecl;
@@ -166,12 +195,60 @@ pub trait Row {
     fn cell(&self, col: usize) -> Cell<'_>;
 }
 
-/// Declares a table: its row struct and its [`TableDecl`].
+/// `parts` laid end to end (the columns of a declaration with groups); `N` must be their total.
+pub const fn concat_columns<const N: usize>(parts: &[&[Column]]) -> [Column; N] {
+    const BLANK: Column = Column {
+        name: "",
+        ty: ColType::Boolean,
+        unit: "",
+        doc: "",
+    };
+    let mut out = [BLANK; N];
+    let (mut k, mut i) = (0, 0);
+    while i < parts.len() {
+        let mut j = 0;
+        while j < parts[i].len() {
+            out[k] = parts[i][j];
+            k += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    assert!(k == N, "column count mismatch");
+    out
+}
+
+/// For each column of a declaration whose entries have `lens` columns each (1 for a column, the
+/// group's size for a group): (entry, column within the entry).
+pub const fn column_map<const N: usize>(lens: &[usize]) -> [(u16, u16); N] {
+    let mut out = [(0u16, 0u16); N];
+    let (mut k, mut e) = (0, 0);
+    while e < lens.len() {
+        let mut j = 0;
+        while j < lens[e] {
+            out[k] = (e as u16, j as u16);
+            k += 1;
+            j += 1;
+        }
+        e += 1;
+    }
+    assert!(k == N, "column count mismatch");
+    out
+}
+
+/// Declares a table: its row struct (with `Default`: every `Option` `None`) and its
+/// [`TableDecl`].
+///
+/// `=> "system_widgets"` names the SQL function. `, recorded as "widgets" every interval`
+/// also makes the recorder write it into the folder `widgets/` at every tick of `interval`
+/// (`every process_interval`: at the ticks of `process_interval`), by default, or only when
+/// named in `tables := [...]` with `when named` at the end. A field `name: Group [..]` embeds
+/// a [`ColumnGroup`]'s columns at that place.
 ///
 /// ```
 /// sysmon_core::declare_table! {
 ///     /// One row per widget.
-///     pub struct WidgetRow => "widgets", "system_widgets" {
+///     pub struct WidgetRow => "system_widgets", recorded as "widgets" every interval {
 ///         /// Name of the widget.
 ///         name: String [""],
 ///         /// Size of the widget.
@@ -180,63 +257,162 @@ pub trait Row {
 /// }
 /// use sysmon_core::schema::Row;
 /// assert_eq!(WidgetRow::TABLE.columns[1].name, "size_bytes");
+/// assert_eq!(WidgetRow::TABLE.recorded.unwrap().name, "widgets");
 /// ```
 #[macro_export]
 macro_rules! declare_table {
     (
         $(#[doc = $tdoc:literal])+
-        $vis:vis struct $row:ident => $table:literal, $function:literal {
+        $vis:vis struct $row:ident => $function:literal
+            $(, recorded as $folder:literal every $cadence:ident $($when:ident $named:ident)?)? {
             $(
-                $(#[doc = $doc:literal])+
-                $field:ident : $ty:ty [$unit:literal]
+                $(#[doc = $doc:literal])*
+                $field:ident : $ty:ty [$($unit:tt)*]
             ),* $(,)?
         }
     ) => {
-        $(#[doc = $tdoc])+
-        #[derive(Debug, Clone, PartialEq)]
-        $vis struct $row {
-            $(
-                $(#[doc = $doc])+
-                pub $field: $ty,
-            )*
+        $crate::declare_columns! {
+            $(#[doc = $tdoc])+
+            $vis struct $row {
+                $( $(#[doc = $doc])* $field : $ty [$($unit)*] ),*
+            }
         }
 
         impl $crate::schema::Row for $row {
             const TABLE: &'static $crate::schema::TableDecl = &$crate::schema::TableDecl {
-                name: $table,
                 function: $function,
+                recorded: $crate::__recorded!($($folder $cadence [$($when $named)?])?),
                 doc: concat!($($tdoc),+),
-                columns: &[
-                    $(
-                        $crate::schema::Column {
-                            name: stringify!($field),
-                            ty: <$ty as $crate::schema::ColumnValue>::TYPE,
-                            unit: $unit,
-                            doc: concat!($($doc),+),
-                        },
-                    )*
-                ],
+                columns: <$row as $crate::schema::ColumnGroup>::COLUMNS,
             };
 
             fn cell(&self, col: usize) -> $crate::schema::Cell<'_> {
-                type Getter = for<'a> fn(&'a $row) -> $crate::schema::Cell<'a>;
-                const GETTERS: &[Getter] = &[
-                    $(
-                        {
-                            fn get(r: &$row) -> $crate::schema::Cell<'_> {
-                                $crate::schema::ColumnValue::cell(&r.$field)
-                            }
-                            get
-                        },
-                    )*
-                ];
-                match GETTERS.get(col) {
-                    Some(get) => get(self),
+                $crate::schema::ColumnGroup::group_cell(self, col)
+            }
+        }
+    };
+}
+
+/// Declares a [`ColumnGroup`]: a struct whose fields are columns (or groups), with the same
+/// field syntax as [`declare_table!`](crate::declare_table).
+#[macro_export]
+macro_rules! declare_columns {
+    (
+        $(#[doc = $tdoc:literal])+
+        $vis:vis struct $name:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $field:ident : $ty:ty [$($unit:tt)*]
+            ),* $(,)?
+        }
+    ) => {
+        $(#[doc = $tdoc])+
+        #[derive(Debug, Clone, Default, PartialEq)]
+        $vis struct $name {
+            $(
+                $(#[doc = $doc])*
+                pub $field: $ty,
+            )*
+        }
+
+        impl $crate::schema::ColumnGroup for $name {
+            const COLUMNS: &'static [$crate::schema::Column] = {
+                const N: usize = 0 $(+ $crate::__entry_columns!([$($unit)*] $field $ty []).len())*;
+                const COLUMNS: [$crate::schema::Column; N] = $crate::schema::concat_columns::<N>(&[
+                    $( $crate::__entry_columns!([$($unit)*] $field $ty [$($doc)*]) ),*
+                ]);
+                &COLUMNS
+            };
+
+            fn group_cell(&self, col: usize) -> $crate::schema::Cell<'_> {
+                type Getter = for<'a> fn(&'a $name, usize) -> $crate::schema::Cell<'a>;
+                const GETTERS: &[Getter] = &[ $( $crate::__entry_getter!([$($unit)*] $name, $field) ),* ];
+                const N: usize = <$name as $crate::schema::ColumnGroup>::COLUMNS.len();
+                const MAP: [(u16, u16); N] = $crate::schema::column_map::<N>(&[
+                    $( $crate::__entry_columns!([$($unit)*] $field $ty []).len() ),*
+                ]);
+                match MAP.get(col) {
+                    Some(&(e, j)) => match GETTERS.get(usize::from(e)) {
+                        Some(get) => get(self, usize::from(j)),
+                        None => $crate::schema::Cell::Null,
+                    },
                     None => $crate::schema::Cell::Null,
                 }
             }
         }
     };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __recorded {
+    () => {
+        None
+    };
+    ($folder:literal $cadence:ident [$($when:ident $named:ident)?]) => {
+        Some($crate::schema::Recorded {
+            name: $folder,
+            cadence: $crate::__cadence!($cadence),
+            by_default: $crate::__by_default!($($when $named)?),
+        })
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cadence {
+    (interval) => {
+        $crate::schema::Cadence::Host
+    };
+    (process_interval) => {
+        $crate::schema::Cadence::Process
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __by_default {
+    () => {
+        true
+    };
+    (when named) => {
+        false
+    };
+}
+
+/// The columns of one entry of a declaration: a group's, or one column.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __entry_columns {
+    ([..] $field:ident $ty:ty [$($doc:literal)*]) => {
+        <$ty as $crate::schema::ColumnGroup>::COLUMNS
+    };
+    ([$unit:literal] $field:ident $ty:ty [$($doc:literal)*]) => {
+        &[$crate::schema::Column {
+            name: stringify!($field),
+            ty: <$ty as $crate::schema::ColumnValue>::TYPE,
+            unit: $unit,
+            doc: concat!($($doc),*),
+        }]
+    };
+}
+
+/// The cell getter of one entry of a declaration.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __entry_getter {
+    ([..] $row:ty, $field:ident) => {{
+        fn get(r: &$row, j: usize) -> $crate::schema::Cell<'_> {
+            $crate::schema::ColumnGroup::group_cell(&r.$field, j)
+        }
+        get
+    }};
+    ([$unit:literal] $row:ty, $field:ident) => {{
+        fn get(r: &$row, _: usize) -> $crate::schema::Cell<'_> {
+            $crate::schema::ColumnValue::cell(&r.$field)
+        }
+        get
+    }};
 }
 
 /// The README's column reference for `tables`, in Markdown.
@@ -278,9 +454,19 @@ pub fn splice_reference(readme: &str, reference: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    crate::declare_columns! {
+        /// A group.
+        pub struct Pair {
+            /// First.
+            first_bytes: u64 ["bytes"],
+            /// Second.
+            second: Option<i32> [""],
+        }
+    }
+
     crate::declare_table! {
         /// Test rows.
-        pub struct TestRow => "test", "system_test" {
+        pub struct TestRow => "system_test", recorded as "test" every process_interval when named {
             /// A name.
             name: String [""],
             /// A size.
@@ -291,6 +477,9 @@ mod tests {
             ratio_pct: f64 ["percent"],
             /// Arguments.
             args: Vec<String> [""],
+            pair: Pair [..],
+            /// After the group.
+            last: bool [""],
         }
     }
 
@@ -299,7 +488,29 @@ mod tests {
         let t = TestRow::TABLE;
         assert_eq!(t.function, "system_test");
         let names: Vec<_> = t.columns.iter().map(|c| c.name).collect();
-        assert_eq!(names, ["name", "size_bytes", "ts", "ratio_pct", "args"]);
+        assert_eq!(
+            names,
+            [
+                "name",
+                "size_bytes",
+                "ts",
+                "ratio_pct",
+                "args",
+                "first_bytes",
+                "second",
+                "last"
+            ]
+        );
+        assert_eq!(
+            t.recorded,
+            Some(Recorded {
+                name: "test",
+                cadence: Cadence::Process,
+                by_default: false
+            })
+        );
+        assert_eq!(t.columns[5].unit, "bytes");
+        assert_eq!(t.columns[5].doc, " First.");
         assert_eq!(t.columns[1].ty, ColType::UBigInt);
         assert_eq!(t.columns[2].ty, ColType::TimestampTz);
         assert_eq!(t.columns[4].ty, ColType::VarcharList);
@@ -310,13 +521,23 @@ mod tests {
             ts: Timestamp::from_micros(5),
             ratio_pct: f64::NAN,
             args: vec!["x".into()],
+            pair: Pair {
+                first_bytes: 7,
+                second: None,
+            },
+            last: true,
         };
         assert_eq!(r.cell(0), Cell::Str("a"));
         assert_eq!(r.cell(1), Cell::Null);
         assert_eq!(r.cell(2), Cell::Ts(5));
         assert_eq!(r.cell(3), Cell::Null, "a non-finite double is NULL, never NaN");
         assert_eq!(r.cell(4), Cell::StrList(&["x".to_string()]));
-        assert_eq!(r.cell(5), Cell::Null);
+        assert_eq!(r.cell(5), Cell::U64(7), "a group's columns sit where the group is");
+        assert_eq!(r.cell(6), Cell::Null);
+        assert_eq!(r.cell(7), Cell::Bool(true));
+        assert_eq!(r.cell(8), Cell::Null);
+        let blank = TestRow::default();
+        assert_eq!(blank.cell(1), Cell::Null, "Default leaves every Option None");
     }
 
     #[test]

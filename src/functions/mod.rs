@@ -1,21 +1,13 @@
-//! One module per SQL function, named after it. Each is a thin [`LiveTable`](crate::table::LiveTable)
-//! over a collector in `sysmon_core::tables`.
+//! The SQL functions. Every live table of the registry (`sysmon_core::for_each_table!`) is
+//! bound by the one generic [`Live`] below: its columns come from its declaration, its named
+//! parameters from its input (`"window"`) and its options (BOOLEAN flags), and its rows from
+//! `Table::rows` on the process's live state. The recorder's three functions have a module
+//! each.
 
 mod record_metrics;
 mod recordings;
 mod stop_recording;
 mod sysmon_test_panic;
-mod system_cgroups;
-mod system_cpus;
-mod system_disks;
-mod system_filesystems;
-mod system_info;
-mod system_metrics;
-mod system_net_protocols;
-mod system_networks;
-mod system_pressure;
-mod system_processes;
-mod system_sensors;
 
 use std::error::Error;
 use std::marker::PhantomData;
@@ -26,23 +18,25 @@ use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::BindInfo;
 use sysmon_core::live;
 use sysmon_core::ring::Window;
-use sysmon_core::sample::HostSample;
-use sysmon_core::schema::Row;
+use sysmon_core::tables::{Input, Options, Table};
 
 use crate::table::{BoxError, LiveTable, TableFn};
 
+type Register = fn(&Connection) -> Result<(), Box<dyn Error>>;
+
+macro_rules! live_tables {
+    ($($t:path),* $(,)?) => {
+        /// The registration of every live table, in the registry's order.
+        const LIVE_TABLES: &[Register] = &[$(register_one::<Live<$t>>),*];
+    };
+}
+
+sysmon_core::for_each_table!(live_tables);
+
 pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
-    register_one::<system_info::SystemInfo>(con)?;
-    register_one::<HostWindow<system_metrics::SystemMetrics>>(con)?;
-    register_one::<HostWindow<system_cpus::SystemCpus>>(con)?;
-    register_one::<system_disks::SystemDisks>(con)?;
-    register_one::<system_filesystems::SystemFilesystems>(con)?;
-    register_one::<HostWindow<system_networks::SystemNetworks>>(con)?;
-    register_one::<HostWindow<system_net_protocols::SystemNetProtocols>>(con)?;
-    register_one::<system_processes::SystemProcesses>(con)?;
-    register_one::<HostWindow<system_pressure::SystemPressure>>(con)?;
-    register_one::<system_sensors::SystemSensors>(con)?;
-    register_one::<system_cgroups::SystemCgroups>(con)?;
+    for register in LIVE_TABLES {
+        register(con)?;
+    }
     register_one::<record_metrics::RecordMetrics>(con)?;
     register_one::<recordings::Recordings>(con)?;
     register_one::<stop_recording::StopRecording>(con)?;
@@ -62,43 +56,41 @@ fn register_one<T: LiveTable>(con: &Connection) -> Result<(), Box<dyn Error>> {
 pub const WINDOW_MIN: Duration = Duration::from_millis(10);
 pub const WINDOW_MAX: Duration = Duration::from_secs(3600);
 
-/// The `window := INTERVAL ...` named parameter shared by every table with percentages or rates.
-pub fn window_parameter() -> (&'static str, LogicalTypeHandle) {
-    ("window", LogicalTypeHandle::from(LogicalTypeId::Interval))
-}
+/// The SQL function of a live table.
+pub struct Live<T>(PhantomData<T>);
 
-pub fn bind_window(bind: &BindInfo) -> Result<Window, BoxError> {
-    Ok(match crate::params::interval(bind, "window", WINDOW_MIN, WINDOW_MAX)? {
-        Some(d) => Window::Exactly(d),
-        None => Window::Default,
-    })
-}
-
-/// A table computed from a window of host samples (the process-wide ring), whose only
-/// parameter is `"window"`: system_metrics, system_cpus, system_networks, system_net_protocols
-/// and system_pressure. Each of those modules says only how a window becomes rows.
-pub trait HostWindowTable: 'static {
-    type Row: Row + Send + Sync;
-    fn rows(base: &HostSample, now: &HostSample) -> Vec<Self::Row>;
-}
-
-/// The table function of a [`HostWindowTable`].
-pub struct HostWindow<T>(PhantomData<T>);
-
-impl<T: HostWindowTable> LiveTable for HostWindow<T> {
+impl<T: Table> LiveTable for Live<T> {
     type Row = T::Row;
-    type Options = Window;
+    type Options = (Window, T::Options);
 
     fn named_parameters() -> Vec<(&'static str, LogicalTypeHandle)> {
-        vec![window_parameter()]
+        let window = T::Input::WINDOWED.then(|| ("window", LogicalTypeHandle::from(LogicalTypeId::Interval)));
+        let flags = <T::Options as Options>::FLAGS
+            .iter()
+            .map(|f| (f.name, LogicalTypeHandle::from(LogicalTypeId::Boolean)));
+        window.into_iter().chain(flags).collect()
     }
 
-    fn bind(bind: &BindInfo) -> Result<Window, BoxError> {
-        bind_window(bind)
+    fn bind(bind: &BindInfo) -> Result<(Window, T::Options), BoxError> {
+        let window = match T::Input::WINDOWED {
+            true => match crate::params::interval(bind, "window", WINDOW_MIN, WINDOW_MAX)? {
+                Some(d) => Window::Exactly(d),
+                None => Window::Default,
+            },
+            false => Window::Default,
+        };
+        let mut options = T::Options::default();
+        for flag in <T::Options as Options>::FLAGS {
+            if let Some(v) = crate::params::boolean(bind, flag.name)? {
+                (flag.set)(&mut options, v);
+            }
+        }
+        Ok((window, options))
     }
 
-    fn collect(window: &Window, _columns: &[usize]) -> Result<Vec<T::Row>, BoxError> {
-        let (base, now) = live::window_pair(*window)?;
-        Ok(T::rows(&base, &now))
+    fn collect((window, options): &(Window, T::Options), columns: &[usize]) -> Result<Vec<T::Row>, BoxError> {
+        let state = live::process();
+        let input = T::Input::live(state, *window, columns)?;
+        Ok(T::rows(&input, state, options)?)
     }
 }

@@ -11,10 +11,11 @@ use std::sync::Mutex;
 
 use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::BindInfo;
-use sysmon_core::live::lock;
+use sysmon_core::live;
 use sysmon_core::recorder::{
-    self, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, RETENTION_MIN, Request, StartedRow,
+    self, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, RETENTION_MAX, RETENTION_MIN, Request, StartedRow,
 };
+use sysmon_core::sync::lock;
 
 use crate::params::{interval, interval_value, positional, positional_interval};
 use crate::table::{BoxError, LiveTable};
@@ -25,9 +26,6 @@ pub struct Start {
     req: Request,
     started: Mutex<Option<StartedRow>>,
 }
-
-/// The longest `retention` (about 100 years).
-const RETENTION_MAX: std::time::Duration = std::time::Duration::from_secs(36_500 * 86_400);
 
 impl LiveTable for RecordMetrics {
     type Row = StartedRow;
@@ -106,7 +104,9 @@ impl LiveTable for RecordMetrics {
             retention,
             max_bytes,
         };
-        let config = recorder::check(&req)?;
+        // The bounds are passed here only to phrase errors on NULL, negative and month values
+        // as every other parameter's; `check` checks every bound.
+        let config = recorder::check(live::process(), &req)?;
         crate::lockdown::check_dir(bind, Path::new(&config.dir))?;
         Ok(Start {
             req,
@@ -119,7 +119,7 @@ impl LiveTable for RecordMetrics {
         if let Some(row) = started.as_ref() {
             return Ok(vec![row.clone()]);
         }
-        let rec = recorder::start(&start.req)?;
+        let rec = recorder::start(live::process(), &start.req)?;
         let row = rec.started_row();
         *started = Some(row.clone());
         Ok(vec![row])

@@ -1,7 +1,8 @@
 //! `recordings()`: one row per recorder started in this process (see `sysmon_core::recorder`).
 
 use duckdb::vtab::BindInfo;
-use sysmon_core::recorder::{self, RecordingRow};
+use sysmon_core::live;
+use sysmon_core::recorder::RecordingRow;
 
 use crate::table::{BoxError, LiveTable};
 
@@ -16,6 +17,6 @@ impl LiveTable for Recordings {
     }
 
     fn collect(_: &(), _columns: &[usize]) -> Result<Vec<RecordingRow>, BoxError> {
-        Ok(recorder::list())
+        Ok(live::process().recorders.rows())
     }
 }

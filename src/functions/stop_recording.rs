@@ -9,8 +9,9 @@ use std::sync::Mutex;
 
 use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::BindInfo;
-use sysmon_core::live::lock;
+use sysmon_core::live;
 use sysmon_core::recorder::{self, RecordingRow};
+use sysmon_core::sync::lock;
 
 use crate::params::positional;
 use crate::table::{BoxError, LiveTable};
@@ -40,7 +41,7 @@ impl LiveTable for StopRecording {
             return Err("id must be the id of a running recorder (see recordings()); got NULL".into());
         }
         let id = v.to_int64();
-        recorder::check_stoppable(id)?;
+        live::process().recorders.check_stoppable(id)?;
         Ok(Stop {
             id,
             stopped: Mutex::new(None),
@@ -52,7 +53,7 @@ impl LiveTable for StopRecording {
         if let Some(row) = stopped.as_ref() {
             return Ok(vec![row.clone()]);
         }
-        let row = recorder::stop(stop.id)?;
+        let row = recorder::stop(live::process(), stop.id)?;
         *stopped = Some(row.clone());
         Ok(vec![row])
     }

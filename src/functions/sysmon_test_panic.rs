@@ -11,7 +11,7 @@ use crate::table::{BoxError, LiveTable};
 
 sysmon_core::declare_table! {
     /// Test hook; never returns a row.
-    pub struct PanicRow => "test_panic", "sysmon_test_panic" {
+    pub struct PanicRow => "sysmon_test_panic" {
         /// Never produced.
         never: i32 [""],
     }

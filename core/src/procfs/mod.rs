@@ -22,6 +22,7 @@ pub mod pid;
 pub mod pressure;
 pub mod snmp;
 pub mod stat;
+pub mod syscalls;
 pub mod uptime;
 
 use std::path::{Path, PathBuf};

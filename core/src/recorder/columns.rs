@@ -193,7 +193,7 @@ impl Batch {
 
     /// Appends one row. `R` must be the row type of this batch's declaration.
     pub fn push<R: Row>(&mut self, row: &R) {
-        debug_assert_eq!(R::TABLE.name, self.decl.name, "row of another table");
+        debug_assert_eq!(R::TABLE.function, self.decl.function, "row of another table");
         for (i, b) in self.builders.iter_mut().enumerate() {
             let cell = row.cell(i);
             if Some(i) == self.ts_col
@@ -234,7 +234,7 @@ mod tests {
 
     crate::declare_table! {
         /// Rows of every type.
-        pub struct AllTypes => "alltypes", "system_alltypes" {
+        pub struct AllTypes => "system_alltypes", recorded as "alltypes" every interval {
             /// When.
             ts: Timestamp [""],
             /// Name.

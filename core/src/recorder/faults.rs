@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::live::lock;
+use crate::sync::lock;
 
 #[derive(Clone, Debug, Default)]
 pub struct Hooks {

@@ -97,7 +97,7 @@ fn compatible(e: &Entry, decl: &TableDecl) -> bool {
     match store::read_kv(&e.path) {
         Ok(kv) => {
             store::kv_get(&kv, keys::SCHEMA_VERSION) == Some(&super::SCHEMA_VERSION.to_string())
-                && store::kv_get(&kv, keys::TABLE) == Some(decl.name)
+                && store::kv_get(&kv, keys::TABLE) == decl.recorded.map(|r| r.name)
         }
         Err(_) => false,
     }

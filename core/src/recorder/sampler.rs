@@ -1,8 +1,9 @@
 //! The sampling thread: waits for each tick, reads the host, hands the sample on.
 //!
 //! Per tick it does the reads (the [`Collector`]'s kept-open files, `pread` from offset 0 into
-//! kept buffers), one `Arc` for the sample, a push into the live ring and a non-blocking send
-//! to the writer thread. Everything else (rows, encoding, files) is the writer's.
+//! kept buffers, and the reads of the tables due at the tick, see [`super::tables`]), one
+//! `Arc` for the sample, a push into the live ring and a non-blocking send to the writer
+//! thread. Everything else (rows of the windowed tables, encoding, files) is the writer's.
 //!
 //! Tick `k` is due at `k × interval` of the wall clock (microseconds since the epoch). The
 //! thread sleeps until the next due time (interruptible by a stop request), samples, and
@@ -13,17 +14,69 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use super::tables::{AnySnap, Cadence, ErasedSnapshot, Source};
+use super::tables::{RecordedTable, TickRows};
 use super::{Config, Shared, thread_cpu_ns, wall_us};
+use crate::live::LiveState;
 use crate::sample::{Collector, HostSample};
+use crate::schema::Cadence;
+use crate::tables::Tick;
 
 /// One tick, as the writer receives it.
-pub struct Tick {
+pub struct Sampled {
     /// The host sample (shared with the live ring).
     pub host: Arc<HostSample>,
-    /// Snapshots of the process-cadence tables taken at this tick: (index into
-    /// `config.tables`, snapshot).
-    pub snaps: Vec<(usize, AnySnap)>,
+    /// The reads of the tables due at this tick: (index into `config.tables`, reads).
+    pub tables: Vec<(usize, Box<dyn TickRows>)>,
+}
+
+/// The recorded tables as the sampling thread drives them.
+pub struct Tables {
+    tables: Vec<(usize, Cadence, Box<dyn RecordedTable>)>,
+    prev_host: Arc<HostSample>,
+}
+
+impl Tables {
+    /// The drivers of `config`'s tables; the first tick's window starts at `baseline`.
+    pub fn new(config: &Config, baseline: Arc<HostSample>) -> Tables {
+        Tables {
+            tables: config
+                .tables
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (i, t.cadence, (t.entry.recorder)()))
+                .collect(),
+            prev_host: baseline,
+        }
+    }
+
+    /// The reads of one tick: every host-cadence table, and the process-cadence ones when
+    /// `process_due`. A table whose reads fail is left out of this tick, with `on_error` told.
+    pub fn tick(
+        &mut self,
+        state: &LiveState,
+        host: Arc<HostSample>,
+        process_due: bool,
+        mut on_error: impl FnMut(usize, std::io::Error),
+    ) -> Sampled {
+        let tick = Tick {
+            prev_host: std::mem::replace(&mut self.prev_host, host.clone()),
+            host,
+        };
+        let mut tables = Vec::with_capacity(self.tables.len());
+        for (i, cadence, t) in &mut self.tables {
+            if *cadence == Cadence::Process && !process_due {
+                continue;
+            }
+            match t.sample(state, &tick) {
+                Ok(rows) => tables.push((*i, rows)),
+                Err(e) => on_error(*i, e),
+            }
+        }
+        Sampled {
+            host: tick.host,
+            tables,
+        }
+    }
 }
 
 /// The slot of the next tick strictly after `now_us`, for an interval of `iv_us`.
@@ -31,8 +84,17 @@ pub fn next_slot(now_us: i64, iv_us: i64) -> i64 {
     now_us.div_euclid(iv_us) + 1
 }
 
-pub fn run(config: Config, shared: Arc<Shared>, collector: Collector, tx: SyncSender<Tick>) {
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&config, &shared, collector, &tx)));
+pub fn run(
+    config: Config,
+    shared: Arc<Shared>,
+    state: Arc<LiveState>,
+    collector: Collector,
+    baseline: Arc<HostSample>,
+    tx: SyncSender<Sampled>,
+) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        body(&config, &shared, &state, collector, baseline, &tx)
+    }));
     if let Err(panic) = result {
         let what = super::panic_text(&*panic);
         shared.error(format!("internal error: the sampling thread panicked: {what}"));
@@ -40,21 +102,19 @@ pub fn run(config: Config, shared: Arc<Shared>, collector: Collector, tx: SyncSe
     // Dropping `tx` (at return) tells the writer to make its final flush.
 }
 
-fn body(config: &Config, shared: &Shared, mut collector: Collector, tx: &SyncSender<Tick>) {
+fn body(
+    config: &Config,
+    shared: &Shared,
+    state: &LiveState,
+    mut collector: Collector,
+    baseline: Arc<HostSample>,
+    tx: &SyncSender<Sampled>,
+) {
     let iv_us = i64::try_from(config.interval.as_micros()).unwrap_or(i64::MAX).max(1);
     let piv_us = i64::try_from(config.process_interval.as_micros())
         .unwrap_or(i64::MAX)
         .max(1);
-    let mut snapshotters: Vec<(usize, ErasedSnapshot)> = config
-        .tables
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.cadence == Cadence::Process)
-        .filter_map(|(i, t)| match t.source {
-            Source::Snapshot(make) => Some((i, make())),
-            Source::Host(_) => None,
-        })
-        .collect();
+    let mut tables = Tables::new(config, baseline);
     let mut last_slot: Option<i64> = None;
     let mut last_process_slot: Option<i64> = None;
     let mut slot = next_slot(wall_us(), iv_us);
@@ -85,21 +145,17 @@ fn body(config: &Config, shared: &Shared, mut collector: Collector, tx: &SyncSen
         }
         last_slot = Some(served);
         match collector.sample() {
-            Ok(sample) => {
+            Ok(mut sample) => {
+                sample.instant = state.now();
                 let host = Arc::new(sample);
-                crate::live::publish(host.clone());
-                let mut snaps = Vec::new();
+                state.publish(host.clone());
                 let pslot = now.div_euclid(piv_us);
-                if !snapshotters.is_empty() && last_process_slot != Some(pslot) {
-                    last_process_slot = Some(pslot);
-                    for (i, s) in snapshotters.iter_mut() {
-                        match (s.take)() {
-                            Ok(snap) => snaps.push((*i, snap)),
-                            Err(e) => shared.error(format!("cannot sample {}: {e}", config.tables[*i].name())),
-                        }
-                    }
-                }
-                match tx.try_send(Tick { host, snaps }) {
+                let process_due = last_process_slot != Some(pslot);
+                last_process_slot = Some(pslot);
+                let sampled = tables.tick(state, host, process_due, |i, e| {
+                    shared.error(format!("cannot sample {}: {e}", config.tables[i].name()))
+                });
+                match tx.try_send(sampled) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => {
                         shared.samples_dropped.fetch_add(1, Ordering::Relaxed);

@@ -12,12 +12,14 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use super::columns::{Batch, arrow_schema};
 use super::layout::{self, FileName, MICROS_PER_DAY};
-use super::sampler::Tick;
+use super::sampler::{self, Sampled};
 use super::store::{self, FileMeta, keys};
 use super::*;
+use crate::live::LiveState;
 use crate::procfs::Roots;
 use crate::sample::{Collector, HostSample};
 use crate::schema::Row;
+use crate::sync::lock;
 use crate::tables::metrics::{self, MetricsRow};
 
 fn tmp(name: &str) -> PathBuf {
@@ -28,8 +30,20 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn fixture_sample() -> HostSample {
-    let roots = Roots::fixture(format!("{}/../test/fixtures/modern", env!("CARGO_MANIFEST_DIR")));
-    Collector::new(roots).sample().unwrap()
+    Collector::new(Roots::test_fixture("modern")).sample().unwrap()
+}
+
+fn fixture_state() -> Arc<LiveState> {
+    Arc::new(LiveState::new(Roots::test_fixture("modern")))
+}
+
+/// What the sampling thread would send for `ss[1..]` (the first is the baseline).
+fn ticks(config: &Config, state: &LiveState, ss: &[Arc<HostSample>]) -> Vec<Sampled> {
+    let mut tables = sampler::Tables::new(config, ss[0].clone());
+    ss[1..]
+        .iter()
+        .map(|s| tables.tick(state, s.clone(), false, |i, e| panic!("table {i}: {e}")))
+        .collect()
 }
 
 /// Samples one second apart starting at `start_us`, with counters moving.
@@ -230,17 +244,14 @@ fn rotation_splits_days_and_closes_the_finished_one() {
     let config = test_config(&dir, Duration::from_secs(3600));
     // 40 samples ending 20 s after midnight UTC.
     let ss = samples(DAY0 + MICROS_PER_DAY - 20_000_000, 41);
-    let shared = Arc::new(Shared::new());
+    let shared = Arc::new(Shared::default());
+    let state = fixture_state();
     let (tx, rx) = sync_channel(100);
-    for s in &ss[1..] {
-        tx.send(Tick {
-            host: s.clone(),
-            snaps: Vec::new(),
-        })
-        .unwrap();
+    for t in ticks(&config, &state, &ss) {
+        tx.send(t).unwrap();
     }
     drop(tx);
-    writer::run(config.clone(), shared.clone(), rx, ss[0].clone(), Vec::new());
+    writer::run(config.clone(), shared.clone(), rx, state, Vec::new());
     let host_dir = layout::host_dir(&dir, "metrics", "testhost");
     let days = layout::list_days(&host_dir).unwrap();
     assert_eq!(days.len(), 2);
@@ -257,15 +268,11 @@ fn rotation_splits_days_and_closes_the_finished_one() {
         all_ts(&host_dir),
         ss[1..].iter().map(|s| s.ts.micros).collect::<Vec<_>>()
     );
-    let st = lock_mutex(&shared.status).clone();
+    let st = lock(&shared.status).clone();
     assert_eq!(st.rows_written, 40);
     assert_eq!(st.rows_dropped, 0);
     assert!(st.last_error.is_none(), "{:?}", st.last_error);
-    assert_eq!(
-        *lock_mutex(&shared.state),
-        State::Failed,
-        "not stopped: the channel closed"
-    );
+    assert_eq!(shared.state(), State::Failed, "not stopped: the channel closed");
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -279,14 +286,14 @@ fn a_restart_merges_a_finished_day_left_in_pieces() {
         write_l0(&day_dir, c);
     }
     let before = all_ts(&host_dir);
-    let shared = Arc::new(Shared::new());
-    let (tx, rx) = sync_channel::<Tick>(1);
+    let shared = Arc::new(Shared::default());
+    let (tx, rx) = sync_channel::<Sampled>(1);
     drop(tx);
     writer::run(
         test_config(&dir, Duration::from_secs(60)),
         shared,
         rx,
-        all[0].clone(),
+        fixture_state(),
         Vec::new(),
     );
     let files = layout::list_files(&day_dir).unwrap();
@@ -299,6 +306,8 @@ fn a_restart_merges_a_finished_day_left_in_pieces() {
 #[test]
 fn check_refuses_bad_requests() {
     let dir = tmp("check");
+    let state = fixture_state();
+    let check = |r: &Request| check(&state, r);
     let req = |d: &str| Request {
         dir: d.to_string(),
         interval: Duration::from_secs(1),
@@ -322,11 +331,32 @@ fn check_refuses_bad_requests() {
     assert_eq!(rel.dir, std::env::current_dir().unwrap().join("rel"));
     let mut r = req(dir.to_str().unwrap());
     r.interval = Duration::from_millis(5);
-    assert!(check(&r).unwrap_err().contains("interval must be from 10 ms to 1 day"));
+    assert!(
+        check(&r)
+            .unwrap_err()
+            .contains("interval must be an INTERVAL from 10 ms to 1 day")
+    );
     r.interval = Duration::from_secs(2);
     r.process_interval = Some(Duration::from_secs(1));
     assert!(check(&r).unwrap_err().contains("process_interval"));
+    // Every bound is checked here, not only in the SQL binding.
+    r.process_interval = Some(Duration::from_secs(2 * 86_400));
+    assert!(check(&r).unwrap_err().contains("process_interval must be an INTERVAL"));
     r.process_interval = None;
+    r.flush_interval = Some(Duration::from_millis(50));
+    assert!(
+        check(&r)
+            .unwrap_err()
+            .contains("flush_interval must be an INTERVAL from 100 ms")
+    );
+    r.flush_interval = None;
+    r.retention = Some(Duration::from_secs(59));
+    assert!(
+        check(&r)
+            .unwrap_err()
+            .contains("retention must be an INTERVAL from 1 minute")
+    );
+    r.retention = None;
     r.max_bytes = Some(0);
     assert!(check(&r).unwrap_err().contains("max_bytes"));
     r.max_bytes = None;
@@ -335,38 +365,47 @@ fn check_refuses_bad_requests() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Waits (at most a generous 20 s, for a loaded machine) until `done` holds.
+fn wait_for(mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
-fn records_stops_and_refuses_a_second_recorder_on_the_same_dir() {
+fn records_a_fixture_tree_stops_and_refuses_a_second_recorder_on_the_same_dir() {
     let dir = tmp("e2e");
+    let state = fixture_state();
     let req = Request {
         dir: dir.display().to_string(),
         interval: Duration::from_millis(50),
-        tables: None,
+        tables: Some(vec!["metrics".into(), "cpus".into(), "sensors".into()]),
         process_interval: None,
         flush_interval: Some(Duration::from_millis(200)),
         retention: None,
         max_bytes: None,
     };
-    let rec = start(&req).unwrap();
-    let e = start(&req).err().unwrap();
+    let rec = start(&state, &req).unwrap();
+    let e = start(&state, &req).err().unwrap();
     assert!(e.contains("already recording"), "{e}");
-    std::thread::sleep(Duration::from_millis(700));
-    let row = stop(rec.id).unwrap();
+    wait_for(|| rec.row().samples_taken >= 3);
+    let row = stop(&state, rec.id).unwrap();
     assert_eq!(row.state, "stopped");
-    assert!(row.samples_taken >= 8, "{row:?}");
     assert_eq!(row.rows_dropped, 0);
     assert!(row.last_error.is_none(), "{:?}", row.last_error);
-    let host_dir = layout::host_dir(&dir, "metrics", &rec.config.host);
-    let ts = all_ts(&host_dir);
+    let host_dir = |t: &str| layout::host_dir(&dir, t, &rec.config.host);
+    let ts = all_ts(&host_dir("metrics"));
     assert_eq!(ts.len() as u64, row.samples_taken, "one metrics row per sample");
-    for t in &ts {
-        // Ticks are aligned: each sample lies within its 50 ms slot, early in it.
-        assert!(t.rem_euclid(50_000) < 25_000, "sample at {t} is far from its tick");
-    }
-    assert!(stop(rec.id).unwrap_err().contains("already stopped"));
-    assert!(stop(999_999).unwrap_err().contains("no recorder has id 999999"));
+    // The fixture tree has 2 CPUs and 7 sensors: the rows are the fixture's, not the host's.
+    assert_eq!(all_ts(&host_dir("cpus")).len() as u64, 2 * row.samples_taken);
+    assert_eq!(all_ts(&host_dir("sensors")).len() as u64, 7 * row.samples_taken);
+    assert_eq!(row.rows_written, 10 * row.samples_taken);
+    assert!(stop(&state, rec.id).unwrap_err().contains("already stopped"));
+    assert!(stop(&state, 999_999).unwrap_err().contains("no recorder has id 999999"));
     // The lock is released: a new recorder can start on the same directory.
-    let again = start(&req).unwrap();
-    stop(again.id).unwrap();
+    let again = start(&state, &req).unwrap();
+    stop(&state, again.id).unwrap();
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -20,13 +20,13 @@ use arrow_schema::SchemaRef;
 
 use super::columns::Batch;
 use super::lock::PartitionLock;
-use super::sampler::Tick;
+use super::sampler::Sampled;
 use super::store::{self, FileMeta};
-use super::tables::{AnySnap, Cadence, Source, TableEntry};
+use super::tables::RecordableTable;
 use super::{BUFFER_BYTES, Config, Shared, faults, layout, merge, retention, thread_cpu_ns, wall_us};
-use crate::live::lock;
-use crate::sample::HostSample;
-use crate::schema::Timestamp;
+use crate::live::LiveState;
+use crate::schema::{Cadence, Timestamp};
+use crate::sync::lock;
 
 struct Pending {
     day: i64,
@@ -36,7 +36,7 @@ struct Pending {
 }
 
 struct TableState {
-    entry: &'static TableEntry,
+    entry: RecordableTable,
     index: usize,
     host_dir: PathBuf,
     schema: SchemaRef,
@@ -46,8 +46,6 @@ struct TableState {
     pending: Vec<Pending>,
     pending_rows: usize,
     days_to_close: BTreeSet<i64>,
-    prev_snap: Option<AnySnap>,
-    snap_rows: Option<fn(&AnySnap, &AnySnap, &mut Batch)>,
     cap_rows: usize,
     rows_last_tick: u64,
 }
@@ -55,20 +53,20 @@ struct TableState {
 struct Writer {
     config: Config,
     shared: Arc<Shared>,
+    state: Arc<LiveState>,
     tables: Vec<TableState>,
-    prev_host: Arc<HostSample>,
     fanin: usize,
 }
 
 pub fn run(
     config: Config,
     shared: Arc<Shared>,
-    rx: Receiver<Tick>,
-    baseline: Arc<HostSample>,
+    rx: Receiver<Sampled>,
+    state: Arc<LiveState>,
     locks: Vec<PartitionLock>,
 ) {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut w = Writer::new(config, shared.clone(), baseline);
+        let mut w = Writer::new(config, shared.clone(), state);
         w.body(rx);
     }));
     if let Err(panic) = result {
@@ -83,37 +81,29 @@ pub fn run(
 }
 
 impl Writer {
-    fn new(config: Config, shared: Arc<Shared>, baseline: Arc<HostSample>) -> Writer {
+    fn new(config: Config, shared: Arc<Shared>, state: Arc<LiveState>) -> Writer {
         let hooks = faults::current();
         let tables = config
             .tables
             .iter()
             .enumerate()
-            .map(|(index, entry)| {
-                let ncols = entry.decl.columns.len().max(1);
+            .map(|(index, &entry)| {
+                let ncols = entry.decl().columns.len().max(1);
                 TableState {
                     entry,
                     index,
                     host_dir: layout::host_dir(&config.dir, entry.name(), &config.host),
-                    schema: super::columns::arrow_schema(entry.decl),
+                    schema: super::columns::arrow_schema(entry.decl()),
                     meta: FileMeta {
                         table: entry.name(),
                         host: config.host.clone(),
-                        interval_seconds: match entry.cadence {
-                            Cadence::Host => config.interval.as_secs_f64(),
-                            Cadence::Process => config.process_interval.as_secs_f64(),
-                        },
+                        interval_seconds: config.interval_of(entry.cadence).as_secs_f64(),
                     },
-                    batch: Batch::new(entry.decl),
+                    batch: Batch::new(entry.decl()),
                     batch_day: None,
                     pending: Vec::new(),
                     pending_rows: 0,
                     days_to_close: BTreeSet::new(),
-                    prev_snap: None,
-                    snap_rows: match entry.source {
-                        Source::Snapshot(make) => Some(make().rows),
-                        Source::Host(_) => None,
-                    },
                     cap_rows: hooks.buffer_rows.unwrap_or(BUFFER_BYTES / (ncols * 9)).max(1),
                     rows_last_tick: 0,
                 }
@@ -122,13 +112,13 @@ impl Writer {
         Writer {
             config,
             shared,
+            state,
             tables,
-            prev_host: baseline,
             fanin: hooks.merge_fanin.unwrap_or(merge::FANIN),
         }
     }
 
-    fn body(&mut self, rx: Receiver<Tick>) {
+    fn body(&mut self, rx: Receiver<Sampled>) {
         self.close_past_days();
         self.apply_retention();
         let mut next_flush = Instant::now() + self.config.flush_interval;
@@ -149,21 +139,14 @@ impl Writer {
     }
 
     /// Turns a tick into rows.
-    fn take(&mut self, tick: Tick) {
+    fn take(&mut self, tick: Sampled) {
         let day = layout::day_of(tick.host.ts.micros);
-        let prev_host = self.prev_host.clone();
         let mut rows_per_tick = 0;
         let mut flush_now = Vec::new();
         for (ti, t) in self.tables.iter_mut().enumerate() {
-            let snap_pair = match t.snap_rows {
-                Some(_) => match tick.snaps.iter().find(|(i, _)| *i == t.index) {
-                    Some((_, s)) => {
-                        let prev = t.prev_snap.replace(s.clone()).unwrap_or_else(|| s.clone());
-                        Some((prev, s.clone()))
-                    }
-                    None => continue,
-                },
-                None => None,
+            // A table not due at this tick (process cadence), or whose reads failed, has none.
+            let Some((_, rows)) = tick.tables.iter().find(|(i, _)| *i == t.index) else {
+                continue;
             };
             if t.batch_day != Some(day) {
                 if !t.batch.is_empty() {
@@ -182,10 +165,8 @@ impl Writer {
                 continue;
             }
             let before = t.batch.len();
-            match (&t.entry.source, snap_pair, t.snap_rows) {
-                (Source::Host(f), _, _) => f(&prev_host, &tick.host, &mut t.batch),
-                (Source::Snapshot(_), Some((p, c)), Some(rows)) => rows(&p, &c, &mut t.batch),
-                _ => {}
+            if let Err(e) = rows.push(&self.state, &mut t.batch) {
+                self.shared.error(format!("{}: cannot make rows: {e}", t.entry.name()));
             }
             t.rows_last_tick = (t.batch.len() - before) as u64;
             if t.entry.cadence == Cadence::Host {
@@ -193,7 +174,6 @@ impl Writer {
             }
         }
         lock(&self.shared.status).rows_per_tick = rows_per_tick;
-        self.prev_host = tick.host;
         for ti in flush_now {
             self.flush_table(ti);
         }
@@ -231,7 +211,7 @@ impl Writer {
                 name.dup += 1;
             }
             let kv = store::metadata_kv(&t.meta, 0, &[]);
-            let props = store::writer_properties(t.entry.decl, kv);
+            let props = store::writer_properties(t.entry.decl(), kv);
             let result = store::write_atomically(
                 &day_dir,
                 &name.render(),
@@ -255,7 +235,7 @@ impl Writer {
                     s.bytes_written += bytes;
                     s.last_flush_at = Some(Timestamp::now());
                     drop(s);
-                    match merge::compact(&day_dir, t.entry.decl, &t.schema, &t.meta, self.fanin) {
+                    match merge::compact(&day_dir, t.entry.decl(), &t.schema, &t.meta, self.fanin) {
                         Ok(m) => {
                             let mut s = lock(&self.shared.status);
                             s.files_written += m.files;
@@ -284,7 +264,7 @@ impl Writer {
             .collect();
         for day in closable {
             let day_dir = layout::date_dir(&t.host_dir, day);
-            match merge::close_day(&day_dir, t.entry.decl, &t.schema, &t.meta) {
+            match merge::close_day(&day_dir, t.entry.decl(), &t.schema, &t.meta) {
                 Ok(m) => {
                     t.days_to_close.remove(&day);
                     let mut s = lock(&self.shared.status);

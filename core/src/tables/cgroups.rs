@@ -10,6 +10,9 @@
 //! the controller that owns it: on a hybrid host the `memory` row has the memory columns and
 //! NULL CPU columns, the `cpu` row the reverse.
 
+use super::{Now, Table};
+use crate::host;
+use crate::live::LiveState;
 use std::path::{Path, PathBuf};
 
 use crate::procfs::cgroupfs::{self, V1_UNLIMITED_BYTES};
@@ -23,7 +26,7 @@ crate::declare_table! {
     /// module text for which hierarchies appear. Cumulative columns count since the cgroup was
     /// created; limits are NULL when unlimited; a column is NULL where the hierarchy's
     /// controllers do not provide it or the kernel lacks the file.
-    pub struct CgroupsRow => "cgroups", "system_cgroups" {
+    pub struct CgroupsRow => "system_cgroups", recorded as "cgroups" every process_interval when named {
         /// When the cgroups were read.
         ts: Timestamp [""],
         /// Host name at that time.
@@ -193,28 +196,7 @@ fn read_cgroup(h: &Hierarchy, dir: &Path, path: String, ts: Timestamp, hostname:
         hostname: hostname.to_string(),
         hierarchy: h.name.clone(),
         path,
-        cpu_usage_seconds: None,
-        cpu_user_seconds: None,
-        cpu_system_seconds: None,
-        cpu_periods: None,
-        cpu_throttled_periods: None,
-        cpu_throttled_seconds: None,
-        cpu_limit_cores: None,
-        mem_current_bytes: None,
-        mem_max_bytes: None,
-        mem_peak_bytes: None,
-        io_read_bytes: None,
-        io_written_bytes: None,
-        pids_current: None,
-        pids_max: None,
-        psi_cpu_some_avg10_pct: None,
-        psi_cpu_some_total_stall_us: None,
-        psi_memory_some_avg10_pct: None,
-        psi_memory_full_avg10_pct: None,
-        psi_memory_some_total_stall_us: None,
-        psi_io_some_avg10_pct: None,
-        psi_io_full_avg10_pct: None,
-        psi_io_some_total_stall_us: None,
+        ..CgroupsRow::default()
     };
     let us = |v: u64| v as f64 / 1e6;
     let ns = |v: u64| v as f64 / 1e9;
@@ -292,6 +274,25 @@ fn read_cgroup(h: &Hierarchy, dir: &Path, path: String, ts: Timestamp, hostname:
     }
     r.psi_io_full_avg10_pct = pick(&io, true).map(|l| l.avg10_pct);
     r
+}
+
+/// `system_cgroups()`.
+pub struct Cgroups;
+
+impl Table for Cgroups {
+    type Row = CgroupsRow;
+    type Options = ();
+    type Input = Now;
+
+    fn rows(_: &Now, state: &LiveState, _: &()) -> std::io::Result<Vec<CgroupsRow>> {
+        let roots = state.roots();
+        collect(roots, Timestamp::now(), &host::hostname()).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot read {}: {e}", roots.proc("self/mountinfo").display()),
+            )
+        })
+    }
 }
 
 #[cfg(test)]

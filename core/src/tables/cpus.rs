@@ -1,9 +1,13 @@
 //! `system_cpus()`: one row per logical CPU.
 
+use std::io;
+
+use super::{HostWindow, Table};
+use crate::live::LiveState;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::{CpuPct, CpuSeconds};
+use super::{CpuColumns, window_seconds};
 use crate::procfs::{KeptFile, Roots, cpuinfo, read_small, read_trimmed};
 use crate::sample::HostSample;
 use crate::schema::Timestamp;
@@ -11,53 +15,15 @@ use crate::schema::Timestamp;
 crate::declare_table! {
     /// One row per online logical CPU. Cumulative columns count since boot; `_pct` columns
     /// cover the window that ends at `ts` and lasts `window_seconds`.
-    pub struct CpusRow => "cpus", "system_cpus" {
+    pub struct CpusRow => "system_cpus", recorded as "cpus" every interval {
         /// When the sample was taken.
         ts: Timestamp [""],
         /// Host name at the sample time.
         hostname: String [""],
         /// Logical CPU id (the N of cpuN), from 0.
         cpu: i32 [""],
-        /// Time in user mode (including guest) since boot.
-        cpu_user_seconds: Option<f64> ["seconds"],
-        /// Time in user mode at low priority (including guest_nice).
-        cpu_nice_seconds: Option<f64> ["seconds"],
-        /// Time in kernel mode.
-        cpu_system_seconds: Option<f64> ["seconds"],
-        /// Time idle.
-        cpu_idle_seconds: Option<f64> ["seconds"],
-        /// Time idle while I/O was outstanding.
-        cpu_iowait_seconds: Option<f64> ["seconds"],
-        /// Time servicing hardware interrupts.
-        cpu_irq_seconds: Option<f64> ["seconds"],
-        /// Time servicing software interrupts.
-        cpu_softirq_seconds: Option<f64> ["seconds"],
-        /// Time stolen by the hypervisor.
-        cpu_steal_seconds: Option<f64> ["seconds"],
-        /// Time running guests (inside cpu_user_seconds).
-        cpu_guest_seconds: Option<f64> ["seconds"],
-        /// Time running niced guests (inside cpu_nice_seconds).
-        cpu_guest_nice_seconds: Option<f64> ["seconds"],
-        /// Share of the window this CPU was busy: 100 − idle − iowait.
-        cpu_busy_pct: Option<f64> ["percent"],
-        /// Share of the window in user mode (nice excluded).
-        cpu_user_pct: Option<f64> ["percent"],
-        /// Share of the window in niced user mode.
-        cpu_nice_pct: Option<f64> ["percent"],
-        /// Share of the window in kernel mode.
-        cpu_system_pct: Option<f64> ["percent"],
-        /// Share of the window idle.
-        cpu_idle_pct: Option<f64> ["percent"],
-        /// Share of the window idle with I/O outstanding.
-        cpu_iowait_pct: Option<f64> ["percent"],
-        /// Share of the window in hardware interrupts.
-        cpu_irq_pct: Option<f64> ["percent"],
-        /// Share of the window in software interrupts.
-        cpu_softirq_pct: Option<f64> ["percent"],
-        /// Share of the window stolen by the hypervisor.
-        cpu_steal_pct: Option<f64> ["percent"],
-        /// Length of the window the `_pct` columns cover.
-        window_seconds: f64 ["seconds"],
+        /// This CPU's times and their shares of the window.
+        cpu_times: CpuColumns [..],
         /// Current clock (cpufreq `scaling_cur_freq`, else `cpu MHz` of /proc/cpuinfo); NULL where the kernel reports neither.
         freq_mhz: Option<f64> ["MHz"],
     }
@@ -175,42 +141,35 @@ impl FreqReader {
 /// One row per CPU of `now`, over the window from `base`. A CPU absent from `base` (brought
 /// online meanwhile) has NULL percentages.
 pub fn rows(base: &HostSample, now: &HostSample, freq_mhz: &HashMap<u32, f64>) -> Vec<CpusRow> {
-    let window_seconds = now.instant.saturating_duration_since(base.instant).as_secs_f64();
+    let window = window_seconds(base, now);
     now.stat
         .cpus
         .iter()
         .map(|c| {
             let before = base.stat.cpus.iter().find(|b| b.cpu == c.cpu).map(|b| &b.times);
-            let secs = CpuSeconds::from_ticks(Some(&c.times));
-            let pct = CpuPct::between(before, Some(&c.times));
             CpusRow {
                 ts: now.ts,
                 hostname: now.hostname.clone(),
                 cpu: i32::try_from(c.cpu).unwrap_or(i32::MAX),
-                cpu_user_seconds: secs.user,
-                cpu_nice_seconds: secs.nice,
-                cpu_system_seconds: secs.system,
-                cpu_idle_seconds: secs.idle,
-                cpu_iowait_seconds: secs.iowait,
-                cpu_irq_seconds: secs.irq,
-                cpu_softirq_seconds: secs.softirq,
-                cpu_steal_seconds: secs.steal,
-                cpu_guest_seconds: secs.guest,
-                cpu_guest_nice_seconds: secs.guest_nice,
-                cpu_busy_pct: pct.busy,
-                cpu_user_pct: pct.user,
-                cpu_nice_pct: pct.nice,
-                cpu_system_pct: pct.system,
-                cpu_idle_pct: pct.idle,
-                cpu_iowait_pct: pct.iowait,
-                cpu_irq_pct: pct.irq,
-                cpu_softirq_pct: pct.softirq,
-                cpu_steal_pct: pct.steal,
-                window_seconds,
+                cpu_times: CpuColumns::between(before, Some(&c.times), window),
                 freq_mhz: freq_mhz.get(&c.cpu).copied(),
             }
         })
         .collect()
+}
+
+/// `system_cpus()`: clocks from the state's [`FreqReader`].
+pub struct Cpus;
+
+impl Table for Cpus {
+    type Row = CpusRow;
+    type Options = ();
+    type Input = HostWindow;
+
+    fn rows(w: &HostWindow, state: &LiveState, _: &()) -> io::Result<Vec<CpusRow>> {
+        let freq = state.freq().read(w.now.stat.cpus.iter().map(|c| c.cpu));
+        Ok(rows(&w.base, &w.now, &freq))
+    }
 }
 
 #[cfg(test)]
@@ -229,8 +188,8 @@ mod tests {
         let r = rows(&base, &now, &f);
         assert_eq!(r.len(), 2);
         assert_eq!(r[1].cpu, 1);
-        assert_eq!(r[1].cpu_busy_pct, Some(100.0));
-        assert_eq!(r[0].cpu_busy_pct, None);
+        assert_eq!(r[1].cpu_times.cpu_busy_pct, Some(100.0));
+        assert_eq!(r[0].cpu_times.cpu_busy_pct, None);
         assert_eq!(r[0].freq_mhz, Some(3500.0), "cpu0 has cpufreq");
         assert_eq!(r[1].freq_mhz, Some(2994.374), "cpu1 falls back to cpuinfo");
     }

@@ -1,5 +1,9 @@
 //! `system_disks()`: one row per block device of `/proc/diskstats`, with rates over a window.
 
+use std::io;
+
+use super::{HostWindow, Table};
+use crate::live::LiveState;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -14,7 +18,7 @@ crate::declare_table! {
     /// partitions). Cumulative columns count since boot (or since the device appeared);
     /// `_per_sec`, `_iops`, `util_pct` and `await_ms` cover the window that ends at `ts` and
     /// lasts `window_seconds`, and are NULL for a device absent from the window's first sample.
-    pub struct DisksRow => "disks", "system_disks" {
+    pub struct DisksRow => "system_disks", recorded as "disks" every interval {
         /// When the sample was taken.
         ts: Timestamp [""],
         /// Host name at the sample time.
@@ -192,6 +196,29 @@ fn row(now: &HostSample, d: &DiskStat, b: Option<&DiskStat>, c: DiskClass, windo
         util_pct,
         await_ms,
         window_seconds,
+    }
+}
+
+/// `system_disks()`: classes from the state's [`DiskClasses`].
+pub struct Disks;
+
+crate::declare_options! {
+    /// The options of `system_disks()`.
+    pub struct DisksOptions {
+        /// Keep the devices sysfs files as virtual (loop, ram, zram, dm, md, nbd).
+        include_virtual = true,
+    }
+}
+
+impl Table for Disks {
+    type Row = DisksRow;
+    type Options = DisksOptions;
+    type Input = HostWindow;
+
+    fn rows(w: &HostWindow, state: &LiveState, o: &DisksOptions) -> io::Result<Vec<DisksRow>> {
+        let mut classes = state.disk_classes();
+        let roots = state.roots();
+        Ok(rows(&w.base, &w.now, |n| classes.get(roots, n), o.include_virtual))
     }
 }
 

@@ -8,25 +8,27 @@
 //! starts a second one for such a mount until the first returns: a stuck mount costs one
 //! blocked thread, however often it is queried.
 
+use super::{Now, Table};
+use crate::host;
+use crate::live::LiveState;
 use std::collections::HashSet;
-use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::live::lock;
 use crate::procfs::mountinfo::Mount;
+pub use crate::procfs::syscalls::{FsStat, statvfs};
 use crate::schema::Timestamp;
+use crate::sync::lock;
 
 crate::declare_table! {
     /// One row per mount this process sees (/proc/self/mountinfo), in mount order; a
     /// filesystem mounted twice has two rows. Pseudo filesystems (see [`PSEUDO_FS_TYPES`]) only
     /// with `include_pseudo := true`. Sizes are NULL, and `stat_error` says why, where
     /// `statvfs` failed or did not answer in time.
-    pub struct FilesystemsRow => "filesystems", "system_filesystems" {
+    pub struct FilesystemsRow => "system_filesystems", recorded as "filesystems" every process_interval {
         /// When the mounts were read.
         ts: Timestamp [""],
         /// Host name at that time.
@@ -94,40 +96,8 @@ pub fn is_pseudo(fs_type: &str) -> bool {
     PSEUDO_FS_TYPES.contains(&fs_type)
 }
 
-/// What `statvfs` says, in its units.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FsStat {
-    /// Fragment size (`f_frsize`): the unit of the block counts.
-    pub fragment_size: u64,
-    pub blocks: u64,
-    pub blocks_free: u64,
-    pub blocks_available: u64,
-    pub files: u64,
-    pub files_free: u64,
-}
-
 /// The `statvfs` of a path (or a stand-in, in tests).
-pub type StatFn = fn(&Path) -> io::Result<FsStat>;
-
-/// `statvfs(3)`.
-pub fn statvfs(path: &Path) -> io::Result<FsStat> {
-    let c = CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    // SAFETY: `c` is a NUL-terminated path; `st` is plain data that statvfs fills.
-    unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        if libc::statvfs(c.as_ptr(), &mut st) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(FsStat {
-            fragment_size: st.f_frsize as u64,
-            blocks: st.f_blocks as u64,
-            blocks_free: st.f_bfree as u64,
-            blocks_available: st.f_bavail as u64,
-            files: st.f_files as u64,
-            files_free: st.f_ffree as u64,
-        })
-    }
-}
+pub type StatFn = Arc<dyn Fn(&Path) -> io::Result<FsStat> + Send + Sync>;
 
 /// How long a query waits for `statvfs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,8 +126,8 @@ pub enum StatOutcome {
     Pending(String),
 }
 
-/// The process-wide registry of `statvfs` calls in flight, and the function that makes them.
-#[derive(Debug)]
+/// The registry of `statvfs` calls in flight (one per process, in its
+/// [`LiveState`](crate::live::LiveState)), and the function that makes them.
 pub struct StatGuard {
     stat_fn: StatFn,
     policy: StatPolicy,
@@ -176,6 +146,14 @@ struct BatchState {
     current: Option<(usize, Instant, u32)>,
 }
 
+impl std::fmt::Debug for StatGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatGuard")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
 impl StatGuard {
     pub fn new(stat_fn: StatFn, policy: StatPolicy) -> Arc<StatGuard> {
         Arc::new(StatGuard {
@@ -183,12 +161,6 @@ impl StatGuard {
             policy,
             in_flight: Mutex::new(HashSet::new()),
         })
-    }
-
-    /// The guard of the real `statvfs`, shared by every query of the process.
-    pub fn global() -> &'static Arc<StatGuard> {
-        static GLOBAL: OnceLock<Arc<StatGuard>> = OnceLock::new();
-        GLOBAL.get_or_init(|| StatGuard::new(statvfs, StatPolicy::default()))
     }
 
     /// How many `statvfs` calls are running now (stuck ones included).
@@ -344,15 +316,7 @@ pub fn rows(
                 mount_point: m.mount_point,
                 fs_type: m.fs_type,
                 mount_options: m.mount_options,
-                total_bytes: None,
-                free_bytes: None,
-                available_bytes: None,
-                used_bytes: None,
-                used_pct: None,
-                inodes_total: None,
-                inodes_free: None,
-                inodes_used: None,
-                stat_error: None,
+                ..FilesystemsRow::default()
             };
             match outcome {
                 StatOutcome::Done(s) => fill_sizes(&mut row, &s),
@@ -384,6 +348,36 @@ fn fill_sizes(row: &mut FilesystemsRow, s: &FsStat) {
     }
 }
 
+/// `system_filesystems()`: every `statvfs` through the state's [`StatGuard`].
+pub struct Filesystems;
+
+crate::declare_options! {
+    /// The options of `system_filesystems()`.
+    pub struct FilesystemsOptions {
+        /// Keep the [`PSEUDO_FS_TYPES`].
+        include_pseudo = false,
+    }
+}
+
+impl Table for Filesystems {
+    type Row = FilesystemsRow;
+    type Options = FilesystemsOptions;
+    type Input = Now;
+
+    fn rows(_: &Now, state: &LiveState, o: &FilesystemsOptions) -> io::Result<Vec<FilesystemsRow>> {
+        let path = state.roots().proc("self/mountinfo");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
+        Ok(rows(
+            Mount::parse_all(&text),
+            o.include_pseudo,
+            state.stat_guard(),
+            Timestamp::now(),
+            &host::hostname(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,22 +388,39 @@ mod tests {
         Mount::parse_all(&std::fs::read_to_string(roots.proc("self/mountinfo")).unwrap())
     }
 
-    fn fake(path: &Path) -> io::Result<FsStat> {
-        let p = path.to_string_lossy();
-        if p.contains("slow") {
-            std::thread::sleep(Duration::from_millis(400));
-        }
-        if p.contains("denied") {
-            return Err(io::Error::from_raw_os_error(libc::EACCES));
-        }
-        Ok(FsStat {
-            fragment_size: 4096,
-            blocks: 1000,
-            blocks_free: 400,
-            blocks_available: 300,
-            files: if p == "/btrfs" { 0 } else { 100 },
-            files_free: 40,
+    /// A stand-in `statvfs`: a path with "slow" blocks until the test opens `gate`.
+    fn fake(gate: &Arc<(Mutex<bool>, Condvar)>) -> StatFn {
+        let gate = gate.clone();
+        Arc::new(move |path: &Path| {
+            let p = path.to_string_lossy();
+            if p.contains("slow") {
+                let (open, cv) = &*gate;
+                let mut g = lock(open);
+                while !*g {
+                    g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+            if p.contains("denied") {
+                return Err(io::Error::from_raw_os_error(libc::EACCES));
+            }
+            Ok(FsStat {
+                fragment_size: 4096,
+                blocks: 1000,
+                blocks_free: 400,
+                blocks_available: 300,
+                files: if p == "/btrfs" { 0 } else { 100 },
+                files_free: 40,
+            })
         })
+    }
+
+    fn gate() -> Arc<(Mutex<bool>, Condvar)> {
+        Arc::new((Mutex::new(false), Condvar::new()))
+    }
+
+    fn open(gate: &(Mutex<bool>, Condvar)) {
+        *lock(&gate.0) = true;
+        gate.1.notify_all();
     }
 
     fn quick() -> StatPolicy {
@@ -419,9 +430,19 @@ mod tests {
         }
     }
 
+    /// Waits (at most a generous 20 s) until `done` holds.
+    fn wait_for(mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     #[test]
     fn sizes_pseudo_filter_and_odd_mount_points() {
-        let guard = StatGuard::new(fake, quick());
+        let g = gate();
+        let guard = StatGuard::new(fake(&g), quick());
         let r = rows(fixture_mounts(), false, &guard, Timestamp::from_micros(0), "h");
         let points: Vec<_> = r.iter().map(|r| r.mount_point.as_str()).collect();
         assert_eq!(
@@ -445,6 +466,8 @@ mod tests {
             "{:?}",
             r[3].stat_error
         );
+        assert_eq!(r[4].total_bytes, None, "the slow mount never answered");
+        open(&g);
         let all = rows(fixture_mounts(), true, &guard, Timestamp::from_micros(0), "h");
         assert!(all.iter().any(|r| r.fs_type == "proc"));
         assert!(all.iter().any(|r| r.fs_type == "cgroup2"));
@@ -452,18 +475,17 @@ mod tests {
     }
 
     #[test]
-    fn stuck_mount_is_null_and_never_stat_twice_at_once() {
-        let guard = StatGuard::new(fake, quick());
+    fn stuck_mount_is_null_never_stat_twice_at_once_and_retried_once_it_returns() {
+        let g = gate();
+        let guard = StatGuard::new(fake(&g), quick());
         let mounts = || {
             vec![
                 Mount::parse_line(r"1 0 0:1 / /mnt/slow\040a rw - nfs srv:/a rw").unwrap(),
                 Mount::parse_line("2 0 8:1 / /after rw - ext4 /dev/sda1 rw").unwrap(),
             ]
         };
-        let t = Instant::now();
+        // The stuck statvfs blocks until the gate opens: the query returns without it.
         let r = rows(mounts(), false, &guard, Timestamp::from_micros(0), "h");
-        let took = t.elapsed();
-        assert!(took < Duration::from_millis(350), "waited {took:?} for a stuck mount");
         assert_eq!(r[0].total_bytes, None);
         assert!(r[0].stat_error.as_deref().unwrap().contains("did not answer"));
         assert_eq!(
@@ -481,33 +503,38 @@ mod tests {
         );
         assert_eq!(r[1].total_bytes, Some(4096 * 1000));
         assert_eq!(guard.in_flight(), 1);
-        // Once it returns, the mount is stat'ed again (and is slow again).
-        std::thread::sleep(Duration::from_millis(450));
-        assert_eq!(guard.in_flight(), 0);
+        // Once it returns, the mount is stat'ed again: with the gate open, it answers.
+        open(&g);
+        wait_for(|| guard.in_flight() == 0);
+        let r = rows(mounts(), false, &guard, Timestamp::from_micros(0), "h");
+        assert_eq!(r[0].total_bytes, Some(4096 * 1000), "{:?}", r[0].stat_error);
+        assert_eq!(r[0].stat_error, None);
     }
 
     #[test]
     fn total_deadline_bounds_many_stuck_mounts() {
-        let guard = StatGuard::new(fake, quick());
+        let g = gate();
+        let guard = StatGuard::new(fake(&g), quick());
         let mounts: Vec<Mount> = (0..10)
             .map(|i| Mount::parse_line(&format!("{i} 0 0:1 / /slow{i} rw - nfs s:/ rw")).unwrap())
             .collect();
-        let t = Instant::now();
+        // Every statvfs blocks until the gate opens: returning at all shows the deadlines hold.
         let r = rows(mounts, false, &guard, Timestamp::from_micros(0), "h");
-        assert!(t.elapsed() < Duration::from_millis(400), "{:?}", t.elapsed());
         assert!(r.iter().all(|r| r.total_bytes.is_none() && r.stat_error.is_some()));
+        assert!(
+            r.iter().any(|r| r.stat_error.as_deref().unwrap().contains("ran out")),
+            "the 300 ms for all mounts ran out before 10 mounts of 50 ms"
+        );
+        assert!(guard.in_flight() <= 10);
+        open(&g);
+        wait_for(|| guard.in_flight() == 0);
     }
 
     #[test]
     fn live_root_agrees_with_statvfs() {
         let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let r = rows(
-            Mount::parse_all(&text),
-            false,
-            StatGuard::global(),
-            Timestamp::now(),
-            "h",
-        );
+        let guard = StatGuard::new(Arc::new(statvfs), StatPolicy::default());
+        let r = rows(Mount::parse_all(&text), false, &guard, Timestamp::now(), "h");
         let root = r.iter().find(|r| r.mount_point == "/").expect("/ is mounted");
         let s = statvfs(Path::new("/")).unwrap();
         assert_eq!(root.total_bytes, Some(s.blocks * s.fragment_size));

@@ -1,5 +1,9 @@
 //! `system_info()`: static facts about the host, one row.
 
+use std::io;
+
+use super::{Now, Table};
+use crate::live::LiveState;
 use std::collections::HashSet;
 
 use crate::host;
@@ -10,7 +14,7 @@ use crate::schema::Timestamp;
 
 crate::declare_table! {
     /// One row: what the host is. Static facts, read on every call.
-    pub struct InfoRow => "info", "system_info" {
+    pub struct InfoRow => "system_info" {
         /// Host name (`uname -n`).
         hostname: String [""],
         /// Operating system name (`NAME` of os-release), NULL without os-release.
@@ -97,6 +101,19 @@ fn physical_cores(roots: &Roots, stat: &Stat, cpus: &[cpuinfo::CpuInfo]) -> Opti
         None
     } else {
         i32::try_from(cores.len()).ok()
+    }
+}
+
+/// `system_info()`.
+pub struct Info;
+
+impl Table for Info {
+    type Row = InfoRow;
+    type Options = ();
+    type Input = Now;
+
+    fn rows(_: &Now, state: &LiveState, _: &()) -> io::Result<Vec<InfoRow>> {
+        Ok(vec![collect(state.roots())?])
     }
 }
 

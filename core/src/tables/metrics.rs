@@ -1,59 +1,26 @@
 //! `system_metrics()`: the host right now, one row.
 
-use super::{CpuPct, CpuSeconds};
+use std::io;
+
+use super::{CpuColumns, window_seconds};
+use super::{HostWindow, Table};
+use crate::live::LiveState;
 use crate::sample::HostSample;
 use crate::schema::Timestamp;
 
 crate::declare_table! {
-    /// One row: the whole host at the sample time. Cumulative columns count since boot;
-    /// `_pct` columns cover the window that ends at `ts` and lasts `window_seconds`.
-    pub struct MetricsRow => "metrics", "system_metrics" {
+    /// One row: the whole host at the sample time. Cumulative columns count since boot (CPU
+    /// times summed over all CPUs); `_pct` columns cover the window that ends at `ts` and lasts
+    /// `window_seconds`.
+    pub struct MetricsRow => "system_metrics", recorded as "metrics" every interval {
         /// When the sample was taken.
         ts: Timestamp [""],
         /// Host name at the sample time.
         hostname: String [""],
         /// Time since boot.
         uptime_seconds: Option<f64> ["seconds"],
-        /// CPU time in user mode (including guest) since boot, summed over CPUs.
-        cpu_user_seconds: Option<f64> ["seconds"],
-        /// CPU time in user mode at low priority (nice > 0, including guest_nice).
-        cpu_nice_seconds: Option<f64> ["seconds"],
-        /// CPU time in kernel mode.
-        cpu_system_seconds: Option<f64> ["seconds"],
-        /// CPU time idle.
-        cpu_idle_seconds: Option<f64> ["seconds"],
-        /// CPU time idle while I/O was outstanding.
-        cpu_iowait_seconds: Option<f64> ["seconds"],
-        /// CPU time servicing hardware interrupts.
-        cpu_irq_seconds: Option<f64> ["seconds"],
-        /// CPU time servicing software interrupts.
-        cpu_softirq_seconds: Option<f64> ["seconds"],
-        /// Time stolen by the hypervisor for other guests.
-        cpu_steal_seconds: Option<f64> ["seconds"],
-        /// CPU time running guests (already inside cpu_user_seconds).
-        cpu_guest_seconds: Option<f64> ["seconds"],
-        /// CPU time running niced guests (already inside cpu_nice_seconds).
-        cpu_guest_nice_seconds: Option<f64> ["seconds"],
-        /// Share of the window the CPUs were busy: 100 − idle − iowait.
-        cpu_busy_pct: Option<f64> ["percent"],
-        /// Share of the window in user mode (nice excluded).
-        cpu_user_pct: Option<f64> ["percent"],
-        /// Share of the window in niced user mode.
-        cpu_nice_pct: Option<f64> ["percent"],
-        /// Share of the window in kernel mode.
-        cpu_system_pct: Option<f64> ["percent"],
-        /// Share of the window idle.
-        cpu_idle_pct: Option<f64> ["percent"],
-        /// Share of the window idle with I/O outstanding.
-        cpu_iowait_pct: Option<f64> ["percent"],
-        /// Share of the window in hardware interrupts.
-        cpu_irq_pct: Option<f64> ["percent"],
-        /// Share of the window in software interrupts.
-        cpu_softirq_pct: Option<f64> ["percent"],
-        /// Share of the window stolen by the hypervisor.
-        cpu_steal_pct: Option<f64> ["percent"],
-        /// Length of the window the `_pct` columns cover.
-        window_seconds: f64 ["seconds"],
+        /// CPU times summed over all CPUs, and their shares of the window.
+        cpu: CpuColumns [..],
         /// Load average over 1 minute.
         load_1m: Option<f64> [""],
         /// Load average over 5 minutes.
@@ -107,34 +74,16 @@ crate::declare_table! {
 
 /// The row for the window from `base` to `now`.
 pub fn row(base: &HostSample, now: &HostSample) -> MetricsRow {
-    let t = now.stat.total.as_ref();
-    let secs = CpuSeconds::from_ticks(t);
-    let pct = CpuPct::between(base.stat.total.as_ref(), t);
     let m = &now.mem;
     MetricsRow {
         ts: now.ts,
         hostname: now.hostname.clone(),
         uptime_seconds: now.uptime_seconds,
-        cpu_user_seconds: secs.user,
-        cpu_nice_seconds: secs.nice,
-        cpu_system_seconds: secs.system,
-        cpu_idle_seconds: secs.idle,
-        cpu_iowait_seconds: secs.iowait,
-        cpu_irq_seconds: secs.irq,
-        cpu_softirq_seconds: secs.softirq,
-        cpu_steal_seconds: secs.steal,
-        cpu_guest_seconds: secs.guest,
-        cpu_guest_nice_seconds: secs.guest_nice,
-        cpu_busy_pct: pct.busy,
-        cpu_user_pct: pct.user,
-        cpu_nice_pct: pct.nice,
-        cpu_system_pct: pct.system,
-        cpu_idle_pct: pct.idle,
-        cpu_iowait_pct: pct.iowait,
-        cpu_irq_pct: pct.irq,
-        cpu_softirq_pct: pct.softirq,
-        cpu_steal_pct: pct.steal,
-        window_seconds: now.instant.saturating_duration_since(base.instant).as_secs_f64(),
+        cpu: CpuColumns::between(
+            base.stat.total.as_ref(),
+            now.stat.total.as_ref(),
+            window_seconds(base, now),
+        ),
         load_1m: now.load.map(|l| l.load_1m),
         load_5m: now.load.map(|l| l.load_5m),
         load_15m: now.load.map(|l| l.load_15m),
@@ -162,6 +111,19 @@ pub fn row(base: &HostSample, now: &HostSample) -> MetricsRow {
     }
 }
 
+/// `system_metrics()`.
+pub struct Metrics;
+
+impl Table for Metrics {
+    type Row = MetricsRow;
+    type Options = ();
+    type Input = HostWindow;
+
+    fn rows(w: &HostWindow, _: &LiveState, _: &()) -> io::Result<Vec<MetricsRow>> {
+        Ok(vec![row(&w.base, &w.now)])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,10 +144,10 @@ mod tests {
         t.idle += 130;
         t.iowait = t.iowait.map(|v| v + 10);
         let r = row(&base, &now);
-        assert_eq!(r.cpu_busy_pct, Some(30.0));
-        assert_eq!(r.cpu_user_pct, Some(25.0));
-        assert_eq!(r.cpu_iowait_pct, Some(5.0));
-        assert_eq!(r.window_seconds, 1.0);
+        assert_eq!(r.cpu.cpu_busy_pct, Some(30.0));
+        assert_eq!(r.cpu.cpu_user_pct, Some(25.0));
+        assert_eq!(r.cpu.cpu_iowait_pct, Some(5.0));
+        assert_eq!(r.cpu.window_seconds, 1.0);
         assert_eq!(r.mem_used_bytes, Some((4_028_536 - 2_971_956) * 1024));
         assert_eq!(r.mem_cached_bytes, Some((1_111_744 + 88_888) * 1024));
         assert_eq!(r.swap_used_bytes, Some(1024 * 1024));
@@ -198,9 +160,9 @@ mod tests {
         let mut c = Collector::new(Roots::test_fixture("old-kernel"));
         let s = c.sample().unwrap();
         let r = row(&s, &s);
-        assert_eq!(r.cpu_steal_seconds, None);
-        assert_eq!(r.cpu_guest_seconds, None);
-        assert_eq!(r.cpu_busy_pct, None, "a window with no tick has no percentage");
+        assert_eq!(r.cpu.cpu_steal_seconds, None);
+        assert_eq!(r.cpu.cpu_guest_seconds, None);
+        assert_eq!(r.cpu.cpu_busy_pct, None, "a window with no tick has no percentage");
         assert_eq!(r.mem_available_bytes, None);
         assert_eq!(r.mem_used_bytes, None);
         assert_eq!(r.disk_read_bytes, None);

@@ -27,24 +27,311 @@ pub mod pressure;
 pub mod processes;
 pub mod sensors;
 
-use crate::host;
-use crate::procfs::stat::CpuTimes;
-use crate::schema::{Row, TableDecl};
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Every table, in the README's order.
-pub const ALL_TABLES: &[&TableDecl] = &[
-    info::InfoRow::TABLE,
-    metrics::MetricsRow::TABLE,
-    cpus::CpusRow::TABLE,
-    disks::DisksRow::TABLE,
-    filesystems::FilesystemsRow::TABLE,
-    networks::NetworksRow::TABLE,
-    net_protocols::NetProtocolsRow::TABLE,
-    processes::ProcessesRow::TABLE,
-    pressure::PressureRow::TABLE,
-    sensors::SensorsRow::TABLE,
-    cgroups::CgroupsRow::TABLE,
-];
+use crate::host;
+use crate::live::LiveState;
+use crate::procfs::stat::CpuTimes;
+use crate::ring::Window;
+use crate::sample::HostSample;
+use crate::schema::{Row, TableDecl};
+use processes::{ProcessFields, ProcessSnapshot, ProcessTimes};
+
+/// THE registry: every live table, in the README's order, each named once. The SQL
+/// registration (`src/functions/mod.rs`), the recorder ([`crate::recorder::tables`]), the
+/// docs generator and the tests all iterate it. `for_each_table!(m)` expands to
+/// `m! { path::To::Table, ... }`.
+#[macro_export]
+macro_rules! for_each_table {
+    ($m:ident) => {
+        $m! {
+            $crate::tables::info::Info,
+            $crate::tables::metrics::Metrics,
+            $crate::tables::cpus::Cpus,
+            $crate::tables::disks::Disks,
+            $crate::tables::filesystems::Filesystems,
+            $crate::tables::networks::Networks,
+            $crate::tables::net_protocols::NetProtocols,
+            $crate::tables::processes::Processes,
+            $crate::tables::pressure::Pressure,
+            $crate::tables::sensors::Sensors,
+            $crate::tables::cgroups::Cgroups,
+        }
+    };
+}
+
+/// One table, as every caller sees it: the SQL function and the recorder make its rows
+/// through [`Table::rows`], from an [`Input`] that each gets its own way.
+pub trait Table: 'static {
+    type Row: Row + Send + Sync + 'static;
+    /// What the SQL function's own named parameters set; `Default` is what the recorder uses.
+    type Options: Options;
+    /// What the rows are made from.
+    type Input: Input;
+    fn rows(input: &Self::Input, state: &LiveState, options: &Self::Options) -> io::Result<Vec<Self::Row>>;
+}
+
+/// A table's options: each is a BOOLEAN named parameter of its SQL function.
+pub trait Options: Default + Send + Sync + 'static {
+    const FLAGS: &'static [Flag<Self>] = &[];
+}
+
+impl Options for () {}
+
+/// Declares a table's [`Options`]: BOOLEAN fields, each a named parameter of the SQL function
+/// with its default.
+#[macro_export]
+macro_rules! declare_options {
+    (
+        $(#[doc = $doc:literal])*
+        $vis:vis struct $name:ident {
+            $( $(#[doc = $fdoc:literal])* $field:ident = $default:literal ),* $(,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis struct $name {
+            $( $(#[doc = $fdoc])* pub $field: bool, )*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { $($field: $default),* }
+            }
+        }
+
+        impl $crate::tables::Options for $name {
+            const FLAGS: &'static [$crate::tables::Flag<Self>] = &[$(
+                $crate::tables::Flag {
+                    name: stringify!($field),
+                    set: {
+                        fn set(o: &mut $name, v: bool) {
+                            o.$field = v;
+                        }
+                        set
+                    },
+                }
+            ),*];
+        }
+    };
+}
+
+/// One BOOLEAN option: its parameter name and how it sets the options.
+pub struct Flag<O: 'static> {
+    pub name: &'static str,
+    pub set: fn(&mut O, bool),
+}
+
+/// What a table's rows are made from, and how a live query and a recorder tick get it.
+pub trait Input: Sized + Send + Sync + 'static {
+    /// Whether the SQL function takes `"window" := INTERVAL`.
+    const WINDOWED: bool;
+    /// Whether [`Table::rows`] reads the host itself (the recorder calls it on its sampling
+    /// thread then, and on its writer thread otherwise).
+    const READS: bool;
+    /// For a live query over `window` that reads `columns` (declared indices).
+    fn live(state: &LiveState, window: Window, columns: &[usize]) -> io::Result<Self>;
+    /// For a recorder tick; `prev` is this table's input at its previous tick.
+    fn tick(state: &LiveState, tick: &Tick, prev: Option<&Self>) -> io::Result<Self>;
+}
+
+/// What a recorder tick gives every table: this tick's host sample and the previous one.
+#[derive(Clone, Debug)]
+pub struct Tick {
+    pub prev_host: Arc<HostSample>,
+    pub host: Arc<HostSample>,
+}
+
+/// Two host samples: the window's first and last.
+#[derive(Clone, Debug)]
+pub struct HostWindow {
+    pub base: Arc<HostSample>,
+    pub now: Arc<HostSample>,
+}
+
+impl Input for HostWindow {
+    const WINDOWED: bool = true;
+    const READS: bool = false;
+
+    fn live(state: &LiveState, window: Window, _columns: &[usize]) -> io::Result<Self> {
+        let (base, now) = state.window_pair(window)?;
+        Ok(HostWindow { base, now })
+    }
+
+    fn tick(_: &LiveState, tick: &Tick, _prev: Option<&Self>) -> io::Result<Self> {
+        Ok(HostWindow {
+            base: tick.prev_host.clone(),
+            now: tick.host.clone(),
+        })
+    }
+}
+
+/// The processes' CPU times at the window's start, and a snapshot at its end.
+#[derive(Clone, Debug)]
+pub struct ProcessWindow {
+    pub base: Arc<ProcessTimes>,
+    pub window: Duration,
+    pub now: ProcessSnapshot,
+    times: Arc<ProcessTimes>,
+}
+
+impl Input for ProcessWindow {
+    const WINDOWED: bool = true;
+    const READS: bool = false;
+
+    fn live(state: &LiveState, window: Window, columns: &[usize]) -> io::Result<Self> {
+        let (base, window, now) = state.process_pair(window, ProcessFields::for_columns(columns))?;
+        let times = Arc::new(now.times());
+        Ok(ProcessWindow {
+            base,
+            window,
+            now,
+            times,
+        })
+    }
+
+    /// Every column; `cpu_pct` over the interval since the table's previous tick.
+    fn tick(state: &LiveState, _: &Tick, prev: Option<&Self>) -> io::Result<Self> {
+        let (now, times) = state.process_snapshot(ProcessFields::all())?;
+        let (base, since) = match prev {
+            Some(p) => (p.times.clone(), p.now.instant),
+            None => (times.clone(), now.instant),
+        };
+        Ok(ProcessWindow {
+            base,
+            window: now.instant.saturating_duration_since(since),
+            now,
+            times,
+        })
+    }
+}
+
+/// No earlier reading: [`Table::rows`] reads the host when called.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Now;
+
+impl Input for Now {
+    const WINDOWED: bool = false;
+    const READS: bool = true;
+
+    fn live(_: &LiveState, _: Window, _: &[usize]) -> io::Result<Self> {
+        Ok(Now)
+    }
+
+    fn tick(_: &LiveState, _: &Tick, _: Option<&Self>) -> io::Result<Self> {
+        Ok(Now)
+    }
+}
+
+/// A table of the registry, by value.
+#[derive(Debug)]
+pub struct TableEntry {
+    pub decl: &'static TableDecl,
+    /// Makes the recorder's driver of this table (see [`crate::recorder::tables`]).
+    pub recorder: fn() -> Box<dyn crate::recorder::tables::RecordedTable>,
+}
+
+impl TableEntry {
+    pub const fn of<T: Table>() -> TableEntry {
+        TableEntry {
+            decl: <T::Row as Row>::TABLE,
+            recorder: crate::recorder::tables::recorded::<T>,
+        }
+    }
+}
+
+macro_rules! entries {
+    ($($t:path),* $(,)?) => {
+        /// Every table of [`for_each_table!`](crate::for_each_table), in its order.
+        pub static ALL: &[TableEntry] = &[$(TableEntry::of::<$t>()),*];
+    };
+}
+
+crate::for_each_table!(entries);
+
+/// The length of the window from `base` to `now`, in seconds.
+pub fn window_seconds(base: &crate::sample::HostSample, now: &crate::sample::HostSample) -> f64 {
+    now.instant.saturating_duration_since(base.instant).as_secs_f64()
+}
+
+crate::declare_columns! {
+    /// The CPU columns shared by `system_metrics()` (the whole host) and `system_cpus()` (one
+    /// CPU): cumulative times by mode, their shares of the window, and the window's length.
+    pub struct CpuColumns {
+        /// CPU time in user mode (including guest) since boot.
+        cpu_user_seconds: Option<f64> ["seconds"],
+        /// CPU time in user mode at low priority (nice > 0, including guest_nice).
+        cpu_nice_seconds: Option<f64> ["seconds"],
+        /// CPU time in kernel mode.
+        cpu_system_seconds: Option<f64> ["seconds"],
+        /// CPU time idle.
+        cpu_idle_seconds: Option<f64> ["seconds"],
+        /// CPU time idle while I/O was outstanding.
+        cpu_iowait_seconds: Option<f64> ["seconds"],
+        /// CPU time servicing hardware interrupts.
+        cpu_irq_seconds: Option<f64> ["seconds"],
+        /// CPU time servicing software interrupts.
+        cpu_softirq_seconds: Option<f64> ["seconds"],
+        /// Time stolen by the hypervisor for other guests.
+        cpu_steal_seconds: Option<f64> ["seconds"],
+        /// CPU time running guests (already inside cpu_user_seconds).
+        cpu_guest_seconds: Option<f64> ["seconds"],
+        /// CPU time running niced guests (already inside cpu_nice_seconds).
+        cpu_guest_nice_seconds: Option<f64> ["seconds"],
+        /// Share of the window the CPUs were busy: 100 − idle − iowait.
+        cpu_busy_pct: Option<f64> ["percent"],
+        /// Share of the window in user mode (nice excluded).
+        cpu_user_pct: Option<f64> ["percent"],
+        /// Share of the window in niced user mode.
+        cpu_nice_pct: Option<f64> ["percent"],
+        /// Share of the window in kernel mode.
+        cpu_system_pct: Option<f64> ["percent"],
+        /// Share of the window idle.
+        cpu_idle_pct: Option<f64> ["percent"],
+        /// Share of the window idle with I/O outstanding.
+        cpu_iowait_pct: Option<f64> ["percent"],
+        /// Share of the window in hardware interrupts.
+        cpu_irq_pct: Option<f64> ["percent"],
+        /// Share of the window in software interrupts.
+        cpu_softirq_pct: Option<f64> ["percent"],
+        /// Share of the window stolen by the hypervisor.
+        cpu_steal_pct: Option<f64> ["percent"],
+        /// Length of the window the `_pct` columns cover.
+        window_seconds: f64 ["seconds"],
+    }
+}
+
+impl CpuColumns {
+    /// The columns for times `now`, over the window (of `window_seconds`) since `base`.
+    pub fn between(base: Option<&CpuTimes>, now: Option<&CpuTimes>, window_seconds: f64) -> CpuColumns {
+        let secs = CpuSeconds::from_ticks(now);
+        let pct = CpuPct::between(base, now);
+        CpuColumns {
+            cpu_user_seconds: secs.user,
+            cpu_nice_seconds: secs.nice,
+            cpu_system_seconds: secs.system,
+            cpu_idle_seconds: secs.idle,
+            cpu_iowait_seconds: secs.iowait,
+            cpu_irq_seconds: secs.irq,
+            cpu_softirq_seconds: secs.softirq,
+            cpu_steal_seconds: secs.steal,
+            cpu_guest_seconds: secs.guest,
+            cpu_guest_nice_seconds: secs.guest_nice,
+            cpu_busy_pct: pct.busy,
+            cpu_user_pct: pct.user,
+            cpu_nice_pct: pct.nice,
+            cpu_system_pct: pct.system,
+            cpu_idle_pct: pct.idle,
+            cpu_iowait_pct: pct.iowait,
+            cpu_irq_pct: pct.irq,
+            cpu_softirq_pct: pct.softirq,
+            cpu_steal_pct: pct.steal,
+            window_seconds,
+        }
+    }
+}
 
 /// Milliseconds as the kernel counts them, as seconds.
 pub fn ms_to_seconds(ms: u64) -> f64 {

@@ -4,7 +4,11 @@
 //! a topic of their own (retransmits, resets, UDP buffer errors), keep `system_metrics()`
 //! narrow, and can grow (IP, ICMP, `netstat` extensions) without widening it.
 
+use std::io;
+
 use super::rate;
+use super::{HostWindow, Table};
+use crate::live::LiveState;
 use crate::sample::HostSample;
 use crate::schema::Timestamp;
 
@@ -13,7 +17,7 @@ crate::declare_table! {
     /// counts IPv6 traffic too for TCP), and rates over the window that ends at `ts` and lasts
     /// `window_seconds`. NULL where the kernel does not print the field (or the file is
     /// unreadable, e.g. outside the host's network namespace).
-    pub struct NetProtocolsRow => "net_protocols", "system_net_protocols" {
+    pub struct NetProtocolsRow => "system_net_protocols", recorded as "net_protocols" every interval {
         /// When the sample was taken.
         ts: Timestamp [""],
         /// Host name at the sample time.
@@ -96,6 +100,19 @@ pub fn row(base: &HostSample, now: &HostSample) -> NetProtocolsRow {
         udp_in_datagrams_per_sec: r(b.udp_in_datagrams, s.udp_in_datagrams),
         udp_out_datagrams_per_sec: r(b.udp_out_datagrams, s.udp_out_datagrams),
         window_seconds,
+    }
+}
+
+/// `system_net_protocols()`.
+pub struct NetProtocols;
+
+impl Table for NetProtocols {
+    type Row = NetProtocolsRow;
+    type Options = ();
+    type Input = HostWindow;
+
+    fn rows(w: &HostWindow, _: &LiveState, _: &()) -> io::Result<Vec<NetProtocolsRow>> {
+        Ok(vec![row(&w.base, &w.now)])
     }
 }
 

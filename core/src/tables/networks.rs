@@ -1,6 +1,10 @@
 //! `system_networks()`: one row per network interface, counters from `/proc/net/dev`,
 //! link facts from `/sys/class/net/<interface>/`, rates over a window.
 
+use std::io;
+
+use super::{HostWindow, Table};
+use crate::live::LiveState;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -14,7 +18,7 @@ crate::declare_table! {
     /// One row per network interface of /proc/net/dev. Cumulative counters count since the
     /// interface appeared; `_per_sec` columns cover the window that ends at `ts` and lasts
     /// `window_seconds`, NULL for an interface absent from the window's first sample.
-    pub struct NetworksRow => "networks", "system_networks" {
+    pub struct NetworksRow => "system_networks", recorded as "networks" every interval {
         /// When the sample was taken.
         ts: Timestamp [""],
         /// Host name at the sample time.
@@ -194,6 +198,22 @@ pub fn rows_with(base: &HostSample, now: &HostSample, mut link: impl FnMut(&str)
             }
         })
         .collect()
+}
+
+/// `system_networks()`: link facts from the state's kept-open [`LinkReader`].
+pub struct Networks;
+
+impl Table for Networks {
+    type Row = NetworksRow;
+    type Options = ();
+    type Input = HostWindow;
+
+    fn rows(w: &HostWindow, state: &LiveState, _: &()) -> io::Result<Vec<NetworksRow>> {
+        let mut links = state.links();
+        links.retain(w.now.nets.iter().map(|n| n.name.as_str()));
+        let sys = &state.roots().sys;
+        Ok(rows_with(&w.base, &w.now, |name| links.read(sys, name)))
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,9 @@
 //! `system_pressure()`: Linux pressure stall information, one row per resource and kind.
 
+use std::io;
+
+use super::{HostWindow, Table};
+use crate::live::LiveState;
 use crate::sample::{HostSample, PRESSURE_RESOURCES};
 use crate::schema::Timestamp;
 
@@ -8,7 +12,7 @@ crate::declare_table! {
     /// where the kernel has no PSI (before Linux 4.20, or booted without `psi=1` where the
     /// build defaults it off); `irq` rows only on kernels with IRQ time accounting (6.1+).
     /// `stall_pct` covers the window that ends at `ts` and lasts `window_seconds`.
-    pub struct PressureRow => "pressure", "system_pressure" {
+    pub struct PressureRow => "system_pressure", recorded as "pressure" every interval {
         /// When the sample was taken.
         ts: Timestamp [""],
         /// Host name at the sample time.
@@ -61,6 +65,19 @@ pub fn rows(base: &HostSample, now: &HostSample) -> Vec<PressureRow> {
             }
         })
         .collect()
+}
+
+/// `system_pressure()`.
+pub struct Pressure;
+
+impl Table for Pressure {
+    type Row = PressureRow;
+    type Options = ();
+    type Input = HostWindow;
+
+    fn rows(w: &HostWindow, _: &LiveState, _: &()) -> io::Result<Vec<PressureRow>> {
+        Ok(rows(&w.base, &w.now))
+    }
 }
 
 #[cfg(test)]

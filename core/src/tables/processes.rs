@@ -8,8 +8,9 @@
 //! Only the files the requested columns need are read ([`ProcessFields`]): `stat` always,
 //! `status` for `user`/`uid`, `cmdline`, `exe`, `io`, `fd/` and `cgroup` on demand.
 
+use super::{ProcessWindow, Table};
+use crate::live::LiveState;
 use std::collections::HashMap;
-use std::ffi::CStr;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ crate::declare_table! {
     /// listed. Cumulative columns count since the process started; `cpu_pct` covers the
     /// window that ends at `ts` and lasts `window_seconds` and is NULL for a process that
     /// started within it. A process that exits while it is read is left out.
-    pub struct ProcessesRow => "processes", "system_processes" {
+    pub struct ProcessesRow => "system_processes", recorded as "processes" every process_interval when named {
         /// When the process list was read.
         ts: Timestamp [""],
         /// Host name at that time.
@@ -176,28 +177,7 @@ impl ProcessSnapshot {
 /// Maps uids to user names; the default asks the system (`getpwuid_r`).
 pub type UserLookup = fn(u32) -> Option<String>;
 
-/// The user name of `uid` from the system's user database (NSS), `None` if it has none.
-pub fn user_name(uid: u32) -> Option<String> {
-    let mut buf: Vec<libc::c_char> = vec![0; 1024];
-    loop {
-        // SAFETY: `pwd` and `buf` outlive the call; getpwuid_r writes strings into `buf` and
-        // points `pwd`'s fields there; `result` is null or `&pwd`.
-        unsafe {
-            let mut pwd: libc::passwd = std::mem::zeroed();
-            let mut result: *mut libc::passwd = std::ptr::null_mut();
-            let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
-            if rc == libc::ERANGE && buf.len() < (1 << 20) {
-                let len = buf.len() * 2;
-                buf.resize(len, 0);
-                continue;
-            }
-            if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-                return None;
-            }
-            return Some(CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned());
-        }
-    }
-}
+pub use crate::procfs::syscalls::user_name;
 
 /// Reads processes, keeping the uid→name cache and the meminfo descriptor between passes.
 #[derive(Debug)]
@@ -386,6 +366,27 @@ pub fn rows(
             }
         })
         .collect()
+}
+
+/// `system_processes()`.
+pub struct Processes;
+
+crate::declare_options! {
+    /// The options of `system_processes()`.
+    pub struct ProcessesOptions {
+        /// Keep kernel threads (as `ps -e`).
+        include_kernel_threads = true,
+    }
+}
+
+impl Table for Processes {
+    type Row = ProcessesRow;
+    type Options = ProcessesOptions;
+    type Input = ProcessWindow;
+
+    fn rows(w: &ProcessWindow, _: &LiveState, o: &ProcessesOptions) -> io::Result<Vec<ProcessesRow>> {
+        Ok(rows(&w.base, w.window, &w.now, o.include_kernel_threads))
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,10 @@
 //! `system_sensors()`: temperatures and fans from `/sys/class/hwmon` and `/sys/class/thermal`.
 
+use std::io;
+
+use super::{Now, Table};
+use crate::host;
+use crate::live::LiveState;
 use std::path::Path;
 
 use crate::procfs::{Roots, read_trimmed};
@@ -9,7 +14,7 @@ crate::declare_table! {
     /// One row per temperature input (`tempN_input`) and fan input (`fanN_input`) of every
     /// hwmon chip, and one per thermal zone. Many virtual machines expose none: zero rows is
     /// the correct answer there.
-    pub struct SensorsRow => "sensors", "system_sensors" {
+    pub struct SensorsRow => "system_sensors", recorded as "sensors" every interval {
         /// When the sensors were read.
         ts: Timestamp [""],
         /// Host name at that time.
@@ -137,6 +142,19 @@ pub fn collect(roots: &Roots, ts: Timestamp, hostname: &str) -> Vec<SensorsRow> 
         });
     }
     out
+}
+
+/// `system_sensors()`.
+pub struct Sensors;
+
+impl Table for Sensors {
+    type Row = SensorsRow;
+    type Options = ();
+    type Input = Now;
+
+    fn rows(_: &Now, state: &LiveState, _: &()) -> io::Result<Vec<SensorsRow>> {
+        Ok(collect(state.roots(), Timestamp::now(), &host::hostname()))
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,196 @@
+//! What `record_metrics` asks for, and the checks that turn it into a [`Config`]: every bound
+//! of every parameter is checked here, so a request is refused the same way from SQL, a
+//! bench or a test.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use super::layout;
+use super::tables::{self, RecordableTable};
+use crate::host;
+use crate::interval::describe;
+use crate::live::LiveState;
+use crate::procfs::syscalls::writable;
+use crate::schema::Cadence;
+
+/// The shortest and longest `interval` (and `process_interval`).
+pub const INTERVAL_MIN: Duration = Duration::from_millis(10);
+pub const INTERVAL_MAX: Duration = Duration::from_secs(86_400);
+/// The default and the bounds of `flush_interval`.
+pub const FLUSH_DEFAULT: Duration = Duration::from_secs(10);
+pub const FLUSH_MIN: Duration = Duration::from_millis(100);
+pub const FLUSH_MAX: Duration = Duration::from_secs(86_400);
+/// The default `process_interval` (never below `interval`).
+pub const PROCESS_DEFAULT: Duration = Duration::from_secs(60);
+/// The shortest and longest `retention` (about 100 years).
+pub const RETENTION_MIN: Duration = Duration::from_secs(60);
+pub const RETENTION_MAX: Duration = Duration::from_secs(36_500 * 86_400);
+
+/// What `record_metrics` asks for, before it is checked.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub dir: String,
+    pub interval: Duration,
+    pub tables: Option<Vec<String>>,
+    pub process_interval: Option<Duration>,
+    pub flush_interval: Option<Duration>,
+    pub retention: Option<Duration>,
+    pub max_bytes: Option<i64>,
+}
+
+/// A checked request.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Absolute, normalized.
+    pub dir: PathBuf,
+    pub interval: Duration,
+    pub process_interval: Duration,
+    pub flush_interval: Duration,
+    pub tables: Vec<RecordableTable>,
+    pub retention: Option<Duration>,
+    pub max_bytes: Option<u64>,
+    /// The `host=` partition value.
+    pub host: String,
+}
+
+impl Config {
+    pub fn table_names(&self) -> Vec<String> {
+        self.tables.iter().map(|t| t.name().to_string()).collect()
+    }
+
+    pub fn host_dirs(&self) -> Vec<PathBuf> {
+        self.tables
+            .iter()
+            .map(|t| layout::host_dir(&self.dir, t.name(), &self.host))
+            .collect()
+    }
+
+    /// How often `cadence`'s tables are sampled.
+    pub fn interval_of(&self, cadence: Cadence) -> Duration {
+        match cadence {
+            Cadence::Host => self.interval,
+            Cadence::Process => self.process_interval,
+        }
+    }
+}
+
+/// The error for an INTERVAL parameter outside `min..=max` (the binding phrases NULL and month
+/// parts the same way).
+pub fn interval_accepts(name: &str, min: Duration, max: Duration) -> String {
+    format!(
+        "{name} must be an INTERVAL from {} to {}, such as INTERVAL '2 seconds'",
+        describe(min),
+        describe(max)
+    )
+}
+
+fn within(name: &str, d: Duration, min: Duration, max: Duration) -> Result<Duration, String> {
+    if (min..=max).contains(&d) {
+        Ok(d)
+    } else {
+        Err(format!("{}; got {}", interval_accepts(name, min, max), describe(d)))
+    }
+}
+
+/// `path` made absolute (against the working directory) and without `.` and `..` parts.
+pub fn absolute(path: &Path) -> io::Result<PathBuf> {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+/// Checks `dir`: a writable directory, or creatable below a writable one.
+fn check_dir(raw: &str) -> Result<PathBuf, String> {
+    if raw.trim().is_empty() {
+        return Err("dir must be a directory path, such as '/var/lib/sysmon'; got an empty string".into());
+    }
+    let dir = absolute(Path::new(raw)).map_err(|e| format!("dir '{raw}': cannot resolve: {e}"))?;
+    let shown = dir.display().to_string();
+    match std::fs::metadata(&dir) {
+        Ok(m) if !m.is_dir() => return Err(format!("dir '{shown}' is a file, not a directory")),
+        Ok(_) if !writable(&dir) => return Err(format!("dir '{shown}' is not writable by this process")),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => {
+            // It will be created: its nearest existing ancestor must be a writable directory.
+            let mut a = dir.parent();
+            while let Some(p) = a {
+                match std::fs::metadata(p) {
+                    Ok(m) if m.is_dir() && writable(p) => break,
+                    Ok(_) => {
+                        return Err(format!(
+                            "dir '{shown}' cannot be created: '{}' is not a writable directory",
+                            p.display()
+                        ));
+                    }
+                    Err(_) => a = p.parent(),
+                }
+            }
+        }
+        Err(e) => return Err(format!("dir '{shown}': {e}")),
+    }
+    Ok(dir)
+}
+
+/// Checks a request without acting (safe in bind): every error names the parameter and what
+/// it accepts. A recorder of `state` already writing the directory is refused too.
+pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
+    let dir = check_dir(&req.dir)?;
+    let interval = within("interval", req.interval, INTERVAL_MIN, INTERVAL_MAX)?;
+    let tables = match &req.tables {
+        Some(names) => tables::resolve(names)?,
+        None => tables::defaults(),
+    };
+    let process_interval = match req.process_interval {
+        Some(d) => within("process_interval", d, INTERVAL_MIN, INTERVAL_MAX)?,
+        None => PROCESS_DEFAULT.max(interval),
+    };
+    if process_interval < interval {
+        return Err(format!(
+            "process_interval must be at least interval ({}); got {}",
+            describe(interval),
+            describe(process_interval)
+        ));
+    }
+    let flush_interval = match req.flush_interval {
+        Some(d) => within("flush_interval", d, FLUSH_MIN, FLUSH_MAX)?,
+        None => FLUSH_DEFAULT,
+    };
+    let retention = match req.retention {
+        Some(d) => Some(within("retention", d, RETENTION_MIN, RETENTION_MAX)?),
+        None => None,
+    };
+    let max_bytes = match req.max_bytes {
+        None => None,
+        Some(b) => Some(
+            u64::try_from(b)
+                .ok()
+                .filter(|&b| b > 0)
+                .ok_or_else(|| format!("max_bytes must be a positive number of bytes; got {b}"))?,
+        ),
+    };
+    state.recorders.refuse_running_on(&dir)?;
+    Ok(Config {
+        dir,
+        interval,
+        process_interval,
+        flush_interval,
+        tables,
+        retention,
+        max_bytes,
+        host: layout::host_partition(&host::hostname()),
+    })
+}

@@ -1,0 +1,334 @@
+//! A recorder's life: [`start`] checks, locks and spawns the two threads; [`stop`] (or the
+//! process's normal exit, through an `atexit` hook) asks them to end and waits for the final
+//! flush. [`Shared`] is what the threads and the handle share.
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::config::{Config, Request, check};
+use super::lock::PartitionLock;
+use super::{RecordingRow, StartedRow, faults, layout, merge, sampler, writer};
+use crate::live::LiveState;
+use crate::sample::Collector;
+use crate::schema::Timestamp;
+use crate::sync::lock;
+
+/// Samples waiting for the writer thread at most (about an hour at 1 Hz).
+pub const CHANNEL_SAMPLES: usize = 4096;
+/// How long `stop_recording` and the exit hook wait for the final flush.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+pub const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Running,
+    Stopped,
+    Failed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Stopped => "stopped",
+            State::Failed => "failed",
+        }
+    }
+}
+
+/// What the writer thread reports.
+#[derive(Clone, Debug, Default)]
+pub struct WriterStatus {
+    pub rows_written: u64,
+    pub rows_dropped: u64,
+    pub files_written: u64,
+    pub bytes_written: u64,
+    pub files_deleted: u64,
+    pub last_flush_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<Timestamp>,
+    /// Rows one tick produces (all tables), to count the rows of samples dropped at the channel.
+    pub rows_per_tick: u64,
+}
+
+/// How a recorder's threads end: the one stop flag, and the writer's end.
+#[derive(Debug, Default)]
+struct Ending {
+    stop_requested: bool,
+    finished: bool,
+}
+
+/// State shared by a recorder's threads and its handle.
+#[derive(Debug)]
+pub struct Shared {
+    ending: Mutex<Ending>,
+    changed: Condvar,
+    pub samples_taken: AtomicU64,
+    pub samples_missed: AtomicU64,
+    /// Samples the writer thread could not take in (channel full).
+    pub samples_dropped: AtomicU64,
+    pub sampler_cpu_ns: AtomicU64,
+    pub writer_cpu_ns: AtomicU64,
+    pub status: Mutex<WriterStatus>,
+    state: Mutex<State>,
+    stopped_at: Mutex<Option<Timestamp>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            ending: Mutex::new(Ending::default()),
+            changed: Condvar::new(),
+            samples_taken: AtomicU64::new(0),
+            samples_missed: AtomicU64::new(0),
+            samples_dropped: AtomicU64::new(0),
+            sampler_cpu_ns: AtomicU64::new(0),
+            writer_cpu_ns: AtomicU64::new(0),
+            status: Mutex::new(WriterStatus::default()),
+            state: Mutex::new(State::Running),
+            stopped_at: Mutex::new(None),
+        }
+    }
+}
+
+impl Shared {
+    /// Records an error for `last_error`.
+    pub fn error(&self, msg: impl Into<String>) {
+        let mut s = lock(&self.status);
+        s.last_error = Some(msg.into());
+        s.last_error_at = Some(Timestamp::now());
+    }
+
+    /// Asks the threads to end.
+    pub fn request_stop(&self) {
+        lock(&self.ending).stop_requested = true;
+        self.changed.notify_all();
+    }
+
+    pub fn stop_requested(&self) -> bool {
+        lock(&self.ending).stop_requested
+    }
+
+    pub fn state(&self) -> State {
+        *lock(&self.state)
+    }
+
+    /// Waits on the ending until `done` holds or `deadline` passes; whether it holds.
+    fn wait(&self, deadline: Instant, done: impl Fn(&Ending) -> bool) -> bool {
+        let mut ending = lock(&self.ending);
+        loop {
+            if done(&ending) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            ending = match self.changed.wait_timeout(ending, deadline - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    /// Sleeps until `deadline` or a stop request; true if stopped.
+    pub fn sleep_until(&self, deadline: Instant) -> bool {
+        self.wait(deadline, |e| e.stop_requested)
+    }
+
+    /// Called once by the writer thread when it ends, whatever the reason.
+    pub(super) fn finish(&self) {
+        *lock(&self.state) = if self.stop_requested() {
+            State::Stopped
+        } else {
+            State::Failed
+        };
+        *lock(&self.stopped_at) = Some(Timestamp::now());
+        lock(&self.ending).finished = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits for the writer's end; false on timeout.
+    pub fn wait_finished(&self, timeout: Duration) -> bool {
+        self.wait(Instant::now() + timeout, |e| e.finished)
+    }
+}
+
+/// A recorder of this process.
+#[derive(Debug)]
+pub struct Recorder {
+    pub id: i64,
+    pub config: Config,
+    pub started_at: Timestamp,
+    pub shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Recorder {
+    pub fn state(&self) -> State {
+        self.shared.state()
+    }
+
+    /// The row `record_metrics` returns.
+    pub fn started_row(&self) -> StartedRow {
+        StartedRow {
+            id: self.id,
+            dir: self.config.dir.display().to_string(),
+            interval_seconds: self.config.interval.as_secs_f64(),
+            tables: self.config.table_names(),
+            started_at: self.started_at,
+            process_interval_seconds: self.config.process_interval.as_secs_f64(),
+            flush_interval_seconds: self.config.flush_interval.as_secs_f64(),
+        }
+    }
+
+    /// The recorder's row for `recordings()`.
+    pub fn row(&self) -> RecordingRow {
+        let s = lock(&self.shared.status).clone();
+        let sh = &self.shared;
+        let dropped_at_channel = sh.samples_dropped.load(Ordering::Relaxed) * s.rows_per_tick.max(1);
+        let cpu_ns = sh.sampler_cpu_ns.load(Ordering::Relaxed) + sh.writer_cpu_ns.load(Ordering::Relaxed);
+        RecordingRow {
+            id: self.id,
+            dir: self.config.dir.display().to_string(),
+            interval_seconds: self.config.interval.as_secs_f64(),
+            process_interval_seconds: self.config.process_interval.as_secs_f64(),
+            flush_interval_seconds: self.config.flush_interval.as_secs_f64(),
+            tables: self.config.table_names(),
+            state: self.state().as_str().to_string(),
+            started_at: self.started_at,
+            stopped_at: *lock(&sh.stopped_at),
+            samples_taken: sh.samples_taken.load(Ordering::Relaxed),
+            samples_missed: sh.samples_missed.load(Ordering::Relaxed),
+            rows_written: s.rows_written,
+            rows_dropped: s.rows_dropped + dropped_at_channel,
+            files_written: s.files_written,
+            bytes_written: s.bytes_written,
+            files_deleted: s.files_deleted,
+            last_flush_at: s.last_flush_at,
+            last_error: s.last_error,
+            last_error_at: s.last_error_at,
+            cpu_seconds: cpu_ns as f64 / 1e9,
+        }
+    }
+
+    /// Asks the threads to end and waits at most `timeout` for the final flush.
+    fn stop(&self, timeout: Duration) -> bool {
+        self.shared.request_stop();
+        if !self.shared.wait_finished(timeout) {
+            return false;
+        }
+        for h in lock(&self.threads).drain(..) {
+            let _ = h.join();
+        }
+        true
+    }
+}
+
+/// Starts a recorder on `state` (the act of `record_metrics`, on its first scan call).
+pub fn start(state: &Arc<LiveState>, req: &Request) -> Result<Arc<Recorder>, String> {
+    let config = check(state, req)?;
+    state.recorders.exit_hook.call_once(|| {
+        // SAFETY: registering a plain extern "C" function without arguments.
+        unsafe {
+            libc::atexit(exit_hook);
+        }
+    });
+    faults::refresh();
+    let _starting = lock(&state.recorders.starting);
+    state.recorders.refuse_running_on(&config.dir)?;
+    let dir_shown = config.dir.display().to_string();
+    std::fs::create_dir_all(&config.dir).map_err(|e| format!("dir '{dir_shown}' cannot be created: {e}"))?;
+    probe_writable(&config.dir).map_err(|e| format!("dir '{dir_shown}' is not writable: {e}"))?;
+    let mut locks: Vec<PartitionLock> = Vec::new();
+    for h in config.host_dirs() {
+        locks.push(PartitionLock::acquire(&h).map_err(|e| format!("dir '{dir_shown}': {e}"))?);
+    }
+    for h in config.host_dirs() {
+        merge::recover(&h).map_err(|e| format!("dir '{dir_shown}': cannot clean up {}: {e}", h.display()))?;
+    }
+    let mut collector = Collector::new(state.roots().clone());
+    let mut baseline = collector.sample().map_err(|e| format!("cannot sample the host: {e}"))?;
+    baseline.instant = state.now();
+    let baseline = Arc::new(baseline);
+    state.publish(baseline.clone());
+
+    let id = state.recorders.next_id();
+    let shared = Arc::new(Shared::default());
+    let (tx, rx) = sync_channel(CHANNEL_SAMPLES);
+    let writer = {
+        let (shared, config, state) = (shared.clone(), config.clone(), state.clone());
+        std::thread::Builder::new()
+            .name(format!("sysmon-rec{id}-w"))
+            .spawn(move || writer::run(config, shared, rx, state, locks))
+            .map_err(|e| format!("cannot start the writer thread: {e}"))?
+    };
+    let sampler = {
+        let (shared, config, state) = (shared.clone(), config.clone(), state.clone());
+        std::thread::Builder::new()
+            .name(format!("sysmon-rec{id}-s"))
+            .spawn(move || sampler::run(config, shared, state, collector, baseline, tx))
+    };
+    let sampler = match sampler {
+        Ok(h) => h,
+        Err(e) => {
+            // The writer sees its channel closed and ends.
+            shared.request_stop();
+            return Err(format!("cannot start the sampling thread: {e}"));
+        }
+    };
+    let rec = Arc::new(Recorder {
+        id,
+        config,
+        started_at: Timestamp::now(),
+        shared,
+        threads: Mutex::new(vec![sampler, writer]),
+    });
+    state.recorders.add(rec.clone());
+    Ok(rec)
+}
+
+/// Creates and removes a file in `dir`.
+fn probe_writable(dir: &Path) -> io::Result<()> {
+    let p = dir.join(format!(".sysmon-probe-{}{}", std::process::id(), layout::TEMP_SUFFIX));
+    std::fs::write(&p, b"")?;
+    std::fs::remove_file(&p)
+}
+
+/// Stops recorder `id` of `state` after its final flush and returns its final row (the act
+/// of `stop_recording`).
+pub fn stop(state: &LiveState, id: i64) -> Result<RecordingRow, String> {
+    let rec = state.recorders.check_stoppable(id)?;
+    if !rec.stop(STOP_TIMEOUT) {
+        return Err(format!(
+            "recorder {id} did not finish its final flush within {} s; it is still trying (see recordings())",
+            STOP_TIMEOUT.as_secs()
+        ));
+    }
+    Ok(rec.row())
+}
+
+/// Runs at normal process exit: the final flush of every running recorder of the process,
+/// bounded in time. Never panics (a panic cannot unwind out of an `extern "C"` function).
+extern "C" fn exit_hook() {
+    let _ = std::panic::catch_unwind(|| crate::live::process().recorders.stop_all(EXIT_TIMEOUT));
+}
+
+/// The message of a caught panic.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Microseconds since the Unix epoch now.
+pub fn wall_us() -> i64 {
+    Timestamp::now().micros
+}
