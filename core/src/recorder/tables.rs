@@ -216,7 +216,7 @@ struct FilesystemsSource;
 impl PlainSource for FilesystemsSource {
     type Row = filesystems::FilesystemsRow;
     fn read() -> io::Result<Vec<Self::Row>> {
-        let text = std::fs::read_to_string(Roots::default().proc("self/mountinfo"))?;
+        let text = crate::procfs::read_lossy(&Roots::default().proc("self/mountinfo"))?;
         let mounts = Mount::parse_all(&text);
         Ok(filesystems::rows(
             mounts,
