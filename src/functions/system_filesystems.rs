@@ -28,7 +28,8 @@ impl LiveTable for SystemFilesystems {
 
     fn collect(include_pseudo: &bool, _columns: &[usize]) -> Result<Vec<FilesystemsRow>, BoxError> {
         let path = Roots::default().proc("self/mountinfo");
-        let text = sysmon_core::procfs::read_lossy(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text =
+            sysmon_core::procfs::read_lossy(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let ts = Timestamp::now();
         Ok(filesystems::rows(
             Mount::parse_all(&text),

@@ -215,7 +215,8 @@ def test_rss_is_what_ps_and_status_show(db):
     child = subprocess.Popen([sys.executable, "-c", ALLOC_CHILD, str(size)], stdout=subprocess.PIPE)
     try:
         assert child.stdout.readline() == b"ready\n"
-        q = "SELECT rss_bytes, vms_bytes, mem_pct FROM system_processes() WHERE pid = ?"
+        q = """SELECT rss_bytes, vms_bytes, mem_pct, threads, nice, major_faults, minor_faults, uid, ppid
+               FROM system_processes() WHERE pid = ?"""
         for _ in range(10):
             # The child is idle: its memory does not change, except by rare kernel work.
             before = status_kb(child.pid, "VmRSS"), status_kb(child.pid, "VmSize")
@@ -229,10 +230,14 @@ def test_rss_is_what_ps_and_status_show(db):
         assert size <= r["rss_bytes"] < size + (64 << 20)
         mem_total = next(int(l.split()[1]) * 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal:"))
         assert r["mem_pct"] == pytest.approx(100 * r["rss_bytes"] / mem_total, rel=1e-9)
-        # And `ps` (procps) agrees, in KiB.
-        ps = subprocess.run(["ps", "-o", "rss=", "-p", str(child.pid)], capture_output=True, text=True)
+        # And `ps` (procps) agrees on every column it shows (sizes in KiB); the child is idle.
+        fmt = "rss=,vsz=,nlwp=,ni=,maj_flt=,min_flt=,euid=,ppid="
+        ps = subprocess.run(["ps", "-o", fmt, "-p", str(child.pid)], capture_output=True, text=True)
         if ps.returncode == 0:
-            assert int(ps.stdout) * 1024 == r["rss_bytes"]
+            rss, vsz, nlwp, ni, maj, mnr, euid, ppid = map(int, ps.stdout.split())
+            assert (rss * 1024, vsz * 1024) == (r["rss_bytes"], r["vms_bytes"])
+            assert (nlwp, ni, euid, ppid) == (r["threads"], r["nice"], r["uid"], r["ppid"])
+            assert (maj, mnr) == (r["major_faults"], r["minor_faults"])
     finally:
         child.kill()
         child.wait()

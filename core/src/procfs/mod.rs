@@ -24,6 +24,9 @@ pub mod snmp;
 pub mod stat;
 pub mod uptime;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::path::{Path, PathBuf};
 
 pub use file::KeptFile;

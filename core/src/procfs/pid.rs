@@ -352,8 +352,14 @@ mod tests {
             assert_eq!((s.pid, s.state, s.ppid, s.num_threads, s.rss), (4242, 'S', 1, 4, 2560));
         }
         // Bytes that are not UTF-8 outside the name are malformed, not a name.
-        assert_eq!(PidStat::parse_bytes(b"42\xff (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 1 2"), None);
-        assert_eq!(PidStat::parse_bytes(b"42 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 1 \xff"), None);
+        assert_eq!(
+            PidStat::parse_bytes(b"42\xff (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 1 2"),
+            None
+        );
+        assert_eq!(
+            PidStat::parse_bytes(b"42 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 1 \xff"),
+            None
+        );
     }
 
     #[test]

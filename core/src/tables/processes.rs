@@ -509,7 +509,10 @@ mod tests {
         let got: Vec<(i32, &str)> = r.iter().map(|r| (r.pid, r.name.as_str())).collect();
         let want: Vec<(i32, &str)> = cases.iter().enumerate().map(|(i, c)| (100 + i as i32, c.1)).collect();
         assert_eq!(got, want);
-        assert!(r.iter().all(|r| r.state == "S" && r.ppid == 1 && r.rss_bytes == 9 * snap.page_size));
+        assert!(
+            r.iter()
+                .all(|r| r.state == "S" && r.ppid == 1 && r.rss_bytes == 9 * snap.page_size)
+        );
         assert!(r.iter().all(|r| r.user.as_deref() == Some("root")));
     }
 
