@@ -106,7 +106,7 @@ test-python: release
 
 # The parsers' property tests (core/src/procfs/fuzz.rs) with many more cases than the short
 # run inside `make test-unit`: `make fuzz FUZZ_CASES=1000000`.
-FUZZ_CASES ?= 50000
+FUZZ_CASES ?= 20000
 fuzz:
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test -p sysmon-core --lib -- procfs::fuzz
 
