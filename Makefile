@@ -32,7 +32,7 @@ MAKEFLAGS += --no-print-directory
 PLATFORM = $(shell $(PY) -c "import duckdb; print(duckdb.execute('PRAGMA platform').fetchone()[0])")
 
 .DEFAULT_GOAL := release
-.PHONY: configure release debug run install lint test-unit test-sql test-python test bench docs clean
+.PHONY: configure release debug run install lint test-unit test-sql test-python test fuzz bench docs clean
 
 # ---------------------------------------------------------------- environments
 
@@ -103,6 +103,12 @@ test-python: release
 		SYSMON_EXTENSION=$(abspath $(RELEASE_EXT)) SYSMON_DUCKDB_CLI=$(abspath $(VENV)/bin/duckdb) \
 			$$venv/bin/python -m pytest -q test/python || exit 1; \
 	done
+
+# The parsers' property tests (core/src/procfs/fuzz.rs) with many more cases than the short
+# run inside `make test-unit`: `make fuzz FUZZ_CASES=1000000`.
+FUZZ_CASES ?= 20000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test -p sysmon-core --lib -- procfs::fuzz
 
 # One step at a time, stopping at the first failure (also under `make -j`).
 test:

@@ -210,7 +210,8 @@ fn main() {
         p
     };
     for (label, fields) in [
-        ("stat only (pid, name, cpu, memory)", ProcessFields::default()),
+        ("stat only (pid, name, cpu, vms)", ProcessFields::default()),
+        ("+ statm (rss_bytes, mem_pct)", only(|p| p.statm = true)),
         ("+ status (user, uid)", only(|p| p.status = true)),
         ("+ cmdline", only(|p| p.cmdline = true)),
         ("+ exe", only(|p| p.exe = true)),

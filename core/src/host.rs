@@ -51,8 +51,8 @@ pub fn page_size_bytes() -> Option<u64> {
 
 /// `NAME` and `VERSION_ID` (or `VERSION`) of `os-release(5)`.
 pub fn os_release(etc: &Path) -> (Option<String>, Option<String>) {
-    let text = std::fs::read_to_string(etc.join("os-release"))
-        .or_else(|_| std::fs::read_to_string(etc.join("../usr/lib/os-release")))
+    let text = crate::procfs::read_lossy(&etc.join("os-release"))
+        .or_else(|_| crate::procfs::read_lossy(&etc.join("../usr/lib/os-release")))
         .unwrap_or_default();
     parse_os_release(&text)
 }

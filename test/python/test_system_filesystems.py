@@ -53,3 +53,26 @@ def test_every_mount_is_listed_with_pseudo(db):
         mp = line.split()[4]
         want.append(mp.encode().decode("unicode_escape").encode("latin-1").decode())
     assert got == want
+
+
+def test_root_agrees_with_df(db):
+    """Sizes and Use% as coreutils df computes them (Use% = used / (used + available), rounded up)."""
+    import math
+    import shutil
+
+    if not shutil.which("df"):
+        pytest.skip("coreutils df not installed")
+
+    def df():
+        out = subprocess.run(["df", "-B1", "--output=size,used,avail,pcent", "/"], capture_output=True, text=True, check=True)
+        size, used, avail, pct = out.stdout.splitlines()[1].split()
+        return int(size), int(used), int(avail), int(pct.rstrip("%"))
+
+    before = df()
+    (r,) = rows(db, "SELECT * FROM system_filesystems() WHERE mount_point = '/'")
+    after = df()
+    assert r["total_bytes"] == before[0]
+    slack = 256 << 20
+    assert min(before[1], after[1]) - slack <= r["used_bytes"] <= max(before[1], after[1]) + slack
+    assert min(before[2], after[2]) - slack <= r["available_bytes"] <= max(before[2], after[2]) + slack
+    assert min(before[3], after[3]) - 1 <= math.ceil(r["used_pct"]) <= max(before[3], after[3]) + 1

@@ -5,6 +5,7 @@ import threading
 import time
 
 import duckdb
+import pytest
 
 from conftest import connect, meminfo, one, proc_stat_cpu
 
@@ -140,3 +141,43 @@ def test_concurrent_queries_from_threads(ext):
         t.join()
     assert not errors
     assert len(results) == 40 and all(r is not None for r in results)
+
+
+def free_bytes():
+    """`free -b -w` (procps): the Mem: and Swap: rows by column name."""
+    import subprocess
+
+    out = subprocess.run(["free", "-b", "-w"], capture_output=True, text=True, check=True).stdout.splitlines()
+    names = out[0].split()
+    mem = dict(zip(names, map(int, out[1].split()[1:])))
+    swap = dict(zip(names, map(int, out[2].split()[1:])))
+    return mem, swap
+
+
+def test_memory_columns_are_what_free_shows(con):
+    """The derived columns use free's (procps 4) definitions: used = total − available, cache =
+    Cached + SReclaimable. Gauges move, so each must lie between two readings of free."""
+    import shutil
+
+    if not shutil.which("free"):
+        pytest.skip("procps free not installed")
+    before = free_bytes()
+    r = one(con, "SELECT * FROM system_metrics()")
+    after = free_bytes()
+    slack = 16 << 20
+
+    def between(value, key, table=0):
+        lo = min(before[table][key], after[table][key]) - slack
+        hi = max(before[table][key], after[table][key]) + slack
+        assert lo <= value <= hi, (key, value, before[table][key], after[table][key])
+
+    assert r["mem_total_bytes"] == before[0]["total"]
+    between(r["mem_used_bytes"], "used")
+    between(r["mem_free_bytes"], "free")
+    between(r["mem_available_bytes"], "available")
+    between(r["mem_buffers_bytes"], "buffers")
+    between(r["mem_cached_bytes"], "cache")
+    between(r["mem_shared_bytes"], "shared")
+    assert r["swap_total_bytes"] == before[1]["total"]
+    between(r["swap_used_bytes"], "used", 1)
+    between(r["swap_free_bytes"], "free", 1)

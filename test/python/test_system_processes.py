@@ -138,3 +138,106 @@ def test_other_users_io_and_fds_are_null_not_zero():
     own = by_pid[result["own"]]
     assert own[1] is not None and own[3] is not None, own
     assert own[5] == 65534
+
+
+NAMED_CHILD = textwrap.dedent("""
+    import ctypes, sys, time
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_NAME = 15
+    if libc.prctl(PR_SET_NAME, ctypes.c_char_p(bytes.fromhex(sys.argv[1])), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NAME)")
+    print("ready", flush=True)
+    time.sleep(60)
+""")
+
+
+def start_named(name):
+    """A child whose comm is `name` (the kernel keeps its first 15 bytes)."""
+    child = subprocess.Popen([sys.executable, "-c", NAMED_CHILD, name.hex()], stdout=subprocess.PIPE)
+    assert child.stdout.readline() == b"ready\n"
+    return child
+
+
+# Names a process may have that are not UTF-8: anyone can set the first; the kernel makes the
+# second from an ordinary name by cutting "é" (2 bytes) after its first byte at 15 bytes.
+ODD_NAMES = [b"\xff", ("x" * 14 + "é").encode()]
+
+
+def test_a_name_that_is_not_utf8_never_hides_a_process(db, tmp_path):
+    import recorder_helpers as rec
+
+    children = [start_named(n) for n in ODD_NAMES]
+    try:
+        want = {}
+        for c in children:
+            comm = open(f"/proc/{c.pid}/comm", "rb").read().rstrip(b"\n")
+            assert comm in (b"\xff", b"x" * 14 + b"\xc3"), comm
+            want[c.pid] = comm.decode("utf-8", errors="replace")
+        pids = list(want)
+        q = "SELECT pid, name FROM system_processes() WHERE pid IN (?, ?)"
+        assert dict(db.execute(q, pids).fetchall()) == want
+        assert want[pids[1]] == "x" * 14 + "\ufffd"
+        # The recording lists them as well.
+        rid = rec.start(db, tmp_path, "1 second", tables="['processes']", process_interval="INTERVAL 1 SECOND")
+        assert rec.wait_for(lambda: rec.status(db, rid)["samples_taken"] >= 2, 20)
+        rec.stop(db, rid)
+        recorded = db.execute(
+            f"SELECT DISTINCT pid, name FROM read_parquet('{tmp_path}/processes/**/*.parquet') WHERE pid IN (?, ?)",
+            pids,
+        ).fetchall()
+        assert dict(recorded) == want
+    finally:
+        for c in children:
+            c.kill()
+            c.wait()
+
+
+ALLOC_CHILD = textwrap.dedent("""
+    import sys, time
+    b = bytearray(int(sys.argv[1]))
+    for i in range(0, len(b), 4096):
+        b[i] = 1
+    print("ready", flush=True)
+    time.sleep(60)
+""")
+
+
+def status_kb(pid, key):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {key} in /proc/{pid}/status")
+
+
+def test_rss_is_what_ps_and_status_show(db):
+    """rss_bytes is statm's resident pages, which equal VmRSS (stat's rss field reads low on 6.2+)."""
+    size = 64 << 20
+    child = subprocess.Popen([sys.executable, "-c", ALLOC_CHILD, str(size)], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline() == b"ready\n"
+        q = """SELECT rss_bytes, vms_bytes, mem_pct, threads, nice, major_faults, minor_faults, uid, ppid
+               FROM system_processes() WHERE pid = ?"""
+        for _ in range(10):
+            # The child is idle: its memory does not change, except by rare kernel work.
+            before = status_kb(child.pid, "VmRSS"), status_kb(child.pid, "VmSize")
+            (r,) = rows(db, q, [child.pid])
+            after = status_kb(child.pid, "VmRSS"), status_kb(child.pid, "VmSize")
+            if before == after:
+                break
+        assert before == after, "the child's memory kept changing"
+        assert r["rss_bytes"] == before[0], (r, before)
+        assert r["vms_bytes"] == before[1], (r, before)
+        assert size <= r["rss_bytes"] < size + (64 << 20)
+        mem_total = next(int(l.split()[1]) * 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal:"))
+        assert r["mem_pct"] == pytest.approx(100 * r["rss_bytes"] / mem_total, rel=1e-9)
+        # And `ps` (procps) agrees on every column it shows (sizes in KiB); the child is idle.
+        fmt = "rss=,vsz=,nlwp=,ni=,maj_flt=,min_flt=,euid=,ppid="
+        ps = subprocess.run(["ps", "-o", fmt, "-p", str(child.pid)], capture_output=True, text=True)
+        if ps.returncode == 0:
+            rss, vsz, nlwp, ni, maj, mnr, euid, ppid = map(int, ps.stdout.split())
+            assert (rss * 1024, vsz * 1024) == (r["rss_bytes"], r["vms_bytes"])
+            assert (nlwp, ni, euid, ppid) == (r["threads"], r["nice"], r["uid"], r["ppid"])
+            assert (maj, mnr) == (r["major_faults"], r["minor_faults"])
+    finally:
+        child.kill()
+        child.wait()

@@ -25,6 +25,9 @@ pub mod stat;
 pub mod syscalls;
 pub mod uptime;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::path::{Path, PathBuf};
 
 pub use file::KeptFile;
@@ -91,9 +94,21 @@ pub fn parse_u64(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-/// Reads a small text file whole; `None` if it is missing or unreadable.
+/// Reads a small text file whole; `None` if it is missing or unreadable. Bytes that are not
+/// UTF-8 are replaced (see [`read_lossy`]).
 pub fn read_small(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
+    read_lossy(path).ok()
+}
+
+/// Reads a file whole as text, replacing bytes that are not UTF-8 with U+FFFD. Kernel files
+/// carry names users choose (mount points, labels, interface aliases): one such name must not
+/// make the whole file unreadable, as `read_to_string` would.
+pub fn read_lossy(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 /// Reads a one-line file (as sysfs attributes are) without its trailing newline.

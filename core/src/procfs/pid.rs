@@ -15,6 +15,10 @@ pub const PF_KTHREAD: u64 = 0x0020_0000;
 
 /// The fields of `/proc/[pid]/stat` sysmon reports. Times in clock ticks, memory in pages
 /// (`rss`) or bytes (`vsize`), `start_time` in ticks after boot.
+///
+/// `rss` is kept for completeness but not reported: since Linux 6.2 `stat` reads the per-CPU
+/// RSS counters without summing them (an approximation, found up to 17% low), while `statm`
+/// and `status` sum them, as `ps`, `top` and psutil read it. See [`PidStatm`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PidStat {
     pub pid: i32,
@@ -36,20 +40,31 @@ pub struct PidStat {
 }
 
 impl PidStat {
-    /// Parses the single line of `stat`. `comm` may hold spaces and parentheses, so it runs
-    /// from the first `(` to the last `)`. `None` if truncated or malformed.
+    /// Parses `stat` given as text; see [`parse_bytes`](Self::parse_bytes).
     pub fn parse(text: &str) -> Option<PidStat> {
-        let open = text.find('(')?;
-        let close = text.rfind(')')?;
+        Self::parse_bytes(text.as_bytes())
+    }
+
+    /// Parses the single line of `stat` as the kernel wrote it. `comm` is whatever bytes the
+    /// process set (up to 15, cut anywhere, even inside a UTF-8 character) and may hold spaces,
+    /// parentheses and newlines, so it runs from the first `(` to the last `)` and is decoded
+    /// lossily (bytes that are not UTF-8 become U+FFFD, where `ps` shows `?`): a name never
+    /// makes a process unreadable. `None` if truncated or malformed.
+    pub fn parse_bytes(b: &[u8]) -> Option<PidStat> {
+        let open = b.iter().position(|&c| c == b'(')?;
+        let close = b.iter().rposition(|&c| c == b')')?;
         if close < open {
             return None;
         }
-        let pid = text[..open].trim().parse().ok()?;
-        let comm = text[open + 1..close].to_string();
-        // Fields from `state` on; f[0] is field 3 of proc(5).
-        let f: Vec<&str> = text[close + 1..].split_ascii_whitespace().collect();
-        if f.len() < 22 {
-            return None;
+        let pid = std::str::from_utf8(&b[..open]).ok()?.trim().parse().ok()?;
+        let comm = String::from_utf8_lossy(&b[open + 1..close]).into_owned();
+        // After the name the kernel writes only ASCII numbers and the state letter.
+        let rest = std::str::from_utf8(&b[close + 1..]).ok()?;
+        // Fields from `state` on; f[0] is field 3 of proc(5). Only the first 22 are needed.
+        let mut f = [""; 22];
+        let mut fields = rest.split_ascii_whitespace();
+        for slot in f.iter_mut() {
+            *slot = fields.next()?;
         }
         let u = |i: usize| f[i].parse::<u64>().ok();
         let i = |i: usize| f[i].parse::<i64>().ok();
@@ -75,6 +90,29 @@ impl PidStat {
     pub fn is_kernel_thread(&self) -> bool {
         self.flags & PF_KTHREAD != 0
     }
+}
+
+/// The first three fields of `/proc/[pid]/statm`, in pages: the exact memory counters
+/// (`resident` equals `VmRSS` of `status`; `size` equals `VmSize` and `vsize` of `stat`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PidStatm {
+    /// Total program size (`VmSize`).
+    pub size: u64,
+    /// Resident set size (`VmRSS`: anonymous + file + shared memory pages).
+    pub resident: u64,
+    /// Resident pages backed by files or shared memory (`RssFile` + `RssShmem`).
+    pub shared: u64,
+}
+
+/// Parses `statm` (`size resident shared text lib data dt`, in pages); `None` if it has
+/// fewer than three numbers.
+pub fn parse_statm(text: &str) -> Option<PidStatm> {
+    let mut f = text.split_ascii_whitespace().map(|t| t.parse::<u64>().ok());
+    Some(PidStatm {
+        size: f.next()??,
+        resident: f.next()??,
+        shared: f.next()??,
+    })
 }
 
 /// The effective uid of the `Uid:` line of `/proc/[pid]/status` (real, effective, saved, fs).
@@ -290,6 +328,50 @@ mod tests {
         assert!(k.is_kernel_thread());
     }
 
+    /// Names as the kernel keeps them: any bytes but NUL, cut at 15 bytes wherever that falls.
+    #[test]
+    fn stat_names_are_bytes_decoded_lossily() {
+        let tail = b" S 1 4242 4242 0 -1 4194560 1200 0 3 0 250 50 0 0 20 0 4 0 12345 104857600 2560 0 0";
+        let cases: [(&[u8], &str); 8] = [
+            (b"xxxxxxxxxxxxxx\xc3", "xxxxxxxxxxxxxx\u{fffd}"),
+            (b"xxxxxxxxxxxxx\xc3\xa9", "xxxxxxxxxxxxx\u{e9}"),
+            (b"\xff", "\u{fffd}"),
+            (b"a\nb\n", "a\nb\n"),
+            (b"\ttab\t", "\ttab\t"),
+            (b") R 1 2", ") R 1 2"),
+            (b"", ""),
+            (b"((", "(("),
+        ];
+        for (name, want) in cases {
+            let mut line = b"4242 (".to_vec();
+            line.extend_from_slice(name);
+            line.push(b')');
+            line.extend_from_slice(tail);
+            let s = PidStat::parse_bytes(&line).unwrap_or_else(|| panic!("{name:?} not parsed"));
+            assert_eq!(s.comm, want);
+            assert_eq!((s.pid, s.state, s.ppid, s.num_threads, s.rss), (4242, 'S', 1, 4, 2560));
+        }
+        // Bytes that are not UTF-8 outside the name are malformed, not a name.
+        assert_eq!(
+            PidStat::parse_bytes(b"42\xff (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 1 2"),
+            None
+        );
+        assert_eq!(
+            PidStat::parse_bytes(b"42 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 1 \xff"),
+            None
+        );
+    }
+
+    #[test]
+    fn statm_is_pages() {
+        let m = parse_statm("41510 2930 1800 30 0 44480 0\n").unwrap();
+        assert_eq!((m.size, m.resident, m.shared), (41510, 2930, 1800));
+        assert_eq!(parse_statm("1 2 3").map(|m| m.shared), Some(3));
+        assert_eq!(parse_statm("1 2"), None);
+        assert_eq!(parse_statm("1 x 3 0 0 0 0"), None);
+        assert_eq!(parse_statm(""), None);
+    }
+
     #[test]
     fn truncated_stat_is_none() {
         assert_eq!(PidStat::parse(""), None);
@@ -343,6 +425,8 @@ mod tests {
         assert!(d.read_link(c"exe").unwrap().starts_with('/'));
         assert!(d.count_entries(c"fd").unwrap() >= 3);
         assert!(d.read(c"no-such-file", &mut buf).is_err());
+        d.read(c"statm", &mut buf).unwrap();
+        assert!(parse_statm(std::str::from_utf8(&buf).unwrap()).unwrap().resident > 0);
         assert!(list_pids(Path::new("/proc")).unwrap().contains(&s.pid));
     }
 }

@@ -44,16 +44,21 @@ impl CpuTimes {
         })
     }
 
-    /// All time that passed, in ticks: every mode but guest and guest_nice (already in user and nice).
+    /// All time that passed, in ticks: every mode but guest and guest_nice (already in user and
+    /// nice). Saturates rather than overflowing on nonsense input.
     pub fn total(&self) -> u64 {
-        self.user
-            + self.nice
-            + self.system
-            + self.idle
-            + self.iowait.unwrap_or(0)
-            + self.irq.unwrap_or(0)
-            + self.softirq.unwrap_or(0)
-            + self.steal.unwrap_or(0)
+        [
+            self.user,
+            self.nice,
+            self.system,
+            self.idle,
+            self.iowait.unwrap_or(0),
+            self.irq.unwrap_or(0),
+            self.softirq.unwrap_or(0),
+            self.steal.unwrap_or(0),
+        ]
+        .into_iter()
+        .fold(0u64, u64::saturating_add)
     }
 }
 

@@ -144,7 +144,7 @@ fn is_v1_controller(o: &str) -> bool {
 
 /// Every row below `roots` (hierarchies from `roots.proc/self/mountinfo`).
 pub fn collect(roots: &Roots, ts: Timestamp, hostname: &str) -> std::io::Result<Vec<CgroupsRow>> {
-    let text = std::fs::read_to_string(roots.proc("self/mountinfo"))?;
+    let text = crate::procfs::read_lossy(&roots.proc("self/mountinfo"))?;
     let mounts = Mount::parse_all(&text);
     let mut out = Vec::new();
     for h in hierarchies(roots, &mounts) {

@@ -366,7 +366,7 @@ impl Table for Filesystems {
 
     fn rows(_: &Now, state: &LiveState, o: &FilesystemsOptions) -> io::Result<Vec<FilesystemsRow>> {
         let path = state.roots().proc("self/mountinfo");
-        let text = std::fs::read_to_string(&path)
+        let text = crate::procfs::read_lossy(&path)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
         Ok(rows(
             Mount::parse_all(&text),

@@ -6,7 +6,8 @@
 //! from (base times, snapshot) to rows, shared by the live table and the recorder.
 //!
 //! Only the files the requested columns need are read ([`ProcessFields`]): `stat` always,
-//! `status` for `user`/`uid`, `cmdline`, `exe`, `io`, `fd/` and `cgroup` on demand.
+//! `statm` for `rss_bytes`/`mem_pct`, `status` for `user`/`uid`, `cmdline`, `exe`, `io`, `fd/`
+//! and `cgroup` on demand.
 
 use super::{ProcessWindow, Table};
 use crate::live::LiveState;
@@ -35,7 +36,7 @@ crate::declare_table! {
         pid: i32 [""],
         /// Parent process id (0 for the init process and kthreadd).
         ppid: i32 [""],
-        /// Executable name as the kernel keeps it (`comm`, at most 15 bytes).
+        /// Executable name as the kernel keeps it (`comm`, at most 15 bytes); bytes that are not UTF-8 (a name cut inside a character, or set so) are replaced with U+FFFD.
         name: String [""],
         /// State letter: R running, S sleeping, D disk sleep, Z zombie, T stopped, I idle, ...
         state: String [""],
@@ -63,7 +64,7 @@ crate::declare_table! {
         cpu_system_seconds: f64 ["seconds"],
         /// CPU used over the window, as top shows it: 100 is one CPU, so 200 is possible on 2 CPUs.
         cpu_pct: Option<f64> ["percent"],
-        /// Resident memory.
+        /// Resident memory (`/proc/[pid]/statm`, equal to `VmRSS` of `status`, as `ps` and `top` show).
         rss_bytes: u64 ["bytes"],
         /// Virtual memory size.
         vms_bytes: u64 ["bytes"],
@@ -89,6 +90,8 @@ crate::declare_table! {
 /// Which optional files to read for each process.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProcessFields {
+    /// `statm`: `rss_bytes`, `mem_pct`.
+    pub statm: bool,
     /// `status`: `uid`, `user`.
     pub status: bool,
     pub cmdline: bool,
@@ -103,6 +106,7 @@ pub struct ProcessFields {
 impl ProcessFields {
     pub fn all() -> ProcessFields {
         ProcessFields {
+            statm: true,
             status: true,
             cmdline: true,
             exe: true,
@@ -117,6 +121,7 @@ impl ProcessFields {
         let mut f = ProcessFields::default();
         for c in columns.iter().filter_map(|&i| ProcessesRow::TABLE.columns.get(i)) {
             match c.name {
+                "rss_bytes" | "mem_pct" => f.statm = true,
                 "user" | "uid" => f.status = true,
                 "cmdline" => f.cmdline = true,
                 "exe" => f.exe = true,
@@ -134,6 +139,8 @@ impl ProcessFields {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ProcessInfo {
     pub stat: PidStat,
+    /// Resident pages, from `statm`.
+    pub resident_pages: Option<u64>,
     pub uid: Option<u32>,
     pub user: Option<String>,
     pub cmdline: Option<Vec<String>>,
@@ -249,11 +256,16 @@ impl ProcessCollector {
     fn read_one(&mut self, dir_path: &std::path::Path, fields: ProcessFields) -> Option<ProcessInfo> {
         let dir = PidDir::open(dir_path).ok()?;
         dir.read(c"stat", &mut self.buf).ok()?;
-        let stat = PidStat::parse(std::str::from_utf8(&self.buf).ok()?)?;
+        let stat = PidStat::parse_bytes(&self.buf)?;
         let mut info = ProcessInfo {
             stat,
             ..ProcessInfo::default()
         };
+        if fields.statm {
+            // Like status, statm exists while the process does.
+            dir.read(c"statm", &mut self.buf).ok()?;
+            info.resident_pages = pid::parse_statm(&String::from_utf8_lossy(&self.buf)).map(|m| m.resident);
+        }
         if fields.status {
             // status always exists while the process does: failing to read it means it exited.
             dir.read(c"status", &mut self.buf).ok()?;
@@ -327,7 +339,7 @@ pub fn rows(
                 .get(&(s.pid, s.start_time))
                 .filter(|&&b| b <= ticks && window_seconds > 0.0)
                 .map(|&b| 100.0 * ((ticks - b) as f64 / hz) / window_seconds);
-            let rss_bytes = s.rss.saturating_mul(now.page_size);
+            let rss_bytes = p.resident_pages.map(|r| r.saturating_mul(now.page_size));
             ProcessesRow {
                 ts: now.ts,
                 hostname: now.hostname.clone(),
@@ -350,12 +362,12 @@ pub fn rows(
                 cpu_user_seconds: s.utime as f64 / hz,
                 cpu_system_seconds: s.stime as f64 / hz,
                 cpu_pct,
-                rss_bytes,
+                // Not read only when the column is not requested.
+                rss_bytes: rss_bytes.unwrap_or(0),
                 vms_bytes: s.vsize,
-                mem_pct: now
-                    .mem_total_bytes
-                    .filter(|&t| t > 0)
-                    .map(|t| 100.0 * rss_bytes as f64 / t as f64),
+                mem_pct: rss_bytes
+                    .zip(now.mem_total_bytes.filter(|&t| t > 0))
+                    .map(|(r, t)| 100.0 * r as f64 / t as f64),
                 major_faults: s.majflt,
                 minor_faults: s.minflt,
                 read_bytes: p.io.map(|(r, _)| r),
@@ -425,11 +437,14 @@ mod tests {
         let hz = host::clock_ticks_per_sec() as f64;
         assert_eq!(p.cpu_pct, Some(100.0 * (50.0 / hz) / 0.25));
         assert_eq!(p.cpu_user_seconds, 250.0 / hz);
-        assert_eq!(p.rss_bytes, 2560 * snap.page_size);
+        // statm's resident pages, not stat's approximate rss field (2560).
+        assert_eq!(p.rss_bytes, 2600 * snap.page_size);
         assert_eq!(
             p.mem_pct,
-            Some(100.0 * (2560 * snap.page_size) as f64 / (4_028_536.0 * 1024.0))
+            Some(100.0 * (2600 * snap.page_size) as f64 / (4_028_536.0 * 1024.0))
         );
+        assert_eq!(r[0].rss_bytes, 2930 * snap.page_size);
+        assert_eq!(r[1].rss_bytes, 0);
         assert_eq!(
             p.start_time,
             Some(Timestamp::from_micros(
@@ -462,6 +477,46 @@ mod tests {
         assert_eq!(r[2].uid, None);
     }
 
+    /// A process is listed whatever its name: `comm` is bytes the process chose, cut at 15.
+    #[test]
+    fn odd_names_never_hide_a_process() {
+        let cases: [(&[u8], &str); 7] = [
+            // 14 x "x" + "é" cut inside the character at 15 bytes.
+            (b"xxxxxxxxxxxxxx\xc3", "xxxxxxxxxxxxxx\u{fffd}"),
+            (b"\xff", "\u{fffd}"),
+            (b"new\nline", "new\nline"),
+            (b"tab\there", "tab\there"),
+            (b") R 1 2", ") R 1 2"),
+            (b"", ""),
+            (b"(", "("),
+        ];
+        let dir = std::env::temp_dir().join(format!("sysmon-odd-names-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (i, (name, _)) in cases.iter().enumerate() {
+            let pid_dir = dir.join("proc").join((100 + i).to_string());
+            std::fs::create_dir_all(&pid_dir).unwrap();
+            let mut stat = format!("{} (", 100 + i).into_bytes();
+            stat.extend_from_slice(name);
+            stat.extend_from_slice(b") S 1 1 1 0 -1 4194560 1 0 0 0 1 1 0 0 20 0 1 0 5 1000 7 0 0 0\n");
+            std::fs::write(pid_dir.join("stat"), stat).unwrap();
+            std::fs::write(pid_dir.join("statm"), "250 9 0 0 0 0 0\n").unwrap();
+            std::fs::write(pid_dir.join("status"), "Uid:\t0\t0\t0\t0\n").unwrap();
+            std::fs::write(pid_dir.join("cmdline"), b"").unwrap();
+        }
+        let mut c = ProcessCollector::with_user_lookup(Roots::fixture(&dir), names);
+        let snap = c.snapshot(ProcessFields::all()).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let r = rows(&ProcessTimes::default(), Duration::ZERO, &snap, true);
+        let got: Vec<(i32, &str)> = r.iter().map(|r| (r.pid, r.name.as_str())).collect();
+        let want: Vec<(i32, &str)> = cases.iter().enumerate().map(|(i, c)| (100 + i as i32, c.1)).collect();
+        assert_eq!(got, want);
+        assert!(
+            r.iter()
+                .all(|r| r.state == "S" && r.ppid == 1 && r.rss_bytes == 9 * snap.page_size)
+        );
+        assert!(r.iter().all(|r| r.user.as_deref() == Some("root")));
+    }
+
     #[test]
     fn projection_picks_files() {
         let t = ProcessesRow::TABLE;
@@ -469,7 +524,8 @@ mod tests {
         let f = ProcessFields::for_columns(&[idx("pid"), idx("cpu_pct")]);
         assert_eq!(f, ProcessFields::default());
         let f = ProcessFields::for_columns(&[idx("user"), idx("read_bytes"), usize::MAX]);
-        assert!(f.status && f.io && !f.fds && !f.exe);
+        assert!(f.status && f.io && !f.fds && !f.exe && !f.statm);
+        assert!(ProcessFields::for_columns(&[idx("mem_pct")]).statm);
         let all: Vec<usize> = (0..t.columns.len()).collect();
         assert_eq!(ProcessFields::for_columns(&all), ProcessFields::all());
     }
