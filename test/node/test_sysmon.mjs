@@ -3,9 +3,10 @@
 //   SYSMON_EXTENSION=<built file> SYSMON_REPOSITORY=<make repository's folder> node --test test/node/test_sysmon.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, normalize, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 
@@ -51,6 +52,39 @@ test('INSTALL sysmon FROM the repository, then LOAD by name', async (t) => {
   await con.run('LOAD sysmon');
   const [ext] = await rows(con, "SELECT loaded, installed_from FROM duckdb_extensions() WHERE extension_name = 'sysmon'");
   assert.deepEqual(ext, { loaded: true, installed_from: REPOSITORY });
+  const [info] = await rows(con, 'SELECT count(*) AS n FROM system_info()');
+  assert.equal(info.n, '1');
+});
+
+/** An http server on 127.0.0.1 serving REPOSITORY's files, closed when the test ends. */
+async function serveRepository(t) {
+  const asked = [];
+  const server = createServer((req, res) => {
+    asked.push(req.url);
+    const file = join(REPOSITORY, normalize(decodeURIComponent(req.url)).replace(/^(\.\.[/\\])+/, ''));
+    let ok = false;
+    try {
+      ok = statSync(file).isFile();
+    } catch {}
+    if (!ok) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Length': statSync(file).size });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  t.after(() => new Promise((done) => server.close(done)));
+  return { url: `http://127.0.0.1:${server.address().port}`, asked };
+}
+
+test('INSTALL sysmon FROM the repository served over http', async (t) => {
+  const { url, asked } = await serveRepository(t);
+  const con = await connect(t);
+  await con.run(`INSTALL sysmon FROM ${text(url)}`);
+  await con.run('LOAD sysmon');
+  const [v] = await rows(con, "SELECT library_version AS v, (SELECT platform FROM pragma_platform()) AS p FROM pragma_version()");
+  assert.ok(asked.includes(`/${v.v}/${v.p}/sysmon.duckdb_extension.gz`), asked.join(' '));
   const [info] = await rows(con, 'SELECT count(*) AS n FROM system_info()');
   assert.equal(info.n, '1');
 });
