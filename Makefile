@@ -10,6 +10,8 @@ DUCKDB_LTS_VERSION  := 1.4.5
 PYTEST_VERSION      := 9.2.0
 PYTZ_VERSION        := 2026.6
 PYARROW_VERSION     := 26.0.1
+# Node.js client (npm versions of @duckdb/node-api carry an -r.N suffix), in ./node_modules.
+DUCKDB_NODE_VERSION := 1.5.6-r.1
 # Oldest DuckDB C API the extension is built against (written into the footer).
 DUCKDB_CAPI_VERSION := v1.2.0
 
@@ -32,7 +34,7 @@ MAKEFLAGS += --no-print-directory
 PLATFORM = $(shell $(PY) -c "import duckdb; print(duckdb.execute('PRAGMA platform').fetchone()[0])")
 
 .DEFAULT_GOAL := release
-.PHONY: configure release debug run install lint test-unit test-sql test-python test fuzz bench docs clean
+.PHONY: configure release debug run repository install lint test-unit test-sql test-python test-node test fuzz bench docs clean
 
 # ---------------------------------------------------------------- environments
 
@@ -55,31 +57,50 @@ $(VENV_LTS)/.stamp: Makefile
 	$(VENV_LTS)/bin/$(PIP_INSTALL) duckdb==$(DUCKDB_LTS_VERSION) pytest==$(PYTEST_VERSION) pytz==$(PYTZ_VERSION)
 	touch $@
 
+# Project-local, no package.json: the pin above is the only place the version is written.
+node_modules/.stamp: Makefile
+	npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error @duckdb/node-api@$(DUCKDB_NODE_VERSION)
+	touch $@
+
 # ---------------------------------------------------------------- build
 
-# The extension version defaults to `git describe`, else the Cargo workspace version
-# (see scripts/append_metadata.py); override with `make EXTENSION_VERSION=v1.2.3`.
+# The extension version: v<workspace.package.version of Cargo.toml>, with -<git hash>[-dirty]
+# unless HEAD is the tag of that version (scripts/version.py). The one string goes into the
+# metadata footer and, through SYSMON_EXTENSION_VERSION, into system_info().extension_version.
+# Override with `make EXTENSION_VERSION=v1.2.3`.
+EXTENSION_VERSION ?= $(shell $(PYTHON) scripts/version.py)
 APPEND_METADATA = $(PY) scripts/append_metadata.py --platform $(PLATFORM) \
-	--duckdb-capi-version $(DUCKDB_CAPI_VERSION) \
-	$(if $(EXTENSION_VERSION),--extension-version $(EXTENSION_VERSION))
+	--duckdb-capi-version $(DUCKDB_CAPI_VERSION) --extension-version $(EXTENSION_VERSION)
 
 release: configure
-	cargo build --release -p sysmon
+	SYSMON_EXTENSION_VERSION=$(EXTENSION_VERSION) cargo build --release -p sysmon
 	$(APPEND_METADATA) --input target/release/libsysmon.so --output $(RELEASE_EXT)
 
 debug: configure
-	cargo build -p sysmon
+	SYSMON_EXTENSION_VERSION=$(EXTENSION_VERSION) cargo build -p sysmon
 	$(APPEND_METADATA) --input target/debug/libsysmon.so --output $(DEBUG_EXT)
 
 run: release
 	$(VENV)/bin/duckdb -unsigned -line -c "LOAD '$(RELEASE_EXT)'; SELECT * FROM system_info(); SELECT * FROM system_metrics();"
 
-# Let each pinned client install the file itself (FORCE INSTALL), so DuckDB picks its
-# own directory (~/.duckdb/extensions/v<version>/<platform>/) and writes its .info file.
-# The 1.5.6 shell in .venv shares its directory with .venv-15 (same version).
-install: release
+# ---------------------------------------------------------------- repository and install
+
+# An extension repository for `INSTALL sysmon FROM '<dir>'`: the release build under
+# v<duckdb version>/<platform>/ (plain and .gz) for each pinned DuckDB, each installed and
+# loaded once from it by that client (scripts/repository.py).
+REPOSITORY := build/repository
+
+repository: release
 	@for venv in $(VENVS); do \
-		$$venv/bin/python scripts/install_extension.py $(abspath $(RELEASE_EXT)) || exit 1; \
+		$$venv/bin/python scripts/repository.py $(RELEASE_EXT) $(REPOSITORY) || exit 1; \
+	done
+
+# Each pinned client installs from the repository itself (FORCE INSTALL sysmon FROM), so DuckDB
+# picks its own directory (~/.duckdb/extensions/v<version>/<platform>/) and records the
+# repository for UPDATE EXTENSIONS. The 1.5.6 shell shares its directory with .venv-15.
+install: repository
+	@for venv in $(VENVS); do \
+		$$venv/bin/python scripts/install_extension.py $(REPOSITORY) || exit 1; \
 	done
 
 # ---------------------------------------------------------------- checks
@@ -110,6 +131,11 @@ FUZZ_CASES ?= 20000
 fuzz:
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test -p sysmon-core --lib -- procfs::fuzz
 
+# Node.js: every live table, a two-second recording read back, INSTALL from the repository.
+test-node: repository node_modules/.stamp
+	SYSMON_EXTENSION=$(abspath $(RELEASE_EXT)) SYSMON_REPOSITORY=$(abspath $(REPOSITORY)) \
+		node --test test/node/test_sysmon.mjs
+
 # One step at a time, stopping at the first failure (also under `make -j`).
 test:
 	$(MAKE) lint
@@ -117,6 +143,7 @@ test:
 	$(MAKE) release
 	$(MAKE) test-sql
 	$(MAKE) test-python
+	$(MAKE) test-node
 
 # ---------------------------------------------------------------- misc
 

@@ -24,15 +24,17 @@ Usage:
     append_metadata.py --input target/release/libsysmon.so \\
         --output build/release/sysmon.duckdb_extension --platform linux_amd64 \\
         --duckdb-capi-version v1.2.0 [--extension-version v0.1.0]
+
+Also a module: `footer()` gives the bytes to append, `FOOTER_SIZE` their length.
 """
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
+
+from version import extension_version as default_version
 
 FIELD_SIZE = 32
 SIGNATURE_SIZE = 256
@@ -43,9 +45,6 @@ ABI_TYPE = "C_STRUCT"
 # the name, then the payload length 512 (= 8*32 + 256); sizes are unsigned LEB128.
 SECTION_HEADER = b"\x00" + b"\x93\x04" + b"\x10" + b"duckdb_signature" + b"\x80\x04"
 assert len(SECTION_HEADER) == 22
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
 
 def field(value: str) -> bytes:
     raw = value.encode("ascii")
@@ -60,19 +59,7 @@ def footer(platform: str, capi_version: str, extension_version: str) -> bytes:
     return SECTION_HEADER + metadata + b"\x00" * SIGNATURE_SIZE
 
 
-def default_extension_version() -> str:
-    """`git describe --tags --always --dirty`, else "v" + the Cargo workspace version."""
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--tags", "--always", "--dirty"],
-            cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-        ).stdout.strip()
-        if out:
-            return out
-    except (OSError, subprocess.CalledProcessError):
-        pass  # not a git checkout, or no commits yet
-    with open(REPO_ROOT / "Cargo.toml", "rb") as f:
-        return "v" + tomllib.load(f)["workspace"]["package"]["version"]
+FOOTER_SIZE = len(SECTION_HEADER) + 8 * FIELD_SIZE + SIGNATURE_SIZE
 
 
 def main() -> int:
@@ -81,13 +68,13 @@ def main() -> int:
     p.add_argument("--output", required=True, type=Path, help="the .duckdb_extension to write")
     p.add_argument("--platform", required=True, help="DuckDB platform, e.g. linux_amd64")
     p.add_argument("--duckdb-capi-version", required=True, help="minimum C API version, e.g. v1.2.0")
-    p.add_argument("--extension-version", default=None, help="default: git describe / Cargo.toml")
+    p.add_argument("--extension-version", default=None, help="default: scripts/version.py")
     args = p.parse_args()
 
     if args.output.name != "sysmon.duckdb_extension":
         # DuckDB derives the init symbol (sysmon_init_c_api) from the file name.
         print(f"warning: output name {args.output.name!r} is not sysmon.duckdb_extension", file=sys.stderr)
-    version = args.extension_version or default_extension_version()
+    version = args.extension_version or default_version()
     tail = footer(args.platform, args.duckdb_capi_version, version)
     library = args.input.read_bytes()
     if not library.startswith(b"\x7fELF") and not library.startswith(b"\xcf\xfa\xed\xfe") \

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Install sysmon.duckdb_extension for the Python `duckdb` of the interpreter running this.
+"""Install sysmon from an extension repository (`make repository`) for the Python `duckdb` of
+the interpreter running this, as a user would: FORCE INSTALL sysmon FROM '<repository>'.
 
-DuckDB itself copies the file (FORCE INSTALL '<path>'), so it lands where that version
-looks for it, ~/.duckdb/extensions/v<duckdb version>/<platform>/, next to the .info file
-DuckDB writes. Then `LOAD sysmon` (with allow_unsigned_extensions) checks that it loads.
+DuckDB copies the file into its own directory, ~/.duckdb/extensions/v<version>/<platform>/,
+and records the repository in the .info file beside it, so `UPDATE EXTENSIONS` later fetches
+newer builds from the same repository. Then `LOAD sysmon` checks that it loads.
 
-    python scripts/install_extension.py build/release/sysmon.duckdb_extension
+    python scripts/install_extension.py build/repository
 """
 
 import sys
@@ -17,11 +18,11 @@ import duckdb
 def main() -> int:
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    path = Path(sys.argv[1]).resolve()
-    if not path.is_file():
-        sys.exit(f"error: {path} does not exist (run `make release`)")
+    repository = Path(sys.argv[1]).resolve()
+    if not repository.is_dir():
+        sys.exit(f"error: {repository} does not exist (run `make repository`)")
     con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-    con.execute("FORCE INSTALL '" + str(path).replace("'", "''") + "'")
+    con.execute("FORCE INSTALL sysmon FROM '" + str(repository).replace("'", "''") + "'")
     con.execute("LOAD sysmon")
     installed, version = con.execute(
         "SELECT install_path, extension_version FROM duckdb_extensions() WHERE extension_name = 'sysmon'"

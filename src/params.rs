@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use duckdb::core::LogicalTypeId;
+use duckdb::ffi::{duckdb_get_interval, duckdb_value};
 use duckdb::vtab::{BindInfo, Value};
 use sysmon_core::interval::{Interval, describe};
 
@@ -37,8 +39,9 @@ pub fn positional(bind: &BindInfo, index: u64, name: &str) -> Result<Value, BoxE
     Ok(bind.get_parameter(index))
 }
 
-/// An INTERVAL value (DuckDB's text of it: `Value` has no interval getter) as a duration
-/// within `min..=max`: NULL, negative, out-of-range values and month parts are refused.
+/// An INTERVAL value as a duration within `min..=max`: NULL, negative, out-of-range values
+/// and month parts are refused. The parts are read through the C API (`duckdb_get_interval`,
+/// stable since v1.2.0); DuckDB's text of the value only appears in error messages.
 pub fn interval_value(value: &Value, name: &str, min: Duration, max: Duration) -> Result<Duration, BoxError> {
     let accepts = format!(
         "{name} must be an INTERVAL from {} to {}, such as INTERVAL '2 seconds'",
@@ -48,17 +51,47 @@ pub fn interval_value(value: &Value, name: &str, min: Duration, max: Duration) -
     if value.is_null() {
         return Err(format!("{accepts}; got NULL").into());
     }
-    let text = value.to_string();
-    let iv = Interval::parse(&text).map_err(|e| format!("{accepts}; {e}"))?;
+    let iv = interval_parts(value).ok_or_else(|| format!("{accepts}; got '{value}', which is not an INTERVAL"))?;
     if iv.months != 0 {
-        return Err(
-            format!("{accepts}; got '{text}', which has a month part (a month has no fixed length: use days)").into(),
-        );
+        return Err(format!(
+            "{accepts}; got '{value}', which has a month part (a month has no fixed length: use days)"
+        )
+        .into());
     }
     match iv.to_duration() {
         Some(d) if d >= min && d <= max => Ok(d),
-        _ => Err(format!("{accepts}; got '{text}'").into()),
+        _ => Err(format!("{accepts}; got '{value}'").into()),
     }
+}
+
+/// The months, days and microseconds of an INTERVAL value; `None` for a value of another type
+/// (DuckDB casts an argument to the parameter's declared type before bind, so that is a bug).
+fn interval_parts(value: &Value) -> Option<Interval> {
+    if value.logical_type_id() != LogicalTypeId::Interval {
+        return None;
+    }
+    // SAFETY: the handle is `value`'s, alive while `value` is borrowed, and holds an INTERVAL
+    // (checked above); `duckdb_get_interval` only reads it.
+    let iv = unsafe { duckdb_get_interval(raw_handle(value)) };
+    Some(Interval {
+        months: iv.months.into(),
+        days: iv.days.into(),
+        micros: iv.micros,
+    })
+}
+
+// duckdb-rs's `Value` keeps its handle private and has no interval getter: read the handle from
+// the struct, whose only field it is (duckdb-rs is pinned with `=` in Cargo.toml, and the size
+// check below stops the build if a later version adds a field).
+const _: () = assert!(size_of::<Value>() == size_of::<duckdb_value>());
+
+/// The `duckdb_value` handle `value` wraps, borrowed: `value` still owns (and destroys) it.
+fn raw_handle(value: &Value) -> duckdb_value {
+    // SAFETY: `Value` is a struct whose only field is a `duckdb_value` and whose size is that
+    // field's (asserted at compile time above), so the field lies at offset 0 and the struct's
+    // first bytes are a valid, initialised `duckdb_value`. Reading a copy of a raw pointer
+    // transfers no ownership.
+    unsafe { std::ptr::read(std::ptr::from_ref(value).cast::<duckdb_value>()) }
 }
 
 /// A named BOOLEAN parameter; `None` when not given, an error for NULL.

@@ -149,25 +149,97 @@ impl<T: LiveTable> VTab for TableFn<T> {
     }
 }
 
-/// Writes declared column `col` of `rows` into output vector `out_col`.
+/// One value to write, of the physical type its column was declared with (see [`slot`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Slot<'a> {
+    Null,
+    Bool(bool),
+    I32(i32),
+    U32(u32),
+    /// BIGINT, and TIMESTAMP WITH TIME ZONE as microseconds since the epoch.
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Str(&'a str),
+    List(&'a [String]),
+}
+
+/// What to write for `cell` into a column declared `ty`: the match is on both, so a variant
+/// of [`Slot`] only ever comes from the declared types whose vectors hold that Rust type.
+/// `None` when the cell is of another type than the column (a `Row` impl that disagrees with
+/// its own declaration).
+fn slot(ty: ColType, cell: Cell<'_>) -> Option<Slot<'_>> {
+    Some(match (ty, cell) {
+        (_, Cell::Null) => Slot::Null,
+        (ColType::Boolean, Cell::Bool(b)) => Slot::Bool(b),
+        (ColType::Integer, Cell::I32(x)) => Slot::I32(x),
+        (ColType::UInteger, Cell::U32(x)) => Slot::U32(x),
+        (ColType::BigInt, Cell::I64(x)) | (ColType::TimestampTz, Cell::Ts(x)) => Slot::I64(x),
+        (ColType::UBigInt, Cell::U64(x)) => Slot::U64(x),
+        (ColType::Double, Cell::F64(x)) => Slot::F64(x),
+        (ColType::Varchar, Cell::Str(s)) => Slot::Str(s),
+        (ColType::VarcharList, Cell::StrList(items)) => Slot::List(items),
+        _ => return None,
+    })
+}
+
+/// The SQL type a cell holds, for error messages.
+fn cell_type(cell: Cell<'_>) -> &'static str {
+    match cell {
+        Cell::Null => "NULL",
+        Cell::Bool(_) => ColType::Boolean.sql_name(),
+        Cell::I32(_) => ColType::Integer.sql_name(),
+        Cell::U32(_) => ColType::UInteger.sql_name(),
+        Cell::I64(_) => ColType::BigInt.sql_name(),
+        Cell::U64(_) => ColType::UBigInt.sql_name(),
+        Cell::F64(_) => ColType::Double.sql_name(),
+        Cell::Str(_) => ColType::Varchar.sql_name(),
+        Cell::Ts(_) => ColType::TimestampTz.sql_name(),
+        Cell::StrList(_) => ColType::VarcharList.sql_name(),
+    }
+}
+
+/// The slot for declared column `col` of `row`: NULL past the declared columns (DuckDB's row
+/// id), an error naming the table, the column and both types when the row's cell does not
+/// have the declared type.
+fn row_slot<R: Row>(row: &R, col: usize) -> Result<Slot<'_>, BoxError> {
+    let Some(column) = R::TABLE.columns.get(col) else {
+        return Ok(Slot::Null);
+    };
+    let cell = row.cell(col);
+    slot(column.ty, cell).ok_or_else(|| {
+        format!(
+            "internal error: {}() column {} is declared {} but a row gave a {} value",
+            R::TABLE.function,
+            column.name,
+            column.ty.sql_name(),
+            cell_type(cell)
+        )
+        .into()
+    })
+}
+
+/// Writes declared column `col` of `rows` into output vector `out_col`. Every value goes
+/// through [`row_slot`], so the Rust type written is always the declared column's: a row that
+/// disagrees with its declaration is an error, never a write of the wrong width.
 fn write_column<R: Row>(output: &DataChunkHandle, out_col: usize, col: usize, rows: &[R]) -> Result<(), BoxError> {
-    let ty = R::TABLE.columns.get(col).map(|c| c.ty);
-    if ty == Some(ColType::VarcharList) {
+    if R::TABLE.columns.get(col).map(|c| c.ty) == Some(ColType::VarcharList) {
+        let slots = rows.iter().map(|r| row_slot(r, col)).collect::<Result<Vec<_>, _>>()?;
         let mut list = output.list_vector(out_col);
-        let total: usize = rows
+        let total: usize = slots
             .iter()
-            .map(|r| match r.cell(col) {
-                Cell::StrList(v) => v.len(),
+            .map(|s| match s {
+                Slot::List(items) => items.len(),
                 _ => 0,
             })
             .sum();
         let child = list.child(total.max(1));
         let mut offset = 0;
-        for (i, r) in rows.iter().enumerate() {
-            match r.cell(col) {
-                Cell::StrList(items) => {
-                    for (j, s) in items.iter().enumerate() {
-                        child.insert(offset + j, s.as_str());
+        for (i, s) in slots.iter().enumerate() {
+            match s {
+                Slot::List(items) => {
+                    for (j, item) in items.iter().enumerate() {
+                        child.insert(offset + j, item.as_str());
                     }
                     list.set_entry(i, offset, items.len());
                     offset += items.len();
@@ -180,21 +252,108 @@ fn write_column<R: Row>(output: &DataChunkHandle, out_col: usize, col: usize, ro
     }
     let mut v = output.flat_vector(out_col);
     for (i, r) in rows.iter().enumerate() {
-        // SAFETY (each slice write below): the vector's physical type is the one the column
-        // was declared with in bind (`logical_type`), and `i` is below the vector's capacity.
-        match (ty, r.cell(col)) {
-            (_, Cell::Null) | (None, _) => v.set_null(i),
-            (_, Cell::Str(s)) => v.insert(i, s),
-            (_, Cell::Bool(b)) => unsafe { v.as_mut_slice::<bool>()[i] = b },
-            (_, Cell::I32(x)) => unsafe { v.as_mut_slice::<i32>()[i] = x },
-            (_, Cell::U32(x)) => unsafe { v.as_mut_slice::<u32>()[i] = x },
-            (_, Cell::I64(x)) | (_, Cell::Ts(x)) => unsafe { v.as_mut_slice::<i64>()[i] = x },
-            (_, Cell::U64(x)) => unsafe { v.as_mut_slice::<u64>()[i] = x },
-            (_, Cell::F64(x)) => unsafe { v.as_mut_slice::<f64>()[i] = x },
-            (Some(t), Cell::StrList(_)) => {
-                return Err(format!("internal error: list value in a {} column", t.sql_name()).into());
+        // SAFETY (each slice write below): `slot` yields Bool/I32/U32/I64/U64/F64 only for a
+        // column declared BOOLEAN/INTEGER/UINTEGER/BIGINT or TIMESTAMPTZ/UBIGINT/DOUBLE, and bind
+        // created the vector from that declaration (`logical_type`), so its physical type is the
+        // slice's element type; `i` is below the chunk length, which is at most the capacity
+        // (and the slice index is checked regardless).
+        match row_slot(r, col)? {
+            Slot::Null => v.set_null(i),
+            Slot::Str(s) => v.insert(i, s),
+            Slot::Bool(b) => unsafe { v.as_mut_slice::<bool>()[i] = b },
+            Slot::I32(x) => unsafe { v.as_mut_slice::<i32>()[i] = x },
+            Slot::U32(x) => unsafe { v.as_mut_slice::<u32>()[i] = x },
+            Slot::I64(x) => unsafe { v.as_mut_slice::<i64>()[i] = x },
+            Slot::U64(x) => unsafe { v.as_mut_slice::<u64>()[i] = x },
+            Slot::F64(x) => unsafe { v.as_mut_slice::<f64>()[i] = x },
+            Slot::List(_) => {
+                return Err(format!(
+                    "internal error: {}() wrote a list into a flat vector",
+                    R::TABLE.function
+                )
+                .into());
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sysmon_core::schema::{Column, TableDecl};
+
+    use super::*;
+
+    /// A row that declares `flag` BOOLEAN but hands out a BIGINT for it: the unsound case a safe
+    /// `Row` impl can produce.
+    struct LyingRow;
+
+    impl Row for LyingRow {
+        const TABLE: &'static TableDecl = &TableDecl {
+            name: "lying",
+            function: "system_lying",
+            doc: "A row whose cells disagree with its declaration.",
+            columns: &[
+                Column {
+                    name: "flag",
+                    ty: ColType::Boolean,
+                    unit: "",
+                    doc: "Declared BOOLEAN.",
+                },
+                Column {
+                    name: "tags",
+                    ty: ColType::VarcharList,
+                    unit: "",
+                    doc: "Declared VARCHAR[].",
+                },
+            ],
+        };
+
+        fn cell(&self, col: usize) -> Cell<'_> {
+            match col {
+                0 => Cell::I64(1 << 40),
+                1 => Cell::Str("not a list"),
+                _ => Cell::Null,
+            }
+        }
+    }
+
+    #[test]
+    fn a_cell_that_disagrees_with_its_column_is_refused() {
+        let err = row_slot(&LyingRow, 0).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "internal error: system_lying() column flag is declared BOOLEAN but a row gave a BIGINT value"
+        );
+        let err = row_slot(&LyingRow, 1).unwrap_err().to_string();
+        assert!(
+            err.contains("column tags is declared VARCHAR[] but a row gave a VARCHAR value"),
+            "{err}"
+        );
+        // Past the declared columns is DuckDB's row id: NULL, not an error.
+        assert_eq!(row_slot(&LyingRow, 2).unwrap(), Slot::Null);
+    }
+
+    #[test]
+    fn every_declared_type_accepts_its_own_cell_and_null_only() {
+        let list = vec!["a".to_string()];
+        let cells = [
+            (ColType::Boolean, Cell::Bool(true)),
+            (ColType::Integer, Cell::I32(-1)),
+            (ColType::UInteger, Cell::U32(1)),
+            (ColType::BigInt, Cell::I64(-1)),
+            (ColType::UBigInt, Cell::U64(1)),
+            (ColType::Double, Cell::F64(0.5)),
+            (ColType::Varchar, Cell::Str("x")),
+            (ColType::TimestampTz, Cell::Ts(1)),
+            (ColType::VarcharList, Cell::StrList(&list)),
+        ];
+        for (ty, _) in cells {
+            assert_eq!(slot(ty, Cell::Null), Some(Slot::Null), "{ty:?}");
+            for (other, cell) in cells {
+                assert_eq!(slot(ty, cell).is_some(), ty == other, "{ty:?} given {cell:?}");
+            }
+        }
+        assert_eq!(slot(ColType::TimestampTz, Cell::Ts(7)), Some(Slot::I64(7)));
+    }
 }

@@ -1,9 +1,6 @@
-//! DuckDB `INTERVAL` values, read from the text DuckDB prints for them.
-//!
-//! duckdb-rs's `Value` has no interval getter, so the binding layer asks DuckDB for the
-//! value's text (`00:00:00.25`, `1 day 02:00:00`, `2 years 1 month`, `-00:00:01`) and this
-//! module turns it back into its three parts. Callers refuse a month part: a month has no
-//! fixed length.
+//! DuckDB `INTERVAL` values: the three parts DuckDB stores (read through the C API's
+//! `duckdb_get_interval` by the binding layer), and their conversion to a duration. Callers
+//! refuse a month part: a month has no fixed length.
 
 use std::time::Duration;
 
@@ -15,67 +12,19 @@ pub struct Interval {
     pub micros: i64,
 }
 
-impl Interval {
-    /// Parses DuckDB's text form of an INTERVAL.
-    pub fn parse(text: &str) -> Result<Interval, String> {
-        let bad = || format!("cannot read interval '{text}'");
-        let mut iv = Interval::default();
-        let mut tokens = text.split_ascii_whitespace().peekable();
-        while let Some(tok) = tokens.next() {
-            if tok.contains(':') {
-                iv.micros = parse_clock(tok).ok_or_else(bad)?;
-                if tokens.peek().is_some() {
-                    return Err(bad());
-                }
-                break;
-            }
-            let n: i64 = tok.parse().map_err(|_| bad())?;
-            let unit = tokens.next().ok_or_else(bad)?;
-            match unit.trim_end_matches('s') {
-                "year" => iv.months += n * 12,
-                "month" | "mon" => iv.months += n,
-                "day" => iv.days += n,
-                _ => return Err(bad()),
-            }
-        }
-        Ok(iv)
-    }
+const MICROS_PER_DAY: i128 = 86_400_000_000;
 
-    /// The interval as a duration, if it has no month part and is not negative.
+impl Interval {
+    /// The interval as a duration, a day being 24 hours (as DuckDB counts it): `None` with a
+    /// month part, or when the days and microseconds add up to less than zero
+    /// (`INTERVAL '1 day -23 hours'` is one hour).
     pub fn to_duration(self) -> Option<Duration> {
-        if self.months != 0 || self.days < 0 || self.micros < 0 {
+        if self.months != 0 {
             return None;
         }
-        let micros = (self.days as u128) * 86_400_000_000 + self.micros as u128;
+        let micros = i128::from(self.days) * MICROS_PER_DAY + i128::from(self.micros);
         Some(Duration::from_micros(u64::try_from(micros).ok()?))
     }
-}
-
-/// `[-]HH:MM:SS[.ffffff]` as microseconds.
-fn parse_clock(s: &str) -> Option<i64> {
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    let mut parts = s.split(':');
-    let h: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let sec = parts.next()?;
-    if parts.next().is_some() {
-        return None;
-    }
-    let (whole, frac) = sec.split_once('.').unwrap_or((sec, ""));
-    let whole: i64 = whole.parse().ok()?;
-    if frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let frac_us: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<6}").parse().ok()?
-    };
-    let us = ((h * 60 + m) * 60 + whole) * 1_000_000 + frac_us;
-    Some(if neg { -us } else { us })
 }
 
 /// Human text for a duration in error messages: `250 ms`, `2 s`, `1 hour`, `3 days`.
@@ -108,30 +57,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_duckdb_text() {
+    fn converts_days_and_micros() {
+        let iv = |months, days, micros| Interval { months, days, micros };
+        assert_eq!(iv(0, 0, 250_000).to_duration(), Some(Duration::from_millis(250)));
         assert_eq!(
-            Interval::parse("00:00:00.25").unwrap().to_duration(),
-            Some(Duration::from_millis(250))
-        );
-        assert_eq!(
-            Interval::parse("00:00:02").unwrap().to_duration(),
-            Some(Duration::from_secs(2))
-        );
-        assert_eq!(
-            Interval::parse("1 day 02:00:00").unwrap().to_duration(),
+            iv(0, 1, 7_200_000_000).to_duration(),
             Some(Duration::from_secs(86400 + 7200))
         );
-        assert_eq!(Interval::parse("3 days").unwrap().days, 3);
-        assert_eq!(Interval::parse("1 month").unwrap().months, 1);
-        assert_eq!(Interval::parse("2 years 1 mon").unwrap().months, 25);
-        assert_eq!(Interval::parse("00:00:00.000001").unwrap().micros, 1);
-        assert_eq!(Interval::parse("-00:00:01").unwrap().micros, -1_000_000);
-        assert_eq!(Interval::parse("-00:00:01").unwrap().to_duration(), None);
-        assert_eq!(Interval::parse("1 month").unwrap().to_duration(), None);
-        assert_eq!(Interval::parse("00:00:00").unwrap().to_duration(), Some(Duration::ZERO));
-        assert!(Interval::parse("soon").is_err());
-        assert!(Interval::parse("1 fortnight").is_err());
-        assert!(Interval::parse("00:00:00.1234567").is_err());
+        assert_eq!(iv(0, 0, 0).to_duration(), Some(Duration::ZERO));
+        // Mixed signs add up: 1 day - 23 hours is one hour; 1 day - 25 hours is negative.
+        assert_eq!(
+            iv(0, 1, -23 * 3_600_000_000).to_duration(),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(iv(0, 1, -25 * 3_600_000_000).to_duration(), None);
+        assert_eq!(iv(0, 0, -1).to_duration(), None);
+        assert_eq!(iv(0, -1, 0).to_duration(), None);
+        // A month part is refused, even one that days seem to cancel.
+        assert_eq!(iv(1, 0, 0).to_duration(), None);
+        assert_eq!(iv(1, -30, 0).to_duration(), None);
+        // The extremes do not overflow: past what a Duration of microseconds holds is refused.
+        assert_eq!(
+            iv(0, 0, i64::MAX).to_duration(),
+            Some(Duration::from_micros(i64::MAX as u64))
+        );
+        assert_eq!(iv(0, i64::MAX, i64::MAX).to_duration(), None);
+        assert_eq!(iv(0, i64::MIN, i64::MIN).to_duration(), None);
     }
 
     #[test]

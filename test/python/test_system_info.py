@@ -2,7 +2,10 @@
 
 import datetime
 import os
+import re
 import socket
+import sys
+from pathlib import Path
 
 from conftest import meminfo, one
 
@@ -41,3 +44,14 @@ def test_cpu_model(con):
     with open("/proc/cpuinfo") as f:
         models = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")]
     assert one(con, "SELECT cpu_model FROM system_info()")["cpu_model"] == (models[0] if models else None)
+
+
+def test_extension_version_is_the_crates_and_the_footers(con):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from version import cargo_version
+
+    r = one(con, "SELECT extension_version FROM system_info()")["extension_version"]
+    footer = one(con, "SELECT extension_version FROM duckdb_extensions() WHERE extension_name = 'sysmon'")
+    assert r == footer["extension_version"]
+    # v<Cargo workspace version>, with -<git hash>[-dirty] for a build that is not a tagged release.
+    assert re.fullmatch(re.escape(cargo_version()) + r"(-[0-9a-f]{7,}(-dirty)?)?", r), r

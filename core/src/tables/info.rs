@@ -39,8 +39,18 @@ crate::declare_table! {
         page_size_bytes: Option<u64> ["bytes"],
         /// Kernel clock ticks per second (`USER_HZ`): the resolution of every CPU time.
         clock_ticks_per_sec: u64 ["Hz"],
+        /// sysmon's version, as `duckdb_extensions()` shows it: `v0.x.y`, with `-<git hash>` for a build that is not a tagged release.
+        extension_version: String [""],
     }
 }
+
+/// sysmon's version: the string the build writes into the extension's metadata footer
+/// (`SYSMON_EXTENSION_VERSION`, set by the Makefile from `scripts/version.py`), else
+/// `v` + the Cargo workspace version.
+pub const EXTENSION_VERSION: &str = match option_env!("SYSMON_EXTENSION_VERSION") {
+    Some(v) => v,
+    None => concat!("v", env!("CARGO_PKG_VERSION")),
+};
 
 /// Reads the facts for `system_info()` below `roots`.
 pub fn collect(roots: &Roots) -> std::io::Result<InfoRow> {
@@ -70,6 +80,7 @@ pub fn collect(roots: &Roots) -> std::io::Result<InfoRow> {
             .map(|s| Timestamp::from_micros(s.saturating_mul(1_000_000))),
         page_size_bytes: host::page_size_bytes(),
         clock_ticks_per_sec: host::clock_ticks_per_sec(),
+        extension_version: EXTENSION_VERSION.to_string(),
     })
 }
 
