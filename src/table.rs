@@ -290,7 +290,7 @@ mod tests {
 
     impl Row for LyingRow {
         const TABLE: &'static TableDecl = &TableDecl {
-            name: "lying",
+            recorded: None,
             function: "system_lying",
             doc: "A row whose cells disagree with its declaration.",
             columns: &[
