@@ -260,11 +260,17 @@ fn write_column<R: Row>(output: &DataChunkHandle, out_col: usize, col: usize, ro
         match row_slot(r, col)? {
             Slot::Null => v.set_null(i),
             Slot::Str(s) => v.insert(i, s),
+            // SAFETY: the declared type matches the slice type (see above).
             Slot::Bool(b) => unsafe { v.as_mut_slice::<bool>()[i] = b },
+            // SAFETY: the declared type matches the slice type (see above).
             Slot::I32(x) => unsafe { v.as_mut_slice::<i32>()[i] = x },
+            // SAFETY: the declared type matches the slice type (see above).
             Slot::U32(x) => unsafe { v.as_mut_slice::<u32>()[i] = x },
+            // SAFETY: the declared type matches the slice type (see above).
             Slot::I64(x) => unsafe { v.as_mut_slice::<i64>()[i] = x },
+            // SAFETY: the declared type matches the slice type (see above).
             Slot::U64(x) => unsafe { v.as_mut_slice::<u64>()[i] = x },
+            // SAFETY: the declared type matches the slice type (see above).
             Slot::F64(x) => unsafe { v.as_mut_slice::<f64>()[i] = x },
             Slot::List(_) => {
                 return Err(format!(

@@ -14,6 +14,8 @@
 //! `--profile host|default|processes SECS` (just record that set at 1 Hz for SECS seconds and
 //! print its cost: a run to put under `valgrind --tool=callgrind`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: a failure may abort it
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -137,8 +139,9 @@ fn find_sadc() -> Option<PathBuf> {
 }
 
 fn children_cpu_ns() -> u64 {
-    // SAFETY: getrusage fills a struct we own.
+    // SAFETY: rusage is plain integers, for which all-zero bytes are valid.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills a struct we own.
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
     let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
     tv(ru.ru_utime) + tv(ru.ru_stime)

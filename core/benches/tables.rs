@@ -5,6 +5,8 @@
 //! and their ratio (collector / floor); for processes, also the cost per pid. No timing is
 //! asserted: the numbers depend on the host.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: a failure may abort it
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

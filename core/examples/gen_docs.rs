@@ -4,6 +4,8 @@
 //! the markers; `-- --check README.md` exits 1 if it is stale (the unit test
 //! `tables::tests::readme_reference_is_current` checks the same on every `make test`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: a failure may abort it
+
 use sysmon_core::reference_tables;
 use sysmon_core::schema::{markdown_reference, splice_reference};
 

@@ -27,6 +27,7 @@ impl LiveTable for SysmonTestPanic {
         vec![LogicalTypeHandle::from(LogicalTypeId::Varchar)]
     }
 
+    #[allow(clippy::panic)] // the test hook exists to panic
     fn bind(bind: &BindInfo) -> Result<bool, BoxError> {
         match bind.get_parameter(0).to_string().as_str() {
             "bind" => panic!("sysmon_test_panic: deliberate panic in bind"),
@@ -35,6 +36,7 @@ impl LiveTable for SysmonTestPanic {
         }
     }
 
+    #[allow(clippy::panic)] // the test hook exists to panic
     fn collect(_: &bool, _columns: &[usize]) -> Result<Vec<PanicRow>, BoxError> {
         panic!("sysmon_test_panic: deliberate panic in scan")
     }

@@ -75,6 +75,7 @@ fn read_all_at(f: &File, buf: &mut Vec<u8>) -> io::Result<()> {
         // made part of the vector's length. u8 has no invalid bit patterns.
         let n = loop {
             let spare = buf.spare_capacity_mut();
+            // SAFETY: see above: `spare` is `room` writable bytes owned by `buf`.
             let r = unsafe {
                 libc::pread(
                     f.as_raw_fd(),

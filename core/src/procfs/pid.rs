@@ -190,9 +190,8 @@ impl PidDir {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a fresh descriptor nothing else owns.
-        Ok(PidDir {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(PidDir { fd })
     }
 
     /// Reads the file `name` of the directory into `buf` (cleared first).
