@@ -72,6 +72,7 @@ pub fn logical_type(ty: ColType) -> LogicalTypeHandle {
     LogicalTypeHandle::from(id)
 }
 
+/// The DuckDB type a parameter is registered with.
 pub fn param_type(ty: ParamType) -> LogicalTypeHandle {
     let id = match ty {
         ParamType::Boolean => LogicalTypeId::Boolean,
