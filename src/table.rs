@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 use duckdb::core::{DataChunkHandle, Inserter, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
+use sysmon_core::catalog::{Function, ParamType};
 use sysmon_core::schema::{Cell, ColType, Row};
 use sysmon_core::sync::lock;
 
@@ -27,21 +28,9 @@ pub trait LiveTable: 'static {
     /// What bind read from the arguments.
     type Options: Send + Sync;
 
-    /// The SQL function's name: the row declaration's, unless the function returns another
-    /// function's rows (as `stop_recording` returns `recordings` rows).
-    fn name() -> &'static str {
-        <Self::Row as Row>::TABLE.function
-    }
-
-    /// Named parameters, with their DuckDB types.
-    fn named_parameters() -> Vec<(&'static str, LogicalTypeHandle)> {
-        Vec::new()
-    }
-
-    /// Positional parameters, with their DuckDB types.
-    fn parameters() -> Vec<LogicalTypeHandle> {
-        Vec::new()
-    }
+    /// The function's description (`sysmon_core::catalog`): its name and its parameters, which
+    /// are registered with DuckDB from it, so `sysmon_functions()` shows what DuckDB accepts.
+    fn function() -> Function;
 
     /// Checks and keeps the arguments. Runs for DESCRIBE/PREPARE too: must not act.
     fn bind(bind: &BindInfo) -> Result<Self::Options, BoxError>;
@@ -77,6 +66,20 @@ pub fn logical_type(ty: ColType) -> LogicalTypeHandle {
         ColType::Varchar => LogicalTypeId::Varchar,
         ColType::TimestampTz => LogicalTypeId::TimestampTZ,
         ColType::VarcharList => {
+            return LogicalTypeHandle::list(&LogicalTypeHandle::from(LogicalTypeId::Varchar));
+        }
+    };
+    LogicalTypeHandle::from(id)
+}
+
+/// The DuckDB type a parameter is registered with.
+pub fn param_type(ty: ParamType) -> LogicalTypeHandle {
+    let id = match ty {
+        ParamType::Boolean => LogicalTypeId::Boolean,
+        ParamType::BigInt => LogicalTypeId::Bigint,
+        ParamType::Varchar => LogicalTypeId::Varchar,
+        ParamType::Interval => LogicalTypeId::Interval,
+        ParamType::VarcharList => {
             return LogicalTypeHandle::list(&LogicalTypeHandle::from(LogicalTypeId::Varchar));
         }
     };
@@ -136,14 +139,14 @@ impl<T: LiveTable> VTab for TableFn<T> {
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {
-        Some(T::parameters())
+        Some(T::function().positional().map(|p| param_type(p.ty)).collect())
     }
 
     fn named_parameters() -> Option<Vec<(String, LogicalTypeHandle)>> {
         Some(
-            T::named_parameters()
-                .into_iter()
-                .map(|(n, t)| (n.to_string(), t))
+            T::function()
+                .named()
+                .map(|p| (p.name.to_string(), param_type(p.ty)))
                 .collect(),
         )
     }

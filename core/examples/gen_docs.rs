@@ -1,13 +1,13 @@
-//! Regenerates the README's column reference from the table declarations.
+//! Regenerates the README's function list and column reference from the declarations.
 //!
 //! `cargo run -p sysmon-core --example gen_docs -- --write README.md` rewrites the text between
-//! the markers; `-- --check README.md` exits 1 if it is stale (the unit test
-//! `tables::tests::readme_reference_is_current` checks the same on every `make test`).
+//! the markers; `-- --check README.md` exits 1 if it is stale (the unit tests
+//! `tables::tests::readme_reference_is_current` and `catalog::tests::readme_function_list_is_current`
+//! check the same on every `make test`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: a failure may abort it
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a developer tool: a failure may abort it
 
-use sysmon_core::reference_tables;
-use sysmon_core::schema::{markdown_reference, splice_reference};
+use sysmon_core::catalog::update_readme;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,13 +25,13 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let Some(updated) = splice_reference(&readme, &markdown_reference(&reference_tables())) else {
-        eprintln!("gen_docs: {path} lacks the generated-reference markers");
+    let Some(updated) = update_readme(&readme) else {
+        eprintln!("gen_docs: {path} lacks the generated function list or column reference markers");
         std::process::exit(2);
     };
     if mode == "--check" {
         if updated != readme {
-            eprintln!("gen_docs: {path}'s column reference is stale: run `make docs`");
+            eprintln!("gen_docs: {path}'s function list or column reference is stale: run `make docs`");
             std::process::exit(1);
         }
         return;

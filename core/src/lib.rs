@@ -5,12 +5,14 @@
 //!   that takes it with kept-open descriptors;
 //! * [`ring`] and [`live`]: the process-wide ring of recent samples that windows start from;
 //! * [`schema`]: the table declarations that drive SQL columns, Parquet schemas and docs;
+//! * [`catalog`]: every SQL function described once (parameters, summary, example, reads);
 //! * [`tables`]: one module per SQL table, turning samples into rows;
 //! * [`recorder`]: the background recorder that writes the tables' history as Parquet;
 //! * [`host`], [`interval`]: static host facts, DuckDB interval text.
 //!
 //! Linux only: the readers need `/proc` and `/sys`.
 
+pub mod catalog;
 pub mod host;
 pub mod interval;
 pub mod live;
@@ -22,41 +24,7 @@ pub mod schema;
 pub mod sync;
 pub mod tables;
 
-/// Every SQL function sysmon registers, in the README's order: the live tables of the
-/// registry ([`for_each_table!`]), then the recorder's three. The SQL registration, the docs and
-/// the tests that tie each function to its SQL test, Python test and README section go by it.
-pub fn functions() -> Vec<Function> {
-    use schema::Row;
-    let mut all: Vec<Function> = tables::ALL
-        .iter()
-        .map(|t| Function {
-            name: t.decl.function,
-            decl: t.decl,
-        })
-        .collect();
-    all.extend([
-        Function {
-            name: "record_metrics",
-            decl: recorder::StartedRow::TABLE,
-        },
-        Function {
-            name: "recordings",
-            decl: recorder::RecordingRow::TABLE,
-        },
-        Function {
-            name: "stop_recording",
-            decl: recorder::RecordingRow::TABLE,
-        },
-    ]);
-    all
-}
-
-/// One SQL function and the declaration of the rows it returns.
-#[derive(Clone, Copy, Debug)]
-pub struct Function {
-    pub name: &'static str,
-    pub decl: &'static schema::TableDecl,
-}
+pub use catalog::{Function, functions};
 
 /// Every declaration's columns, once each, in the order of [`functions`].
 pub fn reference_tables() -> Vec<&'static schema::TableDecl> {

@@ -1,24 +1,25 @@
 //! The SQL functions. Every live table of the registry (`sysmon_core::for_each_table!`) is
 //! bound by the one generic [`Live`] below: its columns come from its declaration, its named
-//! parameters from its input (`"window"`) and its options (BOOLEAN flags), and its rows from
-//! `Table::rows` on the process's live state. The recorder's three functions have a module
-//! each.
+//! parameters from its description (`sysmon_core::catalog::table_function`: `"window"` from its
+//! input, a BOOLEAN per option flag), and its rows from `Table::rows` on the process's live
+//! state. The recorder's three functions and the catalog's two have a module each.
 
 mod record_metrics;
 mod recordings;
 mod stop_recording;
+mod sysmon_columns;
+mod sysmon_functions;
 mod sysmon_test_panic;
 
 use std::error::Error;
 use std::marker::PhantomData;
-use std::time::Duration;
 
 use duckdb::Connection;
-use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::BindInfo;
+use sysmon_core::catalog::{self, Function};
 use sysmon_core::live;
 use sysmon_core::ring::Window;
-use sysmon_core::tables::{Input, Options, Table};
+use sysmon_core::tables::{Input, Options, Table, WINDOW_MAX, WINDOW_MIN};
 
 use crate::table::{BoxError, LiveTable, TableFn};
 
@@ -40,6 +41,8 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<record_metrics::RecordMetrics>(con)?;
     register_one::<recordings::Recordings>(con)?;
     register_one::<stop_recording::StopRecording>(con)?;
+    register_one::<sysmon_functions::SysmonFunctions>(con)?;
+    register_one::<sysmon_columns::SysmonColumns>(con)?;
     if std::env::var_os("SYSMON_TEST_HOOKS").is_some_and(|v| v == "1") {
         register_one::<sysmon_test_panic::SysmonTestPanic>(con)?;
     }
@@ -47,14 +50,10 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
 }
 
 fn register_one<T: LiveTable>(con: &Connection) -> Result<(), Box<dyn Error>> {
-    let name = T::name();
+    let name = T::function().name;
     con.register_table_function::<TableFn<T>>(name)
         .map_err(|e| format!("cannot register {name}(): {e}").into())
 }
-
-/// The shortest and longest `window` accepted.
-pub const WINDOW_MIN: Duration = Duration::from_millis(10);
-pub const WINDOW_MAX: Duration = Duration::from_secs(3600);
 
 /// The SQL function of a live table.
 pub struct Live<T>(PhantomData<T>);
@@ -63,12 +62,8 @@ impl<T: Table> LiveTable for Live<T> {
     type Row = T::Row;
     type Options = (Window, T::Options);
 
-    fn named_parameters() -> Vec<(&'static str, LogicalTypeHandle)> {
-        let window = T::Input::WINDOWED.then(|| ("window", LogicalTypeHandle::from(LogicalTypeId::Interval)));
-        let flags = <T::Options as Options>::FLAGS
-            .iter()
-            .map(|f| (f.name, LogicalTypeHandle::from(LogicalTypeId::Boolean)));
-        window.into_iter().chain(flags).collect()
+    fn function() -> Function {
+        catalog::table_function::<T>()
     }
 
     fn bind(bind: &BindInfo) -> Result<(Window, T::Options), BoxError> {

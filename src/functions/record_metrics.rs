@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::BindInfo;
+use sysmon_core::catalog::{self, Function};
 use sysmon_core::live;
 use sysmon_core::recorder::{
     self, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, RETENTION_MAX, RETENTION_MIN, Request, StartedRow,
@@ -31,25 +31,8 @@ impl LiveTable for RecordMetrics {
     type Row = StartedRow;
     type Options = Start;
 
-    fn parameters() -> Vec<LogicalTypeHandle> {
-        vec![
-            LogicalTypeHandle::from(LogicalTypeId::Varchar),
-            LogicalTypeHandle::from(LogicalTypeId::Interval),
-        ]
-    }
-
-    fn named_parameters() -> Vec<(&'static str, LogicalTypeHandle)> {
-        let interval = || LogicalTypeHandle::from(LogicalTypeId::Interval);
-        vec![
-            (
-                "tables",
-                LogicalTypeHandle::list(&LogicalTypeHandle::from(LogicalTypeId::Varchar)),
-            ),
-            ("process_interval", interval()),
-            ("flush_interval", interval()),
-            ("retention", interval()),
-            ("max_bytes", LogicalTypeHandle::from(LogicalTypeId::Bigint)),
-        ]
+    fn function() -> Function {
+        catalog::record_metrics()
     }
 
     fn bind(bind: &BindInfo) -> Result<Start, BoxError> {

@@ -1,6 +1,7 @@
 //! `recordings()`: one row per recorder started in this process (see `sysmon_core::recorder`).
 
 use duckdb::vtab::BindInfo;
+use sysmon_core::catalog::{self, Function};
 use sysmon_core::live;
 use sysmon_core::recorder::RecordingRow;
 
@@ -11,6 +12,10 @@ pub struct Recordings;
 impl LiveTable for Recordings {
     type Row = RecordingRow;
     type Options = ();
+
+    fn function() -> Function {
+        catalog::recordings()
+    }
 
     fn bind(_: &BindInfo) -> Result<(), BoxError> {
         Ok(())

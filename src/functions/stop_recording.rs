@@ -7,8 +7,8 @@
 
 use std::sync::Mutex;
 
-use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::BindInfo;
+use sysmon_core::catalog::{self, Function};
 use sysmon_core::live;
 use sysmon_core::recorder::{self, RecordingRow};
 use sysmon_core::sync::lock;
@@ -27,12 +27,8 @@ impl LiveTable for StopRecording {
     type Row = RecordingRow;
     type Options = Stop;
 
-    fn name() -> &'static str {
-        "stop_recording"
-    }
-
-    fn parameters() -> Vec<LogicalTypeHandle> {
-        vec![LogicalTypeHandle::from(LogicalTypeId::Bigint)]
+    fn function() -> Function {
+        catalog::stop_recording()
     }
 
     fn bind(bind: &BindInfo) -> Result<Stop, BoxError> {

@@ -4,8 +4,9 @@
 //! Registered only when the environment variable `SYSMON_TEST_HOOKS=1` is set when the
 //! extension loads; never in normal use. `where` is `'bind'` or `'scan'`.
 
-use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::BindInfo;
+use sysmon_core::catalog::{Function, Param, ParamType};
+use sysmon_core::schema::Row;
 
 use crate::table::{BoxError, LiveTable};
 
@@ -23,8 +24,22 @@ impl LiveTable for SysmonTestPanic {
     type Row = PanicRow;
     type Options = bool;
 
-    fn parameters() -> Vec<LogicalTypeHandle> {
-        vec![LogicalTypeHandle::from(LogicalTypeId::Varchar)]
+    /// Not in `sysmon_core::functions()`: a hidden test hook, absent from `sysmon_functions()`.
+    fn function() -> Function {
+        Function {
+            name: PanicRow::TABLE.function,
+            summary: "Test hook: panics on purpose in bind or scan.",
+            params: vec![Param {
+                name: "where",
+                ty: ParamType::Varchar,
+                named: false,
+                default: None,
+                doc: "'bind' or 'scan'.".into(),
+            }],
+            example: "SELECT * FROM sysmon_test_panic('scan')",
+            reads: Vec::new(),
+            decl: PanicRow::TABLE,
+        }
     }
 
     #[allow(clippy::panic)] // the test hook exists to panic

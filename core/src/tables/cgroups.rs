@@ -283,6 +283,9 @@ impl Table for Cgroups {
     type Row = CgroupsRow;
     type Options = ();
     type Input = Now;
+    const SUMMARY: &'static str = "One row per (hierarchy, cgroup): CPU, memory, I/O, pids, limits and pressure.";
+    const EXAMPLE: &'static str = "SELECT hierarchy, path, mem_current_bytes, cpu_usage_seconds FROM system_cgroups() ORDER BY mem_current_bytes DESC NULLS LAST LIMIT 10";
+    const HOST_PATHS: &'static [&'static str] = &["/proc/self/mountinfo", "/sys/fs/cgroup"];
 
     fn rows(_: &Now, state: &LiveState, _: &()) -> std::io::Result<Vec<CgroupsRow>> {
         let roots = state.roots();

@@ -165,6 +165,10 @@ impl Table for Cpus {
     type Row = CpusRow;
     type Options = ();
     type Input = HostWindow;
+    const SUMMARY: &'static str =
+        "One row per online logical CPU: CPU times by mode, their shares of the window, clock.";
+    const EXAMPLE: &'static str = "SELECT cpu, cpu_busy_pct, freq_mhz FROM system_cpus() ORDER BY cpu_busy_pct DESC";
+    const HOST_PATHS: &'static [&'static str] = &["/sys/devices/system/cpu", "/proc/cpuinfo"];
 
     fn rows(w: &HostWindow, state: &LiveState, _: &()) -> io::Result<Vec<CpusRow>> {
         let freq = state.freq().read(w.now.stat.cpus.iter().map(|c| c.cpu));

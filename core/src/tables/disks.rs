@@ -214,6 +214,10 @@ impl Table for Disks {
     type Row = DisksRow;
     type Options = DisksOptions;
     type Input = HostWindow;
+    const SUMMARY: &'static str =
+        "One row per block device of /proc/diskstats: I/O counters, rates, utilisation and latency.";
+    const EXAMPLE: &'static str = "SELECT device, read_bytes_per_sec, write_bytes_per_sec, util_pct FROM system_disks(\"window\" := INTERVAL '1 second', include_virtual := false)";
+    const HOST_PATHS: &'static [&'static str] = &["/sys/class/block"];
 
     fn rows(w: &HostWindow, state: &LiveState, o: &DisksOptions) -> io::Result<Vec<DisksRow>> {
         let mut classes = state.disk_classes();

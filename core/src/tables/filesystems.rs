@@ -354,7 +354,7 @@ pub struct Filesystems;
 crate::declare_options! {
     /// The options of `system_filesystems()`.
     pub struct FilesystemsOptions {
-        /// Keep the [`PSEUDO_FS_TYPES`].
+        /// Keep pseudo filesystems (proc, sysfs, tmpfs, cgroup, ...: `PSEUDO_FS_TYPES`).
         include_pseudo = false,
     }
 }
@@ -363,6 +363,9 @@ impl Table for Filesystems {
     type Row = FilesystemsRow;
     type Options = FilesystemsOptions;
     type Input = Now;
+    const SUMMARY: &'static str = "One row per mount: device, mount point, type, options and statvfs sizes.";
+    const EXAMPLE: &'static str = "SELECT mount_point, fs_type, used_pct, available_bytes FROM system_filesystems() ORDER BY used_pct DESC NULLS LAST";
+    const HOST_PATHS: &'static [&'static str] = &["/proc/self/mountinfo"];
 
     fn rows(_: &Now, state: &LiveState, o: &FilesystemsOptions) -> io::Result<Vec<FilesystemsRow>> {
         let path = state.roots().proc("self/mountinfo");

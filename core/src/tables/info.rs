@@ -122,6 +122,18 @@ impl Table for Info {
     type Row = InfoRow;
     type Options = ();
     type Input = Now;
+    const SUMMARY: &'static str =
+        "One row: what the host is (name, OS, kernel, CPU model and count, memory, boot time).";
+    const EXAMPLE: &'static str =
+        "SELECT hostname, os_name, kernel_version, logical_cpus, mem_total_bytes FROM system_info()";
+    const HOST_PATHS: &'static [&'static str] = &[
+        "/proc/stat",
+        "/proc/meminfo",
+        "/proc/cpuinfo",
+        "/sys/devices/system/cpu",
+        "/etc/os-release",
+        "/usr/lib/os-release",
+    ];
 
     fn rows(_: &Now, state: &LiveState, _: &()) -> io::Result<Vec<InfoRow>> {
         Ok(vec![collect(state.roots())?])

@@ -118,6 +118,10 @@ impl Table for Metrics {
     type Row = MetricsRow;
     type Options = ();
     type Input = HostWindow;
+    const SUMMARY: &'static str =
+        "One row: the whole host now (CPU times and shares, load, memory, swap, tasks, disk and network totals).";
+    const EXAMPLE: &'static str = "SELECT cpu_busy_pct, load_1m, mem_used_bytes, window_seconds FROM system_metrics()";
+    const HOST_PATHS: &'static [&'static str] = &[];
 
     fn rows(w: &HostWindow, _: &LiveState, _: &()) -> io::Result<Vec<MetricsRow>> {
         Ok(vec![row(&w.base, &w.now)])

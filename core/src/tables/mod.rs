@@ -70,6 +70,12 @@ pub trait Table: 'static {
     type Options: Options;
     /// What the rows are made from.
     type Input: Input;
+    /// One line: what the SQL function returns (`sysmon_functions()`, the README's function list).
+    const SUMMARY: &'static str;
+    /// A query to try (`sysmon_functions()`; a test runs every example).
+    const EXAMPLE: &'static str;
+    /// The host files and directories the rows are read from, as absolute paths.
+    const HOST_PATHS: &'static [&'static str];
     fn rows(input: &Self::Input, state: &LiveState, options: &Self::Options) -> io::Result<Vec<Self::Row>>;
 }
 
@@ -106,6 +112,8 @@ macro_rules! declare_options {
             const FLAGS: &'static [$crate::tables::Flag<Self>] = &[$(
                 $crate::tables::Flag {
                     name: stringify!($field),
+                    default: $default,
+                    doc: concat!($($fdoc),*),
                     set: {
                         fn set(o: &mut $name, v: bool) {
                             o.$field = v;
@@ -118,11 +126,32 @@ macro_rules! declare_options {
     };
 }
 
-/// One BOOLEAN option: its parameter name and how it sets the options.
+/// One BOOLEAN option: its parameter name, default, meaning and how it sets the options.
 pub struct Flag<O: 'static> {
     pub name: &'static str,
+    pub default: bool,
+    pub doc: &'static str,
     pub set: fn(&mut O, bool),
 }
+
+/// The shortest and longest `"window" := INTERVAL` of a windowed table.
+pub const WINDOW_MIN: Duration = Duration::from_millis(10);
+pub const WINDOW_MAX: Duration = Duration::from_secs(3600);
+
+/// The host files every table whose [`Input`] is [`HostWindow`] reads: those of one host sample
+/// ([`crate::sample::Collector`]), and the sysfs links that tell physical disks and interfaces.
+pub const HOST_SAMPLE_PATHS: &[&str] = &[
+    "/proc/stat",
+    "/proc/meminfo",
+    "/proc/loadavg",
+    "/proc/uptime",
+    "/proc/diskstats",
+    "/proc/net/dev",
+    "/proc/net/snmp",
+    "/proc/pressure",
+    "/sys/block",
+    "/sys/class/net",
+];
 
 /// What a table's rows are made from, and how a live query and a recorder tick get it.
 pub trait Input: Sized + Send + Sync + 'static {
@@ -131,6 +160,9 @@ pub trait Input: Sized + Send + Sync + 'static {
     /// Whether [`Table::rows`] reads the host itself (the recorder calls it on its sampling
     /// thread then, and on its writer thread otherwise).
     const READS: bool;
+    /// The host files and directories every table of this input reads (beside its own
+    /// [`Table::HOST_PATHS`]).
+    const HOST_PATHS: &'static [&'static str];
     /// For a live query over `window` that reads `columns` (declared indices).
     fn live(state: &LiveState, window: Window, columns: &[usize]) -> io::Result<Self>;
     /// For a recorder tick; `prev` is this table's input at its previous tick.
@@ -154,6 +186,7 @@ pub struct HostWindow {
 impl Input for HostWindow {
     const WINDOWED: bool = true;
     const READS: bool = false;
+    const HOST_PATHS: &'static [&'static str] = HOST_SAMPLE_PATHS;
 
     fn live(state: &LiveState, window: Window, _columns: &[usize]) -> io::Result<Self> {
         let (base, now) = state.window_pair(window)?;
@@ -180,6 +213,8 @@ pub struct ProcessWindow {
 impl Input for ProcessWindow {
     const WINDOWED: bool = true;
     const READS: bool = false;
+    /// Every `/proc/<pid>/` directory, `/proc/stat` (boot time) and `/proc/meminfo`.
+    const HOST_PATHS: &'static [&'static str] = &["/proc"];
 
     fn live(state: &LiveState, window: Window, columns: &[usize]) -> io::Result<Self> {
         let (base, window, now) = state.process_pair(window, ProcessFields::for_columns(columns))?;
@@ -215,6 +250,7 @@ pub struct Now;
 impl Input for Now {
     const WINDOWED: bool = false;
     const READS: bool = true;
+    const HOST_PATHS: &'static [&'static str] = &[];
 
     fn live(_: &LiveState, _: Window, _: &[usize]) -> io::Result<Self> {
         Ok(Now)
@@ -231,6 +267,8 @@ pub struct TableEntry {
     pub decl: &'static TableDecl,
     /// Makes the recorder's driver of this table (see [`crate::recorder::tables`]).
     pub recorder: fn() -> Box<dyn crate::recorder::tables::RecordedTable>,
+    /// Describes its SQL function (see [`crate::catalog`]).
+    pub function: fn() -> crate::catalog::Function,
 }
 
 impl TableEntry {
@@ -238,6 +276,7 @@ impl TableEntry {
         TableEntry {
             decl: <T::Row as Row>::TABLE,
             recorder: crate::recorder::tables::recorded::<T>,
+            function: crate::catalog::table_function::<T>,
         }
     }
 }

@@ -110,6 +110,10 @@ impl Table for NetProtocols {
     type Row = NetProtocolsRow;
     type Options = ();
     type Input = HostWindow;
+    const SUMMARY: &'static str = "One row: the TCP and UDP counters of /proc/net/snmp and their rates.";
+    const EXAMPLE: &'static str =
+        "SELECT tcp_curr_estab, tcp_retrans_segs_per_sec, udp_rcvbuf_errors FROM system_net_protocols()";
+    const HOST_PATHS: &'static [&'static str] = &[];
 
     fn rows(w: &HostWindow, _: &LiveState, _: &()) -> io::Result<Vec<NetProtocolsRow>> {
         Ok(vec![row(&w.base, &w.now)])

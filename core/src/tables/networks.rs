@@ -207,6 +207,10 @@ impl Table for Networks {
     type Row = NetworksRow;
     type Options = ();
     type Input = HostWindow;
+    const SUMMARY: &'static str = "One row per network interface: traffic counters and rates, link state, MTU, speed.";
+    const EXAMPLE: &'static str =
+        "SELECT interface, oper_state, rx_bytes_per_sec, tx_bytes_per_sec FROM system_networks() WHERE is_physical";
+    const HOST_PATHS: &'static [&'static str] = &[];
 
     fn rows(w: &HostWindow, state: &LiveState, _: &()) -> io::Result<Vec<NetworksRow>> {
         let mut links = state.links();

@@ -74,6 +74,10 @@ impl Table for Pressure {
     type Row = PressureRow;
     type Options = ();
     type Input = HostWindow;
+    const SUMMARY: &'static str =
+        "One row per pressure stall (PSI) resource and kind; none where the kernel has no PSI.";
+    const EXAMPLE: &'static str = "SELECT resource, kind, avg10_pct, stall_pct FROM system_pressure()";
+    const HOST_PATHS: &'static [&'static str] = &[];
 
     fn rows(w: &HostWindow, _: &LiveState, _: &()) -> io::Result<Vec<PressureRow>> {
         Ok(rows(&w.base, &w.now))

@@ -395,6 +395,10 @@ impl Table for Processes {
     type Row = ProcessesRow;
     type Options = ProcessesOptions;
     type Input = ProcessWindow;
+    const SUMMARY: &'static str =
+        "One row per process (not per thread): identity, CPU, memory, I/O, open files, cgroup.";
+    const EXAMPLE: &'static str = "SELECT pid, name, user, cpu_pct, rss_bytes FROM system_processes(include_kernel_threads := false) ORDER BY cpu_pct DESC NULLS LAST LIMIT 10";
+    const HOST_PATHS: &'static [&'static str] = &["/etc/passwd"];
 
     fn rows(w: &ProcessWindow, _: &LiveState, o: &ProcessesOptions) -> io::Result<Vec<ProcessesRow>> {
         Ok(rows(&w.base, w.window, &w.now, o.include_kernel_threads))

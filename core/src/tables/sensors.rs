@@ -151,6 +151,10 @@ impl Table for Sensors {
     type Row = SensorsRow;
     type Options = ();
     type Input = Now;
+    const SUMMARY: &'static str =
+        "One row per temperature or fan input and thermal zone; none on most virtual machines.";
+    const EXAMPLE: &'static str = "SELECT sensor, label, temp_celsius, critical_celsius, fan_rpm FROM system_sensors()";
+    const HOST_PATHS: &'static [&'static str] = &["/sys/class/hwmon", "/sys/class/thermal"];
 
     fn rows(_: &Now, state: &LiveState, _: &()) -> io::Result<Vec<SensorsRow>> {
         Ok(collect(state.roots(), Timestamp::now(), &host::hostname()))

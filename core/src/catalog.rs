@@ -1,0 +1,599 @@
+//! The catalog: every SQL function sysmon registers, described once.
+//!
+//! A [`Function`] is a function's name, one-line summary, parameters (names, types, defaults,
+//! meaning), an example query, what it reads, and the declaration of the rows it returns. A live
+//! table's comes from its [`Table`] impl ([`table_function`]: parameters from its input and
+//! options, summary, example and host paths from its consts), the recorder's and the catalog's
+//! own functions are written out below. The same list drives
+//!
+//! * the DuckDB registration of every function's parameters (`src/functions/`),
+//! * `sysmon_functions()` ([`function_rows`]) and `sysmon_columns()` ([`column_rows`]),
+//! * the README's function list ([`markdown_functions`]) and column reference,
+//!
+//! so what a user reads cannot drift from what DuckDB accepts.
+
+use std::fmt::Write as _;
+
+use crate::interval::describe;
+use crate::recorder::{self, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PROCESS_DEFAULT};
+use crate::ring::DEFAULT_MIN_WINDOW;
+use crate::schema::{Row, TableDecl};
+use crate::tables::{self, Input, Options, Table, WINDOW_MAX, WINDOW_MIN};
+
+/// The SQL type of a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamType {
+    Boolean,
+    BigInt,
+    Varchar,
+    /// `VARCHAR[]`.
+    VarcharList,
+    Interval,
+}
+
+impl ParamType {
+    /// The type's name as DuckDB spells it (as `duckdb_functions()` lists it).
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            ParamType::Boolean => "BOOLEAN",
+            ParamType::BigInt => "BIGINT",
+            ParamType::Varchar => "VARCHAR",
+            ParamType::VarcharList => "VARCHAR[]",
+            ParamType::Interval => "INTERVAL",
+        }
+    }
+}
+
+/// One parameter of a function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Param {
+    pub name: &'static str,
+    pub ty: ParamType,
+    /// Named (`name := value`, may be left out) or positional (required, in order).
+    pub named: bool,
+    /// What applies when a named parameter is left out; `None` for a positional one.
+    pub default: Option<String>,
+    /// What it means and what it accepts, one sentence.
+    pub doc: String,
+}
+
+/// Parameter names that DuckDB's parser reserves: a call must double-quote them.
+const RESERVED: &[&str] = &["window", "order", "group", "table", "limit", "offset", "default"];
+
+impl Param {
+    /// As a call writes it: `dir VARCHAR`, `"window" := INTERVAL`.
+    pub fn signature(&self) -> String {
+        let name = if RESERVED.contains(&self.name) {
+            format!("\"{}\"", self.name)
+        } else {
+            self.name.to_string()
+        };
+        match self.named {
+            true => format!("{name} := {}", self.ty.sql_name()),
+            false => format!("{name} {}", self.ty.sql_name()),
+        }
+    }
+
+    fn positional(name: &'static str, ty: ParamType, doc: String) -> Param {
+        Param {
+            name,
+            ty,
+            named: false,
+            default: None,
+            doc,
+        }
+    }
+
+    fn named(name: &'static str, ty: ParamType, default: String, doc: String) -> Param {
+        Param {
+            name,
+            ty,
+            named: true,
+            default: Some(default),
+            doc,
+        }
+    }
+}
+
+/// One SQL function.
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub name: &'static str,
+    /// What it returns, one line.
+    pub summary: &'static str,
+    /// Positional parameters first, in call order, then the named ones.
+    pub params: Vec<Param>,
+    /// A query to try.
+    pub example: &'static str,
+    /// What its rows are read from: absolute host paths; for `record_metrics`, the tables it can
+    /// record. Empty for a function that reads no host file.
+    pub reads: Vec<&'static str>,
+    /// The declaration of the rows it returns.
+    pub decl: &'static TableDecl,
+}
+
+impl Function {
+    /// `name(positional TYPE, ..., named := TYPE, ...)`.
+    pub fn signature(&self) -> String {
+        let params: Vec<String> = self.params.iter().map(Param::signature).collect();
+        format!("{}({})", self.name, params.join(", "))
+    }
+
+    pub fn positional(&self) -> impl Iterator<Item = &Param> {
+        self.params.iter().filter(|p| !p.named)
+    }
+
+    pub fn named(&self) -> impl Iterator<Item = &Param> {
+        self.params.iter().filter(|p| p.named)
+    }
+}
+
+/// The function of live table `T`: `"window" := INTERVAL` when its input is windowed, a BOOLEAN
+/// named parameter per option flag, and the host paths of its input and its own.
+pub fn table_function<T: Table>() -> Function {
+    let mut params = Vec::new();
+    if T::Input::WINDOWED {
+        params.push(Param::named(
+            "window",
+            ParamType::Interval,
+            format!(
+                "newest kept sample at least {} old",
+                describe(DEFAULT_MIN_WINDOW)
+            ),
+            format!(
+                "The window the rates and `_pct` columns cover, {} to {}: computed against a kept sample one to two windows old, or waiting one window.",
+                describe(WINDOW_MIN),
+                describe(WINDOW_MAX)
+            ),
+        ));
+    }
+    for flag in <T::Options as Options>::FLAGS {
+        params.push(Param::named(
+            flag.name,
+            ParamType::Boolean,
+            flag.default.to_string(),
+            flag.doc.trim().to_string(),
+        ));
+    }
+    let mut reads: Vec<&'static str> = Vec::new();
+    for p in T::Input::HOST_PATHS.iter().chain(T::HOST_PATHS) {
+        if !reads.contains(p) {
+            reads.push(p);
+        }
+    }
+    let decl = <T::Row as Row>::TABLE;
+    Function {
+        name: decl.function,
+        summary: T::SUMMARY,
+        params,
+        example: T::EXAMPLE,
+        reads,
+        decl,
+    }
+}
+
+/// `record_metrics(dir, interval, ...)`.
+pub fn record_metrics() -> Function {
+    let quoted = |names: Vec<&str>| {
+        let items: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+        format!("[{}]", items.join(", "))
+    };
+    let defaults = recorder::tables::defaults().iter().map(|t| t.name).collect();
+    Function {
+        name: "record_metrics",
+        summary: "Starts a background recorder that writes the tables' history as hive-partitioned Parquet; one row: the recorder.",
+        params: vec![
+            Param::positional(
+                "dir",
+                ParamType::Varchar,
+                "The directory to write into, created if missing (a relative one is resolved against the working directory).".into(),
+            ),
+            Param::positional(
+                "interval",
+                ParamType::Interval,
+                format!(
+                    "How often the host tables are sampled, {} to {}.",
+                    describe(INTERVAL_MIN),
+                    describe(INTERVAL_MAX)
+                ),
+            ),
+            Param::named(
+                "tables",
+                ParamType::VarcharList,
+                quoted(defaults),
+                format!(
+                    "The tables to record, by name without `system_`; accepted: {}.",
+                    recorder::tables::accepted_names()
+                ),
+            ),
+            Param::named(
+                "process_interval",
+                ParamType::Interval,
+                format!("max(interval, {})", describe(PROCESS_DEFAULT)),
+                format!(
+                    "How often the per-process tables (processes, cgroups, filesystems) are sampled, {} to {}.",
+                    describe(INTERVAL_MIN),
+                    describe(INTERVAL_MAX)
+                ),
+            ),
+            Param::named(
+                "flush_interval",
+                ParamType::Interval,
+                describe(FLUSH_DEFAULT),
+                format!(
+                    "How long rows wait in memory before they are written (what a crash can lose), {} to {}.",
+                    describe(FLUSH_MIN),
+                    describe(FLUSH_MAX)
+                ),
+            ),
+            Param::named(
+                "retention",
+                ParamType::Interval,
+                "none: no file is deleted for its age".into(),
+                format!(
+                    "Delete this host's files whose newest row is older than this, at least {}.",
+                    describe(recorder::RETENTION_MIN)
+                ),
+            ),
+            Param::named(
+                "max_bytes",
+                ParamType::BigInt,
+                "none: no size limit".into(),
+                "Keep at most this many bytes of this host's files, deleting the oldest first; positive.".into(),
+            ),
+        ],
+        example: "SELECT id, dir, tables FROM record_metrics('sysmon-history', INTERVAL 1 SECOND)",
+        reads: tables::ALL
+            .iter()
+            .filter(|t| t.decl.recorded.is_some())
+            .map(|t| t.decl.function)
+            .collect(),
+        decl: recorder::StartedRow::TABLE,
+    }
+}
+
+/// `recordings()`.
+pub fn recordings() -> Function {
+    Function {
+        name: "recordings",
+        summary: "One row per recorder started in this process, running or stopped, with its counters and last error.",
+        params: Vec::new(),
+        example: "SELECT id, dir, state, rows_written, last_error FROM recordings()",
+        reads: Vec::new(),
+        decl: recorder::RecordingRow::TABLE,
+    }
+}
+
+/// `stop_recording(id)`.
+pub fn stop_recording() -> Function {
+    Function {
+        name: "stop_recording",
+        summary: "Flushes what a recorder buffers, stops it, and returns its final recordings() row.",
+        params: vec![Param::positional(
+            "id",
+            ParamType::BigInt,
+            "The id of a running recorder (from record_metrics or recordings()).".into(),
+        )],
+        example: "SELECT id, state, rows_written FROM stop_recording(1)",
+        reads: Vec::new(),
+        decl: recorder::RecordingRow::TABLE,
+    }
+}
+
+/// `sysmon_functions()`.
+pub fn sysmon_functions() -> Function {
+    Function {
+        name: "sysmon_functions",
+        summary: "One row per sysmon function: its parameters with types and defaults, what it returns, an example and what it reads.",
+        params: Vec::new(),
+        example: "SELECT function_name, signature, description FROM sysmon_functions()",
+        reads: Vec::new(),
+        decl: FunctionRow::TABLE,
+    }
+}
+
+/// `sysmon_columns()`.
+pub fn sysmon_columns() -> Function {
+    Function {
+        name: "sysmon_columns",
+        summary: "One row per column of every sysmon function: its type, unit and meaning.",
+        params: Vec::new(),
+        example: "SELECT column_name, data_type, unit, description FROM sysmon_columns() WHERE function_name = 'system_metrics'",
+        reads: Vec::new(),
+        decl: ColumnRow::TABLE,
+    }
+}
+
+/// Every SQL function sysmon registers, in the README's order: the live tables of the registry
+/// ([`for_each_table!`](crate::for_each_table)), the recorder's three, then the catalog's two.
+pub fn functions() -> Vec<Function> {
+    let mut all: Vec<Function> = tables::ALL.iter().map(|t| (t.function)()).collect();
+    all.extend([
+        record_metrics(),
+        recordings(),
+        stop_recording(),
+        sysmon_functions(),
+        sysmon_columns(),
+    ]);
+    all
+}
+
+crate::declare_table! {
+    /// One row per SQL function of sysmon. The parameter lists are parallel (one element per
+    /// parameter, positional ones first), as `duckdb_functions()` lists its `parameters` and
+    /// `parameter_types`, but with the names of positional parameters that DuckDB shows as
+    /// `col0`, `col1`.
+    pub struct FunctionRow => "sysmon_functions" {
+        /// The function's name.
+        function_name: String [""],
+        /// What it returns, one line.
+        description: String [""],
+        /// How it is called: positional parameters in order, then named ones (`name := TYPE`).
+        signature: String [""],
+        /// Parameter names: positional ones in call order, then named ones.
+        parameters: Vec<String> [""],
+        /// Each parameter's type, as `duckdb_functions()` spells it.
+        parameter_types: Vec<String> [""],
+        /// Each parameter's kind: `positional` (required, in order) or `named` (`name := value`, may be left out).
+        parameter_kinds: Vec<String> [""],
+        /// What applies when a named parameter is left out; `required` for a positional one.
+        parameter_defaults: Vec<String> [""],
+        /// What each parameter means and accepts.
+        parameter_descriptions: Vec<String> [""],
+        /// A query to try.
+        example: String [""],
+        /// What the rows are read from: host files and directories; for `record_metrics`, the tables it can record. Empty for functions that read no host file.
+        reads: Vec<String> [""],
+        /// The recorder's folder for this table (`<dir>/<folder>/`, the name `tables := [...]` takes); NULL for a table that is not recorded.
+        recorded_as: Option<String> [""],
+    }
+}
+
+crate::declare_table! {
+    /// One row per column of every sysmon function, in the function's column order (a
+    /// function's columns are those of its declaration: `stop_recording` has `recordings`'s).
+    pub struct ColumnRow => "sysmon_columns" {
+        /// The function whose result has the column.
+        function_name: String [""],
+        /// The column's position in the function's result, from 1.
+        column_index: i64 [""],
+        /// The column's name.
+        column_name: String [""],
+        /// The column's SQL type.
+        data_type: String [""],
+        /// The column's unit; NULL for a value without one (a name, an id, a count).
+        unit: Option<String> [""],
+        /// What the value means.
+        description: String [""],
+    }
+}
+
+/// The rows of `sysmon_functions()`.
+pub fn function_rows() -> Vec<FunctionRow> {
+    functions()
+        .iter()
+        .map(|f| {
+            let list = |g: &dyn Fn(&Param) -> String| f.params.iter().map(g).collect::<Vec<_>>();
+            FunctionRow {
+                function_name: f.name.to_string(),
+                description: f.summary.to_string(),
+                signature: f.signature(),
+                parameters: list(&|p| p.name.to_string()),
+                parameter_types: list(&|p| p.ty.sql_name().to_string()),
+                parameter_kinds: list(&|p| if p.named { "named" } else { "positional" }.to_string()),
+                parameter_defaults: list(&|p| p.default.clone().unwrap_or_else(|| "required".to_string())),
+                parameter_descriptions: list(&|p| p.doc.clone()),
+                example: f.example.to_string(),
+                reads: f.reads.iter().map(|r| r.to_string()).collect(),
+                recorded_as: f.decl.recorded.map(|r| r.name.to_string()),
+            }
+        })
+        .collect()
+}
+
+/// The rows of `sysmon_columns()`.
+pub fn column_rows() -> Vec<ColumnRow> {
+    let mut rows = Vec::new();
+    for f in functions() {
+        for (i, c) in f.decl.columns.iter().enumerate() {
+            rows.push(ColumnRow {
+                function_name: f.name.to_string(),
+                column_index: i64::try_from(i + 1).unwrap_or(i64::MAX),
+                column_name: c.name.to_string(),
+                data_type: c.ty.sql_name().to_string(),
+                unit: (!c.unit.is_empty()).then(|| c.unit.to_string()),
+                description: c.doc.trim().to_string(),
+            });
+        }
+    }
+    rows
+}
+
+/// The README's function list, in Markdown.
+pub fn markdown_functions(functions: &[Function]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "| function | returns | named parameters (default) |");
+    let _ = writeln!(out, "|---|---|---|");
+    for f in functions {
+        let positional: Vec<String> = f.positional().map(Param::signature).collect();
+        let named: Vec<String> = f
+            .named()
+            .map(|p| {
+                let sig = p.signature();
+                match &p.default {
+                    Some(d) => format!("`{sig}` ({})", d.replace('|', "\\|")),
+                    None => format!("`{sig}`"),
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| `{}({})` | {} | {} |",
+            f.name,
+            positional.join(", "),
+            f.summary.replace('|', "\\|"),
+            if named.is_empty() {
+                "none".to_string()
+            } else {
+                named.join(", ")
+            }
+        );
+    }
+    out
+}
+
+/// Markers around the generated function list in README.md.
+pub const README_FUNCTIONS_BEGIN: &str = "<!-- BEGIN GENERATED FUNCTION LIST (make docs) -->";
+pub const README_FUNCTIONS_END: &str = "<!-- END GENERATED FUNCTION LIST -->";
+
+/// `readme` with the text between `begin` and `end` replaced by `text`; `None` if a marker is
+/// missing.
+pub fn splice(readme: &str, begin: &str, end: &str, text: &str) -> Option<String> {
+    let from = readme.find(begin)? + begin.len();
+    let to = readme[from..].find(end)? + from;
+    Some(format!("{}\n\n{}\n{}", &readme[..from], text, &readme[to..]))
+}
+
+/// `readme` with both generated parts (function list, column reference) current.
+pub fn update_readme(readme: &str) -> Option<String> {
+    let all = functions();
+    let with_list = splice(
+        readme,
+        README_FUNCTIONS_BEGIN,
+        README_FUNCTIONS_END,
+        &markdown_functions(&all),
+    )?;
+    crate::schema::splice_reference(
+        &with_list,
+        &crate::schema::markdown_reference(&crate::reference_tables()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_function_is_described() {
+        let all = functions();
+        let mut names: Vec<&str> = all.iter().map(|f| f.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len(), "a function is listed twice");
+        for f in &all {
+            assert!(!f.summary.trim().is_empty(), "{} has no summary", f.name);
+            assert!(!f.summary.contains('\n'), "{}'s summary is not one line", f.name);
+            assert!(
+                f.example.contains(&format!("{}(", f.name)),
+                "{}'s example does not call it",
+                f.name
+            );
+            let mut seen = Vec::new();
+            let mut named = false;
+            for p in &f.params {
+                assert!(!seen.contains(&p.name), "{}: parameter {} twice", f.name, p.name);
+                seen.push(p.name);
+                assert!(p.named || !named, "{}: positional {} after a named one", f.name, p.name);
+                named |= p.named;
+                assert_eq!(
+                    p.default.is_some(),
+                    p.named,
+                    "{}.{}: only named ones have defaults",
+                    f.name,
+                    p.name
+                );
+                assert!(!p.doc.is_empty(), "{}.{} has no description", f.name, p.name);
+            }
+            for r in &f.reads {
+                assert!(
+                    r.starts_with('/') || all.iter().any(|g| g.name == *r),
+                    "{} reads {r}: neither an absolute path nor a function",
+                    f.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn live_tables_declare_what_they_read() {
+        for t in tables::ALL {
+            let f = (t.function)();
+            assert!(!f.reads.is_empty(), "{} declares no host path", f.name);
+            assert!(f.reads.iter().all(|r| r.starts_with('/')), "{}: {:?}", f.name, f.reads);
+        }
+        let disks = functions().into_iter().find(|f| f.name == "system_disks").unwrap();
+        assert!(
+            disks.reads.contains(&"/proc/diskstats"),
+            "a windowed table reads the host sample"
+        );
+        assert!(disks.reads.contains(&"/sys/class/block"));
+        assert_eq!(
+            disks.signature(),
+            "system_disks(\"window\" := INTERVAL, include_virtual := BOOLEAN)"
+        );
+        assert_eq!(disks.params[1].default.as_deref(), Some("true"));
+        assert_eq!(
+            disks.params[0].default.as_deref(),
+            Some("newest kept sample at least 100 ms old")
+        );
+    }
+
+    #[test]
+    fn record_metrics_parameters() {
+        let f = record_metrics();
+        assert_eq!(
+            f.signature(),
+            "record_metrics(dir VARCHAR, interval INTERVAL, tables := VARCHAR[], process_interval := INTERVAL, flush_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT)"
+        );
+        let tables = f.params.iter().find(|p| p.name == "tables").unwrap();
+        assert!(tables.default.as_deref().unwrap().starts_with("['metrics', 'cpus'"));
+        assert!(
+            !tables.default.as_deref().unwrap().contains("processes"),
+            "processes only when named"
+        );
+        assert!(f.reads.contains(&"system_processes"), "it can record processes");
+        assert!(!f.reads.contains(&"system_info"), "system_info is not recorded");
+    }
+
+    #[test]
+    fn rows_follow_the_declarations() {
+        let rows = function_rows();
+        assert_eq!(rows.len(), functions().len());
+        let rm = rows.iter().find(|r| r.function_name == "record_metrics").unwrap();
+        assert_eq!(rm.parameters[..2], ["dir", "interval"]);
+        assert_eq!(rm.parameter_kinds[..3], ["positional", "positional", "named"]);
+        assert_eq!(rm.parameter_defaults[0], "required");
+        assert_eq!(rm.parameter_types.len(), rm.parameters.len());
+        assert_eq!(rm.recorded_as, None);
+        let m = rows.iter().find(|r| r.function_name == "system_metrics").unwrap();
+        assert_eq!(m.recorded_as.as_deref(), Some("metrics"));
+        let cols = column_rows();
+        let metrics: Vec<_> = cols.iter().filter(|c| c.function_name == "system_metrics").collect();
+        assert_eq!(metrics.len(), crate::tables::metrics::MetricsRow::TABLE.columns.len());
+        assert_eq!((metrics[0].column_index, metrics[0].column_name.as_str()), (1, "ts"));
+        let busy = metrics.iter().find(|c| c.column_name == "cpu_busy_pct").unwrap();
+        assert_eq!(busy.unit.as_deref(), Some("percent"));
+        assert_eq!(busy.data_type, "DOUBLE");
+        let host = metrics.iter().find(|c| c.column_name == "hostname").unwrap();
+        assert_eq!(host.unit, None, "no unit is NULL, not an empty string");
+        assert!(
+            cols.iter()
+                .any(|c| c.function_name == "sysmon_columns" && c.column_name == "unit")
+        );
+        assert_eq!(
+            cols.iter().filter(|c| c.function_name == "stop_recording").count(),
+            cols.iter().filter(|c| c.function_name == "recordings").count()
+        );
+    }
+
+    #[test]
+    fn readme_function_list_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let updated = update_readme(&readme).expect("README markers");
+        assert!(
+            updated == readme,
+            "README.md's function list or column reference differs from the declarations: run `make docs`"
+        );
+    }
+}
