@@ -7,6 +7,7 @@
 //! * [`schema`]: the table declarations that drive SQL columns, Parquet schemas and docs;
 //! * [`tables`]: one module per SQL table, turning samples into rows;
 //! * [`recorder`]: the background recorder that writes the tables' history as Parquet;
+//! * [`wait`]: the bound on waits inside a query (DuckDB cannot interrupt a scan call);
 //! * [`host`], [`interval`]: static host facts, DuckDB interval text.
 //!
 //! Linux only: the readers need `/proc` and `/sys`.
@@ -20,6 +21,7 @@ pub mod ring;
 pub mod sample;
 pub mod schema;
 pub mod tables;
+pub mod wait;
 
 /// Every SQL function's columns, in the README's order: the live tables, then the recorder's
 /// `record_metrics` and `recordings` (whose columns `stop_recording` returns too).

@@ -38,7 +38,8 @@ pub fn publish(sample: Arc<HostSample>) {
 
 /// A fresh sample and the base sample `window` asks for: a kept one when there is one, else
 /// the call sleeps until the youngest usable kept sample is old enough (only the first call of
-/// a process, or a window longer than the kept history, ever sleeps).
+/// a process, or a window longer than the kept history, ever sleeps; a sleep longer than
+/// [`crate::wait::BOUND`] is refused with an error that says what to do).
 pub fn window_pair(window: Window) -> io::Result<(Arc<HostSample>, Arc<HostSample>)> {
     let now = sample_now()?;
     let (found, nearest) = {
@@ -56,8 +57,8 @@ pub fn window_pair(window: Window) -> io::Result<(Arc<HostSample>, Arc<HostSampl
     }
     let base = nearest.map(|(_, s)| s).unwrap_or_else(|| now.clone());
     let ready_at = base.instant + window.min_age();
-    let wait = ready_at.saturating_duration_since(Instant::now());
-    std::thread::sleep(wait);
+    let oldest = || lock(&RING).as_ref().and_then(Ring::oldest);
+    crate::wait::for_base(ready_at, window, oldest, crate::wait::HOST_RECORDER)?;
     let fresh = sample_now()?;
     Ok((base, fresh))
 }
@@ -104,7 +105,8 @@ pub fn process_pair(
         return Ok((base, now.instant.saturating_duration_since(at), now));
     }
     let (at, base) = nearest.unwrap_or_else(|| (now.instant, Arc::new(now.times())));
-    std::thread::sleep((at + window.min_age()).saturating_duration_since(Instant::now()));
+    let oldest = || lock(&PROCESS_RING).as_ref().and_then(Ring::oldest);
+    crate::wait::for_base(at + window.min_age(), window, oldest, crate::wait::PROCESS_RECORDER)?;
     let fresh = process_snapshot(fields)?;
     Ok((base, fresh.instant.saturating_duration_since(at), fresh))
 }
