@@ -32,7 +32,7 @@ MAKEFLAGS += --no-print-directory
 PLATFORM = $(shell $(PY) -c "import duckdb; print(duckdb.execute('PRAGMA platform').fetchone()[0])")
 
 .DEFAULT_GOAL := release
-.PHONY: configure release debug run install lint test-unit test-sql test-python test bench docs clean
+.PHONY: configure release debug run install lint test-unit test-sql test-python test bench docs clean stress soak
 
 # ---------------------------------------------------------------- environments
 
@@ -104,6 +104,20 @@ test-python: release
 			$$venv/bin/python -m pytest -q test/python || exit 1; \
 	done
 
+# Load and long-run checks (scripts/stress.py, scripts/soak.py). `make test` runs short ones;
+# there (a loaded 2-core CI box) missed ticks get a generous bound: the 8 query threads take
+# the CPUs from the 10 ms sampling thread (README, "Stress and soak").
+STRESS_SECONDS        ?= 60
+STRESS_MAX_MISSED_PCT ?= 1
+MINUTES               ?= 10
+
+stress: release
+	STRESS_SECONDS=$(STRESS_SECONDS) STRESS_MAX_MISSED_PCT=$(STRESS_MAX_MISSED_PCT) \
+		$(PY) scripts/stress.py --extension $(RELEASE_EXT)
+
+soak: release
+	$(PY) scripts/soak.py --extension $(RELEASE_EXT) --minutes $(MINUTES)
+
 # One step at a time, stopping at the first failure (also under `make -j`).
 test:
 	$(MAKE) lint
@@ -111,6 +125,8 @@ test:
 	$(MAKE) release
 	$(MAKE) test-sql
 	$(MAKE) test-python
+	$(MAKE) stress STRESS_SECONDS=20 STRESS_MAX_MISSED_PCT=25
+	$(MAKE) soak MINUTES=1
 
 # ---------------------------------------------------------------- misc
 
