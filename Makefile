@@ -34,7 +34,7 @@ MAKEFLAGS += --no-print-directory
 PLATFORM = $(shell $(PY) -c "import duckdb; print(duckdb.execute('PRAGMA platform').fetchone()[0])")
 
 .DEFAULT_GOAL := release
-.PHONY: configure release debug run repository install lint test-unit test-sql test-python test-node test fuzz bench docs clean
+.PHONY: configure release debug run repository install lint test-unit test-sql test-python test-node test fuzz bench docs clean stress soak
 
 # ---------------------------------------------------------------- environments
 
@@ -136,6 +136,20 @@ test-node: repository node_modules/.stamp
 	SYSMON_EXTENSION=$(abspath $(RELEASE_EXT)) SYSMON_REPOSITORY=$(abspath $(REPOSITORY)) \
 		node --test test/node/test_sysmon.mjs
 
+# Load and long-run checks (scripts/stress.py, scripts/soak.py). `make test` runs short ones;
+# there (a loaded 2-core CI box) missed ticks get a generous bound: the 8 query threads take
+# the CPUs from the 10 ms sampling thread (README, "Stress and soak").
+STRESS_SECONDS        ?= 60
+STRESS_MAX_MISSED_PCT ?= 1
+MINUTES               ?= 10
+
+stress: release
+	STRESS_SECONDS=$(STRESS_SECONDS) STRESS_MAX_MISSED_PCT=$(STRESS_MAX_MISSED_PCT) \
+		$(PY) scripts/stress.py --extension $(RELEASE_EXT)
+
+soak: release
+	$(PY) scripts/soak.py --extension $(RELEASE_EXT) --minutes $(MINUTES)
+
 # One step at a time, stopping at the first failure (also under `make -j`).
 test:
 	$(MAKE) lint
@@ -144,6 +158,8 @@ test:
 	$(MAKE) test-sql
 	$(MAKE) test-python
 	$(MAKE) test-node
+	$(MAKE) stress STRESS_SECONDS=20 STRESS_MAX_MISSED_PCT=50
+	$(MAKE) soak MINUTES=1
 
 # ---------------------------------------------------------------- misc
 

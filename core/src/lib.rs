@@ -8,6 +8,7 @@
 //! * [`catalog`]: every SQL function described once (parameters, summary, example, reads);
 //! * [`tables`]: one module per SQL table, turning samples into rows;
 //! * [`recorder`]: the background recorder that writes the tables' history as Parquet;
+//! * [`wait`]: the bound on waits inside a query (DuckDB cannot interrupt a scan call);
 //! * [`host`], [`interval`]: static host facts, DuckDB interval text.
 //!
 //! Linux only: the readers need `/proc` and `/sys`.
@@ -23,6 +24,7 @@ pub mod sample;
 pub mod schema;
 pub mod sync;
 pub mod tables;
+pub mod wait;
 
 pub use catalog::{Function, functions};
 

@@ -172,6 +172,7 @@ impl LiveState {
         let (_, base, now) = self.windowed(
             &self.host_ring,
             window,
+            crate::wait::HOST_RECORDER,
             || self.sample_now(),
             |s| (s.instant, s.clone()),
         )?;
@@ -202,6 +203,7 @@ impl LiveState {
         let (at, base, (now, _)) = self.windowed(
             &self.process_ring,
             window,
+            crate::wait::PROCESS_RECORDER,
             || self.process_snapshot(fields),
             |(s, t)| (s.instant, t.clone()),
         )?;
@@ -217,6 +219,7 @@ impl LiveState {
         &self,
         ring: &Mutex<Ring<T>>,
         window: Window,
+        recorder: &str,
         mut take: impl FnMut() -> io::Result<S>,
         key: impl Fn(&S) -> (Instant, Arc<T>),
     ) -> io::Result<(Instant, Arc<T>, S)> {
@@ -230,13 +233,21 @@ impl LiveState {
             return Ok((base_at, base, now));
         }
         let (base_at, base) = nearest.unwrap_or((at, current));
-        self.wait_for_base(base_at + window.min_age());
+        self.wait_for_base(base_at + window.min_age(), window, || lock(ring).oldest(), recorder)?;
         Ok((base_at, base, take()?))
     }
 
-    /// The one place a live query waits: until a kept base reading is `ready_at` old enough.
-    pub fn wait_for_base(&self, ready_at: Instant) {
-        self.clock.sleep_until(ready_at);
+    /// The one place a live query waits: until a kept base reading is `ready_at` old enough,
+    /// at most [`crate::wait::BOUND`]; a longer wait is refused at once with an error that
+    /// says what to do (see [`crate::wait`]).
+    pub fn wait_for_base(
+        &self,
+        ready_at: Instant,
+        window: Window,
+        oldest: impl FnOnce() -> Option<Instant>,
+        recorder: &str,
+    ) -> io::Result<()> {
+        crate::wait::for_base(&*self.clock, ready_at, window, oldest, recorder)
     }
 }
 

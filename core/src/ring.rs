@@ -127,6 +127,11 @@ impl<T> Ring<T> {
             .map(|(t, s)| (*t, s.clone()))
     }
 
+    /// When the oldest entry was taken.
+    pub fn oldest(&self) -> Option<Instant> {
+        self.entries.front().map(|(t, _)| *t)
+    }
+
     /// When [`select`](Self::select) finds nothing: the oldest entry younger than the
     /// window's minimum, the one that reaches the minimum age soonest.
     pub fn nearest_younger(&self, now: Instant, window: Window) -> Option<(Instant, Arc<T>)> {
