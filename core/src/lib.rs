@@ -11,6 +11,7 @@
 //!
 //! Linux only: the readers need `/proc` and `/sys`.
 
+pub mod access;
 pub mod host;
 pub mod interval;
 pub mod live;

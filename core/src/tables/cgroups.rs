@@ -10,7 +10,7 @@
 //! the controller that owns it: on a hybrid host the `memory` row has the memory columns and
 //! NULL CPU columns, the `cpu` row the reverse.
 
-use super::{Now, Table};
+use super::{Now, HostPath, Table};
 use crate::host;
 use crate::live::LiveState;
 use std::path::{Path, PathBuf};
@@ -283,6 +283,7 @@ impl Table for Cgroups {
     type Row = CgroupsRow;
     type Options = ();
     type Input = Now;
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(_: &Now, state: &LiveState, _: &()) -> std::io::Result<Vec<CgroupsRow>> {
         let roots = state.roots();

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{HostWindow, Table};
+use super::{HostWindow, HostPath, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -165,6 +165,7 @@ impl Table for Cpus {
     type Row = CpusRow;
     type Options = ();
     type Input = HostWindow;
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(w: &HostWindow, state: &LiveState, _: &()) -> io::Result<Vec<CpusRow>> {
         let freq = state.freq().read(w.now.stat.cpus.iter().map(|c| c.cpu));

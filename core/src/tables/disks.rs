@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{HostWindow, Table};
+use super::{HostWindow, HostPath, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::path::Path;
@@ -214,6 +214,7 @@ impl Table for Disks {
     type Row = DisksRow;
     type Options = DisksOptions;
     type Input = HostWindow;
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(w: &HostWindow, state: &LiveState, o: &DisksOptions) -> io::Result<Vec<DisksRow>> {
         let mut classes = state.disk_classes();

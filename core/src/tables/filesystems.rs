@@ -8,7 +8,7 @@
 //! starts a second one for such a mount until the first returns: a stuck mount costs one
 //! blocked thread, however often it is queried.
 
-use super::{Now, Table};
+use super::{Now, HostPath, Table};
 use crate::host;
 use crate::live::LiveState;
 use std::collections::HashSet;
@@ -363,6 +363,7 @@ impl Table for Filesystems {
     type Row = FilesystemsRow;
     type Options = FilesystemsOptions;
     type Input = Now;
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc];
 
     fn rows(_: &Now, state: &LiveState, o: &FilesystemsOptions) -> io::Result<Vec<FilesystemsRow>> {
         let path = state.roots().proc("self/mountinfo");

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{Now, Table};
+use super::{Now, HostPath, Table};
 use crate::live::LiveState;
 use std::collections::HashSet;
 
@@ -111,6 +111,12 @@ impl Table for Info {
     type Row = InfoRow;
     type Options = ();
     type Input = Now;
+    const HOST_PATHS: &'static [HostPath] = &[
+        HostPath::Proc,
+        HostPath::Sys,
+        HostPath::EtcFile("os-release"),
+        HostPath::EtcFile("../usr/lib/os-release"),
+    ];
 
     fn rows(_: &Now, state: &LiveState, _: &()) -> io::Result<Vec<InfoRow>> {
         Ok(vec![collect(state.roots())?])

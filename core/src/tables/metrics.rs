@@ -3,7 +3,7 @@
 use std::io;
 
 use super::{CpuColumns, window_seconds};
-use super::{HostWindow, Table};
+use super::{HostWindow, HostPath, Table};
 use crate::live::LiveState;
 use crate::sample::HostSample;
 use crate::schema::Timestamp;
@@ -118,6 +118,7 @@ impl Table for Metrics {
     type Row = MetricsRow;
     type Options = ();
     type Input = HostWindow;
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(w: &HostWindow, _: &LiveState, _: &()) -> io::Result<Vec<MetricsRow>> {
         Ok(vec![row(&w.base, &w.now)])

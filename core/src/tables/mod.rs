@@ -31,6 +31,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::access::HostPath;
 use crate::host;
 use crate::live::LiveState;
 use crate::procfs::stat::CpuTimes;
@@ -70,6 +71,10 @@ pub trait Table: 'static {
     type Options: Options;
     /// What the rows are made from.
     type Input: Input;
+    /// Every host path reading its rows touches, its input's sampling included: under
+    /// DuckDB's lockdown the SQL function (and a recorder of the table) is refused unless each
+    /// is allowed (see [`crate::access`]).
+    const HOST_PATHS: &'static [HostPath];
     fn rows(input: &Self::Input, state: &LiveState, options: &Self::Options) -> io::Result<Vec<Self::Row>>;
 }
 
@@ -229,6 +234,8 @@ impl Input for Now {
 #[derive(Debug)]
 pub struct TableEntry {
     pub decl: &'static TableDecl,
+    /// [`Table::HOST_PATHS`].
+    pub host_paths: &'static [HostPath],
     /// Makes the recorder's driver of this table (see [`crate::recorder::tables`]).
     pub recorder: fn() -> Box<dyn crate::recorder::tables::RecordedTable>,
 }
@@ -237,6 +244,7 @@ impl TableEntry {
     pub const fn of<T: Table>() -> TableEntry {
         TableEntry {
             decl: <T::Row as Row>::TABLE,
+            host_paths: T::HOST_PATHS,
             recorder: crate::recorder::tables::recorded::<T>,
         }
     }
@@ -500,6 +508,17 @@ mod tests {
         assert_eq!(s.user, Some(1.0 / hz));
         assert_eq!(s.idle, Some(3.0 / hz));
         assert_eq!(CpuSeconds::from_ticks(None).user, None);
+    }
+
+    #[test]
+    fn every_table_declares_the_host_paths_it_reads() {
+        for t in ALL {
+            assert!(
+                !t.host_paths.is_empty(),
+                "{}() declares no HOST_PATHS: under lockdown it would read the host unchecked",
+                t.decl.function
+            );
+        }
     }
 
     #[test]

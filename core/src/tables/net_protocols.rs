@@ -7,7 +7,7 @@
 use std::io;
 
 use super::rate;
-use super::{HostWindow, Table};
+use super::{HostWindow, HostPath, Table};
 use crate::live::LiveState;
 use crate::sample::HostSample;
 use crate::schema::Timestamp;
@@ -110,6 +110,7 @@ impl Table for NetProtocols {
     type Row = NetProtocolsRow;
     type Options = ();
     type Input = HostWindow;
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(w: &HostWindow, _: &LiveState, _: &()) -> io::Result<Vec<NetProtocolsRow>> {
         Ok(vec![row(&w.base, &w.now)])

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use super::{HostWindow, Table};
+use super::{HostWindow, HostPath, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::path::Path;
@@ -207,6 +207,7 @@ impl Table for Networks {
     type Row = NetworksRow;
     type Options = ();
     type Input = HostWindow;
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(w: &HostWindow, state: &LiveState, _: &()) -> io::Result<Vec<NetworksRow>> {
         let mut links = state.links();

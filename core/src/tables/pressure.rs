@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{HostWindow, Table};
+use super::{HostWindow, HostPath, Table};
 use crate::live::LiveState;
 use crate::sample::{HostSample, PRESSURE_RESOURCES};
 use crate::schema::Timestamp;
@@ -74,6 +74,7 @@ impl Table for Pressure {
     type Row = PressureRow;
     type Options = ();
     type Input = HostWindow;
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(w: &HostWindow, _: &LiveState, _: &()) -> io::Result<Vec<PressureRow>> {
         Ok(rows(&w.base, &w.now))

@@ -8,7 +8,7 @@
 //! Only the files the requested columns need are read ([`ProcessFields`]): `stat` always,
 //! `status` for `user`/`uid`, `cmdline`, `exe`, `io`, `fd/` and `cgroup` on demand.
 
-use super::{ProcessWindow, Table};
+use super::{ProcessWindow, HostPath, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::io;
@@ -383,6 +383,11 @@ impl Table for Processes {
     type Row = ProcessesRow;
     type Options = ProcessesOptions;
     type Input = ProcessWindow;
+    const HOST_PATHS: &'static [HostPath] = &[
+        HostPath::Proc,
+        HostPath::File("/etc/passwd"),
+        HostPath::File("/etc/nsswitch.conf"),
+    ];
 
     fn rows(w: &ProcessWindow, _: &LiveState, o: &ProcessesOptions) -> io::Result<Vec<ProcessesRow>> {
         Ok(rows(&w.base, w.window, &w.now, o.include_kernel_threads))

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{Now, Table};
+use super::{Now, HostPath, Table};
 use crate::host;
 use crate::live::LiveState;
 use std::path::Path;
@@ -151,6 +151,7 @@ impl Table for Sensors {
     type Row = SensorsRow;
     type Options = ();
     type Input = Now;
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Sys];
 
     fn rows(_: &Now, state: &LiveState, _: &()) -> io::Result<Vec<SensorsRow>> {
         Ok(collect(state.roots(), Timestamp::now(), &host::hostname()))
