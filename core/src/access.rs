@@ -141,10 +141,14 @@ pub fn denied(reads: &[HostPath], roots: &Roots, allowed: &Allowed) -> Vec<Denie
     let mut out: Vec<Denied> = Vec::new();
     for r in reads {
         let path = r.path(roots);
-        if allowed.allows(&path, r.is_dir()) || out.iter().any(|d| d.path == path) {
+        if allowed.allows(&path, r.is_dir()) {
             continue;
         }
+        // One entry per place: `/etc/os-release` and `/usr/lib/os-release` are one file on Debian.
         let resolved = resolve(&path);
+        if out.iter().any(|d| d.resolved.as_ref().unwrap_or(&d.path) == &resolved) {
+            continue;
+        }
         out.push(Denied {
             resolved: (resolved != path).then_some(resolved),
             path,
@@ -245,6 +249,12 @@ mod tests {
         symlink("/", &inner).unwrap();
         let a = Allowed::new(&[s(d.join("real"))], &[]);
         assert!(!a.allows(&inner.join("etc/passwd"), false));
+        // Two declared paths that are one file are denied once, the link shown resolved.
+        let leak = |p: PathBuf| -> &'static str { Box::leak(s(p).into_boxed_str()) };
+        let reads = [HostPath::File(leak(d.join("link/f"))), HostPath::File(leak(d.join("real/f")))];
+        let denied = denied(&reads, &Roots::default(), &Allowed::default());
+        assert_eq!(denied.len(), 1, "{denied:?}");
+        assert_eq!(denied[0].resolved.as_deref(), Some(d.join("real/f").as_path()));
         std::fs::remove_dir_all(&d).unwrap();
     }
 
