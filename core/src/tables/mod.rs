@@ -521,6 +521,41 @@ mod tests {
         }
     }
 
+    /// README's security table lists, for each table, exactly the paths it declares.
+    #[test]
+    fn readme_security_table_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let table = readme
+            .split("<!-- security-table")
+            .nth(1)
+            .expect("README has the security table marker");
+        let roots = crate::procfs::Roots::default();
+        for t in ALL {
+            let name = format!("| `{}()` |", t.decl.function);
+            let row = table
+                .lines()
+                .skip(1)
+                .take_while(|l| l.starts_with('|'))
+                .find(|l| l.starts_with(&name))
+                .unwrap_or_else(|| panic!("README's security table has no row for {}()", t.decl.function));
+            let reads = row.split('|').nth(2).unwrap_or_default();
+            let listed: Vec<&str> = reads
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|p| p.starts_with('/'))
+                .collect();
+            let mut declared: Vec<String> = t
+                .host_paths
+                .iter()
+                .map(|p| p.path(&roots).display().to_string())
+                .collect();
+            declared.dedup();
+            assert_eq!(listed, declared, "README's security row of {}()", t.decl.function);
+        }
+    }
+
     #[test]
     fn readme_reference_is_current() {
         use crate::schema::{markdown_reference, splice_reference};
