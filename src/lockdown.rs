@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use duckdb::vtab::{BindInfo, Value};
 use sysmon_core::access::{self, Allowed, HostPath};
 use sysmon_core::live;
+use sysmon_core::procfs::Roots;
 use sysmon_core::recorder::Config;
 
 /// The first DuckDB version whose stable C API lets an extension read its settings.
@@ -126,7 +127,8 @@ pub fn check_reads(bind: &BindInfo, function: &str, reads: &[HostPath]) -> Resul
     let Some(l) = lockdown(bind) else {
         return Ok(());
     };
-    let denied = access::denied(reads, live::process().roots(), &Allowed::new(&l.dirs, &l.paths));
+    // The roots of `live::process()`, named without creating the state (which reads /proc).
+    let denied = access::denied(reads, &Roots::default(), &Allowed::new(&l.dirs, &l.paths));
     match denied.is_empty() {
         true => Ok(()),
         false => Err(access::refusal(function, &denied, &l.dirs, &l.paths)),
@@ -153,7 +155,6 @@ pub fn check_stop(bind: &BindInfo, id: i64) -> Result<(), String> {
     let Some(row) = live::process().recorders.rows().into_iter().find(|r| r.id == id) else {
         return Ok(());
     };
-    check_dir(bind, Path::new(&row.dir)).map_err(|e| {
-        format!("stop_recording({id}) writes the recorder's last file into its directory, and {e}")
-    })
+    check_dir(bind, Path::new(&row.dir))
+        .map_err(|e| format!("stop_recording({id}) writes the recorder's last file into its directory, and {e}"))
 }

@@ -51,7 +51,9 @@ pub fn lexical(path: &Path) -> PathBuf {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")).join(path)
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(path)
     };
     let mut out = PathBuf::from("/");
     for c in abs.components() {
@@ -72,7 +74,9 @@ pub fn resolve(path: &Path) -> PathBuf {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")).join(path)
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(path)
     };
     let mut out = PathBuf::from("/");
     let mut exists = true;
@@ -227,7 +231,10 @@ mod tests {
         let d = scratch("components");
         let s = |p: PathBuf| p.display().to_string();
         let a = Allowed::new(&[s(d.join("re"))], &[]);
-        assert!(!a.allows(&d.join("real/f"), false), "'re' is a text prefix of 'real' only");
+        assert!(
+            !a.allows(&d.join("real/f"), false),
+            "'re' is a text prefix of 'real' only"
+        );
         let a = Allowed::new(&[s(d.join("real/"))], &[]);
         assert!(a.allows(&d.join("real/f"), false));
         assert!(a.allows(&d.join("real"), true), "the allowed directory itself");
@@ -251,7 +258,10 @@ mod tests {
         assert!(!a.allows(&inner.join("etc/passwd"), false));
         // Two declared paths that are one file are denied once, the link shown resolved.
         let leak = |p: PathBuf| -> &'static str { Box::leak(s(p).into_boxed_str()) };
-        let reads = [HostPath::File(leak(d.join("link/f"))), HostPath::File(leak(d.join("real/f")))];
+        let reads = [
+            HostPath::File(leak(d.join("link/f"))),
+            HostPath::File(leak(d.join("real/f"))),
+        ];
         let denied = denied(&reads, &Roots::default(), &Allowed::default());
         assert_eq!(denied.len(), 1, "{denied:?}");
         assert_eq!(denied[0].resolved.as_deref(), Some(d.join("real/f").as_path()));
@@ -264,9 +274,15 @@ mod tests {
         let s = |p: PathBuf| p.display().to_string();
         let a = Allowed::new(&[], &[s(d.join("link/f")), s(d.join("real"))]);
         assert!(a.allows(&d.join("real/f"), false));
-        assert!(!a.allows(&d.join("real"), true), "a directory in allowed_paths is not a tree");
+        assert!(
+            !a.allows(&d.join("real"), true),
+            "a directory in allowed_paths is not a tree"
+        );
         assert!(!a.allows(&d.join("real/sub"), true));
-        assert!(!Allowed::new::<&str>(&[""], &[""]).allows(Path::new("/"), true), "empty entries");
+        assert!(
+            !Allowed::new::<&str>(&[""], &[""]).allows(Path::new("/"), true),
+            "empty entries"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -10,7 +10,7 @@
 //! the controller that owns it: on a hybrid host the `memory` row has the memory columns and
 //! NULL CPU columns, the `cpu` row the reverse.
 
-use super::{Now, HostPath, Table};
+use super::{HostPath, Now, Table};
 use crate::host;
 use crate::live::LiveState;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{HostWindow, HostPath, Table};
+use super::{HostPath, HostWindow, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::path::Path;

@@ -8,7 +8,7 @@
 //! starts a second one for such a mount until the first returns: a stuck mount costs one
 //! blocked thread, however often it is queried.
 
-use super::{Now, HostPath, Table};
+use super::{HostPath, Now, Table};
 use crate::host;
 use crate::live::LiveState;
 use std::collections::HashSet;

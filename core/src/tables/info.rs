@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{Now, HostPath, Table};
+use super::{HostPath, Now, Table};
 use crate::live::LiveState;
 use std::collections::HashSet;
 

@@ -3,7 +3,7 @@
 use std::io;
 
 use super::{CpuColumns, window_seconds};
-use super::{HostWindow, HostPath, Table};
+use super::{HostPath, HostWindow, Table};
 use crate::live::LiveState;
 use crate::sample::HostSample;
 use crate::schema::Timestamp;

@@ -7,7 +7,7 @@
 use std::io;
 
 use super::rate;
-use super::{HostWindow, HostPath, Table};
+use super::{HostPath, HostWindow, Table};
 use crate::live::LiveState;
 use crate::sample::HostSample;
 use crate::schema::Timestamp;

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{HostWindow, HostPath, Table};
+use super::{HostPath, HostWindow, Table};
 use crate::live::LiveState;
 use crate::sample::{HostSample, PRESSURE_RESOURCES};
 use crate::schema::Timestamp;

@@ -8,7 +8,7 @@
 //! Only the files the requested columns need are read ([`ProcessFields`]): `stat` always,
 //! `status` for `user`/`uid`, `cmdline`, `exe`, `io`, `fd/` and `cgroup` on demand.
 
-use super::{ProcessWindow, HostPath, Table};
+use super::{HostPath, ProcessWindow, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::io;

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{Now, HostPath, Table};
+use super::{HostPath, Now, Table};
 use crate::host;
 use crate::live::LiveState;
 use std::path::Path;
