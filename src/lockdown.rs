@@ -18,6 +18,10 @@ use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 
 use duckdb::vtab::{BindInfo, Value};
+use sysmon_core::access::{self, Allowed, HostPath};
+use sysmon_core::live;
+use sysmon_core::procfs::Roots;
+use sysmon_core::recorder::Config;
 
 /// The first DuckDB version whose stable C API lets an extension read its settings.
 pub const SETTINGS_API_SINCE: (u32, u32, u32) = (1, 5, 6);
@@ -93,4 +97,64 @@ pub fn allowed(dir: &Path, dirs: &[String], paths: &[String]) -> bool {
     let norm = |s: &str| sysmon_core::recorder::absolute(Path::new(s)).unwrap_or_else(|_| PathBuf::from(s));
     dirs.iter().any(|d| !d.is_empty() && dir.starts_with(norm(d)))
         || paths.iter().any(|p| !p.is_empty() && dir == norm(p))
+}
+
+/// The lockdown in force, as DuckDB reports it: its `allowed_directories` and
+/// `allowed_paths`. `None` when external access is enabled, or when the running DuckDB cannot
+/// tell (before 1.5.6).
+pub struct Lockdown {
+    pub dirs: Vec<String>,
+    pub paths: Vec<String>,
+}
+
+pub fn lockdown(bind: &BindInfo) -> Option<Lockdown> {
+    if !settings_visible() {
+        return None;
+    }
+    let enabled = bind.get_config_option("enable_external_access")?;
+    if enabled.is_null() || enabled.to_bool() {
+        return None;
+    }
+    Some(Lockdown {
+        dirs: strings(bind.get_config_option("allowed_directories")),
+        paths: strings(bind.get_config_option("allowed_paths")),
+    })
+}
+
+/// Refuses `function` when the lockdown denies one of the host paths it reads (see
+/// `sysmon_core::access`), with an error that names the setting and how to allow them.
+pub fn check_reads(bind: &BindInfo, function: &str, reads: &[HostPath]) -> Result<(), String> {
+    let Some(l) = lockdown(bind) else {
+        return Ok(());
+    };
+    // The roots of `live::process()`, named without creating the state (which reads /proc).
+    let denied = access::denied(reads, &Roots::default(), &Allowed::new(&l.dirs, &l.paths));
+    match denied.is_empty() {
+        true => Ok(()),
+        false => Err(access::refusal(function, &denied, &l.dirs, &l.paths)),
+    }
+}
+
+/// `record_metrics` reads the host paths of every table it records (its directory is checked
+/// by [`check_dir`]).
+pub fn check_recorded(bind: &BindInfo, config: &Config) -> Result<(), String> {
+    let reads: Vec<HostPath> = config
+        .tables
+        .iter()
+        .flat_map(|t| t.entry.host_paths.iter().copied())
+        .collect();
+    check_reads(bind, "record_metrics", &reads)
+}
+
+/// `stop_recording(id)` writes the recorder's last file into its directory: refused when the
+/// lockdown denies that directory, as `record_metrics` would be.
+pub fn check_stop(bind: &BindInfo, id: i64) -> Result<(), String> {
+    if lockdown(bind).is_none() {
+        return Ok(());
+    }
+    let Some(row) = live::process().recorders.rows().into_iter().find(|r| r.id == id) else {
+        return Ok(());
+    };
+    check_dir(bind, Path::new(&row.dir))
+        .map_err(|e| format!("stop_recording({id}) writes the recorder's last file into its directory, and {e}"))
 }

@@ -156,7 +156,7 @@ pub fn table_function<T: Table>() -> Function {
         ));
     }
     let mut reads: Vec<&'static str> = Vec::new();
-    for p in T::Input::HOST_PATHS.iter().chain(T::HOST_PATHS) {
+    for p in T::Input::FILES.iter().chain(T::FILES) {
         if !reads.contains(p) {
             reads.push(p);
         }

@@ -13,6 +13,7 @@
 //!
 //! Linux only: the readers need `/proc` and `/sys`.
 
+pub mod access;
 pub mod catalog;
 pub mod host;
 pub mod interval;

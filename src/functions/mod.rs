@@ -67,6 +67,11 @@ impl<T: Table> LiveTable for Live<T> {
     }
 
     fn bind(bind: &BindInfo) -> Result<(Window, T::Options), BoxError> {
+        crate::lockdown::check_reads(
+            bind,
+            <T::Row as sysmon_core::schema::Row>::TABLE.function,
+            T::HOST_PATHS,
+        )?;
         let window = match T::Input::WINDOWED {
             true => match crate::params::interval(bind, "window", WINDOW_MIN, WINDOW_MAX)? {
                 Some(d) => Window::Exactly(d),

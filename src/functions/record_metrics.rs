@@ -91,6 +91,7 @@ impl LiveTable for RecordMetrics {
         // as every other parameter's; `check` checks every bound.
         let config = recorder::check(live::process(), &req)?;
         crate::lockdown::check_dir(bind, Path::new(&config.dir))?;
+        crate::lockdown::check_recorded(bind, &config)?;
         Ok(Start {
             req,
             started: Mutex::new(None),

@@ -38,6 +38,7 @@ impl LiveTable for StopRecording {
         }
         let id = v.to_int64();
         live::process().recorders.check_stoppable(id)?;
+        crate::lockdown::check_stop(bind, id)?;
         Ok(Stop {
             id,
             stopped: Mutex::new(None),

@@ -230,7 +230,8 @@ def test_lockdown_refuses_a_directory_outside_allowed_directories(tmp_path):
     c = connect()
     allowed = tmp_path / "allowed"
     allowed.mkdir()
-    c.execute(f"SET allowed_directories = ['{allowed}']")
+    # /proc and /sys: what the recorded tables read (test_lockdown.py tests them).
+    c.execute(f"SET allowed_directories = ['{allowed}', '/proc', '/sys']")
     c.execute("SET enable_external_access = false")
     with pytest.raises(Exception, match="DuckDB's configuration denies access to '.*denied'"):
         c.execute(f"SELECT * FROM record_metrics('{tmp_path}/denied', INTERVAL 1 SECOND)")

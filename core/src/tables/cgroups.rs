@@ -10,7 +10,7 @@
 //! the controller that owns it: on a hybrid host the `memory` row has the memory columns and
 //! NULL CPU columns, the `cpu` row the reverse.
 
-use super::{Now, Table};
+use super::{HostPath, Now, Table};
 use crate::host;
 use crate::live::LiveState;
 use std::path::{Path, PathBuf};
@@ -285,7 +285,8 @@ impl Table for Cgroups {
     type Input = Now;
     const SUMMARY: &'static str = "One row per (hierarchy, cgroup): CPU, memory, I/O, pids, limits and pressure.";
     const EXAMPLE: &'static str = "SELECT hierarchy, path, mem_current_bytes, cpu_usage_seconds FROM system_cgroups() ORDER BY mem_current_bytes DESC NULLS LAST LIMIT 10";
-    const HOST_PATHS: &'static [&'static str] = &["/proc/self/mountinfo", "/sys/fs/cgroup"];
+    const FILES: &'static [&'static str] = &["/proc/self/mountinfo", "/sys/fs/cgroup"];
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(_: &Now, state: &LiveState, _: &()) -> std::io::Result<Vec<CgroupsRow>> {
         let roots = state.roots();

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{HostWindow, Table};
+use super::{HostPath, HostWindow, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -168,7 +168,8 @@ impl Table for Cpus {
     const SUMMARY: &'static str =
         "One row per online logical CPU: CPU times by mode, their shares of the window, clock.";
     const EXAMPLE: &'static str = "SELECT cpu, cpu_busy_pct, freq_mhz FROM system_cpus() ORDER BY cpu_busy_pct DESC";
-    const HOST_PATHS: &'static [&'static str] = &["/sys/devices/system/cpu", "/proc/cpuinfo"];
+    const FILES: &'static [&'static str] = &["/sys/devices/system/cpu", "/proc/cpuinfo"];
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(w: &HostWindow, state: &LiveState, _: &()) -> io::Result<Vec<CpusRow>> {
         let freq = state.freq().read(w.now.stat.cpus.iter().map(|c| c.cpu));

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{HostWindow, Table};
+use super::{HostPath, HostWindow, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::path::Path;
@@ -217,7 +217,8 @@ impl Table for Disks {
     const SUMMARY: &'static str =
         "One row per block device of /proc/diskstats: I/O counters, rates, utilisation and latency.";
     const EXAMPLE: &'static str = "SELECT device, read_bytes_per_sec, write_bytes_per_sec, util_pct FROM system_disks(\"window\" := INTERVAL '1 second', include_virtual := false)";
-    const HOST_PATHS: &'static [&'static str] = &["/sys/class/block"];
+    const FILES: &'static [&'static str] = &["/sys/class/block"];
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(w: &HostWindow, state: &LiveState, o: &DisksOptions) -> io::Result<Vec<DisksRow>> {
         let mut classes = state.disk_classes();

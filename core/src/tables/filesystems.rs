@@ -8,7 +8,7 @@
 //! starts a second one for such a mount until the first returns: a stuck mount costs one
 //! blocked thread, however often it is queried.
 
-use super::{Now, Table};
+use super::{HostPath, Now, Table};
 use crate::host;
 use crate::live::LiveState;
 use std::collections::HashSet;
@@ -365,7 +365,8 @@ impl Table for Filesystems {
     type Input = Now;
     const SUMMARY: &'static str = "One row per mount: device, mount point, type, options and statvfs sizes.";
     const EXAMPLE: &'static str = "SELECT mount_point, fs_type, used_pct, available_bytes FROM system_filesystems() ORDER BY used_pct DESC NULLS LAST";
-    const HOST_PATHS: &'static [&'static str] = &["/proc/self/mountinfo"];
+    const FILES: &'static [&'static str] = &["/proc/self/mountinfo"];
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc];
 
     fn rows(_: &Now, state: &LiveState, o: &FilesystemsOptions) -> io::Result<Vec<FilesystemsRow>> {
         let path = state.roots().proc("self/mountinfo");

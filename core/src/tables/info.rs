@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{Now, Table};
+use super::{HostPath, Now, Table};
 use crate::live::LiveState;
 use std::collections::HashSet;
 
@@ -126,13 +126,19 @@ impl Table for Info {
         "One row: what the host is (name, OS, kernel, CPU model and count, memory, boot time).";
     const EXAMPLE: &'static str =
         "SELECT hostname, os_name, kernel_version, logical_cpus, mem_total_bytes FROM system_info()";
-    const HOST_PATHS: &'static [&'static str] = &[
+    const FILES: &'static [&'static str] = &[
         "/proc/stat",
         "/proc/meminfo",
         "/proc/cpuinfo",
         "/sys/devices/system/cpu",
         "/etc/os-release",
         "/usr/lib/os-release",
+    ];
+    const HOST_PATHS: &'static [HostPath] = &[
+        HostPath::Proc,
+        HostPath::Sys,
+        HostPath::EtcFile("os-release"),
+        HostPath::EtcFile("../usr/lib/os-release"),
     ];
 
     fn rows(_: &Now, state: &LiveState, _: &()) -> io::Result<Vec<InfoRow>> {

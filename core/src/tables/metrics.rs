@@ -3,7 +3,7 @@
 use std::io;
 
 use super::{CpuColumns, window_seconds};
-use super::{HostWindow, Table};
+use super::{HostPath, HostWindow, Table};
 use crate::live::LiveState;
 use crate::sample::HostSample;
 use crate::schema::Timestamp;
@@ -121,7 +121,8 @@ impl Table for Metrics {
     const SUMMARY: &'static str =
         "One row: the whole host now (CPU times and shares, load, memory, swap, tasks, disk and network totals).";
     const EXAMPLE: &'static str = "SELECT cpu_busy_pct, load_1m, mem_used_bytes, window_seconds FROM system_metrics()";
-    const HOST_PATHS: &'static [&'static str] = &[];
+    const FILES: &'static [&'static str] = &[];
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(w: &HostWindow, _: &LiveState, _: &()) -> io::Result<Vec<MetricsRow>> {
         Ok(vec![row(&w.base, &w.now)])

@@ -31,6 +31,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::access::HostPath;
 use crate::host;
 use crate::live::LiveState;
 use crate::procfs::stat::CpuTimes;
@@ -74,8 +75,14 @@ pub trait Table: 'static {
     const SUMMARY: &'static str;
     /// A query to try (`sysmon_functions()`; a test runs every example).
     const EXAMPLE: &'static str;
-    /// The host files and directories the rows are read from, as absolute paths.
-    const HOST_PATHS: &'static [&'static str];
+    /// The host files and directories its rows come from, as absolute paths, beside its
+    /// input's [`Input::FILES`] (what `sysmon_functions().reads` lists; each lies inside one of
+    /// [`Self::HOST_PATHS`], which a test checks).
+    const FILES: &'static [&'static str];
+    /// Every host path reading its rows touches, its input's sampling included: under
+    /// DuckDB's lockdown the SQL function (and a recorder of the table) is refused unless each
+    /// is allowed (see [`crate::access`]).
+    const HOST_PATHS: &'static [HostPath];
     fn rows(input: &Self::Input, state: &LiveState, options: &Self::Options) -> io::Result<Vec<Self::Row>>;
 }
 
@@ -161,8 +168,8 @@ pub trait Input: Sized + Send + Sync + 'static {
     /// thread then, and on its writer thread otherwise).
     const READS: bool;
     /// The host files and directories every table of this input reads (beside its own
-    /// [`Table::HOST_PATHS`]).
-    const HOST_PATHS: &'static [&'static str];
+    /// [`Table::FILES`]).
+    const FILES: &'static [&'static str];
     /// For a live query over `window` that reads `columns` (declared indices).
     fn live(state: &LiveState, window: Window, columns: &[usize]) -> io::Result<Self>;
     /// For a recorder tick; `prev` is this table's input at its previous tick.
@@ -186,7 +193,7 @@ pub struct HostWindow {
 impl Input for HostWindow {
     const WINDOWED: bool = true;
     const READS: bool = false;
-    const HOST_PATHS: &'static [&'static str] = HOST_SAMPLE_PATHS;
+    const FILES: &'static [&'static str] = HOST_SAMPLE_PATHS;
 
     fn live(state: &LiveState, window: Window, _columns: &[usize]) -> io::Result<Self> {
         let (base, now) = state.window_pair(window)?;
@@ -214,7 +221,7 @@ impl Input for ProcessWindow {
     const WINDOWED: bool = true;
     const READS: bool = false;
     /// Every `/proc/<pid>/` directory, `/proc/stat` (boot time) and `/proc/meminfo`.
-    const HOST_PATHS: &'static [&'static str] = &["/proc"];
+    const FILES: &'static [&'static str] = &["/proc"];
 
     fn live(state: &LiveState, window: Window, columns: &[usize]) -> io::Result<Self> {
         let (base, window, now) = state.process_pair(window, ProcessFields::for_columns(columns))?;
@@ -250,7 +257,7 @@ pub struct Now;
 impl Input for Now {
     const WINDOWED: bool = false;
     const READS: bool = true;
-    const HOST_PATHS: &'static [&'static str] = &[];
+    const FILES: &'static [&'static str] = &[];
 
     fn live(_: &LiveState, _: Window, _: &[usize]) -> io::Result<Self> {
         Ok(Now)
@@ -265,6 +272,8 @@ impl Input for Now {
 #[derive(Debug)]
 pub struct TableEntry {
     pub decl: &'static TableDecl,
+    /// [`Table::HOST_PATHS`].
+    pub host_paths: &'static [HostPath],
     /// Makes the recorder's driver of this table (see [`crate::recorder::tables`]).
     pub recorder: fn() -> Box<dyn crate::recorder::tables::RecordedTable>,
     /// Describes its SQL function (see [`crate::catalog`]).
@@ -275,6 +284,7 @@ impl TableEntry {
     pub const fn of<T: Table>() -> TableEntry {
         TableEntry {
             decl: <T::Row as Row>::TABLE,
+            host_paths: T::HOST_PATHS,
             recorder: crate::recorder::tables::recorded::<T>,
             function: crate::catalog::table_function::<T>,
         }
@@ -493,6 +503,25 @@ impl CpuPct {
 mod tests {
     use super::*;
 
+    #[test]
+    fn every_file_a_table_lists_lies_inside_its_host_paths() {
+        // FILES (what sysmon_functions() shows) and HOST_PATHS (what the lockdown checks) are
+        // two granularities of one fact: a file outside the checked paths would be read unchecked.
+        let roots = crate::procfs::Roots::default();
+        for t in ALL {
+            let f = (t.function)();
+            let inside: Vec<_> = t.host_paths.iter().map(|p| p.path(&roots)).collect();
+            for r in &f.reads {
+                assert!(
+                    inside.iter().any(|p| std::path::Path::new(r).starts_with(p)),
+                    "{}: {r} lies outside its HOST_PATHS {:?}",
+                    f.name,
+                    t.host_paths
+                );
+            }
+        }
+    }
+
     fn times(user: u64, idle: u64, iowait: u64, guest: u64) -> CpuTimes {
         CpuTimes {
             user,
@@ -539,6 +568,52 @@ mod tests {
         assert_eq!(s.user, Some(1.0 / hz));
         assert_eq!(s.idle, Some(3.0 / hz));
         assert_eq!(CpuSeconds::from_ticks(None).user, None);
+    }
+
+    #[test]
+    fn every_table_declares_the_host_paths_it_reads() {
+        for t in ALL {
+            assert!(
+                !t.host_paths.is_empty(),
+                "{}() declares no HOST_PATHS: under lockdown it would read the host unchecked",
+                t.decl.function
+            );
+        }
+    }
+
+    /// README's security table lists, for each table, exactly the paths it declares.
+    #[test]
+    fn readme_security_table_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let table = readme
+            .split("<!-- security-table")
+            .nth(1)
+            .expect("README has the security table marker");
+        let roots = crate::procfs::Roots::default();
+        for t in ALL {
+            let name = format!("| `{}()` |", t.decl.function);
+            let row = table
+                .lines()
+                .skip(1)
+                .take_while(|l| l.starts_with('|'))
+                .find(|l| l.starts_with(&name))
+                .unwrap_or_else(|| panic!("README's security table has no row for {}()", t.decl.function));
+            let reads = row.split('|').nth(2).unwrap_or_default();
+            let listed: Vec<&str> = reads
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|p| p.starts_with('/'))
+                .collect();
+            let mut declared: Vec<String> = t
+                .host_paths
+                .iter()
+                .map(|p| p.path(&roots).display().to_string())
+                .collect();
+            declared.dedup();
+            assert_eq!(listed, declared, "README's security row of {}()", t.decl.function);
+        }
     }
 
     #[test]

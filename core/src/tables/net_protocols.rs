@@ -7,7 +7,7 @@
 use std::io;
 
 use super::rate;
-use super::{HostWindow, Table};
+use super::{HostPath, HostWindow, Table};
 use crate::live::LiveState;
 use crate::sample::HostSample;
 use crate::schema::Timestamp;
@@ -113,7 +113,8 @@ impl Table for NetProtocols {
     const SUMMARY: &'static str = "One row: the TCP and UDP counters of /proc/net/snmp and their rates.";
     const EXAMPLE: &'static str =
         "SELECT tcp_curr_estab, tcp_retrans_segs_per_sec, udp_rcvbuf_errors FROM system_net_protocols()";
-    const HOST_PATHS: &'static [&'static str] = &[];
+    const FILES: &'static [&'static str] = &[];
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(w: &HostWindow, _: &LiveState, _: &()) -> io::Result<Vec<NetProtocolsRow>> {
         Ok(vec![row(&w.base, &w.now)])

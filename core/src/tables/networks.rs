@@ -3,7 +3,7 @@
 
 use std::io;
 
-use super::{HostWindow, Table};
+use super::{HostPath, HostWindow, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::path::Path;
@@ -210,7 +210,8 @@ impl Table for Networks {
     const SUMMARY: &'static str = "One row per network interface: traffic counters and rates, link state, MTU, speed.";
     const EXAMPLE: &'static str =
         "SELECT interface, oper_state, rx_bytes_per_sec, tx_bytes_per_sec FROM system_networks() WHERE is_physical";
-    const HOST_PATHS: &'static [&'static str] = &[];
+    const FILES: &'static [&'static str] = &[];
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(w: &HostWindow, state: &LiveState, _: &()) -> io::Result<Vec<NetworksRow>> {
         let mut links = state.links();

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{HostWindow, Table};
+use super::{HostPath, HostWindow, Table};
 use crate::live::LiveState;
 use crate::sample::{HostSample, PRESSURE_RESOURCES};
 use crate::schema::Timestamp;
@@ -77,7 +77,8 @@ impl Table for Pressure {
     const SUMMARY: &'static str =
         "One row per pressure stall (PSI) resource and kind; none where the kernel has no PSI.";
     const EXAMPLE: &'static str = "SELECT resource, kind, avg10_pct, stall_pct FROM system_pressure()";
-    const HOST_PATHS: &'static [&'static str] = &[];
+    const FILES: &'static [&'static str] = &[];
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Proc, HostPath::Sys];
 
     fn rows(w: &HostWindow, _: &LiveState, _: &()) -> io::Result<Vec<PressureRow>> {
         Ok(rows(&w.base, &w.now))

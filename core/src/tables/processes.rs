@@ -9,7 +9,7 @@
 //! `statm` for `rss_bytes`/`mem_pct`, `status` for `user`/`uid`, `cmdline`, `exe`, `io`, `fd/`
 //! and `cgroup` on demand.
 
-use super::{ProcessWindow, Table};
+use super::{HostPath, ProcessWindow, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::io;
@@ -398,7 +398,12 @@ impl Table for Processes {
     const SUMMARY: &'static str =
         "One row per process (not per thread): identity, CPU, memory, I/O, open files, cgroup.";
     const EXAMPLE: &'static str = "SELECT pid, name, user, cpu_pct, rss_bytes FROM system_processes(include_kernel_threads := false) ORDER BY cpu_pct DESC NULLS LAST LIMIT 10";
-    const HOST_PATHS: &'static [&'static str] = &["/etc/passwd"];
+    const FILES: &'static [&'static str] = &["/etc/passwd"];
+    const HOST_PATHS: &'static [HostPath] = &[
+        HostPath::Proc,
+        HostPath::File("/etc/passwd"),
+        HostPath::File("/etc/nsswitch.conf"),
+    ];
 
     fn rows(w: &ProcessWindow, _: &LiveState, o: &ProcessesOptions) -> io::Result<Vec<ProcessesRow>> {
         Ok(rows(&w.base, w.window, &w.now, o.include_kernel_threads))

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{Now, Table};
+use super::{HostPath, Now, Table};
 use crate::host;
 use crate::live::LiveState;
 use std::path::Path;
@@ -154,7 +154,8 @@ impl Table for Sensors {
     const SUMMARY: &'static str =
         "One row per temperature or fan input and thermal zone; none on most virtual machines.";
     const EXAMPLE: &'static str = "SELECT sensor, label, temp_celsius, critical_celsius, fan_rpm FROM system_sensors()";
-    const HOST_PATHS: &'static [&'static str] = &["/sys/class/hwmon", "/sys/class/thermal"];
+    const FILES: &'static [&'static str] = &["/sys/class/hwmon", "/sys/class/thermal"];
+    const HOST_PATHS: &'static [HostPath] = &[HostPath::Sys];
 
     fn rows(_: &Now, state: &LiveState, _: &()) -> io::Result<Vec<SensorsRow>> {
         Ok(collect(state.roots(), Timestamp::now(), &host::hostname()))
