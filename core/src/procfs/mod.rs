@@ -17,12 +17,15 @@ pub mod file;
 pub mod loadavg;
 pub mod meminfo;
 pub mod mountinfo;
+pub mod net_sockets;
 pub mod netdev;
 pub mod pid;
 pub mod pressure;
 pub mod snmp;
+pub mod socket_owners;
 pub mod stat;
 pub mod uptime;
+pub mod utmp;
 
 use std::path::{Path, PathBuf};
 

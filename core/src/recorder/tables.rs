@@ -29,7 +29,7 @@ use crate::tables::disks::DiskClasses;
 use crate::tables::filesystems::StatGuard;
 use crate::tables::processes::{ProcessCollector, ProcessFields, ProcessSnapshot};
 use crate::tables::{
-    cgroups, cpus, disks, filesystems, metrics, net_protocols, networks, pressure, processes, sensors,
+    cgroups, cpus, disks, filesystems, metrics, net_protocols, networks, pressure, processes, sensors, sockets, users,
 };
 
 /// How often a table is sampled.
@@ -237,6 +237,32 @@ impl PlainSource for SensorsSource {
     }
 }
 
+/// `sockets`: every socket with its owning process (a scan of every process's descriptors).
+struct SocketsSource;
+
+impl PlainSource for SocketsSource {
+    type Row = sockets::SocketsRow;
+    fn read() -> io::Result<Vec<Self::Row>> {
+        sockets::collect(
+            &Roots::default(),
+            sockets::SocketKind::All,
+            sockets::SocketFields::all(),
+            processes::user_name,
+            Timestamp::now(),
+            &host::hostname(),
+        )
+    }
+}
+
+struct UsersSource;
+
+impl PlainSource for UsersSource {
+    type Row = users::UsersRow;
+    fn read() -> io::Result<Vec<Self::Row>> {
+        users::collect(&users::UserSources::default(), Timestamp::now(), &host::hostname())
+    }
+}
+
 const fn host(decl: &'static TableDecl, default: bool, f: fn(&HostSample, &HostSample, &mut Batch)) -> TableEntry {
     TableEntry {
         decl,
@@ -247,8 +273,9 @@ const fn host(decl: &'static TableDecl, default: bool, f: fn(&HostSample, &HostS
 }
 
 /// Every table the recorder can write. By default it records the host-level tables; the
-/// per-process and per-cgroup tables, whose cost grows with the processes and cgroups, are
-/// recorded when named, at `process_interval`. Filesystems change slowly and are sampled at
+/// per-process and per-cgroup tables, whose cost grows with the processes and cgroups, and the
+/// point-in-time inventories of sockets and logged-in users are recorded when named, at
+/// `process_interval`. Filesystems change slowly and are sampled at
 /// `process_interval` too.
 pub static TABLES: &[TableEntry] = &[
     host(metrics::MetricsRow::TABLE, true, metrics_rows),
@@ -280,6 +307,18 @@ pub static TABLES: &[TableEntry] = &[
         cadence: Cadence::Process,
         default: false,
         source: Source::Snapshot(erase::<Plain<CgroupsSource>>),
+    },
+    TableEntry {
+        decl: sockets::SocketsRow::TABLE,
+        cadence: Cadence::Process,
+        default: false,
+        source: Source::Snapshot(erase::<Plain<SocketsSource>>),
+    },
+    TableEntry {
+        decl: users::UsersRow::TABLE,
+        cadence: Cadence::Process,
+        default: false,
+        source: Source::Snapshot(erase::<Plain<UsersSource>>),
     },
 ];
 

@@ -14,6 +14,8 @@
 //! | `system_pressure()` | [`pressure`] | `pressure/` |
 //! | `system_sensors()` | [`sensors`] | `sensors/` |
 //! | `system_cgroups()` | [`cgroups`] | `cgroups/` |
+//! | `system_sockets()` | [`sockets`] | `sockets/` (when named) |
+//! | `system_users()` | [`users`] | `users/` (when named) |
 
 pub mod cgroups;
 pub mod cpus;
@@ -26,6 +28,8 @@ pub mod networks;
 pub mod pressure;
 pub mod processes;
 pub mod sensors;
+pub mod sockets;
+pub mod users;
 
 use crate::host;
 use crate::procfs::stat::CpuTimes;
@@ -44,6 +48,8 @@ pub const ALL_TABLES: &[&TableDecl] = &[
     pressure::PressureRow::TABLE,
     sensors::SensorsRow::TABLE,
     cgroups::CgroupsRow::TABLE,
+    sockets::SocketsRow::TABLE,
+    users::UsersRow::TABLE,
 ];
 
 /// Milliseconds as the kernel counts them, as seconds.
