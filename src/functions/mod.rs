@@ -16,6 +16,8 @@ mod system_networks;
 mod system_pressure;
 mod system_processes;
 mod system_sensors;
+mod system_sockets;
+mod system_users;
 
 use std::error::Error;
 use std::marker::PhantomData;
@@ -43,6 +45,8 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<HostWindow<system_pressure::SystemPressure>>(con)?;
     register_one::<system_sensors::SystemSensors>(con)?;
     register_one::<system_cgroups::SystemCgroups>(con)?;
+    register_one::<system_sockets::SystemSockets>(con)?;
+    register_one::<system_users::SystemUsers>(con)?;
     register_one::<record_metrics::RecordMetrics>(con)?;
     register_one::<recordings::Recordings>(con)?;
     register_one::<stop_recording::StopRecording>(con)?;

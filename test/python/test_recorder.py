@@ -60,7 +60,7 @@ def test_rows_match_elapsed_time_and_interval(con, tmp_path):
 
 
 ALL_TABLES = ["metrics", "cpus", "disks", "networks", "net_protocols", "pressure", "filesystems", "sensors",
-              "processes", "cgroups"]
+              "processes", "cgroups", "sockets", "users"]
 
 
 def test_every_table_records_the_live_tables_columns(con, tmp_path):
