@@ -387,7 +387,10 @@ bad line
         assert_eq!(s.len(), 5);
         assert_eq!(s[0].path.as_deref(), Some("/run/a.sock"));
         assert_eq!(s[0].state_name(), "LISTEN");
-        assert_eq!((s[1].path.as_deref(), s[1].state_name(), s[1].inode), (None, "ESTABLISHED", 2002));
+        assert_eq!(
+            (s[1].path.as_deref(), s[1].state_name(), s[1].inode),
+            (None, "ESTABLISHED", 2002)
+        );
         assert_eq!(s[2].path.as_deref(), Some("@abstract@name"));
         assert_eq!((s[2].state_name(), s[2].sock_type), ("UNCONN", 2));
         assert_eq!(s[3].path.as_deref(), Some("/tmp/with space.sock"));

@@ -43,7 +43,11 @@ impl Layout {
     pub const fn native() -> Layout {
         if cfg!(all(
             target_pointer_width = "64",
-            any(target_arch = "aarch64", target_arch = "s390x", target_arch = "loongarch64")
+            any(
+                target_arch = "aarch64",
+                target_arch = "s390x",
+                target_arch = "loongarch64"
+            )
         )) {
             Layout::WIDE
         } else {
@@ -205,9 +209,15 @@ mod tests {
     fn round_trips_and_skips_partial_records() {
         let long_user = "u".repeat(40);
         for layout in [Layout::COMPAT32, Layout::WIDE] {
-            let mut bytes = encode(&rec(USER_PROCESS, 4242, "pts/0", "alice", "192.0.2.7", 1_700_000_000), layout);
+            let mut bytes = encode(
+                &rec(USER_PROCESS, 4242, "pts/0", "alice", "192.0.2.7", 1_700_000_000),
+                layout,
+            );
             bytes.extend(encode(&rec(8, 17, "pts/1", "", "", 0), layout));
-            bytes.extend(encode(&rec(USER_PROCESS, 1, "tty1", &long_user, "", 3_000_000_000), layout));
+            bytes.extend(encode(
+                &rec(USER_PROCESS, 1, "tty1", &long_user, "", 3_000_000_000),
+                layout,
+            ));
             bytes.extend([0u8; 100]);
             let r = parse(&bytes, layout);
             assert_eq!(r.len(), 3);
@@ -233,7 +243,10 @@ mod tests {
 
     #[test]
     fn native_layout_is_glibcs() {
-        assert_eq!((OFF_PID, OFF_LINE, OFF_USER, OFF_HOST, OFF_SESSION), (4, 8, 44, 76, 336));
+        assert_eq!(
+            (OFF_PID, OFF_LINE, OFF_USER, OFF_HOST, OFF_SESSION),
+            (4, 8, 44, 76, 336)
+        );
         #[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
         {
             let layout = Layout::native();
@@ -255,7 +268,8 @@ mod tests {
 
     #[test]
     fn logind_records() {
-        let cg = "12:pids:/user.slice/user-1000.slice/session-c2.scope\n0::/user.slice/user-1000.slice/session-c2.scope\n";
+        let cg =
+            "12:pids:/user.slice/user-1000.slice/session-c2.scope\n0::/user.slice/user-1000.slice/session-c2.scope\n";
         assert_eq!(logind_session_of_cgroup(cg), Some("c2"));
         assert_eq!(logind_session_of_cgroup("0::/system.slice/sshd.service\n"), None);
         assert_eq!(logind_session_of_cgroup("0::/session-.scope\n"), None);

@@ -198,7 +198,10 @@ mod tests {
             "boot, dead-process, login-process records and the stale ghost are left out"
         );
         assert_eq!(rows[0].login_time, Timestamp::from_micros(1_700_000_000_500_000));
-        assert_eq!((rows[0].ts, rows[0].hostname.as_str()), (Timestamp::from_micros(7), "h"));
+        assert_eq!(
+            (rows[0].ts, rows[0].hostname.as_str()),
+            (Timestamp::from_micros(7), "h")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -208,7 +211,11 @@ mod tests {
         let rows = collect(&UserSources::under(&dir), Timestamp::from_micros(1), "h").unwrap();
         assert!(rows.is_empty());
         let empty = write_tree("empty", &[]);
-        assert!(collect(&UserSources::under(&empty), Timestamp::from_micros(1), "h").unwrap().is_empty());
+        assert!(
+            collect(&UserSources::under(&empty), Timestamp::from_micros(1), "h")
+                .unwrap()
+                .is_empty()
+        );
         std::fs::remove_dir_all(&empty).unwrap();
     }
 
