@@ -1,8 +1,9 @@
 //! The SQL functions. Every live table of the registry (`sysmon_core::for_each_table!`) is
 //! bound by the one generic [`Live`] below: its columns come from its declaration, its named
 //! parameters from its description (`sysmon_core::catalog::table_function`: `"window"` from its
-//! input, one per option: BOOLEAN, or VARCHAR from a list of accepted values), and its rows from `Table::rows` on the process's live
-//! state. The recorder's three functions and the catalog's two have a module each.
+//! input, one per option: BOOLEAN, or VARCHAR from a list of accepted values), and its rows
+//! from `Table::rows` on the process's live state. The recorder's three functions and the
+//! catalog's two have a module each.
 
 mod record_metrics;
 mod recordings;

@@ -699,6 +699,56 @@ mod tests {
         assert_eq!(CpuSeconds::from_ticks(None).user, None);
     }
 
+    crate::declare_choice! {
+        /// A test choice.
+        enum Colour {
+            Red = "red",
+            DarkBlue = "dark_blue",
+        }
+    }
+
+    crate::declare_options! {
+        /// Test options: a flag and a choice.
+        struct TestOptions {
+            /// A flag.
+            verbose = false,
+            /// A choice.
+            colour: Colour = Colour::DarkBlue,
+        }
+    }
+
+    #[test]
+    fn options_of_both_kinds() {
+        let params = <TestOptions as Options>::PARAMS;
+        let names: Vec<_> = params.iter().map(|p| (p.name, p.ty)).collect();
+        assert_eq!(
+            names,
+            [
+                ("verbose", OptionType::Boolean),
+                ("colour", OptionType::Choice(&["red", "dark_blue"]))
+            ]
+        );
+        let mut o = TestOptions::default();
+        assert_eq!(
+            params.iter().map(|p| (p.get)(&o)).collect::<Vec<_>>(),
+            ["false", "dark_blue"]
+        );
+        (params[0].set)(&mut o, OptionArg::Bool(true)).unwrap();
+        (params[1].set)(&mut o, OptionArg::Text("RED")).unwrap();
+        assert_eq!((o.verbose, o.colour), (true, Colour::Red));
+        assert_eq!(
+            (params[1].set)(&mut o, OptionArg::Text("green")),
+            Err("must be 'red' or 'dark_blue'; got 'green'".to_string())
+        );
+        assert_eq!(
+            (params[0].set)(&mut o, OptionArg::Null),
+            Err("must be true or false; got NULL".to_string())
+        );
+        assert_eq!(o.colour, Colour::Red, "a refused value changes nothing");
+        assert_eq!(accepted_values(&["a", "b", "c"]), "'a', 'b' or 'c'");
+        assert_eq!(accepted_values(&["a"]), "'a'");
+    }
+
     #[test]
     fn readme_reference_is_current() {
         use crate::schema::{markdown_reference, splice_reference};
