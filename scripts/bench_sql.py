@@ -48,7 +48,8 @@ def main():
     # Tables added later register themselves here if present.
     present = {r[0] for r in con.execute("SELECT function_name FROM duckdb_functions()").fetchall()}
     for fn in ["system_disks", "system_networks", "system_pressure", "system_filesystems",
-               "system_processes", "system_sensors", "system_cgroups", "system_net_protocols"]:
+               "system_processes", "system_sensors", "system_cgroups", "system_net_protocols",
+               "system_sockets", "system_users"]:
         if fn in present:
             queries.append(f"SELECT count(*) FROM {fn}()")
     for q in queries:

@@ -93,14 +93,3 @@ fn raw_handle(value: &Value) -> duckdb_value {
     // transfers no ownership.
     unsafe { std::ptr::read(std::ptr::from_ref(value).cast::<duckdb_value>()) }
 }
-
-/// A named BOOLEAN parameter; `None` when not given, an error for NULL.
-pub fn boolean(bind: &BindInfo, name: &str) -> Result<Option<bool>, BoxError> {
-    let Some(value) = bind.get_named_parameter(name) else {
-        return Ok(None);
-    };
-    if value.is_null() {
-        return Err(format!("{name} must be true or false; got NULL").into());
-    }
-    Ok(Some(value.to_bool()))
-}

@@ -18,7 +18,7 @@ use crate::interval::describe;
 use crate::recorder::{self, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PROCESS_DEFAULT};
 use crate::ring::DEFAULT_MIN_WINDOW;
 use crate::schema::{Row, TableDecl};
-use crate::tables::{self, Input, Options, Table, WINDOW_MAX, WINDOW_MIN};
+use crate::tables::{self, Input, OptionType, Options, Table, WINDOW_MAX, WINDOW_MIN};
 
 /// The SQL type of a parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,8 +128,8 @@ impl Function {
     }
 }
 
-/// The function of live table `T`: `"window" := INTERVAL` when its input is windowed, a BOOLEAN
-/// named parameter per option flag, and the host paths of its input and its own.
+/// The function of live table `T`: `"window" := INTERVAL` when its input is windowed, a named
+/// parameter per option (BOOLEAN, or VARCHAR with its accepted values), and the host paths of its input and its own.
 pub fn table_function<T: Table>() -> Function {
     let mut params = Vec::new();
     if T::Input::WINDOWED {
@@ -147,13 +147,21 @@ pub fn table_function<T: Table>() -> Function {
             ),
         ));
     }
-    for flag in <T::Options as Options>::FLAGS {
-        params.push(Param::named(
-            flag.name,
-            ParamType::Boolean,
-            flag.default.to_string(),
-            flag.doc.trim().to_string(),
-        ));
+    let defaults = T::Options::default();
+    for option in <T::Options as Options>::PARAMS {
+        let (ty, default, doc) = match option.ty {
+            OptionType::Boolean => (
+                ParamType::Boolean,
+                (option.get)(&defaults).to_string(),
+                option.doc.trim().to_string(),
+            ),
+            OptionType::Choice(values) => (
+                ParamType::Varchar,
+                format!("'{}'", (option.get)(&defaults)),
+                format!("{} Accepted: {}.", option.doc.trim(), tables::accepted_values(values)),
+            ),
+        };
+        params.push(Param::named(option.name, ty, default, doc));
     }
     let mut reads: Vec<&'static str> = Vec::new();
     for p in T::Input::FILES.iter().chain(T::FILES) {
@@ -211,7 +219,7 @@ pub fn record_metrics() -> Function {
                 ParamType::Interval,
                 format!("max(interval, {})", describe(PROCESS_DEFAULT)),
                 format!(
-                    "How often the per-process tables (processes, cgroups, filesystems) are sampled, {} to {}.",
+                    "How often the per-process tables (processes, cgroups, filesystems, sockets, users) are sampled, {} to {}.",
                     describe(INTERVAL_MIN),
                     describe(INTERVAL_MAX)
                 ),

@@ -10,9 +10,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::procfs::Roots;
+use crate::procfs::syscalls::UserNames;
 use crate::recorder::registry::Recorders;
 use crate::ring::{Ring, Window};
 use crate::sample::{Collector, HostSample};
+use crate::schema::TableDecl;
 use crate::sync::lock;
 use crate::tables::cpus::FreqReader;
 use crate::tables::disks::DiskClasses;
@@ -86,6 +88,9 @@ pub struct LiveState {
     links: Mutex<LinkReader>,
     disk_classes: Mutex<DiskClasses>,
     stat_guard: Arc<StatGuard>,
+    user_names: Arc<Mutex<UserNames>>,
+    /// Whether `SYSMON_TEST_<NAME>_ROOT` may redirect a table (see [`Self::table_roots`]).
+    test_hooks: bool,
     /// The recorders started on this state.
     pub recorders: Recorders,
 }
@@ -93,16 +98,23 @@ pub struct LiveState {
 /// The state of this process: the real host, the real clock.
 pub fn process() -> &'static Arc<LiveState> {
     static PROCESS: OnceLock<Arc<LiveState>> = OnceLock::new();
-    PROCESS.get_or_init(|| Arc::new(LiveState::new(Roots::default())))
+    PROCESS.get_or_init(|| {
+        let mut state = LiveState::new(Roots::default());
+        state.test_hooks = true;
+        Arc::new(state)
+    })
 }
 
 impl LiveState {
     /// A state reading below `roots`, on the real clock, with the real `statvfs`.
     pub fn new(roots: Roots) -> LiveState {
+        let user_names = Arc::new(Mutex::new(UserNames::default()));
         LiveState {
             host: Mutex::new(Collector::new(roots.clone())),
             host_ring: Mutex::new(Ring::default()),
-            processes: Mutex::new(ProcessCollector::new(roots.clone())),
+            processes: Mutex::new(ProcessCollector::with_user_names(roots.clone(), user_names.clone())),
+            user_names,
+            test_hooks: false,
             process_ring: Mutex::new(Ring::default()),
             freq: Mutex::new(FreqReader::new(roots.clone())),
             links: Mutex::new(LinkReader::default()),
@@ -128,6 +140,25 @@ impl LiveState {
 
     pub fn roots(&self) -> &Roots {
         &self.roots
+    }
+
+    /// The roots the table `decl` reads below: this state's, except in the process's state when
+    /// a test asks otherwise: with `SYSMON_TEST_HOOKS=1` and `SYSMON_TEST_<NAME>_ROOT=<dir>` in
+    /// the environment at query time (`<NAME>`: the function's name without `system_`, upper
+    /// case, as `SYSMON_TEST_USERS_ROOT`), the fixture tree `<dir>` ([`Roots::fixture`]).
+    pub fn table_roots(&self, decl: &TableDecl) -> Roots {
+        if self.test_hooks && std::env::var_os("SYSMON_TEST_HOOKS").is_some_and(|v| v == "1") {
+            let name = decl.function.trim_start_matches("system_").to_ascii_uppercase();
+            if let Some(dir) = std::env::var_os(format!("SYSMON_TEST_{name}_ROOT")) {
+                return Roots::fixture(dir);
+            }
+        }
+        self.roots.clone()
+    }
+
+    /// The name of user `uid` (`None` if it has none), from the cache every table shares.
+    pub fn user_name(&self, uid: u32) -> Option<String> {
+        lock(&self.user_names).name(uid)
     }
 
     pub fn now(&self) -> Instant {

@@ -1,8 +1,9 @@
 //! The SQL functions. Every live table of the registry (`sysmon_core::for_each_table!`) is
 //! bound by the one generic [`Live`] below: its columns come from its declaration, its named
 //! parameters from its description (`sysmon_core::catalog::table_function`: `"window"` from its
-//! input, a BOOLEAN per option flag), and its rows from `Table::rows` on the process's live
-//! state. The recorder's three functions and the catalog's two have a module each.
+//! input, one per option: BOOLEAN, or VARCHAR from a list of accepted values), and its rows
+//! from `Table::rows` on the process's live state. The recorder's three functions and the
+//! catalog's two have a module each.
 
 mod record_metrics;
 mod recordings;
@@ -19,7 +20,7 @@ use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
 use sysmon_core::live;
 use sysmon_core::ring::Window;
-use sysmon_core::tables::{Input, Options, Table, WINDOW_MAX, WINDOW_MIN};
+use sysmon_core::tables::{Input, OptionArg, OptionType, Options, Table, WINDOW_MAX, WINDOW_MIN};
 
 use crate::table::{BoxError, LiveTable, TableFn};
 
@@ -80,10 +81,20 @@ impl<T: Table> LiveTable for Live<T> {
             false => Window::Default,
         };
         let mut options = T::Options::default();
-        for flag in <T::Options as Options>::FLAGS {
-            if let Some(v) = crate::params::boolean(bind, flag.name)? {
-                (flag.set)(&mut options, v);
-            }
+        for option in <T::Options as Options>::PARAMS {
+            let Some(value) = bind.get_named_parameter(option.name) else {
+                continue;
+            };
+            let text;
+            let arg = match option.ty {
+                _ if value.is_null() => OptionArg::Null,
+                OptionType::Boolean => OptionArg::Bool(value.to_bool()),
+                OptionType::Choice(_) => {
+                    text = value.to_string();
+                    OptionArg::Text(&text)
+                }
+            };
+            (option.set)(&mut options, arg).map_err(|e| format!("{} {e}", option.name))?;
         }
         Ok((window, options))
     }

@@ -17,13 +17,16 @@ pub mod file;
 pub mod loadavg;
 pub mod meminfo;
 pub mod mountinfo;
+pub mod net_sockets;
 pub mod netdev;
 pub mod pid;
 pub mod pressure;
 pub mod snmp;
+pub mod socket_owners;
 pub mod stat;
 pub mod syscalls;
 pub mod uptime;
+pub mod utmp;
 
 #[cfg(test)]
 mod fuzz;
@@ -39,6 +42,10 @@ pub struct Roots {
     pub sys: PathBuf,
     /// Where `os-release` is looked for.
     pub etc: PathBuf,
+    /// `/var`: utmp is `var/run/utmp`.
+    pub var: PathBuf,
+    /// `/run`: logind's session records are `run/systemd/sessions`.
+    pub run: PathBuf,
 }
 
 impl Default for Roots {
@@ -47,17 +54,21 @@ impl Default for Roots {
             proc: PathBuf::from("/proc"),
             sys: PathBuf::from("/sys"),
             etc: PathBuf::from("/etc"),
+            var: PathBuf::from("/var"),
+            run: PathBuf::from("/run"),
         }
     }
 }
 
 impl Roots {
-    /// A fixture tree with `proc/`, `sys/` and `etc/` folders below `dir`.
+    /// A fixture tree with `proc/`, `sys/`, `etc/`, `var/` and `run/` folders below `dir`.
     pub fn fixture(dir: impl AsRef<Path>) -> Self {
         Roots {
             proc: dir.as_ref().join("proc"),
             sys: dir.as_ref().join("sys"),
             etc: dir.as_ref().join("etc"),
+            var: dir.as_ref().join("var"),
+            run: dir.as_ref().join("run"),
         }
     }
 

@@ -1,10 +1,12 @@
 //! The raw system calls sysmon makes besides reading files, each behind a safe function with
 //! the narrowest `unsafe` block.
 
+use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// What `statvfs` says, in its units.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -86,6 +88,47 @@ pub fn user_name(uid: u32) -> Option<String> {
     }
 }
 
+/// Maps uids to user names; the default asks the system ([`user_name`]).
+pub type UserLookup = fn(u32) -> Option<String>;
+
+/// How long user names are cached (a user renamed or added shows up after this).
+const USER_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// The uid → user name cache: one lookup per uid per [`USER_CACHE_TTL`]. The process's live
+/// state keeps one, shared by every table that names users.
+#[derive(Debug)]
+pub struct UserNames {
+    lookup: UserLookup,
+    names: HashMap<u32, Option<String>>,
+    since: Instant,
+}
+
+impl Default for UserNames {
+    fn default() -> Self {
+        UserNames::new(user_name)
+    }
+}
+
+impl UserNames {
+    pub fn new(lookup: UserLookup) -> UserNames {
+        UserNames {
+            lookup,
+            names: HashMap::new(),
+            since: Instant::now(),
+        }
+    }
+
+    /// The name of `uid`; `None` if it has none.
+    pub fn name(&mut self, uid: u32) -> Option<String> {
+        if self.since.elapsed() > USER_CACHE_TTL {
+            self.names.clear();
+            self.since = Instant::now();
+        }
+        let lookup = self.lookup;
+        self.names.entry(uid).or_insert_with(|| lookup(uid)).clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +158,21 @@ mod tests {
         assert!(thread_cpu_ns() > a);
         assert!(writable(&std::env::temp_dir()));
         assert!(!writable(Path::new("/nonexistent-sysmon-path")));
+    }
+
+    #[test]
+    fn user_names_are_looked_up_once_per_uid() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        fn counted(uid: u32) -> Option<String> {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+            (uid == 7).then(|| "seven".to_string())
+        }
+        let mut names = UserNames::new(counted);
+        for _ in 0..3 {
+            assert_eq!(names.name(7).as_deref(), Some("seven"));
+            assert_eq!(names.name(8), None);
+        }
+        assert_eq!(CALLS.load(Ordering::Relaxed), 2, "a name or its absence is kept");
     }
 }

@@ -14,6 +14,8 @@
 //! | `system_pressure()` | [`pressure`] | `pressure/` |
 //! | `system_sensors()` | [`sensors`] | `sensors/` |
 //! | `system_cgroups()` | [`cgroups`] | `cgroups/` |
+//! | `system_sockets()` | [`sockets`] | `sockets/` (when named) |
+//! | `system_users()` | [`users`] | `users/` (when named) |
 
 pub mod cgroups;
 pub mod cpus;
@@ -26,6 +28,8 @@ pub mod networks;
 pub mod pressure;
 pub mod processes;
 pub mod sensors;
+pub mod sockets;
+pub mod users;
 
 use std::io;
 use std::sync::Arc;
@@ -59,6 +63,8 @@ macro_rules! for_each_table {
             $crate::tables::pressure::Pressure,
             $crate::tables::sensors::Sensors,
             $crate::tables::cgroups::Cgroups,
+            $crate::tables::sockets::Sockets,
+            $crate::tables::users::Users,
         }
     };
 }
@@ -86,27 +92,29 @@ pub trait Table: 'static {
     fn rows(input: &Self::Input, state: &LiveState, options: &Self::Options) -> io::Result<Vec<Self::Row>>;
 }
 
-/// A table's options: each is a BOOLEAN named parameter of its SQL function.
+/// A table's options: each is a named parameter of its SQL function, of the type of its
+/// [`OptionValue`] (BOOLEAN, or VARCHAR from a list of accepted values).
 pub trait Options: Default + Send + Sync + 'static {
-    const FLAGS: &'static [Flag<Self>] = &[];
+    const PARAMS: &'static [OptionParam<Self>] = &[];
 }
 
 impl Options for () {}
 
-/// Declares a table's [`Options`]: BOOLEAN fields, each a named parameter of the SQL function
-/// with its default.
+/// Declares a table's [`Options`]: fields, each a named parameter of the SQL function with its
+/// default. A field without a type is a BOOLEAN flag (`include_pseudo = false`); a field with
+/// one takes that [`OptionValue`] (`kind: SocketKind = SocketKind::All`).
 #[macro_export]
 macro_rules! declare_options {
     (
         $(#[doc = $doc:literal])*
         $vis:vis struct $name:ident {
-            $( $(#[doc = $fdoc:literal])* $field:ident = $default:literal ),* $(,)?
+            $( $(#[doc = $fdoc:literal])* $field:ident $(: $ty:ty)? = $default:expr ),* $(,)?
         }
     ) => {
         $(#[doc = $doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         $vis struct $name {
-            $( $(#[doc = $fdoc])* pub $field: bool, )*
+            $( $(#[doc = $fdoc])* pub $field: $crate::__option_type!($($ty)?), )*
         }
 
         impl Default for $name {
@@ -116,14 +124,21 @@ macro_rules! declare_options {
         }
 
         impl $crate::tables::Options for $name {
-            const FLAGS: &'static [$crate::tables::Flag<Self>] = &[$(
-                $crate::tables::Flag {
+            const PARAMS: &'static [$crate::tables::OptionParam<Self>] = &[$(
+                $crate::tables::OptionParam {
                     name: stringify!($field),
-                    default: $default,
+                    ty: <$crate::__option_type!($($ty)?) as $crate::tables::OptionValue>::TYPE,
                     doc: concat!($($fdoc),*),
+                    get: {
+                        fn get(o: &$name) -> &'static str {
+                            $crate::tables::OptionValue::sql(o.$field)
+                        }
+                        get
+                    },
                     set: {
-                        fn set(o: &mut $name, v: bool) {
-                            o.$field = v;
+                        fn set(o: &mut $name, arg: $crate::tables::OptionArg<'_>) -> Result<(), String> {
+                            o.$field = $crate::tables::OptionValue::from_arg(arg)?;
+                            Ok(())
                         }
                         set
                     },
@@ -133,12 +148,118 @@ macro_rules! declare_options {
     };
 }
 
-/// One BOOLEAN option: its parameter name, default, meaning and how it sets the options.
-pub struct Flag<O: 'static> {
+/// The type of an option field of [`declare_options!`]: `bool` unless one is written.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __option_type {
+    () => {
+        bool
+    };
+    ($ty:ty) => {
+        $ty
+    };
+}
+
+/// One option: its parameter name, SQL type, meaning, and how it reads and sets the options.
+pub struct OptionParam<O: 'static> {
     pub name: &'static str,
-    pub default: bool,
+    pub ty: OptionType,
     pub doc: &'static str,
-    pub set: fn(&mut O, bool),
+    /// The option's value in `O`, as SQL writes it (`true`, `all`): the default's text.
+    pub get: fn(&O) -> &'static str,
+    /// Sets the option from the argument; an error says what is accepted and what was given
+    /// (without the parameter's name, which the caller puts first).
+    pub set: fn(&mut O, OptionArg<'_>) -> Result<(), String>,
+}
+
+/// The SQL type of an option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionType {
+    Boolean,
+    /// VARCHAR, one of these values (compared case-insensitively).
+    Choice(&'static [&'static str]),
+}
+
+/// An option's argument as the SQL call gave it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionArg<'a> {
+    Null,
+    Bool(bool),
+    Text(&'a str),
+}
+
+/// A type an option can have.
+pub trait OptionValue: Copy + Sized + 'static {
+    const TYPE: OptionType;
+    /// The value of an argument; the error (after the parameter's name) says what is accepted.
+    fn from_arg(arg: OptionArg<'_>) -> Result<Self, String>;
+    /// The value as SQL writes it.
+    fn sql(self) -> &'static str;
+}
+
+impl OptionValue for bool {
+    const TYPE: OptionType = OptionType::Boolean;
+
+    fn from_arg(arg: OptionArg<'_>) -> Result<bool, String> {
+        match arg {
+            OptionArg::Bool(b) => Ok(b),
+            OptionArg::Null => Err("must be true or false; got NULL".into()),
+            OptionArg::Text(t) => Err(format!("must be true or false; got '{t}'")),
+        }
+    }
+
+    fn sql(self) -> &'static str {
+        if self { "true" } else { "false" }
+    }
+}
+
+/// `'a', 'b' or 'c'`: the accepted values of a choice, for messages.
+pub fn accepted_values(values: &[&str]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.join(""),
+    }
+}
+
+/// Declares an enum whose values an option accepts as VARCHAR, each with its SQL spelling
+/// (see [`OptionValue`]); anything else, NULL included, is refused with the accepted list.
+#[macro_export]
+macro_rules! declare_choice {
+    (
+        $(#[doc = $doc:literal])*
+        $vis:vis enum $name:ident {
+            $( $(#[doc = $vdoc:literal])* $variant:ident = $sql:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis enum $name {
+            $( $(#[doc = $vdoc])* $variant, )+
+        }
+
+        impl $crate::tables::OptionValue for $name {
+            const TYPE: $crate::tables::OptionType = $crate::tables::OptionType::Choice(&[$($sql),+]);
+
+            fn from_arg(arg: $crate::tables::OptionArg<'_>) -> Result<Self, String> {
+                let accepted = || $crate::tables::accepted_values(&[$($sql),+]);
+                match arg {
+                    $crate::tables::OptionArg::Text(t) => {
+                        $( if t.eq_ignore_ascii_case($sql) { return Ok($name::$variant); } )+
+                        Err(format!("must be {}; got '{t}'", accepted()))
+                    }
+                    $crate::tables::OptionArg::Null => Err(format!("must be {}; got NULL", accepted())),
+                    $crate::tables::OptionArg::Bool(b) => Err(format!("must be {}; got {b}", accepted())),
+                }
+            }
+
+            fn sql(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $sql, )+
+                }
+            }
+        }
+    };
 }
 
 /// The shortest and longest `"window" := INTERVAL` of a windowed table.
@@ -265,6 +386,43 @@ impl Input for Now {
 
     fn tick(_: &LiveState, _: &Tick, _: Option<&Self>) -> io::Result<Self> {
         Ok(Now)
+    }
+}
+
+/// No earlier reading, like [`Now`], and the declared columns the query reads, so the rows
+/// can skip the costly reads of columns left out (every column for the recorder).
+#[derive(Clone, Debug, Default)]
+pub struct Projection {
+    /// `None`: every column.
+    pub columns: Option<Vec<usize>>,
+}
+
+impl Projection {
+    /// Whether the query reads any of the columns `names` of the table `decl`.
+    pub fn reads_any(&self, decl: &TableDecl, names: &[&str]) -> bool {
+        match &self.columns {
+            None => true,
+            Some(cols) => cols
+                .iter()
+                .filter_map(|&i| decl.columns.get(i))
+                .any(|c| names.contains(&c.name)),
+        }
+    }
+}
+
+impl Input for Projection {
+    const WINDOWED: bool = false;
+    const READS: bool = true;
+    const FILES: &'static [&'static str] = &[];
+
+    fn live(_: &LiveState, _: Window, columns: &[usize]) -> io::Result<Self> {
+        Ok(Projection {
+            columns: Some(columns.to_vec()),
+        })
+    }
+
+    fn tick(_: &LiveState, _: &Tick, _: Option<&Self>) -> io::Result<Self> {
+        Ok(Projection { columns: None })
     }
 }
 
@@ -568,6 +726,56 @@ mod tests {
         assert_eq!(s.user, Some(1.0 / hz));
         assert_eq!(s.idle, Some(3.0 / hz));
         assert_eq!(CpuSeconds::from_ticks(None).user, None);
+    }
+
+    crate::declare_choice! {
+        /// A test choice.
+        enum Colour {
+            Red = "red",
+            DarkBlue = "dark_blue",
+        }
+    }
+
+    crate::declare_options! {
+        /// Test options: a flag and a choice.
+        struct TestOptions {
+            /// A flag.
+            verbose = false,
+            /// A choice.
+            colour: Colour = Colour::DarkBlue,
+        }
+    }
+
+    #[test]
+    fn options_of_both_kinds() {
+        let params = <TestOptions as Options>::PARAMS;
+        let names: Vec<_> = params.iter().map(|p| (p.name, p.ty)).collect();
+        assert_eq!(
+            names,
+            [
+                ("verbose", OptionType::Boolean),
+                ("colour", OptionType::Choice(&["red", "dark_blue"]))
+            ]
+        );
+        let mut o = TestOptions::default();
+        assert_eq!(
+            params.iter().map(|p| (p.get)(&o)).collect::<Vec<_>>(),
+            ["false", "dark_blue"]
+        );
+        (params[0].set)(&mut o, OptionArg::Bool(true)).unwrap();
+        (params[1].set)(&mut o, OptionArg::Text("RED")).unwrap();
+        assert_eq!((o.verbose, o.colour), (true, Colour::Red));
+        assert_eq!(
+            (params[1].set)(&mut o, OptionArg::Text("green")),
+            Err("must be 'red' or 'dark_blue'; got 'green'".to_string())
+        );
+        assert_eq!(
+            (params[0].set)(&mut o, OptionArg::Null),
+            Err("must be true or false; got NULL".to_string())
+        );
+        assert_eq!(o.colour, Colour::Red, "a refused value changes nothing");
+        assert_eq!(accepted_values(&["a", "b", "c"]), "'a', 'b' or 'c'");
+        assert_eq!(accepted_values(&["a"]), "'a'");
     }
 
     #[test]

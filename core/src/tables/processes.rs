@@ -13,6 +13,7 @@ use super::{HostPath, ProcessWindow, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::io;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::host;
@@ -21,6 +22,7 @@ use crate::procfs::pid::{self, PidDir, PidStat};
 use crate::procfs::stat::Stat;
 use crate::procfs::{KeptFile, Roots};
 use crate::schema::{Row, Timestamp};
+use crate::sync::lock;
 
 crate::declare_table! {
     /// One row per process (thread group) in /proc; threads are counted in `threads`, not
@@ -181,10 +183,7 @@ impl ProcessSnapshot {
     }
 }
 
-/// Maps uids to user names; the default asks the system (`getpwuid_r`).
-pub type UserLookup = fn(u32) -> Option<String>;
-
-pub use crate::procfs::syscalls::user_name;
+pub use crate::procfs::syscalls::{UserLookup, UserNames, user_name};
 
 /// Reads processes, keeping the uid→name cache and the meminfo descriptor between passes.
 #[derive(Debug)]
@@ -192,14 +191,9 @@ pub struct ProcessCollector {
     roots: Roots,
     meminfo: KeptFile,
     boot_time: Option<u64>,
-    lookup: UserLookup,
-    users: HashMap<u32, Option<String>>,
-    users_since: Instant,
+    users: Arc<Mutex<UserNames>>,
     buf: Vec<u8>,
 }
-
-/// How long user names are cached (a user renamed or added shows up after this).
-const USER_CACHE_TTL: Duration = Duration::from_secs(60);
 
 impl ProcessCollector {
     pub fn new(roots: Roots) -> Self {
@@ -207,6 +201,11 @@ impl ProcessCollector {
     }
 
     pub fn with_user_lookup(roots: Roots, lookup: UserLookup) -> Self {
+        Self::with_user_names(roots, Arc::new(Mutex::new(UserNames::new(lookup))))
+    }
+
+    /// A collector naming users through the shared cache `users`.
+    pub fn with_user_names(roots: Roots, users: Arc<Mutex<UserNames>>) -> Self {
         let boot_time = std::fs::read_to_string(roots.proc("stat"))
             .ok()
             .and_then(|t| Stat::parse(&t).boot_time);
@@ -214,9 +213,7 @@ impl ProcessCollector {
             meminfo: KeptFile::new(roots.proc("meminfo")),
             roots,
             boot_time,
-            lookup,
-            users: HashMap::new(),
-            users_since: Instant::now(),
+            users,
             buf: Vec::with_capacity(4096),
         }
     }
@@ -227,10 +224,6 @@ impl ProcessCollector {
         let ts = Timestamp::now();
         let pids = pid::list_pids(&self.roots.proc)?;
         let mem_total_bytes = self.meminfo.read().ok().and_then(|t| MemInfo::parse(t).total);
-        if self.users_since.elapsed() > USER_CACHE_TTL {
-            self.users.clear();
-            self.users_since = Instant::now();
-        }
         let mut processes = Vec::with_capacity(pids.len());
         let mut path = self.roots.proc.clone();
         for p in pids {
@@ -271,8 +264,7 @@ impl ProcessCollector {
             dir.read(c"status", &mut self.buf).ok()?;
             info.uid = pid::parse_status_euid(&String::from_utf8_lossy(&self.buf));
             if let Some(uid) = info.uid {
-                let lookup = self.lookup;
-                info.user = self.users.entry(uid).or_insert_with(|| lookup(uid)).clone();
+                info.user = lock(&self.users).name(uid);
             }
         }
         if fields.cmdline {

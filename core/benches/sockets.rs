@@ -1,0 +1,159 @@
+//! Cost of `system_sockets()` per socket and per process, next to `ss` run in the same bench.
+//!
+//! `cargo bench -p sysmon-core --bench sockets`. The bench first opens `PAIRS` loopback TCP
+//! connections (2 × `PAIRS` + 1 sockets held by this process) so that per-socket figures are
+//! not lost in fixed costs. It prints medians; ratios are against `ss` measured in this run.
+//! `ss` is a separate program: its times include starting a process, so `ss -V` (start and
+//! exit only) is measured too. No timing is asserted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: a failure may abort it
+
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sysmon_core::procfs::Roots;
+use sysmon_core::procfs::socket_owners;
+use sysmon_core::schema::Timestamp;
+use sysmon_core::tables::processes;
+use sysmon_core::tables::sockets::{self, SocketFields, SocketKind};
+
+const PAIRS: usize = 500;
+
+fn median(iters: usize, mut f: impl FnMut()) -> Duration {
+    for _ in 0..iters / 10 + 1 {
+        f();
+    }
+    let mut t: Vec<Duration> = (0..iters)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed()
+        })
+        .collect();
+    t.sort();
+    t[t.len() / 2]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Runs `ss args`, output discarded; `None` if ss is not installed.
+fn ss(args: &[&str]) -> Option<()> {
+    Command::new("ss")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()
+        .filter(|s| s.success())
+        .map(|_| ())
+}
+
+fn main() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::with_capacity(2 * PAIRS);
+    for _ in 0..PAIRS {
+        let c = TcpStream::connect(addr).expect("connect");
+        let (a, _) = listener.accept().expect("accept");
+        held.push(c);
+        held.push(a);
+    }
+    let roots = Roots::default();
+    let collect =
+        |kind, fields| sockets::collect(&roots, kind, fields, &processes::user_name, Timestamp::now(), "h").unwrap();
+    let all = collect(SocketKind::All, SocketFields::all());
+    let n_sockets = all.len();
+    let n_tcp = all.iter().filter(|r| r.protocol.starts_with("tcp")).count();
+    let wanted: HashSet<u64> = all.iter().map(|r| r.inode).filter(|&i| i != 0).collect();
+    let scan = socket_owners::scan(Path::new("/proc"), &wanted).unwrap();
+    println!(
+        "system_sockets: {n_sockets} sockets ({n_tcp} TCP, {} held by this bench), {} processes ({} unreadable), {} fd links",
+        2 * PAIRS + 1,
+        scan.processes,
+        scan.unreadable,
+        scan.fds
+    );
+
+    let iters = 200;
+    let parse = median(iters, || {
+        black_box(collect(SocketKind::All, SocketFields::default()));
+    });
+    let owners = median(iters, || {
+        black_box(socket_owners::scan(Path::new("/proc"), &wanted).unwrap());
+    });
+    let full = median(iters, || {
+        black_box(collect(SocketKind::All, SocketFields::all()));
+    });
+    let listening = median(iters, || {
+        black_box(collect(SocketKind::Listening, SocketFields::all()));
+    });
+    println!(
+        "  socket files parsed (no owners)   {:>9.1} us   {:>6.3} us/socket",
+        us(parse),
+        us(parse) / n_sockets as f64
+    );
+    println!(
+        "  owner scan (fd links)             {:>9.1} us   {:>6.2} us/process   {:>6.3} us/fd link",
+        us(owners),
+        us(owners) / scan.processes.max(1) as f64,
+        us(owners) / scan.fds.max(1) as f64
+    );
+    println!(
+        "  system_sockets() all columns      {:>9.1} us   {:>6.3} us/socket",
+        us(full),
+        us(full) / n_sockets as f64
+    );
+    println!("  system_sockets(kind:='listening') {:>9.1} us", us(listening));
+
+    if ss(&["-V"]).is_none() {
+        println!("  ss not installed: no comparison");
+        return;
+    }
+    let ss_iters = 50;
+    let spawn = median(ss_iters, || {
+        ss(&["-V"]);
+    });
+    let ss_tan = median(ss_iters, || {
+        ss(&["-tan"]);
+    });
+    let ss_tanp = median(ss_iters, || {
+        ss(&["-tanp"]);
+    });
+    let ss_all = median(ss_iters, || {
+        ss(&["-tuxanp"]);
+    });
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    println!("  ss -V (process start only)        {:>9.1} us", us(spawn));
+    println!(
+        "  ss -tan (netlink, no owners)      {:>9.1} us   {:>9.1} us without the start",
+        us(ss_tan),
+        us(ss_tan.saturating_sub(spawn))
+    );
+    println!(
+        "  ss -tanp                          {:>9.1} us   {:>9.1} us without the start",
+        us(ss_tanp),
+        us(ss_tanp.saturating_sub(spawn))
+    );
+    println!(
+        "  ss -tuxanp (what the table covers){:>9.1} us   {:>9.1} us without the start",
+        us(ss_all),
+        us(ss_all.saturating_sub(spawn))
+    );
+    println!(
+        "  ratio system_sockets() / ss -tanp {:>6.2}x   (/ ss -tanp without its start {:>6.2}x; / ss -tuxanp without its start {:>6.2}x)",
+        ratio(full, ss_tanp),
+        ratio(full, ss_tanp.saturating_sub(spawn).max(Duration::from_nanos(1))),
+        ratio(full, ss_all.saturating_sub(spawn).max(Duration::from_nanos(1)))
+    );
+    println!(
+        "  parse: /proc/net text vs ss -tan's netlink dump + print (start removed): {:>6.2}x",
+        ratio(parse, ss_tan.saturating_sub(spawn).max(Duration::from_nanos(1)))
+    );
+    drop(held);
+}
