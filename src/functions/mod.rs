@@ -9,6 +9,7 @@ mod system_cgroups;
 mod system_cpus;
 mod system_disks;
 mod system_filesystems;
+mod system_gpus;
 mod system_info;
 mod system_metrics;
 mod system_net_protocols;
@@ -43,6 +44,7 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<HostWindow<system_pressure::SystemPressure>>(con)?;
     register_one::<system_sensors::SystemSensors>(con)?;
     register_one::<system_cgroups::SystemCgroups>(con)?;
+    register_one::<system_gpus::SystemGpus>(con)?;
     register_one::<record_metrics::RecordMetrics>(con)?;
     register_one::<recordings::Recordings>(con)?;
     register_one::<stop_recording::StopRecording>(con)?;

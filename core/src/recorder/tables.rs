@@ -29,7 +29,7 @@ use crate::tables::disks::DiskClasses;
 use crate::tables::filesystems::StatGuard;
 use crate::tables::processes::{ProcessCollector, ProcessFields, ProcessSnapshot};
 use crate::tables::{
-    cgroups, cpus, disks, filesystems, metrics, net_protocols, networks, pressure, processes, sensors,
+    cgroups, cpus, disks, filesystems, gpus, metrics, net_protocols, networks, pressure, processes, sensors,
 };
 
 /// How often a table is sampled.
@@ -237,6 +237,16 @@ impl PlainSource for SensorsSource {
     }
 }
 
+/// `gpus`: through NVML; recorded by default only where a GPU is present (see [`defaults`]).
+struct GpusSource;
+
+impl PlainSource for GpusSource {
+    type Row = gpus::GpusRow;
+    fn read() -> io::Result<Vec<Self::Row>> {
+        gpus::collect(Timestamp::now(), &host::hostname()).map_err(io::Error::other)
+    }
+}
+
 const fn host(decl: &'static TableDecl, default: bool, f: fn(&HostSample, &HostSample, &mut Batch)) -> TableEntry {
     TableEntry {
         decl,
@@ -281,6 +291,12 @@ pub static TABLES: &[TableEntry] = &[
         default: false,
         source: Source::Snapshot(erase::<Plain<CgroupsSource>>),
     },
+    TableEntry {
+        decl: gpus::GpusRow::TABLE,
+        cadence: Cadence::Host,
+        default: true,
+        source: Source::Snapshot(erase::<Plain<GpusSource>>),
+    },
 ];
 
 /// The entry called `name`.
@@ -293,9 +309,12 @@ pub fn accepted_names() -> String {
     TABLES.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
 }
 
-/// The tables recorded when none are named.
+/// The tables recorded when none are named; `gpus` only where NVML lists a GPU.
 pub fn defaults() -> Vec<&'static TableEntry> {
-    TABLES.iter().filter(|t| t.default).collect()
+    TABLES
+        .iter()
+        .filter(|t| t.default && (t.name() != "gpus" || gpus::present()))
+        .collect()
 }
 
 /// The entries for `names`, in the order given, without repeats; an error naming the first
@@ -341,6 +360,8 @@ mod tests {
         assert!(resolve(&[]).is_err());
         let names: Vec<_> = defaults().iter().map(|t| t.name()).collect();
         assert!(names.contains(&"metrics") && !names.contains(&"processes"), "{names:?}");
+        assert_eq!(names.contains(&"gpus"), gpus::present(), "{names:?}");
+        assert_eq!(resolve(&["gpus".into()]).unwrap()[0].name(), "gpus");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::procfs::meminfo::MemInfo;
 use crate::procfs::stat::Stat;
 use crate::procfs::{Roots, cpuinfo, read_small, read_trimmed};
 use crate::schema::Timestamp;
+use crate::tables::gpus;
 
 crate::declare_table! {
     /// One row: what the host is. Static facts, read on every call.
@@ -35,6 +36,10 @@ crate::declare_table! {
         page_size_bytes: Option<u64> ["bytes"],
         /// Kernel clock ticks per second (`USER_HZ`): the resolution of every CPU time.
         clock_ticks_per_sec: u64 ["Hz"],
+        /// Whether NVIDIA's NVML (`libnvidia-ml.so.1`, installed with the driver) could be opened and initialised: `system_gpus()` has rows only then.
+        nvml_available: bool [""],
+        /// The NVIDIA driver's version as NVML reports it (e.g. `580.159.04`); NULL without NVML.
+        nvidia_driver_version: Option<String> [""],
     }
 }
 
@@ -50,6 +55,7 @@ pub fn collect(roots: &Roots) -> std::io::Result<InfoRow> {
         .unwrap_or_default();
     let (os_name, os_version) = host::os_release(&roots.etc);
     let u = host::uname();
+    let (nvml_available, nvidia_driver_version) = gpus::driver();
     Ok(InfoRow {
         hostname: u.nodename,
         os_name,
@@ -66,6 +72,8 @@ pub fn collect(roots: &Roots) -> std::io::Result<InfoRow> {
             .map(|s| Timestamp::from_micros(s.saturating_mul(1_000_000))),
         page_size_bytes: host::page_size_bytes(),
         clock_ticks_per_sec: host::clock_ticks_per_sec(),
+        nvml_available,
+        nvidia_driver_version,
     })
 }
 

@@ -14,11 +14,13 @@
 //! | `system_pressure()` | [`pressure`] | `pressure/` |
 //! | `system_sensors()` | [`sensors`] | `sensors/` |
 //! | `system_cgroups()` | [`cgroups`] | `cgroups/` |
+//! | `system_gpus()` | [`gpus`] | `gpus/` |
 
 pub mod cgroups;
 pub mod cpus;
 pub mod disks;
 pub mod filesystems;
+pub mod gpus;
 pub mod info;
 pub mod metrics;
 pub mod net_protocols;
@@ -44,6 +46,7 @@ pub const ALL_TABLES: &[&TableDecl] = &[
     pressure::PressureRow::TABLE,
     sensors::SensorsRow::TABLE,
     cgroups::CgroupsRow::TABLE,
+    gpus::GpusRow::TABLE,
 ];
 
 /// Milliseconds as the kernel counts them, as seconds.
@@ -253,6 +256,7 @@ mod tests {
                     ("_iops", "1/s"),
                     ("_celsius", "celsius"),
                     ("_rpm", "rpm"),
+                    ("_watts", "watts"),
                     ("_us", "microseconds"),
                     ("_ms", "milliseconds"),
                 ];
