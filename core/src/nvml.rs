@@ -211,7 +211,11 @@ impl Nvml {
         Ok(d)
     }
 
-    fn string(&self, index: u32, f: Option<unsafe extern "C" fn(Device, *mut c_char, c_uint) -> Ret>) -> Result<String, NvmlError> {
+    fn string(
+        &self,
+        index: u32,
+        f: Option<unsafe extern "C" fn(Device, *mut c_char, c_uint) -> Ret>,
+    ) -> Result<String, NvmlError> {
         let f = f.ok_or(NvmlError(ERROR_FUNCTION_NOT_FOUND))?;
         let d = self.device(index)?;
         let mut buf = [0 as c_char; 256];

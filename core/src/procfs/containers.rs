@@ -128,11 +128,7 @@ fn is_hex(s: &str, len: usize) -> bool {
 fn is_pod_dir(s: &str) -> bool {
     let Some(uid) = s.strip_prefix("pod") else { return false };
     let groups: Vec<&str> = uid.split(['-', '_']).collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, len)| is_hex(g, len))
+    groups.len() == 5 && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, len)| is_hex(g, len))
 }
 
 /// ECS on Fargate: `<32 hex>-<digits>`.
@@ -245,12 +241,16 @@ mod tests {
             ID,
         );
         assert_eq!(
-            r(&format!("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-{uid}.slice/crio-conmon-{ID}.scope")),
+            r(&format!(
+                "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-{uid}.slice/crio-conmon-{ID}.scope"
+            )),
             None
         );
         // The pod's own slice is no container.
         assert_eq!(
-            r(&format!("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-{uid}.slice")),
+            r(&format!(
+                "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-{uid}.slice"
+            )),
             None
         );
         assert_eq!(r("/kubepods.slice"), None);
@@ -288,7 +288,11 @@ mod tests {
         // Seen from another cgroup namespace: only the pod directory is left.
         is(&format!("/../../{pod}/{ID}"), "kubernetes", ID);
         // kind: a kubelet in a docker container; the pod's container is the innermost.
-        is(&format!("/docker/{ID2}/kubepods/besteffort/{pod}/{ID}"), "kubernetes", ID);
+        is(
+            &format!("/docker/{ID2}/kubepods/besteffort/{pod}/{ID}"),
+            "kubernetes",
+            ID,
+        );
         is(&format!("/docker/{ID2}/kubepods/besteffort/{pod}"), "docker", ID2);
         assert_eq!(r(&format!("/kubepods/besteffort/{pod}")), None);
         assert_eq!(r(&format!("/kubepods/besteffort/podnotauid/{ID}")), None);
@@ -308,7 +312,11 @@ mod tests {
     fn ecs() {
         is(&format!("/ecs/5a081c13-b8cf-4801-b427-f4601742204d/{ID}"), "ecs", ID);
         let fargate = "34dc0b5e626f2c5c4c5170e34b10e765-1234567890";
-        is(&format!("/ecs/34dc0b5e626f2c5c4c5170e34b10e765/{fargate}"), "ecs", fargate);
+        is(
+            &format!("/ecs/34dc0b5e626f2c5c4c5170e34b10e765/{fargate}"),
+            "ecs",
+            fargate,
+        );
         assert_eq!(r("/ecs/task/short"), None);
     }
 
@@ -330,7 +338,11 @@ mod tests {
 
     #[test]
     fn systemd_nspawn() {
-        is("/machine.slice/systemd-nspawn@debian.service", "systemd-nspawn", "debian");
+        is(
+            "/machine.slice/systemd-nspawn@debian.service",
+            "systemd-nspawn",
+            "debian",
+        );
         is(
             "/machine.slice/systemd-nspawn@my\\x2dbox.service/system.slice/cron.service",
             "systemd-nspawn",

@@ -21,8 +21,8 @@ use crate::sample::{Collector, HostSample};
 pub struct Tick {
     /// The host sample (shared with the live ring).
     pub host: Arc<HostSample>,
-    /// Snapshots of the process-cadence tables taken at this tick: (index into
-    /// `config.tables`, snapshot).
+    /// Snapshots taken at this tick, of the snapshot tables due (host-cadence ones every tick,
+    /// process-cadence ones at `process_interval`): (index into `config.tables`, snapshot).
     pub snaps: Vec<(usize, AnySnap)>,
 }
 
@@ -45,13 +45,12 @@ fn body(config: &Config, shared: &Shared, mut collector: Collector, tx: &SyncSen
     let piv_us = i64::try_from(config.process_interval.as_micros())
         .unwrap_or(i64::MAX)
         .max(1);
-    let mut snapshotters: Vec<(usize, ErasedSnapshot)> = config
+    let mut snapshotters: Vec<(usize, Cadence, ErasedSnapshot)> = config
         .tables
         .iter()
         .enumerate()
-        .filter(|(_, t)| t.cadence == Cadence::Process)
         .filter_map(|(i, t)| match t.source {
-            Source::Snapshot(make) => Some((i, make())),
+            Source::Snapshot(make) => Some((i, t.cadence, make())),
             Source::Host(_) => None,
         })
         .collect();
@@ -90,13 +89,15 @@ fn body(config: &Config, shared: &Shared, mut collector: Collector, tx: &SyncSen
                 crate::live::publish(host.clone());
                 let mut snaps = Vec::new();
                 let pslot = now.div_euclid(piv_us);
-                if !snapshotters.is_empty() && last_process_slot != Some(pslot) {
-                    last_process_slot = Some(pslot);
-                    for (i, s) in snapshotters.iter_mut() {
-                        match (s.take)() {
-                            Ok(snap) => snaps.push((*i, snap)),
-                            Err(e) => shared.error(format!("cannot sample {}: {e}", config.tables[*i].name())),
-                        }
+                let process_tick = last_process_slot != Some(pslot);
+                last_process_slot = Some(pslot);
+                for (i, cadence, s) in snapshotters.iter_mut() {
+                    if *cadence == Cadence::Process && !process_tick {
+                        continue;
+                    }
+                    match (s.take)() {
+                        Ok(snap) => snaps.push((*i, snap)),
+                        Err(e) => shared.error(format!("cannot sample {}: {e}", config.tables[*i].name())),
                     }
                 }
                 match tx.try_send(Tick { host, snaps }) {
@@ -128,5 +129,39 @@ mod tests {
         assert_eq!(next_slot(999_999, 1_000_000), 1);
         assert_eq!(next_slot(1_000_000, 1_000_000), 2);
         assert_eq!(next_slot(1_234_567, 250_000), 5);
+    }
+
+    #[test]
+    fn host_cadence_snapshot_tables_are_taken_every_tick() {
+        use super::super::tables::find;
+        use crate::procfs::Roots;
+        let config = Config {
+            dir: std::env::temp_dir(),
+            interval: Duration::from_millis(20),
+            process_interval: Duration::from_secs(3600),
+            flush_interval: Duration::from_secs(1),
+            tables: ["metrics", "sensors", "cgroups"]
+                .iter()
+                .map(|n| find(n).unwrap())
+                .collect(),
+            retention: None,
+            max_bytes: None,
+            host: "h".into(),
+        };
+        let shared = Arc::new(Shared::new());
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
+        let thread = {
+            let shared = shared.clone();
+            std::thread::spawn(move || body(&config, &shared, Collector::new(Roots::default()), &tx))
+        };
+        let ticks: Vec<Tick> = (0..4)
+            .map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("a tick"))
+            .collect();
+        shared.request_stop();
+        thread.join().unwrap();
+        let with = |i: usize| ticks.iter().filter(|t| t.snaps.iter().any(|(j, _)| *j == i)).count();
+        assert_eq!(with(1), 4, "sensors (host cadence) at every tick");
+        assert!((1..=2).contains(&with(2)), "cgroups (process cadence) once an hour");
+        assert_eq!(with(0), 0, "metrics come from the host sample");
     }
 }

@@ -400,7 +400,8 @@ mod tests {
                 Some(format!("{} {} {rt} {}", r.hierarchy, r.path, &id[..id.len().min(8)]))
             })
             .collect();
-        let pod = "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0f3e2a1b_9c8d_4e7f_a6b5_c4d3e2f1a0b9.slice";
+        let pod =
+            "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0f3e2a1b_9c8d_4e7f_a6b5_c4d3e2f1a0b9.slice";
         let id = |two: &str| two.repeat(32);
         assert_eq!(
             tagged,
@@ -434,7 +435,10 @@ mod tests {
             let r = find(&rows, "v2", p);
             assert_eq!((&r.container_runtime, &r.container_id), (&None, &None), "{p}");
         }
-        assert_eq!(rows.iter().filter(|r| r.container_id.is_none()).count(), rows.len() - 11);
+        assert_eq!(
+            rows.iter().filter(|r| r.container_id.is_none()).count(),
+            rows.len() - 11
+        );
     }
 
     #[test]

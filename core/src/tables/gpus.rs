@@ -202,7 +202,11 @@ mod tests {
             }
         }
         fn alive(&self, i: u32) -> Result<(), NvmlError> {
-            if self.lost.contains(&i) { Err(NvmlError(15)) } else { Ok(()) }
+            if self.lost.contains(&i) {
+                Err(NvmlError(15))
+            } else {
+                Ok(())
+            }
         }
     }
 
@@ -211,7 +215,8 @@ mod tests {
             self.count
         }
         fn uuid(&self, i: u32) -> Result<String, NvmlError> {
-            self.alive(i).map(|_| format!("GPU-0000000{i}-aaaa-bbbb-cccc-dddddddddddd"))
+            self.alive(i)
+                .map(|_| format!("GPU-0000000{i}-aaaa-bbbb-cccc-dddddddddddd"))
         }
         fn name(&self, i: u32) -> Result<String, NvmlError> {
             self.alive(i).map(|_| "NVIDIA H200".to_string())
@@ -292,7 +297,10 @@ mod tests {
         let r = rows(&f, ts(), "h").unwrap();
         assert_eq!(r.iter().map(|g| g.index).collect::<Vec<_>>(), [0, 1, 2]);
         let lost = &r[1];
-        assert_eq!((lost.uuid.as_ref(), lost.memory_total_bytes, lost.processes), (None, None, None));
+        assert_eq!(
+            (lost.uuid.as_ref(), lost.memory_total_bytes, lost.processes),
+            (None, None, None)
+        );
         assert_eq!(r[2].memory_utilization_pct, Some(43.0));
         // Every column of the lost GPU but ts, hostname and index is NULL.
         let t = GpusRow::TABLE;
