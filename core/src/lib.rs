@@ -7,6 +7,7 @@
 //! * [`schema`]: the table declarations that drive SQL columns, Parquet schemas and docs;
 //! * [`tables`]: one module per SQL table, turning samples into rows;
 //! * [`recorder`]: the background recorder that writes the tables' history as Parquet;
+//! * [`nvml`]: NVIDIA's management library, opened at run time, for the `gpus` table;
 //! * [`host`], [`interval`]: static host facts, DuckDB interval text.
 //!
 //! Linux only: the readers need `/proc` and `/sys`.
@@ -14,6 +15,7 @@
 pub mod host;
 pub mod interval;
 pub mod live;
+pub mod nvml;
 pub mod procfs;
 pub mod recorder;
 pub mod ring;

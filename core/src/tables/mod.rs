@@ -14,11 +14,13 @@
 //! | `system_pressure()` | [`pressure`] | `pressure/` |
 //! | `system_sensors()` | [`sensors`] | `sensors/` |
 //! | `system_cgroups()` | [`cgroups`] | `cgroups/` |
+//! | `system_gpus()` | [`gpus`] | `gpus/` |
 
 pub mod cgroups;
 pub mod cpus;
 pub mod disks;
 pub mod filesystems;
+pub mod gpus;
 pub mod info;
 pub mod metrics;
 pub mod net_protocols;
@@ -58,6 +60,7 @@ macro_rules! for_each_table {
             $crate::tables::pressure::Pressure,
             $crate::tables::sensors::Sensors,
             $crate::tables::cgroups::Cgroups,
+            $crate::tables::gpus::Gpus,
         }
     };
 }
@@ -540,6 +543,7 @@ mod tests {
                     ("_iops", "1/s"),
                     ("_celsius", "celsius"),
                     ("_rpm", "rpm"),
+                    ("_watts", "watts"),
                     ("_us", "microseconds"),
                     ("_ms", "milliseconds"),
                 ];
