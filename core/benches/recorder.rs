@@ -82,7 +82,10 @@ enum Set {
 fn record(interval: Duration, secs: f64, dir: &Path, set: Set) -> Run {
     let _ = std::fs::remove_dir_all(dir);
     let names = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    let defaults: Vec<&str> = recorder::tables::defaults().iter().map(|t| t.name()).collect();
+    let defaults: Vec<&str> = recorder::tables::defaults(sysmon_core::live::process())
+        .iter()
+        .map(|t| t.name())
+        .collect();
     let (tables, process_interval) = match set {
         Set::Host => (names(&["metrics", "cpus"]), None),
         Set::Default => (None, None),

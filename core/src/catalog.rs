@@ -186,7 +186,19 @@ pub fn record_metrics() -> Function {
         let items: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
         format!("[{}]", items.join(", "))
     };
-    let defaults = recorder::tables::defaults().iter().map(|t| t.name).collect();
+    use crate::schema::ByDefault;
+    let always = recorder::tables::all()
+        .filter(|t| matches!(t.by_default, ByDefault::Always))
+        .map(|t| t.name)
+        .collect();
+    let where_present: Vec<&str> = recorder::tables::all()
+        .filter(|t| matches!(t.by_default, ByDefault::If(_)))
+        .map(|t| t.name)
+        .collect();
+    let defaults = match where_present.is_empty() {
+        true => quoted(always),
+        false => format!("{}, and {} where present", quoted(always), quoted(where_present)),
+    };
     Function {
         name: "record_metrics",
         summary: "Starts a background recorder that writes the tables' history as hive-partitioned Parquet; one row: the recorder.",
@@ -208,7 +220,7 @@ pub fn record_metrics() -> Function {
             Param::named(
                 "tables",
                 ParamType::VarcharList,
-                quoted(defaults),
+                defaults,
                 format!(
                     "The tables to record, by name without `system_`; accepted: {}.",
                     recorder::tables::accepted_names()

@@ -9,6 +9,7 @@
 //! * [`tables`]: one module per SQL table, turning samples into rows;
 //! * [`recorder`]: the background recorder that writes the tables' history as Parquet;
 //! * [`wait`]: the bound on waits inside a query (DuckDB cannot interrupt a scan call);
+//! * [`nvml`]: NVIDIA's management library, opened at run time, for the `gpus` table;
 //! * [`host`], [`interval`]: static host facts, DuckDB interval text.
 //!
 //! Linux only: the readers need `/proc` and `/sys`.
@@ -18,6 +19,7 @@ pub mod catalog;
 pub mod host;
 pub mod interval;
 pub mod live;
+pub mod nvml;
 pub mod procfs;
 pub mod recorder;
 pub mod ring;

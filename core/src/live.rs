@@ -19,6 +19,7 @@ use crate::sync::lock;
 use crate::tables::cpus::FreqReader;
 use crate::tables::disks::DiskClasses;
 use crate::tables::filesystems::{StatGuard, StatPolicy, statvfs};
+use crate::tables::gpus::GpuReader;
 use crate::tables::networks::LinkReader;
 use crate::tables::processes::{ProcessCollector, ProcessFields, ProcessSnapshot, ProcessTimes};
 
@@ -74,8 +75,8 @@ impl Clock for FakeClock {
     }
 }
 
-/// Everything a process keeps between queries: readers with open files and caches, the
-/// rings windows start from, the stuck-mount guard, and the recorders.
+/// Everything a process keeps between queries: readers with open files and caches (NVML
+/// among them), the rings windows start from, the stuck-mount guard, and the recorders.
 #[derive(Debug)]
 pub struct LiveState {
     roots: Roots,
@@ -87,6 +88,7 @@ pub struct LiveState {
     freq: Mutex<FreqReader>,
     links: Mutex<LinkReader>,
     disk_classes: Mutex<DiskClasses>,
+    gpus: Mutex<GpuReader>,
     stat_guard: Arc<StatGuard>,
     user_names: Arc<Mutex<UserNames>>,
     /// Whether `SYSMON_TEST_<NAME>_ROOT` may redirect a table (see [`Self::table_roots`]).
@@ -119,6 +121,7 @@ impl LiveState {
             freq: Mutex::new(FreqReader::new(roots.clone())),
             links: Mutex::new(LinkReader::default()),
             disk_classes: Mutex::new(DiskClasses::default()),
+            gpus: Mutex::new(GpuReader::default()),
             stat_guard: StatGuard::new(Arc::new(statvfs), StatPolicy::default()),
             clock: Arc::new(SystemClock),
             recorders: Recorders::default(),
@@ -135,6 +138,12 @@ impl LiveState {
     /// The same state with another `statvfs` guard (a stand-in `statvfs`, in tests).
     pub fn with_stat_guard(mut self, guard: Arc<StatGuard>) -> LiveState {
         self.stat_guard = guard;
+        self
+    }
+
+    /// The same state with another NVML (a fake, in tests).
+    pub fn with_gpus(mut self, gpus: GpuReader) -> LiveState {
+        self.gpus = Mutex::new(gpus);
         self
     }
 
@@ -182,6 +191,11 @@ impl LiveState {
     /// The sysfs class of each block device, looked up once per name.
     pub fn disk_classes(&self) -> MutexGuard<'_, DiskClasses> {
         lock(&self.disk_classes)
+    }
+
+    /// NVML, opened once and initialised when it first succeeds (see [`GpuReader`]).
+    pub fn gpus(&self) -> MutexGuard<'_, GpuReader> {
+        lock(&self.gpus)
     }
 
     /// Takes a fresh host sample and keeps it in the ring.

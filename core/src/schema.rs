@@ -82,8 +82,43 @@ pub struct Recorded {
     pub name: &'static str,
     pub cadence: Cadence,
     /// Whether it is recorded when `tables` is not given.
-    pub by_default: bool,
+    pub by_default: ByDefault,
 }
+
+/// Whether a recorded table is recorded when `record_metrics` is not given `tables`.
+#[derive(Clone, Copy, Debug)]
+pub enum ByDefault {
+    /// Always (`recorded as "x" every ...`).
+    Always,
+    /// Only when named in `tables := [...]` (`... when named`).
+    WhenNamed,
+    /// Where the predicate holds on the recorder's live state when it starts
+    /// (`... by default if path::to::predicate`): a table that has rows only on some hosts.
+    If(fn(&crate::live::LiveState) -> bool),
+}
+
+impl ByDefault {
+    /// Whether the table is a default table of a recorder started on `state`.
+    pub fn holds(self, state: &crate::live::LiveState) -> bool {
+        match self {
+            ByDefault::Always => true,
+            ByDefault::WhenNamed => false,
+            ByDefault::If(predicate) => predicate(state),
+        }
+    }
+}
+
+impl PartialEq for ByDefault {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ByDefault::Always, ByDefault::Always) | (ByDefault::WhenNamed, ByDefault::WhenNamed) => true,
+            (ByDefault::If(a), ByDefault::If(b)) => std::ptr::fn_addr_eq(*a, *b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ByDefault {}
 
 /// How often the recorder samples a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,9 +276,11 @@ pub const fn column_map<const N: usize>(lens: &[usize]) -> [(u16, u16); N] {
 ///
 /// `=> "system_widgets"` names the SQL function. `, recorded as "widgets" every interval`
 /// also makes the recorder write it into the folder `widgets/` at every tick of `interval`
-/// (`every process_interval`: at the ticks of `process_interval`), by default, or only when
-/// named in `tables := [...]` with `when named` at the end. A field `name: Group [..]` embeds
-/// a [`ColumnGroup`]'s columns at that place.
+/// (`every process_interval`: at the ticks of `process_interval`), by default; only when
+/// named in `tables := [...]` with `when named` at the end; or by default where a predicate on
+/// the recorder's [`LiveState`](crate::live::LiveState) holds, with `by default if <fn path>`
+/// at the end (see [`ByDefault`]). A field `name: Group [..]` embeds a [`ColumnGroup`]'s
+/// columns at that place.
 ///
 /// ```
 /// sysmon_core::declare_table! {
@@ -264,7 +301,8 @@ macro_rules! declare_table {
     (
         $(#[doc = $tdoc:literal])+
         $vis:vis struct $row:ident => $function:literal
-            $(, recorded as $folder:literal every $cadence:ident $($when:ident $named:ident)?)? {
+            $(, recorded as $folder:literal every $cadence:ident
+                $(when $named:ident)? $(by default if $predicate:path)?)? {
             $(
                 $(#[doc = $doc:literal])*
                 $field:ident : $ty:ty [$($unit:tt)*]
@@ -281,7 +319,7 @@ macro_rules! declare_table {
         impl $crate::schema::Row for $row {
             const TABLE: &'static $crate::schema::TableDecl = &$crate::schema::TableDecl {
                 function: $function,
-                recorded: $crate::__recorded!($($folder $cadence [$($when $named)?])?),
+                recorded: $crate::__recorded!($($folder $cadence [$($named)?] [$($predicate)?])?),
                 doc: concat!($($tdoc),+),
                 columns: <$row as $crate::schema::ColumnGroup>::COLUMNS,
             };
@@ -349,11 +387,11 @@ macro_rules! __recorded {
     () => {
         None
     };
-    ($folder:literal $cadence:ident [$($when:ident $named:ident)?]) => {
+    ($folder:literal $cadence:ident [$($named:ident)?] [$($predicate:path)?]) => {
         Some($crate::schema::Recorded {
             name: $folder,
             cadence: $crate::__cadence!($cadence),
-            by_default: $crate::__by_default!($($when $named)?),
+            by_default: $crate::__by_default!([$($named)?] [$($predicate)?]),
         })
     };
 }
@@ -372,11 +410,14 @@ macro_rules! __cadence {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __by_default {
-    () => {
-        true
+    ([] []) => {
+        $crate::schema::ByDefault::Always
     };
-    (when named) => {
-        false
+    ([named] []) => {
+        $crate::schema::ByDefault::WhenNamed
+    };
+    ([] [$predicate:path]) => {
+        $crate::schema::ByDefault::If($predicate)
     };
 }
 
@@ -483,6 +524,33 @@ mod tests {
         }
     }
 
+    fn has_widgets(state: &crate::live::LiveState) -> bool {
+        state.roots().proc("widgets").exists()
+    }
+
+    crate::declare_table! {
+        /// Rows only on some hosts.
+        pub struct SomeRow => "system_some", recorded as "some" every interval by default if has_widgets {
+            /// A count.
+            n: u64 [""],
+        }
+    }
+
+    #[test]
+    fn recorded_by_default_always_when_named_or_where_a_predicate_holds() {
+        let state = crate::live::LiveState::new(crate::procfs::Roots::test_fixture("modern"));
+        let by_default = |t: &TableDecl| t.recorded.unwrap().by_default;
+        assert_eq!(by_default(SomeRow::TABLE), ByDefault::If(has_widgets));
+        assert!(
+            !by_default(SomeRow::TABLE).holds(&state),
+            "the fixture has no /proc/widgets"
+        );
+        assert!(!by_default(TestRow::TABLE).holds(&state));
+        assert_eq!(by_default(crate::tables::metrics::MetricsRow::TABLE), ByDefault::Always);
+        assert!(ByDefault::Always.holds(&state));
+        assert_ne!(ByDefault::If(has_widgets), ByDefault::Always);
+    }
+
     #[test]
     fn declaration_drives_columns_and_cells() {
         let t = TestRow::TABLE;
@@ -506,7 +574,7 @@ mod tests {
             Some(Recorded {
                 name: "test",
                 cadence: Cadence::Process,
-                by_default: false
+                by_default: ByDefault::WhenNamed
             })
         );
         assert_eq!(t.columns[5].unit, "bytes");

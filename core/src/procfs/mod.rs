@@ -11,6 +11,7 @@
 //!   of the SQL columns happens in [`crate::tables`].
 
 pub mod cgroupfs;
+pub mod containers;
 pub mod cpuinfo;
 pub mod diskstats;
 pub mod file;

@@ -152,7 +152,7 @@ pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
     let interval = within("interval", req.interval, INTERVAL_MIN, INTERVAL_MAX)?;
     let tables = match &req.tables {
         Some(names) => tables::resolve(names)?,
-        None => tables::defaults(),
+        None => tables::defaults(state),
     };
     let process_interval = match req.process_interval {
         Some(d) => within("process_interval", d, INTERVAL_MIN, INTERVAL_MAX)?,

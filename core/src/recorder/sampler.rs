@@ -185,4 +185,36 @@ mod tests {
         assert_eq!(next_slot(1_000_000, 1_000_000), 2);
         assert_eq!(next_slot(1_234_567, 250_000), 5);
     }
+
+    /// Host-cadence tables are read at every tick (sensors and gpus among them: a snapshot
+    /// table once was taken only at process ticks, so sensors were never recorded), the
+    /// process-cadence ones only at the ticks where `process_interval` is due.
+    #[test]
+    fn host_cadence_tables_every_tick_process_cadence_when_due() {
+        use super::super::tables::find;
+        use crate::procfs::Roots;
+        let state = LiveState::new(Roots::test_fixture("modern"));
+        let config = Config {
+            dir: std::env::temp_dir(),
+            interval: Duration::from_millis(20),
+            process_interval: Duration::from_secs(3600),
+            flush_interval: Duration::from_secs(1),
+            tables: ["metrics", "sensors", "cgroups"]
+                .iter()
+                .map(|n| find(n).unwrap())
+                .collect(),
+            retention: None,
+            max_bytes: None,
+            host: "h".into(),
+        };
+        let sample = || Arc::new(Collector::new(Roots::test_fixture("modern")).sample().unwrap());
+        let mut tables = Tables::new(&config, sample());
+        let ticks: Vec<Sampled> = (0..4)
+            .map(|i| tables.tick(&state, sample(), i == 0, |i, e| panic!("table {i}: {e}")))
+            .collect();
+        let with = |i: usize| ticks.iter().filter(|t| t.tables.iter().any(|(j, _)| *j == i)).count();
+        assert_eq!(with(0), 4, "metrics at every tick");
+        assert_eq!(with(1), 4, "sensors (host cadence) at every tick");
+        assert_eq!(with(2), 1, "cgroups (process cadence) when due only");
+    }
 }

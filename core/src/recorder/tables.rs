@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::columns::Batch;
 use crate::live::LiveState;
-use crate::schema::{Cadence, TableDecl};
+use crate::schema::{ByDefault, Cadence, TableDecl};
 use crate::tables::{ALL, Input, Table, TableEntry, Tick};
 
 /// One recorded table, driven by a recorder's sampling thread.
@@ -81,7 +81,7 @@ pub struct RecordableTable {
     pub entry: &'static TableEntry,
     pub name: &'static str,
     pub cadence: Cadence,
-    pub by_default: bool,
+    pub by_default: ByDefault,
 }
 
 impl RecordableTable {
@@ -117,9 +117,10 @@ pub fn accepted_names() -> String {
     all().map(|t| t.name).collect::<Vec<_>>().join(", ")
 }
 
-/// The tables recorded when none are named.
-pub fn defaults() -> Vec<RecordableTable> {
-    all().filter(|t| t.by_default).collect()
+/// The tables a recorder started on `state` records when none are named (a table declared
+/// `by default if <predicate>` only where the predicate holds on `state`).
+pub fn defaults(state: &LiveState) -> Vec<RecordableTable> {
+    all().filter(|t| t.by_default.holds(state)).collect()
 }
 
 /// The tables for `names`, in the order given, without repeats; an error naming the first
@@ -163,7 +164,8 @@ mod tests {
         let e = resolve(&["bogus".into()]).unwrap_err();
         assert!(e.contains("'bogus'") && e.contains("metrics, cpus, disks"), "{e}");
         assert!(resolve(&[]).is_err());
-        let names: Vec<_> = defaults().iter().map(|t| t.name()).collect();
+        let state = LiveState::new(crate::procfs::Roots::test_fixture("modern"));
+        let names: Vec<_> = defaults(&state).iter().map(|t| t.name()).collect();
         assert!(names.contains(&"metrics") && !names.contains(&"processes"), "{names:?}");
         assert!(find("info").is_none(), "system_info is static and not recorded");
     }

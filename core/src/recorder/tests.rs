@@ -325,7 +325,7 @@ fn check_refuses_bad_requests() {
     assert!(e.contains("cannot be created"), "{e}");
     assert!(check(&req("")).unwrap_err().contains("empty"));
     let ok = check(&req(dir.join("new/deeper").to_str().unwrap())).unwrap();
-    assert_eq!(ok.tables.len(), super::tables::defaults().len());
+    assert_eq!(ok.tables.len(), super::tables::defaults(&state).len());
     assert!(ok.dir.is_absolute());
     let rel = check(&req("some/../rel")).unwrap();
     assert_eq!(rel.dir, std::env::current_dir().unwrap().join("rel"));

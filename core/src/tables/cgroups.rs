@@ -16,6 +16,7 @@ use crate::live::LiveState;
 use std::path::{Path, PathBuf};
 
 use crate::procfs::cgroupfs::{self, V1_UNLIMITED_BYTES};
+use crate::procfs::containers;
 use crate::procfs::mountinfo::Mount;
 use crate::procfs::pressure::{self, PressureLine};
 use crate::procfs::{Roots, read_small};
@@ -35,6 +36,10 @@ crate::declare_table! {
         hierarchy: String [""],
         /// Path of the cgroup inside its hierarchy, `/` for the root, as in /proc/[pid]/cgroup.
         path: String [""],
+        /// Container runtime recognised from `path` (`docker`, `podman`, `containerd`, `cri-o`, `kubernetes`, `ecs`, `lxc`, `systemd-nspawn`); NULL for a cgroup outside a container.
+        container_runtime: Option<String> [""],
+        /// The container's id as its runtime names it (64 hex digits; the name for LXC and nspawn); NULL outside a container.
+        container_id: Option<String> [""],
         /// CPU time used by the cgroup's tasks (v2 `cpu.stat` usage_usec, v1 `cpuacct.usage`).
         cpu_usage_seconds: Option<f64> ["seconds"],
         /// CPU time in user mode (v2 user_usec, v1 `cpuacct.usage_user`).
@@ -191,11 +196,14 @@ fn join_path(root: &str, rel: &str) -> String {
 fn read_cgroup(h: &Hierarchy, dir: &Path, path: String, ts: Timestamp, hostname: &str) -> CgroupsRow {
     let read = |f: &str| read_small(&dir.join(f));
     let has = |c: &str| h.v2 || h.controllers.iter().any(|x| x == c);
+    let container = containers::recognise(&path);
     let mut r = CgroupsRow {
         ts,
         hostname: hostname.to_string(),
         hierarchy: h.name.clone(),
         path,
+        container_runtime: container.as_ref().map(|c| c.runtime.to_string()),
+        container_id: container.map(|c| c.id),
         ..CgroupsRow::default()
     };
     let us = |v: u64| v as f64 / 1e6;
@@ -385,6 +393,57 @@ mod tests {
             "the root has no pids.current"
         );
         assert!(rows.iter().any(|r| r.hierarchy == "v2" && r.path == "/"));
+    }
+
+    #[test]
+    fn containers_by_runtime() {
+        let rows = collect(&Roots::test_fixture("containers"), Timestamp::from_micros(0), "h").unwrap();
+        let tagged: Vec<String> = rows
+            .iter()
+            .filter_map(|r| {
+                let (rt, id) = (r.container_runtime.as_deref()?, r.container_id.as_deref()?);
+                Some(format!("{} {} {rt} {}", r.hierarchy, r.path, &id[..id.len().min(8)]))
+            })
+            .collect();
+        let pod =
+            "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0f3e2a1b_9c8d_4e7f_a6b5_c4d3e2f1a0b9.slice";
+        let id = |two: &str| two.repeat(32);
+        assert_eq!(
+            tagged,
+            [
+                format!("v2 /{pod}/cri-containerd-{}.scope containerd 3f3f3f3f", id("3f")),
+                format!("v2 /{pod}/crio-{}.scope cri-o 4a4a4a4a", id("4a")),
+                "v2 /lxc.payload.web01 lxc web01".to_string(),
+                format!("v2 /machine.slice/libpod-{}.scope podman 2e2e2e2e", id("2e")),
+                format!("v2 /machine.slice/libpod-{}.scope/container podman 2e2e2e2e", id("2e")),
+                "v2 /machine.slice/systemd-nspawn@debian.service systemd-nspawn debian".to_string(),
+                format!("v2 /system.slice/docker-{}.scope docker 1d1d1d1d", id("1d")),
+                format!("memory /docker/{} docker 6c6c6c6c", id("6c")),
+                format!(
+                    "memory /kubepods/besteffort/pod0f3e2a1b-9c8d-4e7f-a6b5-c4d3e2f1a0b9/{} kubernetes 5b5b5b5b",
+                    id("5b")
+                ),
+                format!("memory /libpod_parent/libpod-{} podman 7d7d7d7d", id("7d")),
+                "memory /lxc/101 lxc 101".to_string(),
+            ]
+        );
+        // Full ids, and NULL for everything else: roots, slices, pods, daemons, monitors.
+        let docker = find(&rows, "v2", &format!("/system.slice/docker-{}.scope", id("1d")));
+        assert_eq!(docker.container_id.as_deref(), Some(id("1d").as_str()));
+        for p in [
+            "/",
+            "/system.slice/docker.service",
+            "/lxc.monitor.web01",
+            &format!("/machine.slice/libpod-conmon-{}.scope", id("2e")),
+            &format!("/{pod}"),
+        ] {
+            let r = find(&rows, "v2", p);
+            assert_eq!((&r.container_runtime, &r.container_id), (&None, &None), "{p}");
+        }
+        assert_eq!(
+            rows.iter().filter(|r| r.container_id.is_none()).count(),
+            rows.len() - 11
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::procfs::meminfo::MemInfo;
 use crate::procfs::stat::Stat;
 use crate::procfs::{Roots, cpuinfo, read_small, read_trimmed};
 use crate::schema::Timestamp;
+use crate::tables::gpus;
 
 crate::declare_table! {
     /// One row: what the host is. Static facts, read on every call.
@@ -41,6 +42,10 @@ crate::declare_table! {
         clock_ticks_per_sec: u64 ["Hz"],
         /// sysmon's version, as `duckdb_extensions()` shows it: `v0.x.y`, with `-<git hash>` for a build that is not a tagged release.
         extension_version: String [""],
+        /// Whether NVIDIA's NVML (`libnvidia-ml.so.1`, installed with the driver) could be opened and initialised: `system_gpus()` has rows only then.
+        nvml_available: bool [""],
+        /// The NVIDIA driver's version as NVML reports it (e.g. `580.159.04`); NULL without NVML.
+        nvidia_driver_version: Option<String> [""],
     }
 }
 
@@ -52,8 +57,9 @@ pub const EXTENSION_VERSION: &str = match option_env!("SYSMON_EXTENSION_VERSION"
     None => concat!("v", env!("CARGO_PKG_VERSION")),
 };
 
-/// Reads the facts for `system_info()` below `roots`.
-pub fn collect(roots: &Roots) -> std::io::Result<InfoRow> {
+/// Reads the facts for `system_info()` below `roots`; `nvml` is NVML's state (whether it is
+/// available, the driver's version: see [`gpus::driver`]).
+pub fn collect(roots: &Roots, nvml: (bool, Option<String>)) -> std::io::Result<InfoRow> {
     let stat_text = std::fs::read_to_string(roots.proc("stat"))?;
     let stat = Stat::parse(&stat_text);
     let mem = read_small(&roots.proc("meminfo"))
@@ -64,6 +70,7 @@ pub fn collect(roots: &Roots) -> std::io::Result<InfoRow> {
         .unwrap_or_default();
     let (os_name, os_version) = host::os_release(&roots.etc);
     let u = host::uname();
+    let (nvml_available, nvidia_driver_version) = nvml;
     Ok(InfoRow {
         hostname: u.nodename,
         os_name,
@@ -81,6 +88,8 @@ pub fn collect(roots: &Roots) -> std::io::Result<InfoRow> {
         page_size_bytes: host::page_size_bytes(),
         clock_ticks_per_sec: host::clock_ticks_per_sec(),
         extension_version: EXTENSION_VERSION.to_string(),
+        nvml_available,
+        nvidia_driver_version,
     })
 }
 
@@ -142,7 +151,7 @@ impl Table for Info {
     ];
 
     fn rows(_: &Now, state: &LiveState, _: &()) -> io::Result<Vec<InfoRow>> {
-        Ok(vec![collect(state.roots())?])
+        Ok(vec![collect(state.roots(), gpus::driver(state))?])
     }
 }
 
@@ -152,7 +161,7 @@ mod tests {
 
     #[test]
     fn reads_fixture_facts() {
-        let r = collect(&Roots::test_fixture("modern")).unwrap();
+        let r = collect(&Roots::test_fixture("modern"), (false, None)).unwrap();
         assert_eq!(r.logical_cpus, 2);
         assert_eq!(
             r.physical_cores,
@@ -168,7 +177,7 @@ mod tests {
 
     #[test]
     fn old_kernel_fixture_has_nulls() {
-        let r = collect(&Roots::test_fixture("old-kernel")).unwrap();
+        let r = collect(&Roots::test_fixture("old-kernel"), (false, None)).unwrap();
         assert_eq!(r.cpu_model, None);
         assert_eq!(r.physical_cores, None);
         assert_eq!(r.os_name, None);
@@ -177,7 +186,7 @@ mod tests {
 
     #[test]
     fn live_host_matches_independent_reads() {
-        let r = collect(&Roots::default()).unwrap();
+        let r = collect(&Roots::default(), (false, None)).unwrap();
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
         let kb: u64 = meminfo
             .lines()

@@ -16,11 +16,13 @@
 //! | `system_cgroups()` | [`cgroups`] | `cgroups/` |
 //! | `system_sockets()` | [`sockets`] | `sockets/` (when named) |
 //! | `system_users()` | [`users`] | `users/` (when named) |
+//! | `system_gpus()` | [`gpus`] | `gpus/` |
 
 pub mod cgroups;
 pub mod cpus;
 pub mod disks;
 pub mod filesystems;
+pub mod gpus;
 pub mod info;
 pub mod metrics;
 pub mod net_protocols;
@@ -65,6 +67,7 @@ macro_rules! for_each_table {
             $crate::tables::cgroups::Cgroups,
             $crate::tables::sockets::Sockets,
             $crate::tables::users::Users,
+            $crate::tables::gpus::Gpus,
         }
     };
 }
@@ -862,6 +865,7 @@ mod tests {
                     ("_iops", "1/s"),
                     ("_celsius", "celsius"),
                     ("_rpm", "rpm"),
+                    ("_watts", "watts"),
                     ("_us", "microseconds"),
                     ("_ms", "milliseconds"),
                 ];

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::host;
+use crate::procfs::containers;
 use crate::procfs::meminfo::MemInfo;
 use crate::procfs::pid::{self, PidDir, PidStat};
 use crate::procfs::stat::Stat;
@@ -84,6 +85,10 @@ crate::declare_table! {
         open_fds: Option<u64> [""],
         /// The process's cgroup: its v2 path, or on hybrid hosts whose v2 path is `/` its v1 `memory` path.
         cgroup: Option<String> [""],
+        /// Container runtime recognised from `cgroup` (`docker`, `podman`, `containerd`, `cri-o`, `kubernetes`, `ecs`, `lxc`, `systemd-nspawn`); NULL outside a container.
+        container_runtime: Option<String> [""],
+        /// The container's id as its runtime names it (64 hex digits; the name for LXC and nspawn); NULL outside a container.
+        container_id: Option<String> [""],
         /// Length of the window `cpu_pct` covers.
         window_seconds: f64 ["seconds"],
     }
@@ -129,7 +134,7 @@ impl ProcessFields {
                 "exe" => f.exe = true,
                 "read_bytes" | "written_bytes" => f.io = true,
                 "open_fds" => f.fds = true,
-                "cgroup" => f.cgroup = true,
+                "cgroup" | "container_runtime" | "container_id" => f.cgroup = true,
                 _ => {}
             }
         }
@@ -332,6 +337,7 @@ pub fn rows(
                 .filter(|&&b| b <= ticks && window_seconds > 0.0)
                 .map(|&b| 100.0 * ((ticks - b) as f64 / hz) / window_seconds);
             let rss_bytes = p.resident_pages.map(|r| r.saturating_mul(now.page_size));
+            let container = p.cgroup.as_deref().and_then(containers::recognise);
             ProcessesRow {
                 ts: now.ts,
                 hostname: now.hostname.clone(),
@@ -366,6 +372,8 @@ pub fn rows(
                 written_bytes: p.io.map(|(_, w)| w),
                 open_fds: p.open_fds,
                 cgroup: p.cgroup.clone(),
+                container_runtime: container.as_ref().map(|c| c.runtime.to_string()),
+                container_id: container.map(|c| c.id),
                 window_seconds,
             }
         })
@@ -516,6 +524,41 @@ mod tests {
                 .all(|r| r.state == "S" && r.ppid == 1 && r.rss_bytes == 9 * snap.page_size)
         );
         assert!(r.iter().all(|r| r.user.as_deref() == Some("root")));
+    }
+
+    #[test]
+    fn containers_from_the_cgroup() {
+        let mut c = ProcessCollector::with_user_lookup(Roots::test_fixture("containers"), names);
+        let fields = ProcessFields::for_columns(&[ProcessesRow::TABLE.column_index("container_id").unwrap()]);
+        assert!(fields.cgroup, "the container columns need the cgroup file");
+        let snap = c.snapshot(fields).unwrap();
+        let r = rows(&ProcessTimes::default(), Duration::ZERO, &snap, true);
+        let got: Vec<(i32, Option<&str>, Option<String>)> = r
+            .iter()
+            .map(|r| {
+                (
+                    r.pid,
+                    r.container_runtime.as_deref(),
+                    r.container_id.as_ref().map(|i| i[..i.len().min(8)].to_string()),
+                )
+            })
+            .collect();
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            got,
+            [
+                (1, None, None),
+                (100, None, None),
+                (101, Some("docker"), some("1d1d1d1d")),
+                (102, None, None),
+                (103, Some("podman"), some("2e2e2e2e")),
+                (104, Some("containerd"), some("3f3f3f3f")),
+                (105, Some("kubernetes"), some("5b5b5b5b")),
+                (106, Some("lxc"), some("web01")),
+            ],
+            "pid 102 is conmon, beside its container; pid 105's v2 path is the root of a hybrid host"
+        );
+        assert_eq!(r[2].container_id.as_deref(), Some("1d".repeat(32).as_str()));
     }
 
     #[test]
