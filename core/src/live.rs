@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::procfs::Roots;
+use crate::recorder::faults::{HookSource, Hooks};
 use crate::recorder::registry::Recorders;
 use crate::ring::{Ring, Window};
 use crate::sample::{Collector, HostSample};
@@ -86,6 +87,8 @@ pub struct LiveState {
     links: Mutex<LinkReader>,
     disk_classes: Mutex<DiskClasses>,
     stat_guard: Arc<StatGuard>,
+    /// Where this state's recorders take their test hooks from.
+    faults: HookSource,
     /// The recorders started on this state.
     pub recorders: Recorders,
 }
@@ -109,6 +112,7 @@ impl LiveState {
             disk_classes: Mutex::new(DiskClasses::default()),
             stat_guard: StatGuard::new(Arc::new(statvfs), StatPolicy::default()),
             clock: Arc::new(SystemClock),
+            faults: HookSource::Environment,
             recorders: Recorders::default(),
             roots,
         }
@@ -124,6 +128,17 @@ impl LiveState {
     pub fn with_stat_guard(mut self, guard: Arc<StatGuard>) -> LiveState {
         self.stat_guard = guard;
         self
+    }
+
+    /// The same state whose recorders inject `hooks`' faults, whatever the environment says.
+    pub fn with_faults(mut self, hooks: Hooks) -> LiveState {
+        self.faults = HookSource::Fixed(hooks);
+        self
+    }
+
+    /// The test hooks of a recorder starting now (see [`crate::recorder::faults`]).
+    pub fn fault_hooks(&self) -> Hooks {
+        self.faults.hooks()
     }
 
     pub fn roots(&self) -> &Roots {
