@@ -277,9 +277,10 @@ pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
             let floor = MAX_BYTES_MIN_PER_TABLE * tables.len() as u64;
             if b < floor {
                 return Err(format!(
-                    "max_bytes must be at least {floor} bytes ({} MiB per recorded table, {} tables): each flush writes one Parquet file per table, and a smaller cap would delete the newest files as soon as they are written; got {b}",
+                    "max_bytes must be at least {floor} bytes ({} MiB per recorded table, {} table{}): each flush writes one Parquet file per table, and a smaller cap would delete the newest files as soon as they are written; got {b}",
                     MAX_BYTES_MIN_PER_TABLE >> 20,
-                    tables.len()
+                    tables.len(),
+                    if tables.len() == 1 { "" } else { "s" }
                 ));
             }
             Some(b)
