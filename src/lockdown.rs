@@ -15,7 +15,7 @@
 //! file-backed database open).
 
 use std::ffi::CStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use duckdb::vtab::{BindInfo, Value};
 use sysmon_core::access::{self, Allowed, HostPath};
@@ -92,11 +92,12 @@ pub fn check_dir(bind: &BindInfo, dir: &Path) -> Result<(), String> {
     ))
 }
 
-/// `dir` lies inside one of `dirs` (component-wise) or is one of `paths`.
+/// `dir` lies inside one of `dirs` (component-wise) or is one of `paths`. Every path is
+/// compared where it really is (`sysmon_core::access::resolve`: the existing part with its
+/// symbolic links resolved), so a link inside an allowed directory that points outside it does not make its
+/// target allowed (DuckDB refuses `read_text` and `COPY` through such a link too).
 pub fn allowed(dir: &Path, dirs: &[String], paths: &[String]) -> bool {
-    let norm = |s: &str| sysmon_core::recorder::absolute(Path::new(s)).unwrap_or_else(|_| PathBuf::from(s));
-    dirs.iter().any(|d| !d.is_empty() && dir.starts_with(norm(d)))
-        || paths.iter().any(|p| !p.is_empty() && dir == norm(p))
+    sysmon_core::access::Allowed::new(dirs, paths).allows(dir, false)
 }
 
 /// The lockdown in force, as DuckDB reports it: its `allowed_directories` and

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::procfs::Roots;
 use crate::procfs::syscalls::UserNames;
+use crate::recorder::faults::{HookSource, Hooks};
 use crate::recorder::registry::Recorders;
 use crate::ring::{Ring, Window};
 use crate::sample::{Collector, HostSample};
@@ -93,6 +94,8 @@ pub struct LiveState {
     user_names: Arc<Mutex<UserNames>>,
     /// Whether `SYSMON_TEST_<NAME>_ROOT` may redirect a table (see [`Self::table_roots`]).
     test_hooks: bool,
+    /// Where this state's recorders take their test hooks from.
+    faults: HookSource,
     /// The recorders started on this state.
     pub recorders: Recorders,
 }
@@ -124,6 +127,7 @@ impl LiveState {
             gpus: Mutex::new(GpuReader::default()),
             stat_guard: StatGuard::new(Arc::new(statvfs), StatPolicy::default()),
             clock: Arc::new(SystemClock),
+            faults: HookSource::Environment,
             recorders: Recorders::default(),
             roots,
         }
@@ -145,6 +149,17 @@ impl LiveState {
     pub fn with_gpus(mut self, gpus: GpuReader) -> LiveState {
         self.gpus = Mutex::new(gpus);
         self
+    }
+
+    /// The same state whose recorders inject `hooks`' faults, whatever the environment says.
+    pub fn with_faults(mut self, hooks: Hooks) -> LiveState {
+        self.faults = HookSource::Fixed(hooks);
+        self
+    }
+
+    /// The test hooks of a recorder starting now (see [`crate::recorder::faults`]).
+    pub fn fault_hooks(&self) -> Hooks {
+        self.faults.hooks()
     }
 
     pub fn roots(&self) -> &Roots {

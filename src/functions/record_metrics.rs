@@ -13,7 +13,7 @@ use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
 use sysmon_core::live;
 use sysmon_core::recorder::{
-    self, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, RETENTION_MAX, RETENTION_MIN, Request, StartedRow,
+    self, Config, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, RETENTION_MAX, RETENTION_MIN, Request, StartedRow,
 };
 use sysmon_core::sync::lock;
 
@@ -23,7 +23,8 @@ use crate::table::{BoxError, LiveTable};
 pub struct RecordMetrics;
 
 pub struct Start {
-    req: Request,
+    /// The request as checked in bind: the directory the lockdown check saw is the one used.
+    config: Config,
     started: Mutex<Option<StartedRow>>,
 }
 
@@ -90,10 +91,17 @@ impl LiveTable for RecordMetrics {
         // The bounds are passed here only to phrase errors on NULL, negative and month values
         // as every other parameter's; `check` checks every bound.
         let config = recorder::check(live::process(), &req)?;
-        crate::lockdown::check_dir(bind, Path::new(&config.dir))?;
+        crate::lockdown::check_dir(bind, &config.dir).map_err(|e| {
+            let lexical = recorder::absolute(Path::new(&req.dir)).ok();
+            if lexical.as_deref() == Some(config.dir.as_path()) {
+                e
+            } else {
+                format!("{e} ('{}' leads there through a symbolic link)", req.dir)
+            }
+        })?;
         crate::lockdown::check_recorded(bind, &config)?;
         Ok(Start {
-            req,
+            config,
             started: Mutex::new(None),
         })
     }
@@ -103,7 +111,7 @@ impl LiveTable for RecordMetrics {
         if let Some(row) = started.as_ref() {
             return Ok(vec![row.clone()]);
         }
-        let rec = recorder::start(live::process(), &start.req)?;
+        let rec = recorder::start_checked(live::process(), start.config.clone())?;
         let row = rec.started_row();
         *started = Some(row.clone());
         Ok(vec![row])

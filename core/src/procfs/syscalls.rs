@@ -54,6 +54,28 @@ pub fn writable(path: &Path) -> bool {
     unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
 }
 
+/// What kind of file system holds `path`: `statfs(2)`'s type number (`f_type`) and whether
+/// it is mounted read-only (`statvfs`'s `ST_RDONLY`).
+#[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+pub fn fs_kind(path: &Path) -> io::Result<(u64, bool)> {
+    let c = c_path(path)?;
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: `c` is a NUL-terminated path; `st` is writable memory of the struct's size.
+    if unsafe { libc::statfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statfs returned 0, so it filled `st`.
+    let magic = unsafe { st.assume_init() }.f_type as u64 & 0xffff_ffff;
+    let mut vst = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: as above, for statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), vst.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it filled `vst`.
+    let read_only = unsafe { vst.assume_init() }.f_flag as u64 & libc::ST_RDONLY as u64 != 0;
+    Ok((magic, read_only))
+}
+
 /// CPU time of the calling thread, in nanoseconds.
 pub fn thread_cpu_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };

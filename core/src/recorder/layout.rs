@@ -18,6 +18,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::handle::{Dir, open_child};
+
 /// The suffix of complete files.
 pub const PARQUET_SUFFIX: &str = ".parquet";
 /// The suffix of files being written.
@@ -145,7 +147,8 @@ fn read_dir_if_exists(dir: &Path) -> io::Result<Option<fs::ReadDir>> {
     }
 }
 
-/// The date folders below a host folder, as (day number, path), oldest first.
+/// The date folders below a host folder, as (day number, path), oldest first. Anything else
+/// (a link among them included) is left out.
 pub fn list_days(host_dir: &Path) -> io::Result<Vec<(i64, PathBuf)>> {
     let mut out = Vec::new();
     let Some(rd) = read_dir_if_exists(host_dir)? else {
@@ -153,6 +156,9 @@ pub fn list_days(host_dir: &Path) -> io::Result<Vec<(i64, PathBuf)>> {
     };
     for entry in rd {
         let entry = entry?;
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
         let name = entry.file_name();
         let Some(date) = name.to_str().and_then(|n| n.strip_prefix("date=")) else {
             continue;
@@ -185,7 +191,29 @@ pub fn parse_date(s: &str) -> Option<i64> {
     (date_string(day) == s).then_some(day)
 }
 
-/// Our complete files in a date folder, oldest first (by first timestamp, then level).
+/// The date folders below a host folder, oldest first, each held open (see
+/// [`list_days`]; a link swapped in after the listing is refused, never followed).
+pub fn open_days(host_dir: &Path) -> io::Result<Vec<(i64, Dir)>> {
+    let mut out = Vec::new();
+    for (day, path) in list_days(host_dir)? {
+        match Dir::open(&path) {
+            Ok(d) => out.push((day, d)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// The date folder of `day` below `host_dir`, held open, created first when `create`; a link
+/// in its place is refused (the error names it below `shown_host`).
+pub fn open_date_dir(host_dir: &Path, day: i64, create: bool, shown_host: &Path) -> io::Result<Dir> {
+    let name = format!("date={}", date_string(day));
+    open_child(host_dir, &name, create, &shown_host.join(&name))
+}
+
+/// Our complete files in a date folder, oldest first (by first timestamp, then level). Only
+/// regular files: a link with one of our names is left out.
 pub fn list_files(date_dir: &Path) -> io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     let Some(rd) = read_dir_if_exists(date_dir)? else {
@@ -193,6 +221,9 @@ pub fn list_files(date_dir: &Path) -> io::Result<Vec<Entry>> {
     };
     for entry in rd {
         let entry = entry?;
+        if !entry.file_type()?.is_file() {
+            continue;
+        }
         let Some(name) = entry.file_name().to_str().and_then(FileName::parse) else {
             continue;
         };

@@ -3,7 +3,6 @@
 //! flush. [`Shared`] is what the threads and the handle share.
 
 use std::io;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Condvar, Mutex};
@@ -11,8 +10,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::config::{Config, Request, check};
-use super::lock::PartitionLock;
-use super::{RecordingRow, StartedRow, faults, layout, merge, sampler, writer};
+use super::handle::{Dir, open_root};
+use super::lock::Partition;
+use super::{RecordingRow, StartedRow, layout, merge, sampler, writer};
 use crate::live::LiveState;
 use crate::sample::Collector;
 use crate::schema::Timestamp;
@@ -165,6 +165,8 @@ pub struct Recorder {
     pub id: i64,
     pub config: Config,
     pub started_at: Timestamp,
+    /// When it started, on the monotonic clock (compared with [`Config::checked_at`]).
+    pub started_instant: Instant,
     pub shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -230,27 +232,36 @@ impl Recorder {
     }
 }
 
-/// Starts a recorder on `state` (the act of `record_metrics`, on its first scan call).
+/// Checks `req` and starts a recorder on `state`.
 pub fn start(state: &Arc<LiveState>, req: &Request) -> Result<Arc<Recorder>, String> {
-    let config = check(state, req)?;
+    start_checked(state, check(state, req)?)
+}
+
+/// Starts a recorder of a checked request on `state` (the act of `record_metrics`, on its
+/// first scan call, with the config its bind checked: the directory the lockdown check saw).
+pub fn start_checked(state: &Arc<LiveState>, config: Config) -> Result<Arc<Recorder>, String> {
     state.recorders.exit_hook.call_once(|| {
         // SAFETY: registering a plain extern "C" function without arguments.
         unsafe {
             libc::atexit(exit_hook);
         }
     });
-    faults::refresh();
+    let hooks = state.fault_hooks();
     let _starting = lock(&state.recorders.starting);
-    state.recorders.refuse_running_on(&config.dir)?;
+    state.recorders.refuse_running_on(&config.dir, config.checked_at)?;
     let dir_shown = config.dir.display().to_string();
-    std::fs::create_dir_all(&config.dir).map_err(|e| format!("dir '{dir_shown}' cannot be created: {e}"))?;
-    probe_writable(&config.dir).map_err(|e| format!("dir '{dir_shown}' is not writable: {e}"))?;
-    let mut locks: Vec<PartitionLock> = Vec::new();
-    for h in config.host_dirs() {
-        locks.push(PartitionLock::acquire(&h).map_err(|e| format!("dir '{dir_shown}': {e}"))?);
+    let root = open_root(&config.dir).map_err(|e| format!("dir '{dir_shown}' cannot be created: {e}"))?;
+    probe_writable(&root).map_err(|e| format!("dir '{dir_shown}' is not writable: {e}"))?;
+    let mut partitions: Vec<Partition> = Vec::new();
+    for t in &config.tables {
+        partitions.push(
+            Partition::acquire(&root, &config.dir, t.name(), &config.host)
+                .map_err(|e| format!("dir '{dir_shown}': {e}"))?,
+        );
     }
-    for h in config.host_dirs() {
-        merge::recover(&h).map_err(|e| format!("dir '{dir_shown}': cannot clean up {}: {e}", h.display()))?;
+    for p in &partitions {
+        merge::recover(&p.dir.path())
+            .map_err(|e| format!("dir '{dir_shown}': cannot clean up {}: {e}", p.shown.display()))?;
     }
     let mut collector = Collector::new(state.roots().clone());
     let mut baseline = collector.sample().map_err(|e| format!("cannot sample the host: {e}"))?;
@@ -261,11 +272,16 @@ pub fn start(state: &Arc<LiveState>, req: &Request) -> Result<Arc<Recorder>, Str
     let id = state.recorders.next_id();
     let shared = Arc::new(Shared::default());
     let (tx, rx) = sync_channel(CHANNEL_SAMPLES);
+    let held = writer::Held {
+        root,
+        partitions,
+        hooks,
+    };
     let writer = {
         let (shared, config, state) = (shared.clone(), config.clone(), state.clone());
         std::thread::Builder::new()
             .name(format!("sysmon-rec{id}-w"))
-            .spawn(move || writer::run(config, shared, rx, state, locks))
+            .spawn(move || writer::run(config, shared, rx, state, held))
             .map_err(|e| format!("cannot start the writer thread: {e}"))?
     };
     let sampler = {
@@ -286,6 +302,7 @@ pub fn start(state: &Arc<LiveState>, req: &Request) -> Result<Arc<Recorder>, Str
         id,
         config,
         started_at: Timestamp::now(),
+        started_instant: Instant::now(),
         shared,
         threads: Mutex::new(vec![sampler, writer]),
     });
@@ -293,10 +310,10 @@ pub fn start(state: &Arc<LiveState>, req: &Request) -> Result<Arc<Recorder>, Str
     Ok(rec)
 }
 
-/// Creates and removes a file in `dir`.
-fn probe_writable(dir: &Path) -> io::Result<()> {
-    let p = dir.join(format!(".sysmon-probe-{}{}", std::process::id(), layout::TEMP_SUFFIX));
-    std::fs::write(&p, b"")?;
+/// Creates and removes a file in the held directory.
+fn probe_writable(dir: &Dir) -> io::Result<()> {
+    let p = dir.join(&format!(".sysmon-probe-{}{}", std::process::id(), layout::TEMP_SUFFIX));
+    std::fs::OpenOptions::new().write(true).create_new(true).open(&p)?;
     std::fs::remove_file(&p)
 }
 

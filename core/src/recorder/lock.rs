@@ -4,33 +4,52 @@
 //! `flock` locks belong to the open file description, so a second recorder is refused whether
 //! it runs in another process or in this one; the kernel drops the lock when the process dies,
 //! however it dies, so a crash never leaves a stale lock behind.
+//!
+//! A lock only guards the file it is taken on: when the partition's folder is deleted while
+//! recording, the held lock is on a deleted file, and a recorder of another process can take
+//! a new `.lock` at the same path. So before every write the writer checks that the lock it
+//! holds is still the one on disk ([`Partition::still_held`]: same device and inode, reached
+//! from the recording directory without following links) and otherwise takes the lock again
+//! ([`Partition::acquire`]), which fails if another recorder got there first.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::layout::LOCK_FILE;
+use super::handle::{Dir, FileId};
+use super::layout::{self, LOCK_FILE};
 
+/// One `<table>/host=<host>` folder, held open, with its lock taken.
 #[derive(Debug)]
-pub struct PartitionLock {
-    _file: File,
-    pub path: PathBuf,
+pub struct Partition {
+    /// The folder, held open: everything of the partition is written through it.
+    pub dir: Dir,
+    /// `<dir>/<table>/host=<host>`, for messages.
+    pub shown: PathBuf,
+    table: String,
+    host: String,
+    lock: File,
 }
 
-impl PartitionLock {
-    /// Creates `host_dir` if needed and locks it; an error if another recorder holds it.
-    pub fn acquire(host_dir: &Path) -> io::Result<PartitionLock> {
-        fs::create_dir_all(host_dir)?;
-        let path = host_dir.join(LOCK_FILE);
-        let file = OpenOptions::new()
+impl Partition {
+    /// Creates `<table>/host=<host>` below `root` if needed (refusing links), and locks it;
+    /// an error of kind `WouldBlock` if another recorder holds it. `root_shown` is the
+    /// recording directory's path, for messages.
+    pub fn acquire(root: &Dir, root_shown: &Path, table: &str, host: &str) -> io::Result<Partition> {
+        let shown = layout::host_dir(root_shown, table, host);
+        let table_dir = root.child(table, true, &root_shown.join(table))?;
+        let dir = table_dir.child(&format!("host={host}"), true, &shown)?;
+        let lock = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)?;
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(dir.join(LOCK_FILE))?;
         // SAFETY: flock on a descriptor we own; no memory is passed.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
             let e = io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
@@ -38,29 +57,97 @@ impl PartitionLock {
                     io::ErrorKind::WouldBlock,
                     format!(
                         "another recorder (in this process or another) is writing {} (it holds {})",
-                        host_dir.display(),
-                        path.display()
+                        shown.display(),
+                        shown.join(LOCK_FILE).display()
                     ),
                 ));
             }
             return Err(e);
         }
-        Ok(PartitionLock { _file: file, path })
+        Ok(Partition {
+            dir,
+            shown,
+            table: table.to_string(),
+            host: host.to_string(),
+            lock,
+        })
+    }
+
+    /// Whether the lock this holds is the `.lock` reached from `root` now (and the folder
+    /// held is the one at the path): false when the folder was deleted, moved or replaced.
+    pub fn still_held(&self, root: &Dir) -> bool {
+        let here = (|| -> io::Result<(FileId, FileId)> {
+            let table_dir = Dir::open(&root.join(&self.table))?;
+            let dir = Dir::open(&table_dir.join(&format!("host={}", self.host)))?;
+            let lock = super::handle::open_nofollow(&dir.join(LOCK_FILE))?;
+            Ok((dir.id()?, FileId::of(&lock.metadata()?)))
+        })();
+        let held = (|| -> io::Result<(FileId, FileId)> { Ok((self.dir.id()?, FileId::of(&self.lock.metadata()?))) })();
+        matches!((here, held), (Ok(a), Ok(b)) if a == b)
+    }
+
+    /// Takes the partition again below `root` (after [`Self::still_held`] said no).
+    pub fn reacquire(&self, root: &Dir, root_shown: &Path) -> io::Result<Partition> {
+        Partition::acquire(root, root_shown, &self.table, &self.host)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn second_lock_is_refused_until_first_is_dropped() {
         let dir = std::env::temp_dir().join(format!("sysmon-lock-{}", std::process::id()));
-        let a = PartitionLock::acquire(&dir).unwrap();
-        let e = PartitionLock::acquire(&dir).unwrap_err();
+        fs::create_dir_all(&dir).unwrap();
+        let root = Dir::open(&dir).unwrap();
+        let a = Partition::acquire(&root, &dir, "metrics", "h").unwrap();
+        let e = Partition::acquire(&root, &dir, "metrics", "h").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
         assert!(e.to_string().contains("another recorder"), "{e}");
+        assert!(a.still_held(&root));
         drop(a);
-        let _b = PartitionLock::acquire(&dir).unwrap();
+        let _b = Partition::acquire(&root, &dir, "metrics", "h").unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_deleted_partition_is_noticed_and_another_recorder_can_take_it() {
+        let dir = std::env::temp_dir().join(format!("sysmon-lock-del-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let root = Dir::open(&dir).unwrap();
+        let a = Partition::acquire(&root, &dir, "cpus", "h").unwrap();
+        fs::remove_dir_all(dir.join("cpus")).unwrap();
+        assert!(!a.still_held(&root), "the lock on disk is gone");
+        // Another recorder takes the new lock: the first cannot take it back.
+        let b = Partition::acquire(&root, &dir, "cpus", "h").unwrap();
+        assert!(!a.still_held(&root) && b.still_held(&root));
+        let e = a.reacquire(&root, &dir).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
+        drop(b);
+        let a2 = a.reacquire(&root, &dir).unwrap();
+        assert!(a2.still_held(&root));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_link_in_place_of_a_partition_folder_is_refused() {
+        let dir = std::env::temp_dir().join(format!("sysmon-lock-link-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let outside = dir.join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        let rec = dir.join("rec");
+        fs::create_dir_all(&rec).unwrap();
+        std::os::unix::fs::symlink(&outside, rec.join("metrics")).unwrap();
+        let root = Dir::open(&rec).unwrap();
+        let e = Partition::acquire(&root, &rec, "metrics", "h").unwrap_err();
+        assert!(e.to_string().contains("rec/metrics' is a symbolic link"), "{e}");
+        assert_eq!(
+            fs::read_dir(&outside).unwrap().count(),
+            0,
+            "nothing written through the link"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use arrow_schema::SchemaRef;
 
-use super::faults;
+use super::faults::Hooks;
 use super::layout::{self, Entry, FileName, sync_dir};
 use super::store::{self, FileMeta, keys};
 use crate::schema::TableDecl;
@@ -61,7 +61,8 @@ impl std::ops::AddAssign for Merged {
 /// folder. Run before anything else writes there.
 pub fn recover(host_dir: &Path) -> io::Result<u64> {
     let mut removed = 0;
-    for (_, day_dir) in layout::list_days(host_dir)? {
+    for (_, day) in layout::open_days(host_dir)? {
+        let day_dir = day.path();
         for t in layout::list_temps(&day_dir)? {
             fs::remove_file(&t)?;
             removed += 1;
@@ -105,6 +106,7 @@ fn compatible(e: &Entry, decl: &TableDecl) -> bool {
 
 /// Merges `inputs` (files of one day folder, oldest first) into one file of `level`.
 pub fn merge(
+    hooks: &Hooks,
     day_dir: &Path,
     decl: &TableDecl,
     schema: &SchemaRef,
@@ -130,10 +132,8 @@ pub fn merge(
     let input_names: Vec<String> = inputs.iter().map(|e| e.name.render()).collect();
     let paths: Vec<PathBuf> = inputs.iter().map(|e| e.path.clone()).collect();
     let kv = store::metadata_kv(meta, level, &input_names);
-    let (bytes, _rows) = store::merge_files(day_dir, &final_name, decl, schema, &paths, kv, || {
-        faults::merge_pause("before_rename")
-    })?;
-    faults::merge_pause("after_rename");
+    let (bytes, _rows) = store::merge_files(hooks, day_dir, &final_name, decl, schema, &paths, kv)?;
+    hooks.merge_pause("after_rename");
     for p in &paths {
         match fs::remove_file(p) {
             Ok(()) => {}
@@ -147,6 +147,7 @@ pub fn merge(
 
 /// Merges full levels of a day folder being recorded.
 pub fn compact(
+    hooks: &Hooks,
     day_dir: &Path,
     decl: &TableDecl,
     schema: &SchemaRef,
@@ -167,7 +168,7 @@ pub fn compact(
             .cloned()
             .collect();
         if inputs.len() >= fanin {
-            total += merge(day_dir, decl, schema, meta, &inputs, level + 1)?;
+            total += merge(hooks, day_dir, decl, schema, meta, &inputs, level + 1)?;
             listed = layout::list_files(day_dir)?;
         }
     }
@@ -175,11 +176,17 @@ pub fn compact(
 }
 
 /// Merges every file of a finished day folder into one.
-pub fn close_day(day_dir: &Path, decl: &TableDecl, schema: &SchemaRef, meta: &FileMeta) -> io::Result<Merged> {
+pub fn close_day(
+    hooks: &Hooks,
+    day_dir: &Path,
+    decl: &TableDecl,
+    schema: &SchemaRef,
+    meta: &FileMeta,
+) -> io::Result<Merged> {
     let files = layout::list_files(day_dir)?;
     if files.len() < 2 {
         return Ok(Merged::default());
     }
     let inputs: Vec<Entry> = files.into_iter().filter(|e| compatible(e, decl)).collect();
-    merge(day_dir, decl, schema, meta, &inputs, DAY_LEVEL)
+    merge(hooks, day_dir, decl, schema, meta, &inputs, DAY_LEVEL)
 }

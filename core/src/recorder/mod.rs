@@ -5,7 +5,8 @@
 //! through an `atexit` hook) ends them after a final flush. The rooms: [`config`] (the request
 //! and every check of it), [`lifecycle`] (start, stop, the threads' shared state),
 //! [`registry`] (the recorders of a state), [`tables`] (which tables, driven how), [`sampler`]
-//! and [`writer`] (the two threads). Design rules, each with the reason:
+//! and [`writer`] (the two threads), [`handle`] (folders held open, so links cannot redirect
+//! writes), [`lock`] (one writer per partition). Design rules, each with the reason:
 //!
 //! * **Two threads.** The sampling thread ([`sampler`]) does only the reads of each tick
 //!   (kept-open `/proc` files, `pread`), publishes the sample to the live ring (so live queries
@@ -20,13 +21,15 @@
 //!   counted in `rows_dropped`; writing resumes when the fault clears (each flush retries).
 //! * **Nothing a reader sees is partial**, and merges are crash-safe: see [`store`], [`merge`].
 //! * **Only this host's partitions are touched** (clean-up, merging, retention, `max_bytes`),
-//!   and a `flock` per partition ([`lock`]) keeps two recorders from writing one.
+//!   and a `flock` per partition ([`lock`]), checked before every write, keeps two recorders
+//!   from writing one.
 //! * **Panic-safe threads.** Both thread bodies run inside `catch_unwind`; a panic ends the
 //!   recorder with state `failed` and the message in `last_error`, never the process.
 
 pub mod columns;
 pub mod config;
 pub mod faults;
+pub mod handle;
 pub mod layout;
 pub mod lifecycle;
 pub mod lock;
@@ -42,12 +45,12 @@ use crate::schema::Timestamp;
 
 pub use crate::procfs::syscalls::thread_cpu_ns;
 pub use config::{
-    Config, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PROCESS_DEFAULT, RETENTION_MAX,
-    RETENTION_MIN, Request, absolute, check,
+    Config, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, MAX_BYTES_MIN_PER_TABLE, PROCESS_DEFAULT,
+    RETENTION_MAX, RETENTION_MIN, Request, absolute, check, resolve,
 };
 pub use lifecycle::{
-    CHANNEL_SAMPLES, EXIT_TIMEOUT, Recorder, STOP_TIMEOUT, Shared, State, WriterStatus, panic_text, start, stop,
-    wall_us,
+    CHANNEL_SAMPLES, EXIT_TIMEOUT, Recorder, STOP_TIMEOUT, Shared, State, WriterStatus, panic_text, start,
+    start_checked, stop, wall_us,
 };
 
 /// Version of the recorded files' schemas, written into every file

@@ -40,13 +40,20 @@ impl Recorders {
     }
 
     /// An error if a running recorder writes `dir` (the one "already recording" message).
-    pub fn refuse_running_on(&self, dir: &Path) -> Result<(), String> {
+    /// `checked_at` is when the request was checked: a recorder started since then was
+    /// started by another `record_metrics` of the same statement (or of a concurrent one),
+    /// and keeps running after the statement fails, so the error says so.
+    pub fn refuse_running_on(&self, dir: &Path, checked_at: Instant) -> Result<(), String> {
         let running = lock(&self.list)
             .iter()
             .find(|r| r.config.dir == dir && r.state() == State::Running)
-            .map(|r| r.id);
+            .map(|r| (r.id, r.started_instant));
         match running {
-            Some(other) => Err(format!(
+            Some((other, started)) if started > checked_at => Err(format!(
+                "recorder {other} is already recording into '{}' for this host: it was started after this record_metrics call was bound, by another record_metrics call on the same directory in this statement (such as both sides of a UNION ALL, or a CTE used twice) or in a concurrent one; it keeps running after this error: stop it with stop_recording({other}) if it was not meant to run",
+                dir.display()
+            )),
+            Some((other, _)) => Err(format!(
                 "recorder {other} is already recording into '{}' for this host; stop it first with stop_recording({other})",
                 dir.display()
             )),

@@ -11,6 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::handle::Dir;
 use super::layout::{self, Entry};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,11 +32,13 @@ pub fn apply(
         return Ok(deleted);
     }
     let mut files: Vec<Entry> = Vec::new();
-    let mut day_dirs: Vec<PathBuf> = Vec::new();
+    // Each date folder is held open while its files are deleted: a link swapped in for it
+    // cannot lead the deletions elsewhere (see `super::handle`).
+    let mut day_dirs: Vec<(PathBuf, i64, Dir)> = Vec::new();
     for h in host_dirs {
-        for (_, d) in layout::list_days(h)? {
-            files.extend(layout::list_files(&d)?);
-            day_dirs.push(d);
+        for (day, d) in layout::open_days(h)? {
+            files.extend(layout::list_files(&d.path())?);
+            day_dirs.push((h.clone(), day, d));
         }
     }
     files.sort_by_key(|e| (e.name.last_us, e.name.first_us));
@@ -72,16 +75,21 @@ pub fn apply(
             total = total.saturating_sub(e.bytes);
         }
     }
-    for d in day_dirs {
-        remove_if_empty(&d);
+    for (host, day, d) in day_dirs {
+        remove_if_empty(&host, day, &d);
     }
     Ok(deleted)
 }
 
-/// Removes a date folder that holds nothing (a temp file or a foreign file keeps it).
-fn remove_if_empty(dir: &Path) {
-    if fs::read_dir(dir).map(|mut r| r.next().is_none()).unwrap_or(false) {
-        let _ = fs::remove_dir(dir);
+/// Removes a date folder that holds nothing (a temp file or a foreign file keeps it), if it
+/// is still the one at its name below `host`.
+fn remove_if_empty(host: &Path, day: i64, d: &Dir) {
+    if !fs::read_dir(d.path()).map(|mut r| r.next().is_none()).unwrap_or(false) {
+        return;
+    }
+    let at_name = layout::date_dir(host, day);
+    if Dir::open(&at_name).ok().and_then(|o| o.id().ok()) == d.id().ok() {
+        let _ = fs::remove_dir(at_name);
     }
 }
 

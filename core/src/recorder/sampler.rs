@@ -206,6 +206,7 @@ mod tests {
             retention: None,
             max_bytes: None,
             host: "h".into(),
+            checked_at: std::time::Instant::now(),
         };
         let sample = || Arc::new(Collector::new(Roots::test_fixture("modern")).sample().unwrap());
         let mut tables = Tables::new(&config, sample());

@@ -32,7 +32,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::schema::types::ColumnPath;
 
-use super::faults;
+use super::faults::Hooks;
+use super::handle::open_nofollow;
 use super::layout::{self, sync_dir};
 use crate::schema::{ColType, TableDecl};
 
@@ -130,7 +131,9 @@ fn parquet_err(e: parquet::errors::ParquetError) -> io::Error {
 
 /// Writes batches to a new complete file `dir/name` (temp, fsync, rename, fsync dir).
 /// Returns the file's size. `batches` is called with a writer; what it writes is the content.
+/// `hooks` may inject a fault (tests).
 pub fn write_atomically(
+    hooks: &Hooks,
     dir: &Path,
     final_name: &str,
     schema: &SchemaRef,
@@ -138,7 +141,7 @@ pub fn write_atomically(
     batches: impl FnOnce(&mut ArrowWriter<BufWriter<File>>) -> io::Result<()>,
     before_rename: impl FnOnce(),
 ) -> io::Result<u64> {
-    faults::check_write(dir)?;
+    hooks.check_write()?;
     fs::create_dir_all(dir)?;
     let temp = dir.join(layout::temp_name(final_name));
     let target = dir.join(final_name);
@@ -157,7 +160,7 @@ pub fn write_atomically(
         let bytes = file.metadata()?.len();
         drop(file);
         before_rename();
-        faults::check_write(dir)?;
+        hooks.check_write()?;
         if target.exists() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
@@ -183,6 +186,7 @@ pub fn write_batch(
     kv: Vec<KeyValue>,
 ) -> io::Result<u64> {
     write_atomically(
+        &Hooks::default(),
         dir,
         final_name,
         &batch.schema(),
@@ -194,7 +198,7 @@ pub fn write_batch(
 
 /// The key-value metadata of a complete file.
 pub fn read_kv(path: &Path) -> io::Result<Vec<(String, String)>> {
-    let reader = SerializedFileReader::new(File::open(path)?).map_err(parquet_err)?;
+    let reader = SerializedFileReader::new(open_nofollow(path)?).map_err(parquet_err)?;
     let kv = reader
         .metadata()
         .file_metadata()
@@ -214,17 +218,19 @@ pub fn kv_get<'a>(kv: &'a [(String, String)], key: &str) -> Option<&'a str> {
 
 /// Streams the rows of `inputs`, in order, into a new complete file `dir/final_name`,
 /// reading them with `schema` (the current declaration's). Memory is bounded by one row group.
+/// `hooks` may pause it before the rename (`before_rename`, tests).
 pub fn merge_files(
+    hooks: &Hooks,
     dir: &Path,
     final_name: &str,
     decl: &TableDecl,
     schema: &SchemaRef,
     inputs: &[PathBuf],
     kv: Vec<KeyValue>,
-    before_rename: impl FnOnce(),
 ) -> io::Result<(u64, u64)> {
     let mut rows = 0u64;
     let bytes = write_atomically(
+        hooks,
         dir,
         final_name,
         schema,
@@ -232,7 +238,7 @@ pub fn merge_files(
         |w| {
             for input in inputs {
                 let options = ArrowReaderOptions::new().with_schema(Arc::clone(schema));
-                let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(File::open(input)?, options)
+                let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(open_nofollow(input)?, options)
                     .map_err(parquet_err)?
                     .with_batch_size(8192)
                     .build()
@@ -245,13 +251,13 @@ pub fn merge_files(
             }
             Ok(())
         },
-        before_rename,
+        || hooks.merge_pause("before_rename"),
     )?;
     Ok((bytes, rows))
 }
 
 /// Number of rows in a complete file (from its footer).
 pub fn row_count(path: &Path) -> io::Result<u64> {
-    let reader = SerializedFileReader::new(File::open(path)?).map_err(parquet_err)?;
+    let reader = SerializedFileReader::new(open_nofollow(path)?).map_err(parquet_err)?;
     Ok(reader.metadata().file_metadata().num_rows().max(0) as u64)
 }

@@ -15,6 +15,7 @@ use super::layout::{self, FileName, MICROS_PER_DAY};
 use super::sampler::{self, Sampled};
 use super::store::{self, FileMeta, keys};
 use super::*;
+use super::{faults, handle, lock};
 use crate::live::LiveState;
 use crate::procfs::Roots;
 use crate::sample::{Collector, HostSample};
@@ -26,7 +27,22 @@ fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sysmon-rec-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).unwrap();
-    d
+    fs::canonicalize(d).unwrap()
+}
+
+/// What `start` hands the writer: the held directory and the locked partitions.
+fn held(config: &Config) -> writer::Held {
+    let root = handle::open_root(&config.dir).unwrap();
+    let partitions = config
+        .tables
+        .iter()
+        .map(|t| lock::Partition::acquire(&root, &config.dir, t.name(), &config.host).unwrap())
+        .collect();
+    writer::Held {
+        root,
+        partitions,
+        hooks: faults::Hooks::default(),
+    }
 }
 
 fn fixture_sample() -> HostSample {
@@ -193,9 +209,16 @@ fn merge_keeps_every_row_once_and_recovery_finishes_a_crashed_merge() {
     let schema = arrow_schema(MetricsRow::TABLE);
     // Fan-in 4: nothing to do yet.
     assert_eq!(
-        merge::compact(&day_dir, MetricsRow::TABLE, &schema, &meta(), 4)
-            .unwrap()
-            .files,
+        merge::compact(
+            &faults::Hooks::default(),
+            &day_dir,
+            MetricsRow::TABLE,
+            &schema,
+            &meta(),
+            4
+        )
+        .unwrap()
+        .files,
         0
     );
     // Keep copies of the inputs, to replay a crash between rename and delete.
@@ -203,7 +226,15 @@ fn merge_keeps_every_row_once_and_recovery_finishes_a_crashed_merge() {
         .iter()
         .map(|n| (day_dir.join(n.render()), fs::read(day_dir.join(n.render())).unwrap()))
         .collect();
-    let m = merge::compact(&day_dir, MetricsRow::TABLE, &schema, &meta(), 3).unwrap();
+    let m = merge::compact(
+        &faults::Hooks::default(),
+        &day_dir,
+        MetricsRow::TABLE,
+        &schema,
+        &meta(),
+        3,
+    )
+    .unwrap();
     assert_eq!(m.files, 1);
     let files = layout::list_files(&day_dir).unwrap();
     assert_eq!(files.len(), 1);
@@ -235,6 +266,7 @@ fn test_config(dir: &Path, flush: Duration) -> Config {
         retention: None,
         max_bytes: None,
         host: "testhost".into(),
+        checked_at: std::time::Instant::now(),
     }
 }
 
@@ -251,7 +283,8 @@ fn rotation_splits_days_and_closes_the_finished_one() {
         tx.send(t).unwrap();
     }
     drop(tx);
-    writer::run(config.clone(), shared.clone(), rx, state, Vec::new());
+    let h = held(&config);
+    writer::run(config.clone(), shared.clone(), rx, state, h);
     let host_dir = layout::host_dir(&dir, "metrics", "testhost");
     let days = layout::list_days(&host_dir).unwrap();
     assert_eq!(days.len(), 2);
@@ -289,13 +322,9 @@ fn a_restart_merges_a_finished_day_left_in_pieces() {
     let shared = Arc::new(Shared::default());
     let (tx, rx) = sync_channel::<Sampled>(1);
     drop(tx);
-    writer::run(
-        test_config(&dir, Duration::from_secs(60)),
-        shared,
-        rx,
-        fixture_state(),
-        Vec::new(),
-    );
+    let config = test_config(&dir, Duration::from_secs(60));
+    let h = held(&config);
+    writer::run(config, shared, rx, fixture_state(), h);
     let files = layout::list_files(&day_dir).unwrap();
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].name.level, merge::DAY_LEVEL);
@@ -408,4 +437,236 @@ fn records_a_fixture_tree_stops_and_refuses_a_second_recorder_on_the_same_dir() 
     let again = start(&state, &req).unwrap();
     stop(&state, again.id).unwrap();
     fs::remove_dir_all(&dir).unwrap();
+}
+
+fn fast_request(dir: &Path, tables: &[&str]) -> Request {
+    Request {
+        dir: dir.display().to_string(),
+        interval: Duration::from_millis(20),
+        tables: Some(tables.iter().map(|t| t.to_string()).collect()),
+        process_interval: None,
+        flush_interval: Some(Duration::from_millis(100)),
+        retention: None,
+        max_bytes: None,
+    }
+}
+
+/// `remove_dir_all`, retried: the recorder may add a file while the tree is being removed.
+fn remove_tree(dir: &Path) {
+    for _ in 0..50 {
+        match fs::remove_dir_all(dir) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    panic!("cannot remove {}", dir.display());
+}
+
+fn last_error(rec: &Recorder) -> String {
+    rec.row().last_error.unwrap_or_default()
+}
+
+/// Every file below `dir`, links not followed.
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                todo.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn injected_faults_come_from_the_state_and_last_error_names_every_failed_table() {
+    let dir = tmp("faults");
+    let fault = dir.join("fault");
+    fs::write(&fault, b"").unwrap();
+    let state = Arc::new(
+        LiveState::new(Roots::test_fixture("modern")).with_faults(faults::Hooks {
+            fault_file: Some(fault.clone()),
+            ..faults::Hooks::default()
+        }),
+    );
+    let rec = start(&state, &fast_request(&dir.join("rec"), &["metrics", "cpus", "sensors"])).unwrap();
+    wait_for(|| last_error(&rec).contains("3 of 3 tables"));
+    let e = last_error(&rec);
+    assert!(e.contains("(metrics, cpus, sensors)") && e.contains("injected"), "{e}");
+    assert_eq!(rec.row().rows_written, 0);
+    fs::remove_file(&fault).unwrap();
+    wait_for(|| rec.row().rows_written > 0);
+    let row = stop(&state, rec.id).unwrap();
+    assert_eq!(row.rows_dropped, 0);
+    // The process's own state is untouched by this test's hooks.
+    assert_eq!(
+        crate::live::process().fault_hooks(),
+        faults::Hooks::from_env(|k| std::env::var(k).ok())
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn links_swapped_in_while_recording_never_redirect_writes() {
+    let base = tmp("swap");
+    let outside = base.join("outside");
+    fs::create_dir(&outside).unwrap();
+    let dir = base.join("rec");
+    let state = fixture_state();
+    let rec = start(&state, &fast_request(&dir, &["metrics", "cpus"])).unwrap();
+    wait_for(|| rec.row().rows_written > 0);
+    // A table folder replaced by a link: refused, nothing written through it.
+    remove_tree(&dir.join("cpus"));
+    std::os::unix::fs::symlink(&outside, dir.join("cpus")).unwrap();
+    wait_for(|| last_error(&rec).contains("is a symbolic link"));
+    assert!(
+        last_error(&rec).contains("1 of 2 tables (cpus)"),
+        "{}",
+        last_error(&rec)
+    );
+    let metrics_rows = rec.row().rows_written;
+    wait_for(|| rec.row().rows_written > metrics_rows);
+    // The recording directory replaced by a link: nothing written, rows stay buffered.
+    fs::rename(&dir, base.join("moved")).unwrap();
+    std::os::unix::fs::symlink(&outside, &dir).unwrap();
+    wait_for(|| last_error(&rec).contains("replaced by a symbolic link"));
+    let written = rec.row().rows_written;
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        rec.row().rows_written,
+        written,
+        "nothing written while the root is a link"
+    );
+    assert_eq!(
+        files_below(&outside),
+        Vec::<PathBuf>::new(),
+        "nothing written through a link"
+    );
+    // Put back (without the cpus link): every buffered row is written.
+    fs::remove_file(&dir).unwrap();
+    fs::rename(base.join("moved"), &dir).unwrap();
+    fs::remove_file(dir.join("cpus")).unwrap();
+    let row = {
+        wait_for(|| rec.row().rows_written > written);
+        stop(&state, rec.id).unwrap()
+    };
+    assert_eq!(row.rows_dropped, 0);
+    let metrics = all_ts(&layout::host_dir(&dir, "metrics", &rec.config.host));
+    assert_eq!(metrics.len() as u64, row.samples_taken);
+    // The cpus rows written before its folder was removed went with it; every later one is
+    // there (2 CPUs in the fixture), none lost while the link stood.
+    let cpus = all_ts(&layout::host_dir(&dir, "cpus", &rec.config.host));
+    let later: Vec<i64> = metrics
+        .iter()
+        .filter(|t| **t >= cpus[0])
+        .flat_map(|t| [*t, *t])
+        .collect();
+    assert_eq!(cpus, later);
+    assert_eq!(files_below(&outside), Vec::<PathBuf>::new());
+    fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn a_deleted_recording_is_taken_again_or_left_to_the_recorder_that_took_its_lock() {
+    let dir = tmp("deleted").join("rec");
+    let state = fixture_state();
+    let rec = start(&state, &fast_request(&dir, &["metrics", "cpus"])).unwrap();
+    wait_for(|| rec.row().rows_written > 0);
+    // Deleted, nobody else around: re-created, lock taken again, nothing lost after.
+    remove_tree(&dir);
+    wait_for(|| last_error(&rec).contains("took the lock again"));
+    wait_for(|| !all_ts(&layout::host_dir(&dir, "metrics", &rec.config.host)).is_empty());
+    let locked = lock::Partition::acquire(&handle::open_root(&dir).unwrap(), &dir, "metrics", &rec.config.host);
+    assert!(
+        locked.is_err(),
+        "the recorder holds the lock of the re-created partition"
+    );
+    // Deleted again, and another recorder takes the lock first: this one stops, writes nothing more.
+    remove_tree(&dir);
+    let other = handle::open_root(&dir).unwrap();
+    let theirs = lock::Partition::acquire(&other, &dir, "metrics", &rec.config.host).unwrap();
+    wait_for(|| rec.state() != State::Running);
+    let row = rec.row();
+    assert_eq!(row.state, "stopped");
+    let e = row.last_error.unwrap();
+    assert!(e.contains("another recorder") && e.contains("stopped"), "{e}");
+    assert!(all_ts(&layout::host_dir(&dir, "metrics", &rec.config.host)).is_empty());
+    drop(theirs);
+    fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_second_start_of_one_statement_names_the_recorder_left_running() {
+    let dir = tmp("twice");
+    let state = fixture_state();
+    let req = fast_request(&dir, &["metrics"]);
+    // Both record_metrics of `... UNION ALL ...` are bound before either runs.
+    let (a, b) = (check(&state, &req).unwrap(), check(&state, &req).unwrap());
+    let first = start_checked(&state, a).unwrap();
+    let e = start_checked(&state, b).err().unwrap();
+    assert!(
+        e.contains(&format!("recorder {} is already recording", first.id)),
+        "{e}"
+    );
+    assert!(
+        e.contains("this statement") && e.contains(&format!("stop_recording({})", first.id)),
+        "{e}"
+    );
+    // A later statement gets the plain message.
+    let e = start(&state, &req).err().unwrap();
+    assert!(e.contains("stop it first") && !e.contains("this statement"), "{e}");
+    stop(&state, first.id).unwrap();
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn check_resolves_links_and_names_what_is_wrong_with_a_directory() {
+    let base = tmp("resolve");
+    let state = fixture_state();
+    let outside = base.join("outside");
+    fs::create_dir(&outside).unwrap();
+    let allowed = base.join("allowed");
+    fs::create_dir(&allowed).unwrap();
+    std::os::unix::fs::symlink(&outside, allowed.join("link")).unwrap();
+    let mut req = fast_request(&allowed.join("link/rec"), &["metrics"]);
+    assert_eq!(
+        check(&state, &req).unwrap().dir,
+        outside.join("rec"),
+        "checked where it really is"
+    );
+    assert_eq!(resolve(&allowed.join("link/../x")).unwrap(), base.join("x"));
+    assert_eq!(resolve(&allowed.join("new/../x")).unwrap(), allowed.join("x"));
+    std::os::unix::fs::symlink(base.join("missing"), allowed.join("dangling")).unwrap();
+    req.dir = allowed.join("dangling/rec").display().to_string();
+    let e = check(&state, &req).unwrap_err();
+    assert!(
+        e.contains("is a symbolic link to") && e.contains("does not exist"),
+        "{e}"
+    );
+    for (dir, why) in [
+        ("/proc", "on a proc file system"),
+        ("/proc/x/y", "on a proc file system"),
+        ("/sys/x", "on a sysfs file system"),
+    ] {
+        req.dir = dir.into();
+        let e = check(&state, &req).unwrap_err();
+        assert!(e.contains(why), "{dir}: {e}");
+    }
+    req.dir = base.join("rec").display().to_string();
+    req.tables = Some(vec!["metrics".into(), "cpus".into()]);
+    req.max_bytes = Some(1);
+    let e = check(&state, &req).unwrap_err();
+    assert!(
+        e.contains("max_bytes must be at least 2097152 bytes") && e.contains("got 1"),
+        "{e}"
+    );
+    req.max_bytes = Some(2 << 20);
+    assert_eq!(check(&state, &req).unwrap().max_bytes, Some(2 << 20));
+    fs::remove_dir_all(&base).unwrap();
 }
