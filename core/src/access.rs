@@ -45,16 +45,21 @@ impl HostPath {
     }
 }
 
-/// `path` made absolute (against the working directory) with `.` and `..` removed, no
-/// symlink followed.
-pub fn lexical(path: &Path) -> PathBuf {
-    let abs = if path.is_absolute() {
+/// `path` joined to the working directory when relative (to `/` where that is unknown).
+fn joined_to_cwd(path: &Path) -> PathBuf {
+    if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir()
             .unwrap_or_else(|_| PathBuf::from("/"))
             .join(path)
-    };
+    }
+}
+
+/// `path` made absolute (against the working directory) with `.` and `..` removed, no
+/// symlink followed.
+pub fn lexical(path: &Path) -> PathBuf {
+    let abs = joined_to_cwd(path);
     let mut out = PathBuf::from("/");
     for c in abs.components() {
         match c {
@@ -71,13 +76,7 @@ pub fn lexical(path: &Path) -> PathBuf {
 /// `path` as DuckDB resolves it: absolute, every existing component's symlinks followed
 /// (`/var/run` → `/run` on Debian), `.` and `..` of the rest removed lexically.
 pub fn resolve(path: &Path) -> PathBuf {
-    let abs = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .unwrap_or_else(|_| PathBuf::from("/"))
-            .join(path)
-    };
+    let abs = joined_to_cwd(path);
     let mut out = PathBuf::from("/");
     let mut exists = true;
     for c in abs.components() {

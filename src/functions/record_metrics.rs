@@ -92,8 +92,8 @@ impl LiveTable for RecordMetrics {
         // as every other parameter's; `check` checks every bound.
         let config = recorder::check(live::process(), &req)?;
         crate::lockdown::check_dir(bind, &config.dir).map_err(|e| {
-            let lexical = recorder::absolute(Path::new(&req.dir)).ok();
-            if lexical.as_deref() == Some(config.dir.as_path()) {
+            let lexical = sysmon_core::access::lexical(Path::new(&req.dir));
+            if lexical == config.dir {
                 e
             } else {
                 format!("{e} ('{}' leads there through a symbolic link)", req.dir)

@@ -101,17 +101,6 @@ fn within(name: &str, d: Duration, min: Duration, max: Duration) -> Result<Durat
     }
 }
 
-/// `path` made absolute (against the working directory) and without `.` and `..` parts,
-/// lexically: symbolic links are not looked at (see [`resolve`]).
-pub fn absolute(path: &Path) -> io::Result<PathBuf> {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()?.join(path)
-    };
-    Ok(push_lexically(PathBuf::new(), joined.components()))
-}
-
 fn push_lexically<'a>(mut out: PathBuf, parts: impl IntoIterator<Item = Component<'a>>) -> PathBuf {
     for c in parts {
         match c {
