@@ -146,7 +146,12 @@ fn find_sadc() -> Option<PathBuf> {
 /// The run time of a task in nanoseconds: the first field of its `schedstat` (the scheduler's
 /// own account, exact to the nanosecond; the 10 ms ticks of `stat` are too coarse here).
 fn schedstat_ns(path: &Path) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.split_whitespace().next()?.parse().ok()
+    std::fs::read_to_string(path)
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The run time of this process's recorder threads (named `sysmon-rec<id>-s` for sampling,
@@ -477,8 +482,12 @@ fn main() {
         return;
     }
 
-    println!("\n== CPU time per sample (schedstat run time of both recorder threads, steady state incl. flushes and one merge)");
-    println!("   each recorder in its own process, started together with `sadc 1 N <file>` (the baseline of the same run)");
+    println!(
+        "\n== CPU time per sample (schedstat run time of both recorder threads, steady state incl. flushes and one merge)"
+    );
+    println!(
+        "   each recorder in its own process, started together with `sadc 1 N <file>` (the baseline of the same run)"
+    );
     let raw = raw_reads(if quick { 200 } else { 1000 });
     let raw_p = raw_process_reads(if quick { 20 } else { 100 });
     println!(
@@ -499,7 +508,13 @@ fn main() {
     let runs = [
         (Set::Host, 1000u64, n1, "(a) metrics+cpus at 1 Hz", raw),
         (Set::Default, 1000, n1, "(b) default set at 1 Hz", raw),
-        (Set::WithProcesses, 1000, n1, "(c) default+processes at 1 Hz", raw + raw_p),
+        (
+            Set::WithProcesses,
+            1000,
+            n1,
+            "(c) default+processes at 1 Hz",
+            raw + raw_p,
+        ),
         (Set::Host, 100, n10, "(a) metrics+cpus at 10 Hz", raw),
     ];
     for (set, iv_ms, n, name, base) in runs {

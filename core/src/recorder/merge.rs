@@ -156,7 +156,7 @@ pub fn compact(
     let mut total = Merged::default();
     // The folder is listed once, and again only after a merge changed it (this runs after
     // every flush of every table).
-    let mut listed = layout::list_files(day_dir)?;
+    let mut listed = layout::list_names(day_dir)?;
     for level in 0..DAY_LEVEL - 1 {
         if listed.iter().filter(|e| e.name.level == level).count() < fanin {
             continue;
@@ -168,7 +168,7 @@ pub fn compact(
             .collect();
         if inputs.len() >= fanin {
             total += merge(day_dir, decl, schema, meta, &inputs, level + 1)?;
-            listed = layout::list_files(day_dir)?;
+            listed = layout::list_names(day_dir)?;
         }
     }
     Ok(total)
@@ -176,7 +176,7 @@ pub fn compact(
 
 /// Merges every file of a finished day folder into one.
 pub fn close_day(day_dir: &Path, decl: &TableDecl, schema: &SchemaRef, meta: &FileMeta) -> io::Result<Merged> {
-    let files = layout::list_files(day_dir)?;
+    let files = layout::list_names(day_dir)?;
     if files.len() < 2 {
         return Ok(Merged::default());
     }

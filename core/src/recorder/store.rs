@@ -83,21 +83,46 @@ pub fn writer_properties(decl: &TableDecl, kv: Vec<KeyValue>) -> WriterPropertie
         .set_key_value_metadata(Some(kv));
     for c in decl.columns {
         let path = ColumnPath::from(c.name);
-        let encoding = match c.ty {
-            ColType::TimestampTz | ColType::BigInt | ColType::UBigInt | ColType::Integer | ColType::UInteger => {
-                Some(Encoding::DELTA_BINARY_PACKED)
-            }
-            ColType::Double if cumulative_seconds(c.name) => Some(Encoding::PLAIN),
-            ColType::Double => Some(Encoding::BYTE_STREAM_SPLIT),
-            ColType::Boolean | ColType::Varchar | ColType::VarcharList => None,
-        };
-        if let Some(e) = encoding {
+        if let Some(e) = column_encoding(c.name, c.ty) {
             b = b
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_encoding(path, e);
         }
     }
     b.build()
+}
+
+/// The writer properties of a level-0 file (one flush of one table, merged away within
+/// minutes): the same per-column encodings, but no compression and no statistics, so a flush
+/// sets up no zstd context per column and computes no min/max. Merged files get
+/// [`writer_properties`] (see `docs/recorder.md`, "Recorder cost").
+pub fn level0_properties(decl: &TableDecl, kv: Vec<KeyValue>) -> WriterProperties {
+    let mut b = WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_compression(Compression::UNCOMPRESSED)
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_key_value_metadata(Some(kv));
+    for c in decl.columns {
+        if let Some(e) = column_encoding(c.name, c.ty) {
+            let path = ColumnPath::from(c.name);
+            b = b
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, e);
+        }
+    }
+    b.build()
+}
+
+/// A column's own encoding (`None`: dictionary, for text).
+fn column_encoding(name: &str, ty: ColType) -> Option<Encoding> {
+    match ty {
+        ColType::TimestampTz | ColType::BigInt | ColType::UBigInt | ColType::Integer | ColType::UInteger => {
+            Some(Encoding::DELTA_BINARY_PACKED)
+        }
+        ColType::Double if cumulative_seconds(name) => Some(Encoding::PLAIN),
+        ColType::Double => Some(Encoding::BYTE_STREAM_SPLIT),
+        ColType::Boolean | ColType::Varchar | ColType::VarcharList => None,
+    }
 }
 
 /// A cumulative CPU-time counter kept as DOUBLE (`cpu_*_seconds`): PLAIN + zstd is 20%

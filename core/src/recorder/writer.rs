@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use parquet::file::properties::WriterProperties;
 
 use super::columns::Batch;
 use super::lock::PartitionLock;
@@ -41,6 +42,8 @@ struct TableState {
     host_dir: PathBuf,
     schema: SchemaRef,
     meta: FileMeta,
+    /// The properties of this table's level-0 files, set up once.
+    props0: WriterProperties,
     batch: Batch,
     batch_day: Option<i64>,
     pending: Vec<Pending>,
@@ -89,16 +92,18 @@ impl Writer {
             .enumerate()
             .map(|(index, &entry)| {
                 let ncols = entry.decl().columns.len().max(1);
+                let meta = FileMeta {
+                    table: entry.name(),
+                    host: config.host.clone(),
+                    interval_seconds: config.interval_of(entry.cadence).as_secs_f64(),
+                };
                 TableState {
                     entry,
                     index,
                     host_dir: layout::host_dir(&config.dir, entry.name(), &config.host),
                     schema: super::columns::arrow_schema(entry.decl()),
-                    meta: FileMeta {
-                        table: entry.name(),
-                        host: config.host.clone(),
-                        interval_seconds: config.interval_of(entry.cadence).as_secs_f64(),
-                    },
+                    props0: store::level0_properties(entry.decl(), store::metadata_kv(&meta, 0, &[])),
+                    meta,
                     batch: Batch::new(entry.decl()),
                     batch_day: None,
                     pending: Vec::new(),
@@ -210,13 +215,11 @@ impl Writer {
             while day_dir.join(name.render()).exists() {
                 name.dup += 1;
             }
-            let kv = store::metadata_kv(&t.meta, 0, &[]);
-            let props = store::writer_properties(t.entry.decl(), kv);
             let result = store::write_atomically(
                 &day_dir,
                 &name.render(),
                 &t.schema,
-                props,
+                t.props0.clone(),
                 |w| {
                     for p in group {
                         w.write(&p.batch).map_err(|e| std::io::Error::other(e.to_string()))?;
