@@ -52,15 +52,48 @@ def write(table, path, dictionary=False):
 
 
 def sort_keys(table):
+    """The series key: the text columns other than `hostname`, and `cpu` (the recorder's rule)."""
     keys = [n for n, t in zip(table.schema.names, table.schema.types)
-            if (pa.types.is_string(t) or pa.types.is_large_string(t)) and n != "hostname"]
+            if ((pa.types.is_string(t) or pa.types.is_large_string(t)) and n != "hostname") or n == "cpu"]
     return [(k, "ascending") for k in keys] + [("ts", "ascending")]
+
+
+CANDIDATES = {
+    "int": ["DELTA_BINARY_PACKED", "PLAIN", "dict"],
+    "float": ["BYTE_STREAM_SPLIT", "PLAIN", "dict"],
+}
+
+
+def per_column_best(table, out):
+    """Each column's compressed size under each candidate encoding: {column: {encoding: bytes}}."""
+    sizes = {}
+    for kind, encs in CANDIDATES.items():
+        cols = [f.name for f in table.schema
+                if (kind == "int" and (pa.types.is_integer(f.type) or pa.types.is_timestamp(f.type)))
+                or (kind == "float" and pa.types.is_floating(f.type))]
+        if not cols:
+            continue
+        for e in encs:
+            path = os.path.join(out, f"cand-{kind}-{e}.parquet")
+            kwargs = dict(compression="zstd", compression_level=3, data_page_version="2.0", store_schema=False)
+            if e == "dict":
+                kwargs.update(use_dictionary=cols)
+            else:
+                kwargs.update(use_dictionary=False, column_encoding={c: e for c in cols})
+            pq.write_table(table.select(cols), path, **kwargs)
+            md = pq.read_metadata(path)
+            for rg in range(md.num_row_groups):
+                for i, c in enumerate(cols):
+                    sizes.setdefault(c, {}).setdefault(e, 0)
+                    sizes[c][e] += md.row_group(rg).column(i).total_compressed_size
+    return sizes
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
     ap.add_argument("--table", action="append")
+    ap.add_argument("--columns", action="store_true", help="also print each column's best encoding (sorted rows)")
     args = ap.parse_args()
     tables = args.table or sorted(d for d in os.listdir(args.dir) if os.path.isdir(os.path.join(args.dir, d)))
     con = duckdb.connect()
@@ -86,6 +119,14 @@ def main():
         dst = os.path.join(out, f"{name}-duckdb.parquet")
         con.execute(f"COPY (SELECT * FROM read_parquet('{src}')) TO '{dst}' (FORMAT parquet, COMPRESSION zstd)")
         s["duckdb zstd"] = os.path.getsize(dst)
+        if args.columns:
+            best = per_column_best(ts, out)
+            wins = {}
+            for c, by in best.items():
+                w = min(by, key=by.get)
+                wins.setdefault(w, []).append(f"{c} {by[w]}/{by[CANDIDATES['int'][0]] if CANDIDATES['int'][0] in by else by[CANDIDATES['float'][0]]}")
+            for w, cs in wins.items():
+                print(f"    {name}: best {w} (bytes best/rule): " + ", ".join(cs))
         for k, v in s.items():
             totals.setdefault(k, [0, 0])
             totals[k][0] += v
