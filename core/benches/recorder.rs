@@ -13,7 +13,10 @@
 //!
 //! Options: `--quick` (shorter runs), `--day-only` (just write the synthetic day),
 //! `--profile host|default|processes SECS` (just record that set at 1 Hz for SECS seconds and
-//! print its cost: a run to put under `valgrind --tool=callgrind`).
+//! print its cost: a run to put under `valgrind --tool=callgrind` or `perf record`),
+//! `--rewrite DIR` (each table of the recording in DIR merged into one file by the recorder's
+//! merge: bytes per value per table of a real recording), `--child ...` (internal: one
+//! recorder process of the CPU runs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: a failure may abort it
 
@@ -307,6 +310,72 @@ fn child(args: &[String]) {
     );
 }
 
+/// `--rewrite DIR`: each table of a recording in DIR merged into one file by the recorder's
+/// own merge (as a finished day is closed), bytes per value per table against the recorded
+/// files. For a real recording of this host (the storage aim that counts for users).
+fn rewrite(dir: &Path) {
+    let out = out_dir().join("rewrite");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).expect("create the output folder");
+    let (mut tv, mut tr, mut tm) = (0u64, 0u64, 0u64);
+    println!(
+        "{:<14} {:>8} {:>4} {:>14} {:>14}",
+        "table", "rows", "cols", "recorded B/v", "merged B/v"
+    );
+    for t in recorder::tables::all() {
+        let mut inputs = Vec::new();
+        for host in std::fs::read_dir(dir.join(t.name)).into_iter().flatten().flatten() {
+            for (_, day) in recorder::layout::list_days(&host.path()).expect("list days") {
+                inputs.extend(recorder::layout::list_files(&day).expect("list files"));
+            }
+        }
+        if inputs.is_empty() {
+            continue;
+        }
+        inputs.sort_by_key(|e| (e.name.first_us, e.name.level));
+        let recorded: u64 = inputs.iter().map(|e| e.bytes).sum();
+        let paths: Vec<PathBuf> = inputs.iter().map(|e| e.path.clone()).collect();
+        let decl = t.decl();
+        let schema = recorder::columns::arrow_schema(decl);
+        let meta = store::FileMeta {
+            table: t.name,
+            host: "rewrite".into(),
+            interval_seconds: 1.0,
+        };
+        let name = format!("{}.parquet", t.name);
+        let (bytes, rows) = store::merge_files(
+            &out,
+            &name,
+            decl,
+            &schema,
+            &paths,
+            store::metadata_kv(&meta, recorder::merge::DAY_LEVEL, &[]),
+            || {},
+        )
+        .expect("merge");
+        let values = rows * decl.columns.len() as u64;
+        tv += values;
+        tr += recorded;
+        tm += bytes;
+        println!(
+            "{:<14} {:>8} {:>4} {:>14.3} {:>14.3}",
+            t.name,
+            rows,
+            decl.columns.len(),
+            recorded as f64 / values as f64,
+            bytes as f64 / values as f64
+        );
+    }
+    println!(
+        "{:<14} {:>8} {:>4} {:>14.3} {:>14.3}   ({tr} and {tm} bytes)",
+        "all",
+        "",
+        "",
+        tr as f64 / tv.max(1) as f64,
+        tm as f64 / tv.max(1) as f64
+    );
+}
+
 /// A deterministic pseudo-random generator (xorshift64*).
 struct Rng(u64);
 impl Rng {
@@ -443,6 +512,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let day_only = args.iter().any(|a| a == "--day-only");
+    if let Some(i) = args.iter().position(|a| a == "--rewrite") {
+        rewrite(Path::new(args.get(i + 1).expect("--rewrite DIR")));
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--child") {
         child(&args[i + 1..]);
         return;

@@ -7,7 +7,8 @@
 //! the recorder moves on to a new UTC day, the finished day is merged into one file of level
 //! [`DAY_LEVEL`]. So a day being recorded has at most `FANIN - 1` files per level (a few dozen
 //! at most), and a finished day has one file, with row groups of [`super::store::ROW_GROUP_ROWS`].
-//! Merging streams the inputs through one row group of memory.
+//! Merging streams the inputs through one row group of memory, sorting them by series in
+//! chunks of [`super::columns::SORT_ROWS`] rows (see `docs/recorder.md`, "Merging").
 //!
 //! # Crash safety
 //!

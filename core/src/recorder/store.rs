@@ -7,14 +7,18 @@
 //! # Encodings (design rule, with the measurement that justifies it)
 //!
 //! Per column, by type: timestamps and integers (cumulative counters, byte gauges)
-//! `DELTA_BINARY_PACKED`; doubles `BYTE_STREAM_SPLIT`, except cumulative CPU seconds, `PLAIN`
-//! (see [`cumulative_seconds`]); strings dictionary; all pages zstd,
-//! data page v2. In parquet 60 a column's own encoding only applies when its dictionary is
-//! off (otherwise it is just the fallback after the dictionary overflows), so the dictionary
-//! is disabled for every column whose encoding is set. Statistics are kept per column chunk
-//! only (page statistics cost bytes and a day's file has few pages per column). The Arrow
-//! schema is not embedded (it repeats the Parquet schema in a few kilobytes per file).
-//! Measured by `make bench` on a synthetic day of `metrics` at 1 Hz: see `docs/recorder.md`.
+//! `DELTA_BINARY_PACKED`; doubles `BYTE_STREAM_SPLIT`, except cumulative time counters, `PLAIN`
+//! (see [`cumulative_seconds`]); strings dictionary. In parquet 60 a column's own encoding only
+//! applies when its dictionary is off (otherwise it is just the fallback after the dictionary
+//! overflows), so the dictionary is disabled for every column whose encoding is set, except
+//! gauges whose values repeat ([`quantized_gauge`]). Merged files ([`writer_properties`]): zstd,
+//! data page v2, statistics per column chunk only (page statistics cost bytes and a day's file
+//! has few pages per column), rows sorted by series ([`super::columns::series_key`]) and `ts`
+//! `PLAIN` where the table has a series key. Level-0 files ([`level0_properties`], one flush,
+//! merged away within minutes): the same encodings, no compression, no statistics (zstd
+//! contexts per column chunk were a quarter of the writer's CPU). The Arrow schema is not
+//! embedded (it repeats the Parquet schema in a few kilobytes per file). Measured by `make
+//! bench` (synthetic day) and `recorder --rewrite` (a real recording): see `docs/recorder.md`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter};

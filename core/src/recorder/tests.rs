@@ -157,7 +157,11 @@ fn file_has_declared_schema_metadata_and_encodings() {
     // Gauges: BYTE_STREAM_SPLIT, or a dictionary where values repeat (percentages of ticks).
     assert!(enc("uptime_seconds").contains(&Encoding::BYTE_STREAM_SPLIT));
     assert!(!enc("uptime_seconds").contains(&Encoding::RLE_DICTIONARY));
-    assert!(enc("cpu_busy_pct").contains(&Encoding::RLE_DICTIONARY), "{:?}", enc("cpu_busy_pct"));
+    assert!(
+        enc("cpu_busy_pct").contains(&Encoding::RLE_DICTIONARY),
+        "{:?}",
+        enc("cpu_busy_pct")
+    );
     assert!(enc("cpu_user_seconds").contains(&Encoding::PLAIN));
     assert!(!enc("cpu_user_seconds").contains(&Encoding::RLE_DICTIONARY));
     assert!(
@@ -216,14 +220,25 @@ fn level0_files_are_cheap_and_merged_files_compressed_and_sorted() {
     }
     let col = |path: &Path, name: &str| {
         let r = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
-        let c = r.metadata().row_group(0).column(decl.column_index(name).unwrap()).clone();
-        (c.compression(), c.statistics().is_some(), c.encodings().collect::<Vec<_>>())
+        let c = r
+            .metadata()
+            .row_group(0)
+            .column(decl.column_index(name).unwrap())
+            .clone();
+        (
+            c.compression(),
+            c.statistics().is_some(),
+            c.encodings().collect::<Vec<_>>(),
+        )
     };
     let l0 = dir.join(names[0].render());
     let (compression, stats, enc) = col(&l0, "ts");
     assert_eq!(compression, Compression::UNCOMPRESSED);
     assert!(!stats, "level-0 files carry no statistics");
-    assert!(enc.contains(&Encoding::DELTA_BINARY_PACKED), "same encodings as merged files: {enc:?}");
+    assert!(
+        enc.contains(&Encoding::DELTA_BINARY_PACKED),
+        "same encodings as merged files: {enc:?}"
+    );
     let inputs = layout::list_files(&dir).unwrap();
     assert_eq!(inputs.len(), 2);
     let m = merge::merge(&dir, decl, &schema, &meta(), &inputs, 1).unwrap();
