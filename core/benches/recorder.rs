@@ -1,7 +1,8 @@
 //! Recorder benchmark (`make bench`; plain std::time, thread CPU clocks). Each figure is printed
 //! next to its baseline, measured in the same run:
 //!
-//! 1. CPU time per sample of the recorder (both threads) at 1 Hz for (a) the host tables
+//! 1. CPU time per sample of the recorder (both threads, their `schedstat` run time; each
+//!    recorder in a process of its own, started together with `sadc 1 N <file>`) for (a) the host tables
 //!    `metrics` + `cpus`, (b) the default table set, (c) the default set plus `processes` at
 //!    `process_interval` = `interval` (a per-process snapshot every tick), and (a) at 10 Hz,
 //!    against the raw `/proc` reads it performs (`Collector::sample`, plus a process snapshot
@@ -12,7 +13,10 @@
 //!
 //! Options: `--quick` (shorter runs), `--day-only` (just write the synthetic day),
 //! `--profile host|default|processes SECS` (just record that set at 1 Hz for SECS seconds and
-//! print its cost: a run to put under `valgrind --tool=callgrind`).
+//! print its cost: a run to put under `valgrind --tool=callgrind` or `perf record`),
+//! `--rewrite DIR` (each table of the recording in DIR merged into one file by the recorder's
+//! merge: bytes per value per table of a real recording), `--child ...` (internal: one
+//! recorder process of the CPU runs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: a failure may abort it
 
@@ -79,7 +83,7 @@ enum Set {
     WithProcesses,
 }
 
-fn record(interval: Duration, secs: f64, dir: &Path, set: Set) -> Run {
+fn start_recorder(interval: Duration, dir: &Path, set: Set) -> std::sync::Arc<recorder::Recorder> {
     let _ = std::fs::remove_dir_all(dir);
     let names = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     let defaults: Vec<&str> = recorder::tables::defaults(sysmon_core::live::process())
@@ -100,7 +104,11 @@ fn record(interval: Duration, secs: f64, dir: &Path, set: Set) -> Run {
         retention: None,
         max_bytes: None,
     };
-    let rec = recorder::start(sysmon_core::live::process(), &req).expect("start recorder");
+    recorder::start(sysmon_core::live::process(), &req).expect("start recorder")
+}
+
+fn record(interval: Duration, secs: f64, dir: &Path, set: Set) -> Run {
+    let rec = start_recorder(interval, dir, set);
     // Steady state: from the end of a warm-up (thread start, first reads, first flush) to
     // just before the stop; the window covers the periodic flushes of a 10 s flush interval.
     let warm = (2.0 * interval.as_secs_f64()).max(1.0);
@@ -141,13 +149,234 @@ fn find_sadc() -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
-fn children_cpu_ns() -> u64 {
-    // SAFETY: rusage is plain integers, for which all-zero bytes are valid.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage fills a struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
-    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+/// The run time of a task in nanoseconds: the first field of its `schedstat` (the scheduler's
+/// own account, exact to the nanosecond; the 10 ms ticks of `stat` are too coarse here).
+fn schedstat_ns(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path)
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The run time of this process's recorder threads (named `sysmon-rec<id>-s` for sampling,
+/// `-w` for the writer): (sampling, writer), in nanoseconds.
+fn recorder_threads_ns() -> (u64, u64) {
+    let (mut s, mut w) = (0, 0);
+    for e in std::fs::read_dir("/proc/self/task").expect("/proc/self/task").flatten() {
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        let comm = comm.trim_end();
+        if !comm.starts_with("sysmon-rec") {
+            continue;
+        }
+        let ns = schedstat_ns(&e.path().join("schedstat")).unwrap_or(0);
+        if comm.ends_with("-s") {
+            s += ns;
+        } else {
+            w += ns;
+        }
+    }
+    (s, w)
+}
+
+/// Resident memory of this process in KiB (`VmRSS`).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What one recorder process measured over its window.
+struct ChildRun {
+    samples: u64,
+    missed: u64,
+    sampler_ns: u64,
+    writer_ns: u64,
+    /// sadc's run time over the same window.
+    sadc_ns: Option<u64>,
+    wall_s: f64,
+    rss_kib: (u64, u64),
+}
+
+fn set_name(set: Set) -> &'static str {
+    match set {
+        Set::Host => "host",
+        Set::Default => "default",
+        Set::WithProcesses => "processes",
+    }
+}
+
+/// Starts `sadc 1 N <file>` and a recorder in a process of its own (this benchmark with
+/// `--child`) at the same time; the child measures both over the same window.
+fn run_child(set: Set, iv_ms: u64, warm: f64, n: u64, sadc: Option<&Path>, out: &Path) -> ChildRun {
+    let secs = warm + (n * iv_ms) as f64 / 1e3;
+    let sadc_file = out.join("sadc.data");
+    let _ = std::fs::remove_file(&sadc_file);
+    let mut sadc_child = sadc.and_then(|p| {
+        Command::new(p)
+            .args(["1", &(secs as u64 + 15).to_string()])
+            .arg(&sadc_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()
+    });
+    let sadc_pid = sadc_child.as_ref().map_or(0, |c| c.id());
+    let output = Command::new(std::env::current_exe().expect("current_exe"))
+        .args([
+            "--child",
+            set_name(set),
+            &iv_ms.to_string(),
+            &warm.to_string(),
+            &n.to_string(),
+            &sadc_pid.to_string(),
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run the recorder process");
+    if let Some(c) = sadc_child.as_mut() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("recorder process printed no result: {text}"));
+    let v: Vec<f64> = line.split_whitespace().map(|x| x.parse().expect("number")).collect();
+    ChildRun {
+        samples: v[0] as u64,
+        missed: v[1] as u64,
+        sampler_ns: v[2] as u64,
+        writer_ns: v[3] as u64,
+        sadc_ns: (v[4] >= 0.0).then_some(v[4] as u64),
+        wall_s: v[5],
+        rss_kib: (v[6] as u64, v[7] as u64),
+    }
+}
+
+/// The `--child` side: record `set` every `iv_ms` for a warm-up, then measure `n` samples.
+fn child(args: &[String]) {
+    let set = match args[0].as_str() {
+        "default" => Set::Default,
+        "processes" => Set::WithProcesses,
+        _ => Set::Host,
+    };
+    let iv = Duration::from_millis(args[1].parse().expect("interval"));
+    let warm: f64 = args[2].parse().expect("warm-up");
+    let n: u64 = args[3].parse().expect("samples");
+    let sadc_pid: u32 = args[4].parse().expect("sadc pid");
+    let sadc_stat = PathBuf::from(format!("/proc/{sadc_pid}/schedstat"));
+    let dir = out_dir().join(format!("rec-child-{}", std::process::id()));
+    let rec = start_recorder(iv, &dir, set);
+    std::thread::sleep(Duration::from_secs_f64(warm));
+    let sh = &rec.shared;
+    let snap = || {
+        let (s, w) = recorder_threads_ns();
+        let sadc = if sadc_pid > 0 { schedstat_ns(&sadc_stat) } else { None };
+        (
+            sh.samples_taken.load(Ordering::Relaxed),
+            sh.samples_missed.load(Ordering::Relaxed),
+            s,
+            w,
+            sadc,
+            Instant::now(),
+            rss_kib(),
+        )
+    };
+    let a = snap();
+    std::thread::sleep(iv * n as u32);
+    while sh.samples_taken.load(Ordering::Relaxed) < a.0 + n && a.5.elapsed() < iv * (n as u32 + 50) {
+        std::thread::sleep(iv / 10);
+    }
+    let b = snap();
+    recorder::stop(sysmon_core::live::process(), rec.id).expect("stop recorder");
+    let _ = std::fs::remove_dir_all(&dir);
+    let sadc_ns = match (a.4, b.4) {
+        (Some(x), Some(y)) => (y - x) as i64,
+        _ => -1,
+    };
+    println!(
+        "RESULT {} {} {} {} {} {} {} {}",
+        b.0 - a.0,
+        b.1 - a.1,
+        b.2 - a.2,
+        b.3 - a.3,
+        sadc_ns,
+        (b.5 - a.5).as_secs_f64(),
+        a.6,
+        b.6
+    );
+}
+
+/// `--rewrite DIR`: each table of a recording in DIR merged into one file by the recorder's
+/// own merge (as a finished day is closed), bytes per value per table against the recorded
+/// files. For a real recording of this host (the storage aim that counts for users).
+fn rewrite(dir: &Path) {
+    let out = out_dir().join("rewrite");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).expect("create the output folder");
+    let (mut tv, mut tr, mut tm) = (0u64, 0u64, 0u64);
+    println!(
+        "{:<14} {:>8} {:>4} {:>14} {:>14}",
+        "table", "rows", "cols", "recorded B/v", "merged B/v"
+    );
+    for t in recorder::tables::all() {
+        let mut inputs = Vec::new();
+        for host in std::fs::read_dir(dir.join(t.name)).into_iter().flatten().flatten() {
+            for (_, day) in recorder::layout::list_days(&host.path()).expect("list days") {
+                inputs.extend(recorder::layout::list_files(&day).expect("list files"));
+            }
+        }
+        if inputs.is_empty() {
+            continue;
+        }
+        inputs.sort_by_key(|e| (e.name.first_us, e.name.level));
+        let recorded: u64 = inputs.iter().map(|e| e.bytes).sum();
+        let paths: Vec<PathBuf> = inputs.iter().map(|e| e.path.clone()).collect();
+        let decl = t.decl();
+        let schema = recorder::columns::arrow_schema(decl);
+        let meta = store::FileMeta {
+            table: t.name,
+            host: "rewrite".into(),
+            interval_seconds: 1.0,
+        };
+        let name = format!("{}.parquet", t.name);
+        let (bytes, rows) = store::merge_files(
+            &recorder::faults::Hooks::default(),
+            &out,
+            &name,
+            decl,
+            &schema,
+            &paths,
+            store::metadata_kv(&meta, recorder::merge::DAY_LEVEL, &[]),
+        )
+        .expect("merge");
+        let values = rows * decl.columns.len() as u64;
+        tv += values;
+        tr += recorded;
+        tm += bytes;
+        println!(
+            "{:<14} {:>8} {:>4} {:>14.3} {:>14.3}",
+            t.name,
+            rows,
+            decl.columns.len(),
+            recorded as f64 / values as f64,
+            bytes as f64 / values as f64
+        );
+    }
+    println!(
+        "{:<14} {:>8} {:>4} {:>14.3} {:>14.3}   ({tr} and {tm} bytes)",
+        "all",
+        "",
+        "",
+        tr as f64 / tv.max(1) as f64,
+        tm as f64 / tv.max(1) as f64
+    );
 }
 
 /// A deterministic pseudo-random generator (xorshift64*).
@@ -286,6 +515,14 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let day_only = args.iter().any(|a| a == "--day-only");
+    if let Some(i) = args.iter().position(|a| a == "--rewrite") {
+        rewrite(Path::new(args.get(i + 1).expect("--rewrite DIR")));
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        child(&args[i + 1..]);
+        return;
+    }
     let out = out_dir();
     if let Some(i) = args.iter().position(|a| a == "--profile") {
         let set = match args.get(i + 1).map(String::as_str) {
@@ -321,80 +558,69 @@ fn main() {
         return;
     }
 
-    let secs = if quick { 5.0 } else { 21.0 };
-    println!("\n== CPU time per sample (both recorder threads, steady state incl. 10 s flushes)");
+    println!(
+        "\n== CPU time per sample (schedstat run time of both recorder threads, steady state incl. flushes and one merge)"
+    );
+    println!(
+        "   each recorder in its own process, started together with `sadc 1 N <file>` (the baseline of the same run)"
+    );
     let raw = raw_reads(if quick { 200 } else { 1000 });
     let raw_p = raw_process_reads(if quick { 20 } else { 100 });
     println!(
-        "  raw /proc reads (Collector::sample)               {:>8.1} us/sample   (baseline)",
+        "  raw /proc reads (Collector::sample)               {:>8.1} us/sample   (baseline for (a), (b))",
         raw / 1e3
     );
     println!(
         "  raw /proc reads + process snapshot (all fields)   {:>8.1} us/sample   (baseline for (c))",
         (raw + raw_p) / 1e3
     );
+    // 1 Hz: a 12 s warm-up (start-up and the first flush), then 100 samples: ten 10 s flushes
+    // and the first level-1 merge (after the tenth flush), the cycle that repeats all day.
+    let (warm, n1, n10) = if quick { (12.0, 20, 200) } else { (12.0, 100, 1000) };
     let sadc = find_sadc();
-    let dir = out.join("rec");
-    let sets = [
-        (Set::Host, "(a) metrics+cpus", raw),
-        (Set::Default, "(b) default set", raw),
-        (Set::WithProcesses, "(c) default+processes", raw + raw_p),
-    ];
-    // sadc runs alongside the three 1 Hz recordings (each about secs + 2 s).
-    let sadc_n = sets.len() as u64 * (secs as u64 + 2);
-    let sadc_run = sadc.as_ref().and_then(|p| {
-        let before = children_cpu_ns();
-        let file = out.join("sadc.data");
-        let _ = std::fs::remove_file(&file);
-        Command::new(p)
-            .args(["1", &sadc_n.to_string()])
-            .arg(&file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()
-            .map(|child| (child, before))
-    });
-    let runs: Vec<(&str, f64, Run)> = sets
-        .iter()
-        .map(|(set, name, base)| (*name, *base, record(Duration::from_secs(1), secs, &dir, *set)))
-        .collect();
-    let sadc_ns = sadc_run.map(|(mut child, before)| {
-        let _ = child.wait();
-        (children_cpu_ns() - before) as f64 / sadc_n as f64
-    });
-    match sadc_ns {
-        Some(ns) => println!(
-            "  sadc 1 {sadc_n} (sysstat, default groups), same time   {:>8.1} us/sample   (baseline)",
-            ns / 1e3
-        ),
-        None => println!("  sadc: not installed (Debian: apt-get install sysstat); baseline unavailable"),
+    if sadc.is_none() {
+        println!("  sadc: not installed (Debian: apt-get install sysstat); sadc baselines unavailable");
     }
-    for (name, base, r) in &runs {
-        let n = r.samples.max(1) as f64;
-        let per = (r.sampler_ns + r.writer_ns) as f64 / n;
-        let vs_sadc = sadc_ns.map_or(String::new(), |s| format!(", {:.2}x sadc", per / s));
+    let runs = [
+        (Set::Host, 1000u64, n1, "(a) metrics+cpus at 1 Hz", raw),
+        (Set::Default, 1000, n1, "(b) default set at 1 Hz", raw),
+        (
+            Set::WithProcesses,
+            1000,
+            n1,
+            "(c) default+processes at 1 Hz",
+            raw + raw_p,
+        ),
+        (Set::Host, 100, n10, "(a) metrics+cpus at 10 Hz", raw),
+    ];
+    for (set, iv_ms, n, name, base) in runs {
+        let r = run_child(set, iv_ms, warm, n, sadc.as_deref(), &out);
+        let samples = r.samples.max(1) as f64;
+        let per = (r.sampler_ns + r.writer_ns) as f64 / samples;
+        let sadc_part = match r.sadc_ns {
+            Some(s) => {
+                let sadc_per = s as f64 / r.wall_s.round().max(1.0);
+                format!(
+                    "{:.2}x sadc ({:.1} us/sample alongside)",
+                    per / sadc_per,
+                    sadc_per / 1e3
+                )
+            }
+            None => "no sadc".to_string(),
+        };
         println!(
-            "  recorder at 1 Hz, {name:<22}   {:>8.1} us/sample   ({:.2}x raw reads{vs_sadc}; sampling thread {:.1} us, writer {:.1} us; {} samples, {} missed)",
+            "  {name:<30} {:>8.1} us/sample   {:.2}x raw reads, {sadc_part}; sampling {:.1} us, writer {:.1} us; {} samples, {} missed; RSS {} -> {} KiB",
             per / 1e3,
             per / base,
-            r.sampler_ns as f64 / n / 1e3,
-            r.writer_ns as f64 / n / 1e3,
+            r.sampler_ns as f64 / samples / 1e3,
+            r.writer_ns as f64 / samples / 1e3,
             r.samples,
-            r.missed
+            r.missed,
+            r.rss_kib.0,
+            r.rss_kib.1,
         );
     }
-    let r10 = record(Duration::from_millis(100), secs, &dir, Set::Host);
-    let per10 = (r10.sampler_ns + r10.writer_ns) as f64 / r10.samples.max(1) as f64;
-    println!(
-        "  recorder at 10 Hz, (a) metrics+cpus             {:>8.1} us/sample   ({:.2}x raw reads; sampling thread {:.1} us, writer {:.1} us; {} samples, {} missed)",
-        per10 / 1e3,
-        per10 / raw,
-        r10.sampler_ns as f64 / r10.samples.max(1) as f64 / 1e3,
-        r10.writer_ns as f64 / r10.samples.max(1) as f64 / 1e3,
-        r10.samples,
-        r10.missed
-    );
+    let dir = out.join("rec");
 
     println!("\n== shortest interval sustained with < 1% missed ticks");
     let mut best = None;

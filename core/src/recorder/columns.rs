@@ -26,7 +26,9 @@ use arrow_array::builder::{
     ArrayBuilder, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
     TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, TimestampMicrosecondType, UInt32Type};
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::schema::{Cell, ColType, Row, TableDecl};
@@ -224,6 +226,84 @@ impl Batch {
     }
 }
 
+/// The columns that name a row's series, then `ts`: up to two VARCHAR, INTEGER or UINTEGER
+/// columns right after `hostname` (`cpu`; `device`, `major`; `interface`; `resource`, `kind`;
+/// `pid`, `ppid`...). Empty for a table without `ts`; just `ts` for a table of one row per tick.
+/// Merged files hold their rows sorted by this key in chunks of [`SORT_ROWS`], so that each
+/// series is contiguous (measured on a real recording: 20% fewer bytes, see `docs/recorder.md`).
+pub fn series_key(decl: &TableDecl) -> Vec<usize> {
+    let Some(ts) = decl.column_index("ts") else {
+        return Vec::new();
+    };
+    let mut key: Vec<usize> = match decl.column_index("hostname") {
+        Some(h) => decl.columns[h + 1..]
+            .iter()
+            .take_while(|c| matches!(c.ty, ColType::Varchar | ColType::Integer | ColType::UInteger))
+            .take(2)
+            .enumerate()
+            .map(|(i, _)| h + 1 + i)
+            .collect(),
+        None => Vec::new(),
+    };
+    key.push(ts);
+    key
+}
+
+/// Rows sorted at once when a merge writes them (bounds the memory of a merge).
+pub const SORT_ROWS: usize = 8192;
+
+enum KeyCol<'a> {
+    Str(&'a arrow_array::StringArray),
+    I32(&'a arrow_array::Int32Array),
+    U32(&'a arrow_array::UInt32Array),
+    Ts(&'a arrow_array::TimestampMicrosecondArray),
+}
+
+impl KeyCol<'_> {
+    fn cmp(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        fn opt<T: Ord>(valid: (bool, bool), f: impl Fn(usize) -> T, a: usize, b: usize) -> std::cmp::Ordering {
+            match valid {
+                (true, true) => f(a).cmp(&f(b)),
+                (x, y) => x.cmp(&y), // NULL first
+            }
+        }
+        match self {
+            KeyCol::Str(c) => opt((c.is_valid(a), c.is_valid(b)), |i| c.value(i), a, b),
+            KeyCol::I32(c) => opt((c.is_valid(a), c.is_valid(b)), |i| c.value(i), a, b),
+            KeyCol::U32(c) => opt((c.is_valid(a), c.is_valid(b)), |i| c.value(i), a, b),
+            KeyCol::Ts(c) => opt((c.is_valid(a), c.is_valid(b)), |i| c.value(i), a, b),
+        }
+    }
+}
+
+/// `batch` with its rows sorted by the columns `key` (a stable sort; NULL first). Columns of
+/// other types than text, 32-bit integers and timestamps are not sort keys and are skipped.
+pub fn sort_rows(batch: &RecordBatch, key: &[usize]) -> Result<RecordBatch, ArrowError> {
+    let cols: Vec<KeyCol<'_>> = key
+        .iter()
+        .filter_map(|&i| {
+            let c = batch.columns().get(i)?;
+            c.as_string_opt::<i32>()
+                .map(KeyCol::Str)
+                .or_else(|| c.as_primitive_opt::<Int32Type>().map(KeyCol::I32))
+                .or_else(|| c.as_primitive_opt::<UInt32Type>().map(KeyCol::U32))
+                .or_else(|| c.as_primitive_opt::<TimestampMicrosecondType>().map(KeyCol::Ts))
+        })
+        .collect();
+    let n = u32::try_from(batch.num_rows()).map_err(|_| ArrowError::ComputeError("too many rows to sort".into()))?;
+    let mut idx: Vec<u32> = (0..n).collect();
+    idx.sort_by(|&a, &b| {
+        cols.iter()
+            .map(|c| c.cmp(a as usize, b as usize))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    if idx.windows(2).all(|w| w[0] < w[1]) {
+        return Ok(batch.clone());
+    }
+    arrow_select::take::take_record_batch(batch, &UInt32Array::from(idx))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +367,35 @@ mod tests {
         let names: Vec<_> = s.fields().iter().map(|f| f.name().as_str()).collect();
         let declared: Vec<_> = AllTypes::TABLE.columns.iter().map(|c| c.name).collect();
         assert_eq!(names, declared);
+    }
+
+    #[test]
+    fn rows_sort_by_series_then_ts() {
+        let key = series_key(AllTypes::TABLE);
+        // `name` follows `ts` here, not `hostname`: the key is just `ts`.
+        assert_eq!(key, vec![0]);
+        let cpus = series_key(crate::tables::cpus::CpusRow::TABLE);
+        let names: Vec<_> = cpus
+            .iter()
+            .map(|&i| crate::tables::cpus::CpusRow::TABLE.columns[i].name)
+            .collect();
+        assert_eq!(names, ["cpu", "ts"]);
+        let mut b = Batch::new(AllTypes::TABLE);
+        for t in [5, 2, 3, 9, 1] {
+            b.push(&row(t));
+        }
+        let rb = b.take().unwrap();
+        // By `i` (= -t) then ts: 9, 5, 3, 2, 1.
+        let sorted = sort_rows(&rb, &[5, 0]).unwrap();
+        let ts = sorted.column(0).as_primitive::<TimestampMicrosecondType>();
+        assert_eq!(ts.values().to_vec(), vec![9, 5, 3, 2, 1]);
+        // Every column moved with its row.
+        let names = sorted.column(1).as_string::<i32>();
+        assert_eq!(names.value(0), "r9");
+        assert_eq!(names.value(4), "r1");
+        let by_ts = sort_rows(&rb, &[0]).unwrap();
+        let ts = by_ts.column(0).as_primitive::<TimestampMicrosecondType>();
+        assert_eq!(ts.values().to_vec(), vec![1, 2, 3, 5, 9]);
     }
 
     #[test]

@@ -215,6 +215,16 @@ pub fn open_date_dir(host_dir: &Path, day: i64, create: bool, shown_host: &Path)
 /// Our complete files in a date folder, oldest first (by first timestamp, then level). Only
 /// regular files: a link with one of our names is left out.
 pub fn list_files(date_dir: &Path) -> io::Result<Vec<Entry>> {
+    list(date_dir, true)
+}
+
+/// [`list_files`] without the sizes (`bytes` is 0): no `stat` per file, for merging, which
+/// runs after every flush and needs only the names.
+pub fn list_names(date_dir: &Path) -> io::Result<Vec<Entry>> {
+    list(date_dir, false)
+}
+
+fn list(date_dir: &Path, sizes: bool) -> io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     let Some(rd) = read_dir_if_exists(date_dir)? else {
         return Ok(out);
@@ -227,7 +237,11 @@ pub fn list_files(date_dir: &Path) -> io::Result<Vec<Entry>> {
         let Some(name) = entry.file_name().to_str().and_then(FileName::parse) else {
             continue;
         };
-        let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        let bytes = if sizes {
+            entry.metadata().map(|m| m.len()).unwrap_or(0)
+        } else {
+            0
+        };
         out.push(Entry {
             path: entry.path(),
             name,

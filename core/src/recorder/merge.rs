@@ -7,7 +7,8 @@
 //! the recorder moves on to a new UTC day, the finished day is merged into one file of level
 //! [`DAY_LEVEL`]. So a day being recorded has at most `FANIN - 1` files per level (a few dozen
 //! at most), and a finished day has one file, with row groups of [`super::store::ROW_GROUP_ROWS`].
-//! Merging streams the inputs through one row group of memory.
+//! Merging streams the inputs through one row group of memory, sorting them by series in
+//! chunks of [`super::columns::SORT_ROWS`] rows (see `docs/recorder.md`, "Merging").
 //!
 //! # Crash safety
 //!
@@ -157,7 +158,7 @@ pub fn compact(
     let mut total = Merged::default();
     // The folder is listed once, and again only after a merge changed it (this runs after
     // every flush of every table).
-    let mut listed = layout::list_files(day_dir)?;
+    let mut listed = layout::list_names(day_dir)?;
     for level in 0..DAY_LEVEL - 1 {
         if listed.iter().filter(|e| e.name.level == level).count() < fanin {
             continue;
@@ -169,7 +170,7 @@ pub fn compact(
             .collect();
         if inputs.len() >= fanin {
             total += merge(hooks, day_dir, decl, schema, meta, &inputs, level + 1)?;
-            listed = layout::list_files(day_dir)?;
+            listed = layout::list_names(day_dir)?;
         }
     }
     Ok(total)
@@ -183,7 +184,7 @@ pub fn close_day(
     schema: &SchemaRef,
     meta: &FileMeta,
 ) -> io::Result<Merged> {
-    let files = layout::list_files(day_dir)?;
+    let files = layout::list_names(day_dir)?;
     if files.len() < 2 {
         return Ok(Merged::default());
     }

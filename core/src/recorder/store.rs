@@ -7,14 +7,18 @@
 //! # Encodings (design rule, with the measurement that justifies it)
 //!
 //! Per column, by type: timestamps and integers (cumulative counters, byte gauges)
-//! `DELTA_BINARY_PACKED`; doubles `BYTE_STREAM_SPLIT`, except cumulative CPU seconds, `PLAIN`
-//! (see [`cumulative_seconds`]); strings dictionary; all pages zstd,
-//! data page v2. In parquet 60 a column's own encoding only applies when its dictionary is
-//! off (otherwise it is just the fallback after the dictionary overflows), so the dictionary
-//! is disabled for every column whose encoding is set. Statistics are kept per column chunk
-//! only (page statistics cost bytes and a day's file has few pages per column). The Arrow
-//! schema is not embedded (it repeats the Parquet schema in a few kilobytes per file).
-//! Measured by `make bench` on a synthetic day of `metrics` at 1 Hz: see `docs/recorder.md`.
+//! `DELTA_BINARY_PACKED`; doubles `BYTE_STREAM_SPLIT`, except cumulative time counters, `PLAIN`
+//! (see [`cumulative_seconds`]); strings dictionary. In parquet 60 a column's own encoding only
+//! applies when its dictionary is off (otherwise it is just the fallback after the dictionary
+//! overflows), so the dictionary is disabled for every column whose encoding is set, except
+//! gauges whose values repeat ([`quantized_gauge`]). Merged files ([`writer_properties`]): zstd,
+//! data page v2, statistics per column chunk only (page statistics cost bytes and a day's file
+//! has few pages per column), rows sorted by series ([`super::columns::series_key`]) and `ts`
+//! `PLAIN` where the table has a series key. Level-0 files ([`level0_properties`], one flush,
+//! merged away within minutes): the same encodings, no compression, no statistics (zstd
+//! contexts per column chunk were a quarter of the writer's CPU). The Arrow schema is not
+//! embedded (it repeats the Parquet schema in a few kilobytes per file). Measured by `make
+//! bench` (synthetic day) and `recorder --rewrite` (a real recording): see `docs/recorder.md`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter};
@@ -32,6 +36,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::schema::types::ColumnPath;
 
+use super::columns::{SORT_ROWS, series_key, sort_rows};
 use super::faults::Hooks;
 use super::handle::open_nofollow;
 use super::layout::{self, sync_dir};
@@ -82,17 +87,46 @@ pub fn writer_properties(decl: &TableDecl, kv: Vec<KeyValue>) -> WriterPropertie
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_key_value_metadata(Some(kv));
+    // Rows sorted by series (see `series_key`): each series repeats the same timestamps,
+    // which zstd finds in PLAIN values and DELTA_BINARY_PACKED hides (disks on a real
+    // recording: 4.7 kB against 20 kB).
+    let keyed = series_key(decl).len() > 1;
     for c in decl.columns {
         let path = ColumnPath::from(c.name);
-        let encoding = match c.ty {
-            ColType::TimestampTz | ColType::BigInt | ColType::UBigInt | ColType::Integer | ColType::UInteger => {
-                Some(Encoding::DELTA_BINARY_PACKED)
-            }
-            ColType::Double if cumulative_seconds(c.name) => Some(Encoding::PLAIN),
-            ColType::Double => Some(Encoding::BYTE_STREAM_SPLIT),
-            ColType::Boolean | ColType::Varchar | ColType::VarcharList => None,
+        let encoding = match column_encoding(c.name, c.ty) {
+            Some(_) if keyed && c.name == "ts" => Some(Encoding::PLAIN),
+            e => e,
         };
         if let Some(e) = encoding {
+            b = b
+                .set_column_dictionary_enabled(path.clone(), quantized_gauge(c.name))
+                .set_column_encoding(path, e);
+        }
+    }
+    b.build()
+}
+
+/// A gauge whose values repeat (percentages of tick counts, load averages with two decimals):
+/// a dictionary (falling back to the column's encoding when it grows too big) is 2 to 3 times
+/// smaller than `BYTE_STREAM_SPLIT` on a real recording (`cpu_user_pct` of `cpus`: 2.8 kB against
+/// 9.2 kB; see `docs/recorder.md`).
+fn quantized_gauge(name: &str) -> bool {
+    name.ends_with("_pct") || name.starts_with("load_")
+}
+
+/// The writer properties of a level-0 file (one flush of one table, merged away within
+/// minutes): the same per-column encodings, but no compression and no statistics, so a flush
+/// sets up no zstd context per column and computes no min/max. Merged files get
+/// [`writer_properties`] (see `docs/recorder.md`, "Recorder cost").
+pub fn level0_properties(decl: &TableDecl, kv: Vec<KeyValue>) -> WriterProperties {
+    let mut b = WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_compression(Compression::UNCOMPRESSED)
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_key_value_metadata(Some(kv));
+    for c in decl.columns {
+        if let Some(e) = column_encoding(c.name, c.ty) {
+            let path = ColumnPath::from(c.name);
             b = b
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_encoding(path, e);
@@ -101,12 +135,25 @@ pub fn writer_properties(decl: &TableDecl, kv: Vec<KeyValue>) -> WriterPropertie
     b.build()
 }
 
-/// A cumulative CPU-time counter kept as DOUBLE (`cpu_*_seconds`): PLAIN + zstd is 20%
+/// A column's own encoding (`None`: dictionary, for text).
+fn column_encoding(name: &str, ty: ColType) -> Option<Encoding> {
+    match ty {
+        ColType::TimestampTz | ColType::BigInt | ColType::UBigInt | ColType::Integer | ColType::UInteger => {
+            Some(Encoding::DELTA_BINARY_PACKED)
+        }
+        ColType::Double if cumulative_seconds(name) => Some(Encoding::PLAIN),
+        ColType::Double => Some(Encoding::BYTE_STREAM_SPLIT),
+        ColType::Boolean | ColType::Varchar | ColType::VarcharList => None,
+    }
+}
+
+/// A cumulative time counter kept as DOUBLE (`cpu_*_seconds`, disks' `*_time_seconds`: on a
+/// real recording PLAIN is 25% smaller there too): PLAIN + zstd is 20%
 /// smaller than BYTE_STREAM_SPLIT + zstd on these (measured on the benchmark's synthetic day:
 /// 276 kB against 350 kB for `cpu_idle_seconds`), while BYTE_STREAM_SPLIT wins on gauges
 /// (`cpu_busy_pct`: 70 kB against 108 kB; `uptime_seconds`: 10 kB against 82 kB).
 fn cumulative_seconds(name: &str) -> bool {
-    name.starts_with("cpu_") && name.ends_with("_seconds")
+    (name.starts_with("cpu_") && name.ends_with("_seconds")) || name.ends_with("_time_seconds")
 }
 
 /// The key-value metadata of a file.
@@ -229,6 +276,8 @@ pub fn merge_files(
     kv: Vec<KeyValue>,
 ) -> io::Result<(u64, u64)> {
     let mut rows = 0u64;
+    let key = series_key(decl);
+    let mut chunk: Vec<RecordBatch> = Vec::new();
     let bytes = write_atomically(
         hooks,
         dir,
@@ -246,14 +295,33 @@ pub fn merge_files(
                 for batch in reader {
                     let batch = batch.map_err(|e| io::Error::other(e.to_string()))?;
                     rows += batch.num_rows() as u64;
-                    w.write(&batch).map_err(parquet_err)?;
+                    chunk.push(batch);
+                    if chunk.iter().map(RecordBatch::num_rows).sum::<usize>() >= SORT_ROWS {
+                        write_sorted(w, schema, &key, &mut chunk)?;
+                    }
                 }
             }
-            Ok(())
+            write_sorted(w, schema, &key, &mut chunk)
         },
         || hooks.merge_pause("before_rename"),
     )?;
     Ok((bytes, rows))
+}
+
+/// Writes the rows of `chunk` sorted by `key` (see [`series_key`]) and empties it.
+fn write_sorted(
+    w: &mut ArrowWriter<BufWriter<File>>,
+    schema: &SchemaRef,
+    key: &[usize],
+    chunk: &mut Vec<RecordBatch>,
+) -> io::Result<()> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let arrow = |e: arrow_schema::ArrowError| io::Error::other(e.to_string());
+    let all = arrow_select::concat::concat_batches(schema, chunk.iter()).map_err(arrow)?;
+    chunk.clear();
+    w.write(&sort_rows(&all, key).map_err(arrow)?).map_err(parquet_err)
 }
 
 /// Number of rows in a complete file (from its footer).

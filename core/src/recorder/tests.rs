@@ -170,8 +170,16 @@ fn file_has_declared_schema_metadata_and_encodings() {
     };
     assert!(enc("ts").contains(&Encoding::DELTA_BINARY_PACKED), "{:?}", enc("ts"));
     assert!(enc("mem_total_bytes").contains(&Encoding::DELTA_BINARY_PACKED));
-    assert!(enc("cpu_busy_pct").contains(&Encoding::BYTE_STREAM_SPLIT));
-    assert!(!enc("cpu_busy_pct").contains(&Encoding::RLE_DICTIONARY));
+    // Gauges: BYTE_STREAM_SPLIT, or a dictionary where values repeat (percentages of ticks).
+    assert!(enc("uptime_seconds").contains(&Encoding::BYTE_STREAM_SPLIT));
+    assert!(!enc("uptime_seconds").contains(&Encoding::RLE_DICTIONARY));
+    assert!(
+        enc("cpu_busy_pct").contains(&Encoding::RLE_DICTIONARY),
+        "{:?}",
+        enc("cpu_busy_pct")
+    );
+    assert!(enc("cpu_user_seconds").contains(&Encoding::PLAIN));
+    assert!(!enc("cpu_user_seconds").contains(&Encoding::RLE_DICTIONARY));
     assert!(
         enc("hostname").contains(&Encoding::RLE_DICTIONARY),
         "{:?}",
@@ -189,6 +197,77 @@ fn file_has_declared_schema_metadata_and_encodings() {
         assert_eq!(f.data_type(), want.data_type(), "{}", f.name());
     }
     assert!(layout::list_temps(&dir).unwrap().is_empty());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn level0_files_are_cheap_and_merged_files_compressed_and_sorted() {
+    use parquet::basic::Compression;
+    let dir = tmp("level0");
+    let all = samples(DAY0, 21);
+    let decl = MetricsRow::TABLE;
+    let schema = arrow_schema(decl);
+    // Two level-0 files as the writer makes them, the later rows written first.
+    let mut names = Vec::new();
+    for chunk in [&all[10..], &all[..11]] {
+        let mut b = Batch::new(decl);
+        for w in chunk.windows(2) {
+            b.push(&metrics::row(&w[0], &w[1]));
+        }
+        let (first_us, last_us) = b.ts_range().unwrap();
+        let name = FileName {
+            level: 0,
+            first_us,
+            last_us,
+            dup: 0,
+        };
+        let batch = b.take().unwrap();
+        let props = store::level0_properties(decl, store::metadata_kv(&meta(), 0, &[]));
+        store::write_atomically(
+            &faults::Hooks::default(),
+            &dir,
+            &name.render(),
+            &schema,
+            props,
+            |w| w.write(&batch).map_err(|e| std::io::Error::other(e.to_string())),
+            || {},
+        )
+        .unwrap();
+        names.push(name);
+    }
+    let col = |path: &Path, name: &str| {
+        let r = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+        let c = r
+            .metadata()
+            .row_group(0)
+            .column(decl.column_index(name).unwrap())
+            .clone();
+        (
+            c.compression(),
+            c.statistics().is_some(),
+            c.encodings().collect::<Vec<_>>(),
+        )
+    };
+    let l0 = dir.join(names[0].render());
+    let (compression, stats, enc) = col(&l0, "ts");
+    assert_eq!(compression, Compression::UNCOMPRESSED);
+    assert!(!stats, "level-0 files carry no statistics");
+    assert!(
+        enc.contains(&Encoding::DELTA_BINARY_PACKED),
+        "same encodings as merged files: {enc:?}"
+    );
+    let inputs = layout::list_files(&dir).unwrap();
+    assert_eq!(inputs.len(), 2);
+    let m = merge::merge(&faults::Hooks::default(), &dir, decl, &schema, &meta(), &inputs, 1).unwrap();
+    assert_eq!(m.files, 1);
+    let merged = layout::list_files(&dir).unwrap();
+    assert_eq!(merged.len(), 1);
+    let (compression, stats, _) = col(&merged[0].path, "ts");
+    assert!(matches!(compression, Compression::ZSTD(_)), "{compression:?}");
+    assert!(stats, "merged files carry chunk statistics");
+    // Rows come out sorted by the series key (for metrics: ts), every row once.
+    let ts = read_ts(&merged[0].path);
+    assert_eq!(ts, (1..21).map(|i| DAY0 + i * 1_000_000).collect::<Vec<_>>());
     fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use parquet::file::properties::WriterProperties;
 
 use super::columns::Batch;
 use super::faults::Hooks;
@@ -53,6 +54,8 @@ struct TableState {
     part: Partition,
     schema: SchemaRef,
     meta: FileMeta,
+    /// The properties of this table's level-0 files, set up once.
+    props0: WriterProperties,
     batch: Batch,
     batch_day: Option<i64>,
     pending: Vec<Pending>,
@@ -119,16 +122,18 @@ impl Writer {
             .enumerate()
             .map(|(index, (&entry, part))| {
                 let ncols = entry.decl().columns.len().max(1);
+                let meta = FileMeta {
+                    table: entry.name(),
+                    host: config.host.clone(),
+                    interval_seconds: config.interval_of(entry.cadence).as_secs_f64(),
+                };
                 TableState {
                     entry,
                     index,
                     part,
                     schema: super::columns::arrow_schema(entry.decl()),
-                    meta: FileMeta {
-                        table: entry.name(),
-                        host: config.host.clone(),
-                        interval_seconds: config.interval_of(entry.cadence).as_secs_f64(),
-                    },
+                    props0: store::level0_properties(entry.decl(), store::metadata_kv(&meta, 0, &[])),
+                    meta,
                     batch: Batch::new(entry.decl()),
                     batch_day: None,
                     pending: Vec::new(),
@@ -389,14 +394,12 @@ impl Writer {
             while day_path.join(name.render()).exists() {
                 name.dup += 1;
             }
-            let kv = store::metadata_kv(&t.meta, 0, &[]);
-            let props = store::writer_properties(t.entry.decl(), kv);
             let result = store::write_atomically(
                 hooks,
                 &day_path,
                 &name.render(),
                 &t.schema,
-                props,
+                t.props0.clone(),
                 |w| {
                     for p in group {
                         w.write(&p.batch).map_err(|e| std::io::Error::other(e.to_string()))?;
