@@ -4,6 +4,7 @@ nvidia-smi where it is installed); the recorder records `gpus` by default only w
 import ctypes
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -64,6 +65,11 @@ def test_recorder_records_gpus_by_default_only_with_a_gpu(db, tmp_path):
     assert ("gpus" in r["tables"]) == with_gpu, r
     # Named, it is accepted everywhere; without a GPU it writes no rows and no error.
     r = one(db, f"SELECT id, tables FROM record_metrics('{tmp_path}/named', INTERVAL '50 milliseconds', tables := ['gpus'])")
+    # Stopped only once a few ticks were sampled: a recorder stopped at once may have sampled none.
+    deadline = time.monotonic() + 10
+    while one(db, "SELECT samples_taken FROM recordings() WHERE id = ?", [r["id"]])["samples_taken"] < 3:
+        assert time.monotonic() < deadline, "the recorder took no sample in 10 s"
+        time.sleep(0.05)
     stopped = one(db, "SELECT * FROM stop_recording(?)", [r["id"]])
     assert r["tables"] == ["gpus"]
     assert stopped["last_error"] is None, stopped
