@@ -218,6 +218,16 @@ impl SockDiag {
         })
     }
 
+    /// A reader over `fd`, for tests of what follows a failing dump.
+    #[cfg(test)]
+    pub(crate) fn over(fd: OwnedFd) -> SockDiag {
+        SockDiag {
+            fd,
+            seq: 0,
+            buf: vec![0u8; RECV_BUF],
+        }
+    }
+
     /// The sockets of `protocol` (tcp, tcp6, udp, udp6; unix is not an inet protocol) whose
     /// state is in `states` ([`ALL_STATES`], or [`state_bit`]s).
     pub fn dump(&mut self, protocol: Protocol, states: u32) -> io::Result<Vec<InetSocket>> {

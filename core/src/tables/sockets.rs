@@ -514,6 +514,26 @@ mod tests {
         assert_eq!(me.state, "LISTEN");
     }
 
+    #[test]
+    fn failing_netlink_falls_back_to_proc_net() {
+        // A unix datagram socket refuses a netlink address: the dump fails like a refused one.
+        let (a, _b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        let mut diag = Some(sock_diag::SockDiag::over(a.into()));
+        let roots = Roots::test_fixture("sockets");
+        let got = read_inet(&roots, &mut diag, Protocol::Tcp, SocketKind::All)
+            .unwrap()
+            .unwrap();
+        assert!(diag.is_none(), "a failed dump drops the netlink socket");
+        let text = std::fs::read_to_string(roots.proc("net/tcp")).unwrap();
+        assert_eq!(got, net_sockets::parse_inet(&text, Protocol::Tcp));
+        assert!(!got.is_empty());
+        // Later protocols go straight to the files.
+        let udp = read_inet(&roots, &mut diag, Protocol::Udp, SocketKind::All)
+            .unwrap()
+            .unwrap();
+        assert!(udp.iter().any(|s| s.inode == 3001));
+    }
+
     /// The `sock_diag` dump and `/proc/net` give the same rows. Sockets of other processes may
     /// come and go or change between reads, so only those identical in a `/proc/net` read
     /// before and one after the netlink read are compared; this test's own sockets (a
