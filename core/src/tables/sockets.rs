@@ -1,7 +1,9 @@
 //! `system_sockets(kind := ...)`: one row per socket of `/proc/net/{tcp,tcp6,udp,udp6,unix}`,
 //! with the process that holds it.
 //!
-//! [`collect`] parses the socket files (only the inet ones for `kind := 'listening'`), then,
+//! [`collect`] lists TCP and UDP sockets through the `sock_diag` netlink dump (the cheaper
+//! source; `/proc/net` files where netlink fails or the roots are a fixture tree) and unix
+//! sockets from `/proc/net/unix` (not for `kind := 'listening'`), then,
 //! when the query reads `pid` or `process_name`, builds the inode → process map once
 //! ([`socket_owners::scan`]) for the sockets kept.
 
