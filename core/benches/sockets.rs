@@ -4,7 +4,9 @@
 //! connections (2 × `PAIRS` + 1 sockets held by this process) so that per-socket figures are
 //! not lost in fixed costs. It prints medians; ratios are against `ss` measured in this run.
 //! `ss` is a separate program: its times include starting a process, so `ss -V` (start and
-//! exit only) is measured too. No timing is asserted.
+//! exit only) is measured too. The TCP/UDP listing is measured from both sources,
+//! `/proc/net` files and the `sock_diag` netlink dump, with the ratio between them. No timing
+//! is asserted.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: a failure may abort it
 
@@ -19,7 +21,7 @@ use sysmon_core::procfs::Roots;
 use sysmon_core::procfs::socket_owners;
 use sysmon_core::schema::Timestamp;
 use sysmon_core::tables::processes;
-use sysmon_core::tables::sockets::{self, SocketFields, SocketKind};
+use sysmon_core::tables::sockets::{self, InetSource, SocketFields, SocketKind};
 
 const PAIRS: usize = 500;
 
@@ -65,8 +67,19 @@ fn main() {
         held.push(a);
     }
     let roots = Roots::default();
-    let collect =
-        |kind, fields| sockets::collect(&roots, kind, fields, &processes::user_name, Timestamp::now(), "h").unwrap();
+    // Names through the uid -> name cache, as the table's SQL binding does.
+    let names = std::cell::RefCell::new(processes::UserNames::new(processes::user_name));
+    let user_name = |uid| names.borrow_mut().name(uid);
+    let collect = |kind, fields| sockets::collect(&roots, kind, fields, &user_name, Timestamp::now(), "h").unwrap();
+    let collect_from = |source, kind, fields| {
+        sockets::collect_from(source, &roots, kind, fields, &user_name, Timestamp::now(), "h").unwrap()
+    };
+    let default_source = InetSource::for_roots(&roots);
+    if let Err(e) = sysmon_core::procfs::sock_diag::SockDiag::open()
+        .and_then(|mut d| d.dump(sysmon_core::procfs::net_sockets::Protocol::Tcp, u32::MAX))
+    {
+        println!("  sock_diag refused here ({e}): its figures below are the /proc/net fallback");
+    }
     let all = collect(SocketKind::All, SocketFields::all());
     let n_sockets = all.len();
     let n_tcp = all.iter().filter(|r| r.protocol.starts_with("tcp")).count();
@@ -82,7 +95,32 @@ fn main() {
 
     let iters = 200;
     let parse = median(iters, || {
-        black_box(collect(SocketKind::All, SocketFields::default()));
+        black_box(collect_from(
+            InetSource::ProcNet,
+            SocketKind::All,
+            SocketFields::default(),
+        ));
+    });
+    let diag = median(iters, || {
+        black_box(collect_from(
+            InetSource::SockDiag,
+            SocketKind::All,
+            SocketFields::default(),
+        ));
+    });
+    let parse_listening = median(iters, || {
+        black_box(collect_from(
+            InetSource::ProcNet,
+            SocketKind::Listening,
+            SocketFields::default(),
+        ));
+    });
+    let diag_listening = median(iters, || {
+        black_box(collect_from(
+            InetSource::SockDiag,
+            SocketKind::Listening,
+            SocketFields::default(),
+        ));
     });
     let owners = median(iters, || {
         black_box(socket_owners::scan(Path::new("/proc"), &wanted).unwrap());
@@ -93,10 +131,24 @@ fn main() {
     let listening = median(iters, || {
         black_box(collect(SocketKind::Listening, SocketFields::all()));
     });
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    println!("  listing read by default from      {default_source:?}");
     println!(
-        "  socket files parsed (no owners)   {:>9.1} us   {:>6.3} us/socket",
+        "  /proc/net files parsed (no owners){:>9.1} us   {:>6.3} us/socket",
         us(parse),
         us(parse) / n_sockets as f64
+    );
+    println!(
+        "  sock_diag netlink (no owners)     {:>9.1} us   {:>6.3} us/socket   /proc/net / sock_diag {:>6.2}x",
+        us(diag),
+        us(diag) / n_sockets as f64,
+        ratio(parse, diag)
+    );
+    println!(
+        "  kind:='listening', no owners      {:>9.1} us /proc/net   {:>9.1} us sock_diag   /proc/net / sock_diag {:>6.2}x",
+        us(parse_listening),
+        us(diag_listening),
+        ratio(parse_listening, diag_listening)
     );
     println!(
         "  owner scan (fd links)             {:>9.1} us   {:>6.2} us/process   {:>6.3} us/fd link",
@@ -128,7 +180,6 @@ fn main() {
     let ss_all = median(ss_iters, || {
         ss(&["-tuxanp"]);
     });
-    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     println!("  ss -V (process start only)        {:>9.1} us", us(spawn));
     println!(
         "  ss -tan (netlink, no owners)      {:>9.1} us   {:>9.1} us without the start",
@@ -152,8 +203,9 @@ fn main() {
         ratio(full, ss_all.saturating_sub(spawn).max(Duration::from_nanos(1)))
     );
     println!(
-        "  parse: /proc/net text vs ss -tan's netlink dump + print (start removed): {:>6.2}x",
-        ratio(parse, ss_tan.saturating_sub(spawn).max(Duration::from_nanos(1)))
+        "  listing vs ss -tan's netlink dump + print (start removed): /proc/net {:>6.2}x, sock_diag {:>6.2}x",
+        ratio(parse, ss_tan.saturating_sub(spawn).max(Duration::from_nanos(1))),
+        ratio(diag, ss_tan.saturating_sub(spawn).max(Duration::from_nanos(1)))
     );
     drop(held);
 }

@@ -23,6 +23,7 @@ pub mod netdev;
 pub mod pid;
 pub mod pressure;
 pub mod snmp;
+pub mod sock_diag;
 pub mod socket_owners;
 pub mod stat;
 pub mod syscalls;
