@@ -92,3 +92,33 @@ def thread_sched(name):
         cur = (run_ns / 1e9, wait_ns / 1e9, vol, invol)
         found = cur if found is None else tuple(a + b for a, b in zip(found, cur))
     return found
+
+
+def row(cur):
+    """The single (next) row of a DuckDB cursor as a dict."""
+    names = [d[0] for d in cur.description]
+    return dict(zip(names, cur.fetchone()))
+
+
+def live_tables(con):
+    """Every live table the loaded extension registers (sysmon_functions(), so a new table is
+    covered without editing the scripts)."""
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT function_name FROM sysmon_functions() WHERE function_name LIKE 'system\\_%' ESCAPE '\\' "
+            "ORDER BY function_name"
+        ).fetchall()
+    ]
+
+
+def default_recorded_tables(con):
+    """The tables record_metrics records when `tables` is not given, as the catalog states them
+    (the first list of its default: tables recorded only where present, such as gpus, are left out)."""
+    import ast
+
+    text = con.execute(
+        "SELECT parameter_defaults[list_position(parameters, 'tables')] FROM sysmon_functions() "
+        "WHERE function_name = 'record_metrics'"
+    ).fetchone()[0]
+    return ast.literal_eval(text[: text.index("]") + 1])

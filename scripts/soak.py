@@ -24,27 +24,7 @@ import duckdb
 
 import procstat
 
-# The recorder's default tables (core/src/recorder/tables.rs, `default: true`).
-DEFAULT_TABLES = ["metrics", "cpus", "disks", "networks", "net_protocols", "pressure", "filesystems", "sensors"]
-LIVE = [
-    "system_info",
-    "system_metrics",
-    "system_cpus",
-    "system_disks",
-    "system_filesystems",
-    "system_networks",
-    "system_net_protocols",
-    "system_processes",
-    "system_pressure",
-    "system_sensors",
-    "system_cgroups",
-]
 REPORT_EVERY = 10.0
-
-
-def row(cur):
-    names = [d[0] for d in cur.description]
-    return dict(zip(names, cur.fetchone()))
 
 
 def main():
@@ -58,14 +38,15 @@ def main():
 
     seconds = args.minutes * 60
     warmup = min(120.0, max(20.0, seconds / 3))
-    tables = DEFAULT_TABLES + ["processes"]
+    db = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    db.execute(f"LOAD '{os.path.abspath(args.extension)}'")
+    tables = procstat.default_recorded_tables(db) + ["processes"]
+    live_tables = procstat.live_tables(db)
     print(
         f"== soak: DuckDB {duckdb.__version__}, {args.minutes:g} min, recorder at {args.interval_ms} ms"
         f" (processes/filesystems at {args.process_interval_ms} ms) of {', '.join(tables)},"
         f" live queries once a second; warm-up {warmup:.0f} s, bound +{args.bound_mb:g} MB RSS after it"
     )
-    db = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-    db.execute(f"LOAD '{os.path.abspath(args.extension)}'")
     out = tempfile.mkdtemp(prefix="sysmon-soak-")
     failures = []
     stop = threading.Event()
@@ -76,7 +57,7 @@ def main():
         con = db.cursor()
         try:
             while not stop.is_set():
-                for t in LIVE:
+                for t in live_tables:
                     try:
                         con.execute(f"SELECT * FROM {t}()").fetchall()
                         live_queries[0] += 1
@@ -106,7 +87,7 @@ def main():
                 continue
             next_report += REPORT_EVERY
             rss, cpu = procstat.rss_bytes(), procstat.cpu_seconds()
-            rec = row(db.execute("SELECT * FROM recordings() WHERE id = ?", [rid]))
+            rec = procstat.row(db.execute("SELECT * FROM recordings() WHERE id = ?", [rid]))
             elapsed = now - t0
             warming = elapsed < warmup + REPORT_EVERY / 2
             phase = "warm-up" if warming else "steady"
@@ -130,7 +111,7 @@ def main():
                 break
         stop.set()
         querier.join()
-        final = row(db.execute("SELECT * FROM stop_recording(?)", [rid]))
+        final = procstat.row(db.execute("SELECT * FROM stop_recording(?)", [rid]))
         total = time.monotonic() - t0
         taken, missed = final["samples_taken"], final["samples_missed"]
         ratio = missed / max(1, taken + missed)

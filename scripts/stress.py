@@ -24,19 +24,10 @@ import duckdb
 
 import procstat
 
+# Beside every live table (taken from the extension's own catalog in main): a short window, and
+# the recorder list.
 QUERIES = [
-    "SELECT * FROM system_info()",
-    "SELECT * FROM system_metrics()",
     """SELECT * FROM system_metrics("window" := INTERVAL '50 milliseconds')""",
-    "SELECT * FROM system_cpus()",
-    "SELECT * FROM system_disks()",
-    "SELECT * FROM system_filesystems()",
-    "SELECT * FROM system_networks()",
-    "SELECT * FROM system_net_protocols()",
-    "SELECT * FROM system_processes()",
-    "SELECT * FROM system_pressure()",
-    "SELECT * FROM system_sensors()",
-    "SELECT * FROM system_cgroups()",
     "SELECT * FROM recordings()",
 ]
 
@@ -78,9 +69,7 @@ def sampler_sched(name, before, ticks):
 
 
 def recorder_row(db, rid):
-    cur = db.execute("SELECT * FROM recordings() WHERE id = ?", [rid])
-    names = [d[0] for d in cur.description]
-    return dict(zip(names, cur.fetchone()))
+    return procstat.row(db.execute("SELECT * FROM recordings() WHERE id = ?", [rid]))
 
 
 def main():
@@ -100,8 +89,6 @@ def main():
     ap.add_argument("--trim", action="store_true", help="malloc_trim(0) after each round")
     ap.add_argument("--only", help="comma-separated words: run only the queries that contain one (investigation)")
     args = ap.parse_args()
-    if args.only:
-        QUERIES[:] = [q for q in QUERIES if any(w in q for w in args.only.split(","))]
 
     rounds = max(1, round(args.seconds / args.round_seconds))
     per_round = args.seconds / rounds
@@ -112,6 +99,9 @@ def main():
     )
     db = duckdb.connect(config={"allow_unsigned_extensions": "true"})
     db.execute(f"LOAD '{os.path.abspath(args.extension)}'")
+    QUERIES[:0] = [f"SELECT * FROM {t}()" for t in procstat.live_tables(db)]
+    if args.only:
+        QUERIES[:] = [q for q in QUERIES if any(w in q for w in args.only.split(","))]
     out = tempfile.mkdtemp(prefix="sysmon-stress-")
     failures = []
     try:
