@@ -196,8 +196,13 @@ impl SockDiag {
         }
         // SAFETY: a fresh descriptor nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // The kernel answers a dump at once; a bound on the wait keeps a query from hanging.
-        let timeout = libc::timeval { tv_sec: 5, tv_usec: 0 };
+        // The kernel answers a dump at once; the bound keeps a query within sysmon's rule for
+        // waits it cannot cancel (`crate::wait::BOUND`, 1 s); past it the dump fails and the
+        // table falls back to /proc/net.
+        let timeout = libc::timeval {
+            tv_sec: crate::wait::BOUND.as_secs() as libc::time_t,
+            tv_usec: crate::wait::BOUND.subsec_micros() as libc::suseconds_t,
+        };
         // SAFETY: `timeout` is a valid timeval of the size passed, alive for the call.
         let rc = unsafe {
             libc::setsockopt(
