@@ -45,12 +45,13 @@ def main():
         "SELECT * FROM system_cpus()",
         "SELECT * FROM system_info()",
     ]
-    # Tables added later register themselves here if present.
-    present = {r[0] for r in con.execute("SELECT function_name FROM duckdb_functions()").fetchall()}
-    for fn in ["system_disks", "system_networks", "system_pressure", "system_filesystems",
-               "system_processes", "system_sensors", "system_cgroups", "system_net_protocols",
-               "system_sockets", "system_users"]:
-        if fn in present:
+    # Every other live table the extension registers, so a new table is measured too.
+    listed = {q.split("FROM ")[1].split("(")[0] for q in queries}
+    for (fn,) in con.execute(
+        "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_name LIKE 'system\\_%' ESCAPE '\\' "
+        "ORDER BY function_name"
+    ).fetchall():
+        if fn not in listed:
             queries.append(f"SELECT count(*) FROM {fn}()")
     for q in queries:
         med, p90 = measure(con, q, args.runs)
