@@ -10,7 +10,8 @@
 //! * [`recorder`]: the background recorder that writes the tables' history as Parquet;
 //! * [`wait`]: the bound on waits inside a query (DuckDB cannot interrupt a scan call);
 //! * [`nvml`]: NVIDIA's management library, opened at run time, for the `gpus` table;
-//! * [`host`], [`interval`]: static host facts, DuckDB interval text.
+//! * [`host`], [`interval`]: static host facts, DuckDB interval text;
+//! * [`view`]: the dashboard's page, JSON and history reading, and `report_metrics`' report.
 //!
 //! Linux only: the readers need `/proc` and `/sys`.
 
@@ -27,6 +28,7 @@ pub mod sample;
 pub mod schema;
 pub mod sync;
 pub mod tables;
+pub mod view;
 pub mod wait;
 
 pub use catalog::{Function, functions};
