@@ -7,6 +7,7 @@
 
 mod record_metrics;
 mod recordings;
+mod report_metrics;
 mod stop_recording;
 mod sysmon_columns;
 mod sysmon_functions;
@@ -42,6 +43,7 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<record_metrics::RecordMetrics>(con)?;
     register_one::<recordings::Recordings>(con)?;
     register_one::<stop_recording::StopRecording>(con)?;
+    register_one::<report_metrics::ReportMetrics>(con)?;
     register_one::<sysmon_functions::SysmonFunctions>(con)?;
     register_one::<sysmon_columns::SysmonColumns>(con)?;
     if std::env::var_os("SYSMON_TEST_HOOKS").is_some_and(|v| v == "1") {

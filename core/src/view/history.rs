@@ -379,6 +379,7 @@ pub struct History {
     /// The start of each bucket that has a value in some series, in order.
     pub t_us: Vec<i64>,
     pub series: Vec<Series>,
+    /// Rows in the range (before the `keep` filter).
     pub rows_read: u64,
     pub files_read: u64,
     pub row_groups_read: u64,
@@ -770,7 +771,6 @@ fn add_batch(batch: &RecordBatch, t: &ChartTable, ds: &mut Downsampler, h: &mut 
     // key column does.
     let mut ids: Vec<usize> = Vec::new();
     let mut prev: Option<usize> = None;
-    h.rows_read += batch.num_rows() as u64;
     for row in 0..batch.num_rows() {
         if !ts.is_valid(row) {
             continue;
@@ -778,6 +778,7 @@ fn add_batch(batch: &RecordBatch, t: &ChartTable, ds: &mut Downsampler, h: &mut 
         let Some(bucket) = ds.bucket(ts.value(row)) else {
             continue;
         };
+        h.rows_read += 1;
         if keep.iter().any(|(a, v)| a.is_valid(row) && a.value(row) != *v) {
             continue;
         }
