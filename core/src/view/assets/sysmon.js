@@ -8,8 +8,9 @@
     if (v == null || !isFinite(v)) return '-';
     let i = 0;
     let x = Math.abs(v);
+    if (v === 0) return '0 B';
     while (x >= 1024 && i < IEC.length - 1) { x /= 1024; i++; }
-    return (v < 0 ? '-' : '') + x.toFixed(x >= 100 || i === 0 ? 0 : 1) + ' ' + IEC[i];
+    return (v < 0 ? '-' : '') + x.toFixed(x >= 100 || (i === 0 && x >= 10) ? 0 : 1) + ' ' + IEC[i];
   }
   function fmtNum(v, d) {
     if (v == null || !isFinite(v)) return '-';
@@ -85,8 +86,9 @@
       this.plot = null;
     }
     width() { return Math.max(300, this.el.clientWidth - 16); }
-    // data: [t, ...series], labels: one per series; extra: per series, [min, max] arrays or null.
-    set(t, labels, series, extra) {
+    // data: [t, ...series], labels: one per series; extra: per series, [min, max] arrays or
+    // null; xRange: [from, to] in seconds (history: the range asked for), or auto (live).
+    set(t, labels, series, extra, xRange) {
       const u = UNITS[this.chart.unit];
       let data = series;
       if (this.chart.stacked) {
@@ -105,10 +107,12 @@
         return;
       }
       const all = [t].concat(data);
-      if (this.plot && labels.join('\n') === this.labels.join('\n')) {
+      const same = this.xRange === (xRange ? xRange.join() : undefined);
+      if (this.plot && same && labels.join('\n') === this.labels.join('\n')) {
         this.plot.setData(all);
         return;
       }
+      this.xRange = xRange ? xRange.join() : undefined;
       if (this.plot) this.plot.destroy();
       this.body.innerHTML = '';
       this.labels = labels.slice();
@@ -117,10 +121,10 @@
         width: this.width(),
         height: 220,
         cursor: { drag: { x: true, y: false } },
-        scales: { x: { time: true }, y: { range: (uu, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] } },
+        scales: { x: xRange ? { time: true, range: () => xRange } : { time: true }, y: { range: (uu, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] } },
         axes: [
           {},
-          { label: u.label, size: 70, values: (uu, vals) => vals.map((v) => u.fmt(v)) },
+          { label: u.label, size: 90, values: (uu, vals) => vals.map((v) => u.fmt(v)) },
         ],
         series: [{}].concat(labels.map((l, i) => ({
           label: l,
@@ -162,7 +166,7 @@
         series.push(s.avg);
         extra.push([s.min, s.max]);
       });
-      c.set(h.t, labels, series, extra);
+      c.set(h.t, labels, series, extra, [h.from_ms / 1000, h.to_ms / 1000]);
     });
   }
 
