@@ -216,17 +216,21 @@
   function onLive(s) {
     document.getElementById('host').textContent = s.hostname;
     liveT.push(s.ts_ms / 1000);
-    const drop = liveT.length > KEEP ? liveT.length - KEEP : 0;
-    if (drop) liveT.splice(0, drop);
+    const drop = Math.max(0, liveT.length - KEEP);
     liveCharts.forEach((c, i) => {
       const vals = liveVals[i];
       const now = c.chart.live(s);
       Object.keys(now).forEach((k) => { if (!vals[k]) vals[k] = new Array(liveT.length - 1).fill(null); });
       Object.keys(vals).forEach((k) => {
         vals[k].push(k in now ? now[k] : null);
-        if (drop) vals[k].splice(0, drop);
+        vals[k].splice(0, drop);
+        if (vals[k].every((v) => v == null)) delete vals[k];
       });
-      const labels = Object.keys(vals).filter((k) => vals[k].some((v) => v != null));
+    });
+    liveT.splice(0, drop);
+    liveCharts.forEach((c, i) => {
+      const vals = liveVals[i];
+      const labels = Object.keys(vals);
       c.set(liveT.slice(), labels, labels.map((k) => vals[k].slice()));
     });
     topTable(document.getElementById('top-cpu'), s.top_cpu);
