@@ -10,6 +10,8 @@
 //!
 //! `--days N` writes N days instead of 7 (`--quick`: 2).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: a failure may abort it
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -19,7 +21,13 @@ use sysmon_core::view::history::{self, CHART_TABLES, Request};
 use sysmon_core::view::{fixture, report};
 
 const HOST: &str = "bench-host";
-const SERIES: &[(&str, usize)] = &[("metrics", 1), ("cpus", 4), ("disks", 2), ("networks", 2), ("pressure", 6)];
+const SERIES: &[(&str, usize)] = &[
+    ("metrics", 1),
+    ("cpus", 4),
+    ("disks", 2),
+    ("networks", 2),
+    ("pressure", 6),
+];
 
 fn out_dir() -> PathBuf {
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/sysmon-bench/view");
@@ -97,7 +105,10 @@ fn main() {
     }
 
     println!("== /api/history, 1000 pixels, ending at the recording's end (median of 5)");
-    println!("  {:<10} {:>8} {:>12} {:>12} {:>10} {:>16}", "range", "table", "rows", "sysmon ms", "naive ms", "naive / sysmon");
+    println!(
+        "  {:<10} {:>8} {:>12} {:>12} {:>10} {:>16}",
+        "range", "table", "rows", "sysmon ms", "naive ms", "naive / sysmon"
+    );
     let end_ms = end / 1000;
     for (name, secs) in [("15 min", 900i64), ("24 h", 86_400), ("7 d", 7 * 86_400)] {
         let secs = secs.min(days * 86_400);
