@@ -438,7 +438,7 @@ impl History {
                     if j > 0 {
                         out.push(',');
                     }
-                    json::opt(&mut out, *x);
+                    json::opt_compact(&mut out, *x);
                 }
                 out.push(']');
             }
@@ -767,11 +767,15 @@ fn add_batch(batch: &RecordBatch, t: &ChartTable, ds: &mut Downsampler, h: &mut 
         .enumerate()
         .filter_map(|(i, c)| Some((i, Num::of(batch.column_by_name(c)?.as_ref())?)))
         .collect();
-    // Rows of one series are contiguous in merged files: the series ids change only where a
-    // key column does.
-    let mut ids: Vec<usize> = Vec::new();
+    // Per row: its bucket and its series (rows of one series are contiguous in merged files,
+    // so the key is compared with the previous row's and formatted only where it changes),
+    // then each column added in one pass over the rows.
+    let n = batch.num_rows();
+    let mut rows: Vec<(u32, u32)> = Vec::with_capacity(n); // (row, bucket)
+    let mut groups: Vec<u32> = Vec::with_capacity(n); // index into `ids`
+    let mut ids: Vec<Vec<usize>> = Vec::new();
     let mut prev: Option<usize> = None;
-    for row in 0..batch.num_rows() {
+    for row in 0..n {
         if !ts.is_valid(row) {
             continue;
         }
@@ -786,13 +790,33 @@ fn add_batch(batch: &RecordBatch, t: &ChartTable, ds: &mut Downsampler, h: &mut 
         if !same || ids.is_empty() {
             let key: Vec<String> = keys.iter().map(|k| k.text(row)).collect();
             let key = key.join("/");
-            ids = values.iter().map(|(i, _)| ds.series(&key, *i)).collect();
+            ids.push(values.iter().map(|(i, _)| ds.series(&key, *i)).collect());
         }
         prev = Some(row);
-        for ((_, col), &id) in values.iter().zip(&ids) {
-            if let Some(v) = col.get(row) {
-                ds.add(id, bucket, v);
-            }
+        rows.push((row as u32, bucket as u32));
+        groups.push((ids.len() - 1) as u32);
+    }
+    for (j, (_, col)) in values.iter().enumerate() {
+        macro_rules! add_all {
+            ($a:expr) => {{
+                let a = $a;
+                let vals = a.values();
+                let nulls = a.null_count() > 0;
+                for (&(row, bucket), &g) in rows.iter().zip(&groups) {
+                    let row = row as usize;
+                    if nulls && a.is_null(row) {
+                        continue;
+                    }
+                    ds.add(ids[g as usize][j], bucket as usize, vals[row] as f64);
+                }
+            }};
+        }
+        match col {
+            Num::F64(a) => add_all!(a),
+            Num::U64(a) => add_all!(a),
+            Num::I64(a) => add_all!(a),
+            Num::I32(a) => add_all!(a),
+            Num::U32(a) => add_all!(a),
         }
     }
 }

@@ -25,33 +25,55 @@ pub fn string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// A number, `null` when not finite. Integral values are written without a fraction, others
-/// with at most 4 decimals past what matters for a chart (shorter reports).
+/// A number exactly (the shortest text that reads back as the same `f64`), `null` when not
+/// finite.
 pub fn number(out: &mut String, v: f64) {
     if !v.is_finite() {
         out.push_str("null");
     } else if v == v.trunc() && v.abs() < 1e15 {
         let _ = write!(out, "{}", v as i64);
     } else {
-        let _ = write!(out, "{}", Round(v));
+        let _ = write!(out, "{v}");
     }
 }
 
-/// Six significant digits: what a pixel-wide chart or a hover value can show.
-struct Round(f64);
-
-impl std::fmt::Display for Round {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let v = self.0;
-        let mag = v.abs().log10().floor() as i32;
-        let decimals = (5 - mag).clamp(0, 12) as usize;
-        let s = format!("{v:.decimals$}");
-        let s = if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.')
+/// A chart value to 4 significant digits (what a pixel-high chart or a hover value shows),
+/// `null` when not finite: `5.312e9`, `47.25`, `0.001234`. Keeps reports small.
+pub fn compact(out: &mut String, v: f64) {
+    if !v.is_finite() {
+        out.push_str("null");
+        return;
+    }
+    if v == v.trunc() && v.abs() < 1e4 {
+        let _ = write!(out, "{}", v as i64);
+        return;
+    }
+    let mag = v.abs().log10().floor() as i32;
+    if !(-3..5).contains(&mag) {
+        let s = format!("{v:.3e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = if m.contains('.') {
+            m.trim_end_matches('0').trim_end_matches('.')
         } else {
-            &s
+            m
         };
-        f.write_str(s)
+        let _ = write!(out, "{m}e{e}");
+        return;
+    }
+    let decimals = (3 - mag).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    out.push_str(if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    });
+}
+
+/// An optional chart value ([`compact`]).
+pub fn opt_compact(out: &mut String, v: Option<f64>) {
+    match v {
+        Some(v) => compact(out, v),
+        None => out.push_str("null"),
     }
 }
 
@@ -121,9 +143,26 @@ mod tests {
         };
         assert_eq!(n(3.0), "3");
         assert_eq!(n(f64::NAN), "null");
-        assert_eq!(n(12.345678), "12.3457");
-        assert_eq!(n(0.000123456789), "0.000123457");
+        assert_eq!(n(1_764_150_000.125), "1764150000.125");
         assert_eq!(n(-2.5), "-2.5");
-        assert_eq!(n(1234567.25), "1234567");
+        let c = |v: f64| {
+            let mut s = String::new();
+            compact(&mut s, v);
+            s
+        };
+        assert_eq!(c(0.0), "0");
+        assert_eq!(c(42.0), "42");
+        assert_eq!(c(12.345678), "12.35");
+        assert_eq!(c(-2.5), "-2.5");
+        assert_eq!(c(99_999.4), "99999");
+        assert_eq!(c(6_442_450_944.0), "6.442e9");
+        assert_eq!(c(5.0e9), "5e9");
+        assert_eq!(c(0.00123456), "0.001235");
+        assert_eq!(c(0.000123456), "1.235e-4");
+        assert_eq!(c(f64::INFINITY), "null");
+        for v in [0.5, 123.456, 98765.4321, 1.5e12, 3.3e-7] {
+            let back: f64 = c(v).parse().unwrap();
+            assert!((back - v).abs() <= v.abs() * 1e-3, "{v} -> {back}");
+        }
     }
 }
