@@ -67,11 +67,12 @@ def test_report_opens_offline_with_every_chart(recording, tmp_path):
         for chart in expected:
             assert points.get(chart, 0) > 0, (chart, points)
         assert b.eval("document.getElementById('host').textContent") == host
-        # The memory chart's highest point is the recorded maximum (averaged per pixel, at most it).
+        # The memory chart's highest point is at most the recorded maximum (averaged per pixel;
+        # chart values carry 4 significant digits).
         top = b.eval(
             "Math.max(...window.sysmonCharts['history-memory'].data[1].filter(v => v != null))"
         )
-        assert 0 < top <= mem_max
+        assert 0 < top <= mem_max * 1.0005
         assert top >= 0.5 * mem_max
         # A hover shows a value with its unit.
         b.eval("(() => { const u = window.sysmonCharts['history-cpu']; u.setCursor({left: u.bbox.width / 2 / devicePixelRatio, top: 10}); })()")
