@@ -56,7 +56,7 @@ fn median(n: usize, mut f: impl FnMut()) -> (Duration, f64) {
         .collect();
     let mut cpu: Vec<f64> = v.iter().map(|x| x.1).collect();
     cpu.sort_by(f64::total_cmp);
-    v.sort();
+    v.sort_by_key(|x| x.0);
     (v[n / 2].0, cpu[n / 2])
 }
 

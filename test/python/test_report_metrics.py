@@ -115,9 +115,22 @@ def test_report_obeys_lockdown(recording, tmp_path):
     con = connect()
     if con.execute("SELECT version()").fetchone()[0] < "v1.5.6":
         pytest.skip("DuckDB before 1.5.6 cannot tell sysmon its settings (README)")
+    out = tmp_path / "out"
+    out.mkdir()
     con.execute(f"SET allowed_directories = ['{recording}']")
     con.execute("SET enable_external_access = false")
+    # Reading the recording is allowed, writing outside allowed_directories is not.
     with pytest.raises(Exception, match="denies access to '.*refused.html'"):
-        con.execute(f"SELECT * FROM report_metrics('{recording}', '{tmp_path / 'refused.html'}')").fetchall()
-    assert not (tmp_path / "refused.html").exists()
+        con.execute(f"SELECT * FROM report_metrics('{recording}', '{out / 'refused.html'}')").fetchall()
+    assert not (out / "refused.html").exists()
+    # Nor is reading a recording outside them.
+    with pytest.raises(Exception, match="denies access to '/proc'"):
+        con.execute(f"SELECT * FROM report_metrics('/proc', '{out / 'refused.html'}')").fetchall()
+    con.close()
+    # Both allowed: written.
+    con = connect()
+    con.execute(f"SET allowed_directories = ['{recording}', '{out}']")
+    con.execute("SET enable_external_access = false")
+    (size,) = con.execute(f"SELECT bytes_written FROM report_metrics('{recording}', '{out / 'ok.html'}')").fetchone()
+    assert (out / "ok.html").stat().st_size == size
     con.close()
