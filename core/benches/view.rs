@@ -118,8 +118,8 @@ fn main() {
 
     println!("== /api/history, 1000 pixels, ending at the recording's end (median of 5)");
     println!(
-        "  {:<10} {:>8} {:>12} {:>12} {:>10} {:>16}",
-        "range", "table", "rows", "sysmon ms", "naive ms", "naive / sysmon"
+        "  {:<10} {:>8} {:>12} {:>12} {:>12} {:>10} {:>16}",
+        "range", "table", "rows", "sysmon ms", "sysmon CPU ms", "naive ms", "naive / sysmon"
     );
     let end_ms = end / 1000;
     for (name, secs) in [("15 min", 900i64), ("24 h", 86_400), ("7 d", 7 * 86_400)] {
