@@ -558,6 +558,10 @@ pub fn render_into(s: &Snapshot, out: &mut String) {
     }
 }
 
+/// The markers of the mapping table in the README (`make docs` rewrites what is between them).
+pub const README_BEGIN: &str = "<!-- BEGIN GENERATED METRICS MAPPING (make docs) -->";
+pub const README_END: &str = "<!-- END GENERATED METRICS MAPPING -->";
+
 /// The README's mapping table: one row per family.
 pub fn markdown_mapping() -> String {
     let mut s = String::from("| metric | type | labels | from | node_exporter has it |\n|---|---|---|---|---|\n");
