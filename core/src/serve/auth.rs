@@ -127,7 +127,10 @@ mod tests {
         let a = new_token().unwrap();
         let b = new_token().unwrap();
         assert_eq!(a.len(), 48);
-        assert!(a.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)), "{a}");
+        assert!(
+            a.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
+            "{a}"
+        );
         assert_ne!(a, b);
     }
 
@@ -147,7 +150,10 @@ mod tests {
         assert_eq!(bearer(b"bearer  abc "), Some(&b"abc"[..]));
         assert_eq!(bearer(b"Basic abc"), None);
         assert_eq!(bearer(b"Bearer"), None);
-        assert_eq!(cookie(b"a=1; sysmon_token_80=xyz; b=2", "sysmon_token_80"), Some(&b"xyz"[..]));
+        assert_eq!(
+            cookie(b"a=1; sysmon_token_80=xyz; b=2", "sysmon_token_80"),
+            Some(&b"xyz"[..])
+        );
         assert_eq!(cookie(b"sysmon_token_81=xyz", "sysmon_token_80"), None);
     }
 

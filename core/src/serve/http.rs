@@ -138,11 +138,14 @@ fn refuse(ctx: &Context, status: StatusCode, why: &str) -> Response<Full<Bytes>>
     ctx.shared.requests_refused.fetch_add(1, Ordering::Relaxed);
     let mut r = reply(status, "text/plain; charset=utf-8", format!("{why}\n"));
     if status == StatusCode::UNAUTHORIZED {
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"sysmon\""));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"sysmon\""),
+        );
     }
     if status == StatusCode::METHOD_NOT_ALLOWED {
-        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     }
     r
 }
@@ -157,7 +160,10 @@ enum Auth {
 
 fn authenticate(ctx: &Context, req: &Request<Incoming>, query: &str) -> Option<Auth> {
     let token = ctx.token.as_bytes();
-    if let Some(given) = req.headers().get(header::AUTHORIZATION).and_then(|h| auth::bearer(h.as_bytes()))
+    if let Some(given) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| auth::bearer(h.as_bytes()))
         && auth::token_matches(given, token)
     {
         return Some(Auth::Header);
@@ -195,7 +201,8 @@ pub fn answer(ctx: &Context, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         match scrape(&ctx.live, query) {
             Ok((text, errors)) => {
                 if !errors.is_empty() {
-                    ctx.shared.error(format!("/metrics left out what it cannot read: {}", errors.join("; ")));
+                    ctx.shared
+                        .error(format!("/metrics left out what it cannot read: {}", errors.join("; ")));
                 }
                 reply(StatusCode::OK, metrics::CONTENT_TYPE, text)
             }
@@ -219,7 +226,13 @@ pub fn answer(ctx: &Context, req: &Request<Incoming>) -> Response<Full<Bytes>> {
                 v.content_type,
                 v.body,
             ),
-            None => return refuse(ctx, StatusCode::NOT_FOUND, "no such route: /metrics, / and /api/... are served"),
+            None => {
+                return refuse(
+                    ctx,
+                    StatusCode::NOT_FOUND,
+                    "no such route: /metrics, / and /api/... are served",
+                );
+            }
         }
     };
     if r.status().is_success() {
@@ -276,7 +289,12 @@ pub fn snapshot(live: &LiveState, processes: bool, cgroups: bool) -> Result<(Sna
             filesystems::Filesystems::rows(&Now, live, &Default::default()),
         ),
         networks: ok_rows(e, "system_networks", networks::Networks::rows(&w, live, &())),
-        net_protocols: ok_rows(e, "system_net_protocols", net_protocols::NetProtocols::rows(&w, live, &())).pop(),
+        net_protocols: ok_rows(
+            e,
+            "system_net_protocols",
+            net_protocols::NetProtocols::rows(&w, live, &()),
+        )
+        .pop(),
         pressure: ok_rows(e, "system_pressure", pressure::Pressure::rows(&w, live, &())),
         sensors: ok_rows(e, "system_sensors", sensors::Sensors::rows(&Now, live, &())),
         processes: None,

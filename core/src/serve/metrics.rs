@@ -315,7 +315,10 @@ const CPU_MODES: [(&str, ModeValue); 8] = [
     ("steal", |c| c.cpu_steal_seconds),
 ];
 
-const GUEST_MODES: [(&str, ModeValue); 2] = [("user", |c| c.cpu_guest_seconds), ("nice", |c| c.cpu_guest_nice_seconds)];
+const GUEST_MODES: [(&str, ModeValue); 2] = [
+    ("user", |c| c.cpu_guest_seconds),
+    ("nice", |c| c.cpu_guest_nice_seconds),
+];
 
 /// Whether node_exporter's diskstats collector leaves `device` out by default (its
 /// `--collector.diskstats.device-exclude`: `^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$`).
@@ -370,19 +373,24 @@ pub fn render(s: &Snapshot) -> String {
 }
 
 pub fn render_into(s: &Snapshot, out: &mut String) {
-    let cpu_items = || {
-        s.cpus
-            .iter()
-            .flat_map(|r| CPU_MODES.iter().map(move |m| (r, m.0, m.1)))
-    };
+    let cpu_items = || s.cpus.iter().flat_map(|r| CPU_MODES.iter().map(move |m| (r, m.0, m.1)));
     let cpu_labels = |(r, mode, _): &(&CpusRow, &str, ModeValue), l: &mut Labels<'_>| {
         l.add("cpu", r.cpu);
         l.add("mode", mode);
     };
     family(out, &CPU_SECONDS, cpu_items(), cpu_labels, |(r, _, f)| f(&r.cpu_times));
-    let guest_items = s.cpus.iter().flat_map(|r| GUEST_MODES.iter().map(move |m| (r, m.0, m.1)));
+    let guest_items = s
+        .cpus
+        .iter()
+        .flat_map(|r| GUEST_MODES.iter().map(move |m| (r, m.0, m.1)));
     family(out, &CPU_GUEST, guest_items, cpu_labels, |(r, _, f)| f(&r.cpu_times));
-    family(out, &CPU_FREQ, &s.cpus, |r, l| l.add("cpu", r.cpu), |r| r.freq_mhz.map(|m| m * 1e6));
+    family(
+        out,
+        &CPU_FREQ,
+        &s.cpus,
+        |r, l| l.add("cpu", r.cpu),
+        |r| r.freq_mhz.map(|m| m * 1e6),
+    );
 
     if let Some(m) = &s.metrics {
         single(out, &LOAD1, m.load_1m);
@@ -413,25 +421,57 @@ pub fn render_into(s: &Snapshot, out: &mut String) {
         .filter(|d| d.is_partition != Some(true) && !disk_excluded(&d.device))
         .collect();
     let dev = |d: &&DisksRow, l: &mut Labels<'_>| l.add("device", &d.device);
-    family(out, &DISK_READ_BYTES, disks.iter().copied(), dev, |d| Some(d.read_bytes as f64));
-    family(out, &DISK_WRITTEN_BYTES, disks.iter().copied(), dev, |d| Some(d.written_bytes as f64));
-    family(out, &DISK_READS, disks.iter().copied(), dev, |d| Some(d.reads_completed as f64));
-    family(out, &DISK_WRITES, disks.iter().copied(), dev, |d| Some(d.writes_completed as f64));
-    family(out, &DISK_READS_MERGED, disks.iter().copied(), dev, |d| Some(d.reads_merged as f64));
-    family(out, &DISK_WRITES_MERGED, disks.iter().copied(), dev, |d| Some(d.writes_merged as f64));
-    family(out, &DISK_READ_TIME, disks.iter().copied(), dev, |d| Some(d.read_time_seconds));
-    family(out, &DISK_WRITE_TIME, disks.iter().copied(), dev, |d| Some(d.write_time_seconds));
-    family(out, &DISK_IO_NOW, disks.iter().copied(), dev, |d| Some(d.io_in_progress as f64));
-    family(out, &DISK_IO_TIME, disks.iter().copied(), dev, |d| Some(d.io_time_seconds));
-    family(out, &DISK_IO_WEIGHTED, disks.iter().copied(), dev, |d| Some(d.weighted_io_time_seconds));
-    family(out, &DISK_DISCARDS, disks.iter().copied(), dev, |d| u(d.discards_completed));
-    family(out, &DISK_DISCARDS_MERGED, disks.iter().copied(), dev, |d| u(d.discards_merged));
+    family(out, &DISK_READ_BYTES, disks.iter().copied(), dev, |d| {
+        Some(d.read_bytes as f64)
+    });
+    family(out, &DISK_WRITTEN_BYTES, disks.iter().copied(), dev, |d| {
+        Some(d.written_bytes as f64)
+    });
+    family(out, &DISK_READS, disks.iter().copied(), dev, |d| {
+        Some(d.reads_completed as f64)
+    });
+    family(out, &DISK_WRITES, disks.iter().copied(), dev, |d| {
+        Some(d.writes_completed as f64)
+    });
+    family(out, &DISK_READS_MERGED, disks.iter().copied(), dev, |d| {
+        Some(d.reads_merged as f64)
+    });
+    family(out, &DISK_WRITES_MERGED, disks.iter().copied(), dev, |d| {
+        Some(d.writes_merged as f64)
+    });
+    family(out, &DISK_READ_TIME, disks.iter().copied(), dev, |d| {
+        Some(d.read_time_seconds)
+    });
+    family(out, &DISK_WRITE_TIME, disks.iter().copied(), dev, |d| {
+        Some(d.write_time_seconds)
+    });
+    family(out, &DISK_IO_NOW, disks.iter().copied(), dev, |d| {
+        Some(d.io_in_progress as f64)
+    });
+    family(out, &DISK_IO_TIME, disks.iter().copied(), dev, |d| {
+        Some(d.io_time_seconds)
+    });
+    family(out, &DISK_IO_WEIGHTED, disks.iter().copied(), dev, |d| {
+        Some(d.weighted_io_time_seconds)
+    });
+    family(out, &DISK_DISCARDS, disks.iter().copied(), dev, |d| {
+        u(d.discards_completed)
+    });
+    family(out, &DISK_DISCARDS_MERGED, disks.iter().copied(), dev, |d| {
+        u(d.discards_merged)
+    });
     family(out, &DISK_DISCARDED_SECTORS, disks.iter().copied(), dev, |d| {
         d.discarded_bytes.map(|b| (b / 512) as f64)
     });
-    family(out, &DISK_DISCARD_TIME, disks.iter().copied(), dev, |d| d.discard_time_seconds);
-    family(out, &DISK_FLUSHES, disks.iter().copied(), dev, |d| u(d.flushes_completed));
-    family(out, &DISK_FLUSH_TIME, disks.iter().copied(), dev, |d| d.flush_time_seconds);
+    family(out, &DISK_DISCARD_TIME, disks.iter().copied(), dev, |d| {
+        d.discard_time_seconds
+    });
+    family(out, &DISK_FLUSHES, disks.iter().copied(), dev, |d| {
+        u(d.flushes_completed)
+    });
+    family(out, &DISK_FLUSH_TIME, disks.iter().copied(), dev, |d| {
+        d.flush_time_seconds
+    });
 
     let fs = &s.filesystems;
     let fsl = |f: &&FilesystemsRow, l: &mut Labels<'_>| {
@@ -467,7 +507,9 @@ pub fn render_into(s: &Snapshot, out: &mut String) {
     family(out, &NET_RX_MULTICAST, n, nl, |r| Some(r.rx_multicast as f64));
     family(out, &NET_MTU, n, nl, |r| r.mtu.map(f64::from));
     family(out, &NET_SPEED, n, nl, |r| r.speed_bits_per_sec.map(|b| (b / 8) as f64));
-    family(out, &NET_UP, n, nl, |r| r.oper_state.as_deref().map(|s| if s == "up" { 1.0 } else { 0.0 }));
+    family(out, &NET_UP, n, nl, |r| {
+        r.oper_state.as_deref().map(|s| if s == "up" { 1.0 } else { 0.0 })
+    });
 
     if let Some(p) = &s.net_protocols {
         single(out, &TCP_ACTIVE_OPENS, u(p.tcp_active_opens));
@@ -594,7 +636,6 @@ mod tests {
     use super::*;
     use crate::live::LiveState;
     use crate::procfs::Roots;
-    use crate::tables::{HostWindow, Table};
 
     /// A snapshot of the `modern` fixture tree (every table that reads it).
     fn fixture() -> Snapshot {
@@ -621,12 +662,17 @@ mod tests {
 
     /// Parses the text format strictly enough to catch what `promtool check metrics` refuses:
     /// families contiguous, HELP and TYPE before samples, names and label names valid.
-    fn parse(text: &str) -> BTreeMap<String, (String, Vec<(BTreeMap<String, String>, f64)>)> {
-        let mut out: BTreeMap<String, (String, Vec<(BTreeMap<String, String>, f64)>)> = BTreeMap::new();
+    /// Each family's type and samples (labels, value).
+    type Parsed = BTreeMap<String, (String, Vec<(BTreeMap<String, String>, f64)>)>;
+
+    fn parse(text: &str) -> Parsed {
+        let mut out: Parsed = BTreeMap::new();
         let mut current = String::new();
         let valid = |n: &str| {
             !n.is_empty()
-                && n.chars().enumerate().all(|(i, c)| c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit()))
+                && n.chars()
+                    .enumerate()
+                    .all(|(i, c)| c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit()))
         };
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("# HELP ") {
@@ -687,7 +733,12 @@ mod tests {
             .collect();
         assert!(devices.contains("vda"), "{devices:?}");
         assert!(!devices.contains("vda1") && !devices.contains("loop0"), "{devices:?}");
-        let vda = fams["node_disk_read_bytes_total"].1.iter().find(|(l, _)| l["device"] == "vda").unwrap().1;
+        let vda = fams["node_disk_read_bytes_total"]
+            .1
+            .iter()
+            .find(|(l, _)| l["device"] == "vda")
+            .unwrap()
+            .1;
         assert_eq!(vda, 2882322.0 * 512.0);
         let eth0 = fams["node_network_receive_bytes_total"]
             .1
@@ -697,8 +748,14 @@ mod tests {
             .1;
         assert_eq!(eth0, 987_654_321.0);
         assert!(fams.contains_key("node_pressure_cpu_waiting_seconds_total"));
-        assert!(!fams.contains_key("node_pressure_irq_stalled_seconds_total"), "the fixture has no irq file");
-        assert!(!fams.keys().any(|k| k.starts_with("sysmon_process")), "processes only when asked");
+        assert!(
+            !fams.contains_key("node_pressure_irq_stalled_seconds_total"),
+            "the fixture has no irq file"
+        );
+        assert!(
+            !fams.keys().any(|k| k.starts_with("sysmon_process")),
+            "processes only when asked"
+        );
     }
 
     #[test]
@@ -724,7 +781,10 @@ mod tests {
         }];
         let text = render(&snap);
         for (name, (kind, samples)) in parse(&text) {
-            let f = FAMILIES.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("{name} not in FAMILIES"));
+            let f = FAMILIES
+                .iter()
+                .find(|f| f.name == name)
+                .unwrap_or_else(|| panic!("{name} not in FAMILIES"));
             assert_eq!(kind, f.kind.as_str(), "{name}");
             for (labels, _) in samples {
                 let got: Vec<&str> = labels.keys().map(String::as_str).collect();
@@ -763,7 +823,10 @@ mod tests {
             text.contains(r#"sysmon_sensor_temperature_celsius{sensor="weird/temp1",chip="a\"b\\c\nd",label=""} 41.5"#),
             "{text}"
         );
-        assert!(!text.contains("sysmon_sensor_fan_rpm"), "a NULL fan gives no family: {text}");
+        assert!(
+            !text.contains("sysmon_sensor_fan_rpm"),
+            "a NULL fan gives no family: {text}"
+        );
     }
 
     #[test]
@@ -778,7 +841,17 @@ mod tests {
 
     #[test]
     fn disk_filter_is_node_exporters() {
-        for d in ["sda1", "vda2", "xvda1", "nvme0n1p3", "loop7", "ram0", "zram1", "fd0", "hdb4"] {
+        for d in [
+            "sda1",
+            "vda2",
+            "xvda1",
+            "nvme0n1p3",
+            "loop7",
+            "ram0",
+            "zram1",
+            "fd0",
+            "hdb4",
+        ] {
             assert!(disk_excluded(d), "{d}");
         }
         for d in ["sda", "vda", "nvme0n1", "dm-0", "md0", "loop", "sr0", "mmcblk0"] {

@@ -118,9 +118,8 @@ pub struct Config {
 pub fn check(req: &Request) -> Result<Config, String> {
     let port = match req.port {
         None => DEFAULT_PORT,
-        Some(p) => u16::try_from(p).map_err(|_| {
-            format!("port must be a TCP port from 1 to 65535, or 0 for any free port; got {p}")
-        })?,
+        Some(p) => u16::try_from(p)
+            .map_err(|_| format!("port must be a TCP port from 1 to 65535, or 0 for any free port; got {p}"))?,
     };
     let ip = match req.bind.as_deref() {
         None => DEFAULT_BIND,
@@ -367,10 +366,9 @@ impl Servers {
                     false => format!("no server has id {id}; ids of this process: {}", ids.join(", ")),
                 })
             }
-            Some(s) if s.state() != State::Running => Err(format!(
-                "server {id} is already {}; see servers()",
-                s.state().as_str()
-            )),
+            Some(s) if s.state() != State::Running => {
+                Err(format!("server {id} is already {}; see servers()", s.state().as_str()))
+            }
             Some(s) => Ok(s),
         }
     }
@@ -383,7 +381,8 @@ impl Servers {
         }
         let deadline = Instant::now() + timeout;
         for s in &list {
-            s.shared.wait_finished(deadline.saturating_duration_since(Instant::now()));
+            s.shared
+                .wait_finished(deadline.saturating_duration_since(Instant::now()));
         }
     }
 }
@@ -413,7 +412,9 @@ pub fn start(state: &Arc<LiveState>, config: Config) -> Result<Arc<Server>, Stri
         ),
         _ => format!("cannot listen on {addr}: {e}"),
     })?;
-    let local = listener.local_addr().map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
     listener
         .set_nonblocking(true)
         .map_err(|e| format!("cannot make the socket non-blocking: {e}"))?;

@@ -35,7 +35,10 @@ fn send(s: &Server, raw: &str) -> String {
 }
 
 fn get(s: &Server, target: &str, headers: &str) -> String {
-    send(s, &format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"))
+    send(
+        s,
+        &format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"),
+    )
 }
 
 fn status(answer: &str) -> u16 {
@@ -49,30 +52,50 @@ fn requests_need_the_token_and_sane_paths() {
     let t = token_of(&s);
     assert_eq!(status(&get(&s, "/metrics", "")), 401);
     assert_eq!(status(&get(&s, "/metrics?token=nope", "")), 401);
-    assert_eq!(status(&get(&s, &format!("/metrics?token={}", t.to_uppercase()), "")), 401);
+    assert_eq!(
+        status(&get(&s, &format!("/metrics?token={}", t.to_uppercase()), "")),
+        401
+    );
     assert_eq!(status(&get(&s, "/metrics", "Authorization: Bearer wrong\r\n")), 401);
 
     let ok = get(&s, "/metrics", &format!("Authorization: Bearer {t}\r\n"));
     assert_eq!(status(&ok), 200, "{ok}");
     assert!(ok.contains("text/plain; version=0.0.4"), "{ok}");
-    assert!(ok.contains("\nnode_cpu_seconds_total{cpu=\"0\",mode=\"user\"} "), "{ok}");
+    assert!(
+        ok.contains("\nnode_cpu_seconds_total{cpu=\"0\",mode=\"user\"} "),
+        "{ok}"
+    );
 
     let by_query = get(&s, &format!("/?token={t}"), "");
     assert_eq!(status(&by_query), 200);
     let cookie = format!("sysmon_token_{}={t}; HttpOnly; SameSite=Strict; Path=/", s.local.port());
     assert!(by_query.contains(&cookie), "{by_query}");
-    let by_cookie = get(&s, "/api/live", &format!("Cookie: sysmon_token_{}={t}\r\n", s.local.port()));
+    let by_cookie = get(
+        &s,
+        "/api/live",
+        &format!("Cookie: sysmon_token_{}={t}\r\n", s.local.port()),
+    );
     assert_eq!(status(&by_cookie), 200, "{by_cookie}");
 
-    for p in ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/assets/..%2f..%2fetc/passwd"] {
+    for p in [
+        "/../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/assets/..%2f..%2fetc/passwd",
+    ] {
         let a = get(&s, &format!("{p}?token={t}"), "");
         assert_eq!(status(&a), 400, "{p}: {a}");
         assert!(!a.contains("root:"), "{a}");
     }
     assert_eq!(status(&get(&s, &format!("/nowhere?token={t}"), "")), 404);
-    let post = send(&s, &format!("POST /metrics?token={t} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+    let post = send(
+        &s,
+        &format!("POST /metrics?token={t} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+    );
     assert_eq!(status(&post), 405);
-    let head = send(&s, &format!("HEAD /metrics?token={t} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    let head = send(
+        &s,
+        &format!("HEAD /metrics?token={t} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    );
     assert_eq!(status(&head), 200);
     assert!(!head.contains("node_cpu"), "HEAD has no body: {head}");
 
@@ -83,7 +106,11 @@ fn requests_need_the_token_and_sane_paths() {
     assert_eq!(row.state, "running");
     assert!(row.requests_served >= 4, "{row:?}");
     assert!(row.requests_refused >= 10, "{row:?}");
-    assert_eq!(status(&get(&s, &format!("/metrics?token={t}"), "")), 200, "still serving");
+    assert_eq!(
+        status(&get(&s, &format!("/metrics?token={t}"), "")),
+        200,
+        "still serving"
+    );
 
     let stopped = stop(&st, s.id).unwrap();
     assert_eq!(stopped.state, "stopped");
@@ -117,7 +144,9 @@ fn connections_beyond_the_limit_are_closed_and_counted() {
     let st = state();
     let s = start(&st, any_port()).unwrap();
     let t = token_of(&s);
-    let held: Vec<TcpStream> = (0..MAX_CONNECTIONS).map(|_| TcpStream::connect(s.local).unwrap()).collect();
+    let held: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+        .map(|_| TcpStream::connect(s.local).unwrap())
+        .collect();
     // Wait until the server has accepted them all.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while s.shared.connections_open.load(Ordering::Relaxed) < MAX_CONNECTIONS && std::time::Instant::now() < deadline {
@@ -133,7 +162,10 @@ fn connections_beyond_the_limit_are_closed_and_counted() {
         if status(&a) == 200 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "not serving again after the clients left");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not serving again after the clients left"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     stop(&st, s.id).unwrap();
@@ -146,14 +178,26 @@ fn bad_requests_are_refused_before_anything_starts() {
         ..Request::default()
     })
     .unwrap_err();
-    assert!(e.contains("port must be a TCP port from 1 to 65535") && e.contains("70000"), "{e}");
-    assert!(check(&Request { port: Some(-1), ..Request::default() }).is_err());
+    assert!(
+        e.contains("port must be a TCP port from 1 to 65535") && e.contains("70000"),
+        "{e}"
+    );
+    assert!(
+        check(&Request {
+            port: Some(-1),
+            ..Request::default()
+        })
+        .is_err()
+    );
     let e = check(&Request {
         bind: Some("localhost".into()),
         ..Request::default()
     })
     .unwrap_err();
-    assert!(e.contains("bind must be an IP address") && e.contains("'localhost'"), "{e}");
+    assert!(
+        e.contains("bind must be an IP address") && e.contains("'localhost'"),
+        "{e}"
+    );
     let d = std::env::temp_dir().join(format!("sysmon-serve-notrec-{}", std::process::id()));
     std::fs::create_dir_all(d.join("other")).unwrap();
     let e = check(&Request {
