@@ -26,7 +26,7 @@ PROMTOOL = shutil.which("promtool")
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
 # The node_exporter collectors whose metrics sysmon covers (see the README's mapping).
 COLLECTORS = ["cpu", "cpufreq", "diskstats", "filesystem", "loadavg", "meminfo", "netclass", "netdev",
-              "netstat", "pressure", "stat"]
+              "netstat", "pressure", "stat", "time"]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

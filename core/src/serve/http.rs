@@ -273,6 +273,10 @@ pub fn scrape(live: &LiveState, query: &str) -> Result<(String, Vec<String>), St
 pub fn snapshot(live: &LiveState, processes: bool, cgroups: bool) -> Result<(Snapshot, Vec<String>), String> {
     use crate::tables::*;
     let s = live.sample_now().map_err(|e| format!("cannot sample the host: {e}"))?;
+    let boot_time = s
+        .stat
+        .boot_time
+        .map(|b| crate::schema::Timestamp::from_micros(b as i64 * 1_000_000));
     let w = HostWindow {
         base: s.clone(),
         now: s,
@@ -281,6 +285,7 @@ pub fn snapshot(live: &LiveState, processes: bool, cgroups: bool) -> Result<(Sna
     let e = &mut errors;
     let mut snap = Snapshot {
         metrics: ok_rows(e, "system_metrics", metrics::Metrics::rows(&w, live, &())).pop(),
+        boot_time,
         cpus: ok_rows(e, "system_cpus", cpus::Cpus::rows(&w, live, &())),
         disks: ok_rows(e, "system_disks", disks::Disks::rows(&w, live, &Default::default())),
         filesystems: ok_rows(

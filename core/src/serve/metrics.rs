@@ -115,6 +115,8 @@ families! {
     INTERRUPTS = "node_intr_total", Counter, [], true, Host, "system_metrics.interrupts", "Total number of interrupts serviced.";
     FORKS = "node_forks_total", Counter, [], true, Host, "system_metrics.forks", "Total number of forks.";
     UPTIME = "sysmon_uptime_seconds", Gauge, [], false, Host, "system_metrics.uptime_seconds", "Time since boot.";
+    BOOT_TIME = "node_boot_time_seconds", Gauge, [], true, Host, "system_info.boot_time (btime of /proc/stat), seconds since the epoch", "Node boot time, in unixtime.";
+    TIME = "node_time_seconds", Gauge, [], true, Host, "system_metrics.ts, seconds since the epoch", "System time in seconds since epoch (1970).";
     DISK_READ_BYTES = "node_disk_read_bytes_total", Counter, ["device"], true, Host, "system_disks.read_bytes", "The total number of bytes read successfully.";
     DISK_WRITTEN_BYTES = "node_disk_written_bytes_total", Counter, ["device"], true, Host, "system_disks.written_bytes", "The total number of bytes written successfully.";
     DISK_READS = "node_disk_reads_completed_total", Counter, ["device"], true, Host, "system_disks.reads_completed", "The total number of reads completed successfully.";
@@ -204,6 +206,8 @@ families! {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub metrics: Option<MetricsRow>,
+    /// `system_info().boot_time` (btime of /proc/stat), read from the same host sample.
+    pub boot_time: Option<crate::schema::Timestamp>,
     pub cpus: Vec<CpusRow>,
     pub disks: Vec<DisksRow>,
     pub filesystems: Vec<FilesystemsRow>,
@@ -413,6 +417,10 @@ pub fn render_into(s: &Snapshot, out: &mut String) {
         single(out, &INTERRUPTS, u(m.interrupts));
         single(out, &FORKS, u(m.forks));
         single(out, &UPTIME, m.uptime_seconds);
+    }
+    single(out, &BOOT_TIME, s.boot_time.map(|t| t.micros as f64 / 1e6));
+    if let Some(m) = &s.metrics {
+        single(out, &TIME, Some(m.ts.micros as f64 / 1e6));
     }
 
     let disks: Vec<&DisksRow> = s
@@ -648,6 +656,10 @@ mod tests {
         use crate::tables::*;
         Snapshot {
             metrics: metrics::Metrics::rows(&w, &state, &()).unwrap().pop(),
+            boot_time: s
+                .stat
+                .boot_time
+                .map(|b| crate::schema::Timestamp::from_micros(b as i64 * 1_000_000)),
             cpus: cpus::Cpus::rows(&w, &state, &()).unwrap(),
             disks: disks::Disks::rows(&w, &state, &Default::default()).unwrap(),
             filesystems: Vec::new(),
