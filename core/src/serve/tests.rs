@@ -251,3 +251,15 @@ fn scrape_renders_the_live_tables() {
     assert!(text.contains("sysmon_process_resident_memory_bytes{pid="), "{text}");
     let _ = errors;
 }
+
+#[test]
+fn urls_put_ipv6_addresses_in_brackets() {
+    assert_eq!(
+        url_of(&"[::1]:8080".parse().unwrap(), "ab"),
+        "http://[::1]:8080/?token=ab"
+    );
+    assert_eq!(
+        url_of(&"127.0.0.1:80".parse().unwrap(), "ab"),
+        "http://127.0.0.1:80/?token=ab"
+    );
+}
