@@ -92,7 +92,7 @@ macro_rules! families {
 }
 
 families! {
-    CPU_SECONDS = "node_cpu_seconds_total", Counter, ["cpu", "mode"], true, Host, "system_cpus.cpu_<mode>_seconds (mode: user, nice, system, idle, iowait, irq, softirq, steal)", "Seconds the CPUs spent in each mode.";
+    CPU_SECONDS = "node_cpu_seconds_total", Counter, ["cpu", "mode"], true, Host, "system_cpus.cpu_{user,nice,system,idle,iowait,irq,softirq,steal}_seconds, one mode each", "Seconds the CPUs spent in each mode.";
     CPU_GUEST = "node_cpu_guest_seconds_total", Counter, ["cpu", "mode"], true, Host, "system_cpus.cpu_guest_seconds (mode user), cpu_guest_nice_seconds (mode nice)", "Seconds the CPUs spent running guests.";
     CPU_FREQ = "sysmon_cpu_frequency_hertz", Gauge, ["cpu"], false, Host, "system_cpus.freq_mhz × 10⁶", "Current CPU clock (cpufreq scaling_cur_freq, else /proc/cpuinfo).";
     LOAD1 = "node_load1", Gauge, [], true, Host, "system_metrics.load_1m", "1m load average.";
