@@ -170,6 +170,7 @@ bench: release
 	cargo bench -p sysmon-core
 	$(PY) scripts/bench_sql.py --extension $(RELEASE_EXT)
 	$(PY) scripts/bench_recorder.py
+	$(PY) scripts/bench_serve.py --extension $(RELEASE_EXT)
 
 docs:
 	cargo run -q -p sysmon-core --example gen_docs -- --write README.md

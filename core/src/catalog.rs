@@ -344,6 +344,66 @@ pub fn report_metrics() -> Function {
     }
 }
 
+/// `serve_metrics(port := ..., bind := ..., dir := ...)`.
+pub fn serve_metrics() -> Function {
+    use crate::serve::{DEFAULT_BIND, DEFAULT_PORT};
+    Function {
+        name: "serve_metrics",
+        summary: "Starts an HTTP server (Prometheus /metrics and the dashboard) on a thread of the process; one row: the server and its url with the access token.",
+        params: vec![
+            Param::named(
+                "port",
+                ParamType::BigInt,
+                DEFAULT_PORT.to_string(),
+                "The TCP port to listen on, 1 to 65535, or 0 for any free port (the url says which).".into(),
+            ),
+            Param::named(
+                "bind",
+                ParamType::Varchar,
+                format!("'{DEFAULT_BIND}'"),
+                "The IP address to listen on; '0.0.0.0' or '::' listen on every interface.".into(),
+            ),
+            Param::named(
+                "dir",
+                ParamType::Varchar,
+                "none: live values only".into(),
+                "A directory record_metrics writes (or wrote): the dashboard's history reads it.".into(),
+            ),
+        ],
+        example: "SELECT id, port, url FROM serve_metrics(port := 0)",
+        reads: vec!["/proc", "/sys"],
+        decl: crate::serve::ServeStartedRow::TABLE,
+    }
+}
+
+/// `servers()`.
+pub fn servers() -> Function {
+    Function {
+        name: "servers",
+        summary: "One row per HTTP server started in this process, running or stopped, with its request counters and last error.",
+        params: Vec::new(),
+        example: "SELECT id, url, state, requests_served, last_error FROM servers()",
+        reads: Vec::new(),
+        decl: crate::serve::ServerRow::TABLE,
+    }
+}
+
+/// `stop_serving(id)`.
+pub fn stop_serving() -> Function {
+    Function {
+        name: "stop_serving",
+        summary: "Stops an HTTP server started by serve_metrics and returns its final servers() row.",
+        params: vec![Param::positional(
+            "id",
+            ParamType::BigInt,
+            "The id of a running server (from serve_metrics or servers()).".into(),
+        )],
+        example: "SELECT id, state, requests_served FROM stop_serving(1)",
+        reads: Vec::new(),
+        decl: crate::serve::ServerRow::TABLE,
+    }
+}
+
 /// `sysmon_functions()`.
 pub fn sysmon_functions() -> Function {
     Function {
@@ -369,7 +429,8 @@ pub fn sysmon_columns() -> Function {
 }
 
 /// Every SQL function sysmon registers, in the README's order: the live tables of the registry
-/// ([`for_each_table!`](crate::for_each_table)), the recorder's three, `report_metrics`, then the catalog's two.
+/// ([`for_each_table!`](crate::for_each_table)), the recorder's three, `report_metrics`, the server's three, then the
+/// catalog's two.
 pub fn functions() -> Vec<Function> {
     let mut all: Vec<Function> = tables::ALL.iter().map(|t| (t.function)()).collect();
     all.extend([
@@ -377,6 +438,9 @@ pub fn functions() -> Vec<Function> {
         recordings(),
         stop_recording(),
         report_metrics(),
+        serve_metrics(),
+        servers(),
+        stop_serving(),
         sysmon_functions(),
         sysmon_columns(),
     ]);
@@ -528,9 +592,15 @@ pub fn update_readme(readme: &str) -> Option<String> {
         README_FUNCTIONS_END,
         &markdown_functions(&all),
     )?;
-    crate::schema::splice_reference(
+    let with_reference = crate::schema::splice_reference(
         &with_list,
         &crate::schema::markdown_reference(&crate::reference_tables()),
+    )?;
+    splice(
+        &with_reference,
+        crate::serve::metrics::README_BEGIN,
+        crate::serve::metrics::README_END,
+        &crate::serve::metrics::markdown_mapping(),
     )
 }
 
