@@ -10,6 +10,8 @@ DUCKDB_LTS_VERSION  := 1.4.5
 PYTEST_VERSION      := 9.2.0
 PYTZ_VERSION        := 2026.6
 PYARROW_VERSION     := 26.0.1
+# DevTools-protocol client of the browser tests (test/python/browser.py drives Debian's chromium).
+WEBSOCKET_CLIENT_VERSION := 1.8.0
 # Node.js client (npm versions of @duckdb/node-api carry an -r.N suffix), in ./node_modules.
 DUCKDB_NODE_VERSION := 1.5.6-r.1
 # Oldest DuckDB C API the extension is built against (written into the footer).
@@ -44,7 +46,8 @@ configure: $(addsuffix /.stamp,$(VENVS))
 $(VENV)/.stamp: Makefile
 	test -x $(VENV)/bin/pip || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/$(PIP_INSTALL) duckdb==$(DUCKDB_PY_VERSION) duckdb-cli==$(DUCKDB_CLI_VERSION) \
-		pytest==$(PYTEST_VERSION) pytz==$(PYTZ_VERSION) pyarrow==$(PYARROW_VERSION)
+		pytest==$(PYTEST_VERSION) pytz==$(PYTZ_VERSION) pyarrow==$(PYARROW_VERSION) \
+		websocket-client==$(WEBSOCKET_CLIENT_VERSION)
 	touch $@
 
 $(VENV_15)/.stamp: Makefile

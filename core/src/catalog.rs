@@ -29,6 +29,8 @@ pub enum ParamType {
     /// `VARCHAR[]`.
     VarcharList,
     Interval,
+    /// `TIMESTAMP WITH TIME ZONE`.
+    TimestampTz,
 }
 
 impl ParamType {
@@ -40,6 +42,7 @@ impl ParamType {
             ParamType::Varchar => "VARCHAR",
             ParamType::VarcharList => "VARCHAR[]",
             ParamType::Interval => "INTERVAL",
+            ParamType::TimestampTz => "TIMESTAMP WITH TIME ZONE",
         }
     }
 }
@@ -300,6 +303,47 @@ pub fn stop_recording() -> Function {
     }
 }
 
+/// `report_metrics(dir, path, ...)`.
+pub fn report_metrics() -> Function {
+    Function {
+        name: "report_metrics",
+        summary: "Writes one self-contained HTML file of charts over a recording's history (opens offline); one row: the file.",
+        params: vec![
+            Param::positional(
+                "dir",
+                ParamType::Varchar,
+                "A directory record_metrics wrote (local).".into(),
+            ),
+            Param::positional(
+                "path",
+                ParamType::Varchar,
+                "The HTML file to write (replaced if it exists; its folder must exist).".into(),
+            ),
+            Param::named(
+                "since",
+                ParamType::TimestampTz,
+                "one day before until".into(),
+                "Start of the charted range (inclusive).".into(),
+            ),
+            Param::named(
+                "until",
+                ParamType::TimestampTz,
+                "just after the host's newest recorded row".into(),
+                "End of the charted range (exclusive).".into(),
+            ),
+            Param::named(
+                "host",
+                ParamType::Varchar,
+                "the recording's only host".into(),
+                "The host to chart, as recorded in host=<name> folders.".into(),
+            ),
+        ],
+        example: "SELECT path, host, rows_read, bytes_written FROM report_metrics('sysmon-history', 'sysmon-report.html')",
+        reads: Vec::new(),
+        decl: crate::view::report::ReportRow::TABLE,
+    }
+}
+
 /// `serve_metrics(port := ..., bind := ..., dir := ...)`.
 pub fn serve_metrics() -> Function {
     use crate::serve::{DEFAULT_BIND, DEFAULT_PORT};
@@ -385,13 +429,15 @@ pub fn sysmon_columns() -> Function {
 }
 
 /// Every SQL function sysmon registers, in the README's order: the live tables of the registry
-/// ([`for_each_table!`](crate::for_each_table)), the recorder's three, then the catalog's two.
+/// ([`for_each_table!`](crate::for_each_table)), the recorder's three, `report_metrics`, the server's three, then the
+/// catalog's two.
 pub fn functions() -> Vec<Function> {
     let mut all: Vec<Function> = tables::ALL.iter().map(|t| (t.function)()).collect();
     all.extend([
         record_metrics(),
         recordings(),
         stop_recording(),
+        report_metrics(),
         serve_metrics(),
         servers(),
         stop_serving(),

@@ -11,7 +11,8 @@
 //! * [`serve`]: the HTTP server of `serve_metrics` (`/metrics`; the dashboard's routes in [`view`]);
 //! * [`wait`]: the bound on waits inside a query (DuckDB cannot interrupt a scan call);
 //! * [`nvml`]: NVIDIA's management library, opened at run time, for the `gpus` table;
-//! * [`host`], [`interval`]: static host facts, DuckDB interval text.
+//! * [`host`], [`interval`]: static host facts, DuckDB interval text;
+//! * [`view`]: the dashboard's page, JSON and history reading, and `report_metrics`' report.
 //!
 //! Linux only: the readers need `/proc` and `/sys`.
 

@@ -7,6 +7,7 @@
 
 mod record_metrics;
 mod recordings;
+mod report_metrics;
 mod serve_metrics;
 mod servers;
 mod stop_recording;
@@ -45,6 +46,7 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<record_metrics::RecordMetrics>(con)?;
     register_one::<recordings::Recordings>(con)?;
     register_one::<stop_recording::StopRecording>(con)?;
+    register_one::<report_metrics::ReportMetrics>(con)?;
     register_one::<serve_metrics::ServeMetrics>(con)?;
     register_one::<servers::Servers>(con)?;
     register_one::<stop_serving::StopServing>(con)?;

@@ -1,92 +1,135 @@
-//! The dashboard's routes (`/`, `/api/...`), answered for the server in [`crate::serve`].
+//! What the dashboard server answers besides `/metrics`: the page, its built-in assets, and
+//! the JSON it draws from (see `docs/view.md`).
 //!
-//! A placeholder on the `serve` branch with the agreed signature: `/` is a small page that
-//! shows `/api/live`, `/api/live` a JSON snapshot of `system_metrics()`. The dashboard itself
-//! (charts, history, assets) replaces this module when its branch is merged. No route runs SQL.
+//! * `/`: the dashboard ([`assets`]), uPlot built in from a pinned npm package;
+//! * `/assets/<name>`: only the files built into the binary;
+//! * `/api/live`: one JSON snapshot of the host ([`live`]);
+//! * `/api/hosts`: the hosts recorded under the server's `dir` ([`history::hosts`]);
+//! * `/api/history?table=&host=&from=&to=&width=`: a recorded table over a range, downsampled
+//!   per pixel to min/avg/max ([`history`]).
+//!
+//! No route runs SQL: history is read from the Parquet files with the parquet crate. The HTTP
+//! server (`crate::serve`) checks method, token and path before it calls [`route`].
 
-use std::fmt::Write as _;
+pub mod assets;
+#[doc(hidden)]
+pub mod fixture;
+pub mod history;
+pub mod json;
+pub mod live;
+pub mod query;
+pub mod report;
 
-use crate::ring::Window;
-use crate::tables::{HostWindow, Table};
+use std::path::Path;
 
-/// One answer.
+/// An answer to one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
 }
 
-/// What a route may read.
+/// What a route reads: the live state, and the recording directory when the server has one.
 pub struct ViewContext<'a> {
     pub live: &'a crate::live::LiveState,
-    pub dir: Option<&'a std::path::Path>,
+    pub dir: Option<&'a Path>,
 }
 
-const PAGE: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>sysmon</title></head>
-<body><h1>sysmon</h1><pre id="live">loading…</pre>
-<script>
-async function tick() {
-  const r = await fetch('api/live', {credentials: 'same-origin'});
-  document.getElementById('live').textContent = JSON.stringify(await r.json(), null, 2);
-}
-tick(); setInterval(tick, 1000);
-</script></body></html>
-"#;
+pub const JSON: &str = "application/json";
 
-/// `/`, `/assets/...`, `/api/...`; None when the path is not one of the view's routes.
-pub fn route(ctx: &ViewContext<'_>, path: &str, _query: &str) -> Option<Reply> {
-    match path {
-        "/" => Some(Reply {
+impl Reply {
+    pub fn json(body: String) -> Reply {
+        Reply {
             status: 200,
-            content_type: "text/html; charset=utf-8",
-            body: PAGE.as_bytes().to_vec(),
-        }),
-        "/api/live" => Some(live(ctx)),
-        _ => None,
+            content_type: JSON,
+            body: body.into_bytes(),
+        }
+    }
+
+    /// `{"error": message}` with `status`.
+    pub fn error(status: u16, message: &str) -> Reply {
+        let mut out = String::from("{\"error\":");
+        json::string(&mut out, message);
+        out.push('}');
+        Reply {
+            status,
+            content_type: JSON,
+            body: out.into_bytes(),
+        }
     }
 }
 
-fn num(out: &mut String, name: &str, v: Option<f64>) {
-    match v {
-        Some(v) if v.is_finite() => {
-            let _ = write!(out, "\"{name}\":{v},");
-        }
-        _ => {
-            let _ = write!(out, "\"{name}\":null,");
-        }
-    }
-}
-
-fn live(ctx: &ViewContext<'_>) -> Reply {
-    let rows = ctx
-        .live
-        .window_pair(Window::Default)
-        .and_then(|(base, now)| crate::tables::metrics::Metrics::rows(&HostWindow { base, now }, ctx.live, &()));
-    let row = match rows {
-        Ok(mut r) => r.pop(),
-        Err(e) => {
-            return Reply {
-                status: 500,
-                content_type: "application/json",
-                body: format!("{{\"error\":{:?}}}", e.to_string()).into_bytes(),
+/// `/`, `/assets/...`, `/api/...`; `None` when the path is not one of the view's routes.
+pub fn route(ctx: &ViewContext<'_>, path: &str, query: &str) -> Option<Reply> {
+    match path {
+        "/" | "/index.html" => Some(with_query(query, &[], |_| Ok(assets::dashboard()))),
+        "/api/live" => Some(with_query(query, &[], |_| {
+            live::snapshot(ctx.live).map(Reply::json).map_err(|e| (500, e))
+        })),
+        "/api/hosts" => Some(with_query(query, &[], |_| {
+            history::hosts_json(ctx.dir).map(Reply::json).map_err(|e| (500, e))
+        })),
+        "/api/history" => Some(with_query(query, history::PARAMS, |q| {
+            let Some(dir) = ctx.dir else {
+                return Err((
+                    404,
+                    "this server has no recording directory: start it with serve_metrics(dir := '...')".into(),
+                ));
             };
-        }
-    };
-    let mut s = String::from("{");
-    if let Some(m) = row {
-        let _ = write!(s, "\"ts_us\":{},", m.ts.micros);
-        num(&mut s, "cpu_busy_pct", m.cpu.cpu_busy_pct);
-        num(&mut s, "load_1m", m.load_1m);
-        num(&mut s, "mem_total_bytes", m.mem_total_bytes.map(|v| v as f64));
-        num(&mut s, "mem_used_bytes", m.mem_used_bytes.map(|v| v as f64));
-        num(&mut s, "swap_used_bytes", m.swap_used_bytes.map(|v| v as f64));
+            let req = history::Request::parse(q, crate::recorder::wall_us() / 1000).map_err(|e| (400, e))?;
+            history::read(dir, &req)
+                .map(|h| Reply::json(h.to_json()))
+                .map_err(|e| (e.status(), e.to_string()))
+        })),
+        _ => path.strip_prefix("/assets/").map(|name| match assets::get(name) {
+            Some(a) if query.is_empty() => Reply {
+                status: 200,
+                content_type: a.content_type,
+                body: a.bytes.to_vec(),
+            },
+            Some(_) => Reply::error(400, "assets take no query parameters"),
+            None => Reply::error(404, &format!("no built-in asset '{name}'")),
+        }),
     }
-    let _ = write!(s, "\"history\":{}", ctx.dir.is_some());
-    s.push('}');
-    Reply {
-        status: 200,
-        content_type: "application/json",
-        body: s.into_bytes(),
+}
+
+/// Parses `query` (accepting only `accepted` names, plus `token`, which the server reads) and
+/// answers with `f`, or with the error `f` gives.
+fn with_query(query: &str, accepted: &[&str], f: impl FnOnce(&query::Query) -> Result<Reply, (u16, String)>) -> Reply {
+    match query::Query::parse(query, accepted) {
+        Err(e) => Reply::error(400, &e),
+        Ok(q) => f(&q).unwrap_or_else(|(status, msg)| Reply::error(status, &msg)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::procfs::Roots;
+
+    #[test]
+    fn routes() {
+        let state = crate::live::LiveState::new(Roots::test_fixture("modern"));
+        let ctx = ViewContext {
+            live: &state,
+            dir: None,
+        };
+        let page = route(&ctx, "/", "token=abc").unwrap();
+        assert_eq!((page.status, page.content_type), (200, "text/html; charset=utf-8"));
+        assert!(String::from_utf8_lossy(&page.body).contains("/assets/uPlot.iife.min.js"));
+        let js = route(&ctx, "/assets/uPlot.iife.min.js", "").unwrap();
+        assert_eq!(js.status, 200);
+        assert_eq!(route(&ctx, "/assets/nope.js", "").unwrap().status, 404);
+        assert_eq!(route(&ctx, "/assets/../etc/passwd", "").unwrap().status, 404);
+        assert!(route(&ctx, "/metrics", "").is_none());
+        assert!(route(&ctx, "/etc/passwd", "").is_none());
+        let bad = route(&ctx, "/api/live", "x=1").unwrap();
+        assert_eq!(bad.status, 400);
+        assert!(String::from_utf8_lossy(&bad.body).contains("unknown parameter 'x'"));
+        let h = route(&ctx, "/api/history", "table=metrics").unwrap();
+        assert_eq!(h.status, 404, "{}", String::from_utf8_lossy(&h.body));
+        let hosts = route(&ctx, "/api/hosts", "").unwrap();
+        assert_eq!(String::from_utf8_lossy(&hosts.body), r#"{"dir":null,"hosts":[]}"#);
     }
 }
