@@ -238,7 +238,8 @@ impl Recorder {
             destination: self.destination(),
             objects_uploaded: shipped.as_ref().map(|s| s.objects_uploaded),
             bytes_uploaded: shipped.as_ref().map(|s| s.bytes_uploaded),
-            upload_backlog_bytes: shipped.as_ref().map(|s| s.backlog_bytes),
+            // Measured now: the shipper may be waiting on an unreachable store.
+            upload_backlog_bytes: shipped.as_ref().map(|_| ship::dir_bytes(&self.config.dir)),
             last_upload_at: shipped.as_ref().and_then(|s| s.last_upload_at),
             upload_lag_seconds: shipped.as_ref().map(|s| {
                 // Rows not yet in the bucket: the spool's oldest, or those since the last take.

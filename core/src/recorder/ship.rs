@@ -264,7 +264,8 @@ fn file_names(dir: &Path) -> io::Result<Vec<String>> {
     Ok(out)
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
+/// Bytes of the files below `dir` (a spool: what is not yet in the bucket).
+pub fn dir_bytes(dir: &Path) -> u64 {
     let mut total = 0;
     if let Ok(rd) = fs::read_dir(dir) {
         for e in rd.flatten() {
