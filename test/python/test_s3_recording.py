@@ -392,3 +392,38 @@ def test_kill_mid_day_compaction_loses_and_doubles_nothing(con, server, bucket, 
     ts = bucket_ts(server, bucket)
     assert len(ts) == len(set(ts)), "no row twice"
     assert set(before) <= set(ts), "no row lost"
+
+
+def record_bin():
+    for p in (os.environ.get("SYSMON_RECORD_BIN"), "target/release/sysmon-record", "target/debug/sysmon-record"):
+        if p and os.path.exists(p):
+            return os.path.abspath(p)
+    pytest.skip("sysmon-record not built (cargo build -p sysmon-core --bin sysmon-record)")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_service_binary_uploads_everything_on_stop_signal(server, bucket, tmp_path, sig):
+    spool = tmp_path / "spool"
+    p = subprocess.Popen(
+        [record_bin(), f"s3://{bucket}/fleet", "--interval", "200ms", "--tables", "metrics,cpus",
+         "--endpoint", server.endpoint, "--spool", str(spool), "--flush-interval", "400ms", "--upload-interval", "1m"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = p.stdout.readline()
+        assert "recording s3://" in line, line + p.stderr.read()
+        time.sleep(2.5)
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, out + err
+    fields = dict(l.split("=", 1) for l in out.splitlines() if "=" in l and not l.startswith("sysmon-record"))
+    assert fields["state"] == "stopped" and fields["last_error"] == "NULL", out
+    assert fields["upload_backlog_bytes"] == "0" and int(fields["objects_uploaded"]) == 2, out
+    # upload_interval is a minute: everything in the bucket came with the final upload.
+    rows = sum(bucket_table(server, bucket, t).num_rows for t in ("metrics", "cpus"))
+    assert rows == int(fields["rows_written"]) > 0
+    assert SECRET not in out + err
+    assert not spool_parquet(spool)
