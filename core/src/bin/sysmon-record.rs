@@ -59,7 +59,10 @@ fn parse(args: &[String]) -> Result<Request, String> {
             continue;
         }
         let v = it.next().ok_or_else(|| format!("{a} needs a value"))?;
-        let int = |v: &str| v.parse::<i64>().map_err(|_| format!("{a}: '{v}' is not a number of bytes"));
+        let int = |v: &str| {
+            v.parse::<i64>()
+                .map_err(|_| format!("{a}: '{v}' is not a number of bytes"))
+        };
         match a.as_str() {
             "--interval" => req.interval = duration(v)?,
             "--tables" => req.tables = Some(v.split(',').map(|s| s.trim().to_string()).collect()),
@@ -192,7 +195,16 @@ mod tests {
     #[test]
     fn arguments() {
         let a = |v: &[&str]| parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        let r = a(&["s3://b/p", "--interval", "2s", "--tables", "metrics,cpus", "--upload-interval", "1m"]).unwrap();
+        let r = a(&[
+            "s3://b/p",
+            "--interval",
+            "2s",
+            "--tables",
+            "metrics,cpus",
+            "--upload-interval",
+            "1m",
+        ])
+        .unwrap();
         assert_eq!(r.dir, "s3://b/p");
         assert_eq!(r.interval, Duration::from_secs(2));
         assert_eq!(r.tables, Some(vec!["metrics".to_string(), "cpus".to_string()]));

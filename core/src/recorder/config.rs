@@ -400,7 +400,9 @@ fn check_remote(dest: &Destination, ship: &ShipRequest) -> Result<(Remote, Strin
         }
     };
     let region = match &ship.region {
-        Some(r) if r.trim().is_empty() => return Err("region must be a region name, such as 'us-east-1'; got an empty string".into()),
+        Some(r) if r.trim().is_empty() => {
+            return Err("region must be a region name, such as 'us-east-1'; got an empty string".into());
+        }
         r => r.clone(),
     };
     let upload_interval = match ship.upload_interval {

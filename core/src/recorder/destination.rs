@@ -77,7 +77,8 @@ impl Destination {
 /// letter or digit).
 fn check_bucket(b: &str) -> Result<(), String> {
     let ok = (3..=63).contains(&b.len())
-        && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && b.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
         && b.starts_with(|c: char| c.is_ascii_alphanumeric())
         && b.ends_with(|c: char| c.is_ascii_alphanumeric());
     match ok {
@@ -90,8 +91,9 @@ fn check_bucket(b: &str) -> Result<(), String> {
 
 /// FNV-1a, 64 bits: a stable short name for a destination's default spool.
 pub fn fnv64(text: &str) -> u64 {
-    text.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The default spool of a destination: `$XDG_CACHE_HOME/sysmon/spool/<hash>` (or
@@ -148,9 +150,21 @@ mod tests {
             assert!(e.contains("does not start with a scheme"), "{e}");
         }
         assert!(Destination::parse("file://rel").unwrap_err().contains("absolute path"));
-        assert!(Destination::parse("s3://").unwrap_err().contains("not a valid bucket name"));
-        assert!(Destination::parse("s3://UPPER/x").unwrap_err().contains("not a valid bucket name"));
-        assert!(Destination::parse("s3://ab").unwrap_err().contains("not a valid bucket name"));
+        assert!(
+            Destination::parse("s3://")
+                .unwrap_err()
+                .contains("not a valid bucket name")
+        );
+        assert!(
+            Destination::parse("s3://UPPER/x")
+                .unwrap_err()
+                .contains("not a valid bucket name")
+        );
+        assert!(
+            Destination::parse("s3://ab")
+                .unwrap_err()
+                .contains("not a valid bucket name")
+        );
         assert!(Destination::parse("s3://bucket/a//b").unwrap_err().contains("prefix"));
         assert!(Destination::parse("s3://bucket/a/../b").unwrap_err().contains("prefix"));
     }
@@ -165,13 +179,20 @@ mod tests {
         assert!(a.starts_with("/home/u/.cache/sysmon/spool/"), "{}", a.display());
         assert_eq!(a, default_spool("s3://b/p", None, env).unwrap());
         assert_ne!(a, default_spool("s3://b/q", None, env).unwrap());
-        assert_ne!(a, default_spool("s3://b/p", Some("http://127.0.0.1:9000"), env).unwrap());
+        assert_ne!(
+            a,
+            default_spool("s3://b/p", Some("http://127.0.0.1:9000"), env).unwrap()
+        );
         let xdg = |k: &str| match k {
             "XDG_CACHE_HOME" => Some("/c".to_string()),
             "HOME" => Some("/home/u".to_string()),
             _ => None,
         };
-        assert!(default_spool("s3://b/p", None, xdg).unwrap().starts_with("/c/sysmon/spool"));
+        assert!(
+            default_spool("s3://b/p", None, xdg)
+                .unwrap()
+                .starts_with("/c/sysmon/spool")
+        );
         assert_eq!(default_spool("s3://b/p", None, |_| None), None);
         assert_eq!(default_spool("s3://b/p", None, |_| Some("relative".into())), None);
     }

@@ -98,7 +98,13 @@ pub struct ObjName {
 impl ObjName {
     pub fn render(&self) -> String {
         let k = if self.day_object { 'D' } else { 'P' };
-        format!("{k}-{}-{}-{}{}", self.first_us, self.last_us, self.nonce, layout::PARQUET_SUFFIX)
+        format!(
+            "{k}-{}-{}-{}{}",
+            self.first_us,
+            self.last_us,
+            self.nonce,
+            layout::PARQUET_SUFFIX
+        )
     }
 
     pub fn parse(name: &str) -> Option<ObjName> {
@@ -129,7 +135,11 @@ fn nonce(last: &mut u64) -> u64 {
 /// The object key of `name` in table `table`'s date folder of `day`.
 pub fn object_key(prefix: &str, table: &str, host: &str, day: i64, name: &str) -> String {
     let rel = format!("{table}/host={host}/date={}/{name}", layout::date_string(day));
-    if prefix.is_empty() { rel } else { format!("{prefix}/{rel}") }
+    if prefix.is_empty() {
+        rel
+    } else {
+        format!("{prefix}/{rel}")
+    }
 }
 
 /// `msg` with the values of the secret AWS variables replaced by `***` (object_store's
@@ -524,7 +534,9 @@ impl Run {
 
     fn limit(deadline: Option<Instant>) -> Duration {
         match deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)),
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
             None => REQUEST_TIMEOUT * 3,
         }
     }
@@ -541,10 +553,16 @@ impl Run {
         let path = Key::parse(&key).map_err(|e| e.to_string())?;
         let shown = &self.spool.remote.shown;
         let hint = "check that the bucket exists, that the credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the instance's role) may write to it, and the endpoint and region";
-        self.block(PROBE_TIMEOUT, self.store.put(&path, PutPayload::from(b"sysmon probe".to_vec())))
-            .map_err(|e| redact(&format!("cannot write to {shown} (a test object '{key}'): {e}; {hint}")))?;
-        self.block(PROBE_TIMEOUT, self.store.delete(&path))
-            .map_err(|e| redact(&format!("cannot delete from {shown} (a test object '{key}'): {e}; {hint}")))?;
+        self.block(
+            PROBE_TIMEOUT,
+            self.store.put(&path, PutPayload::from(b"sysmon probe".to_vec())),
+        )
+        .map_err(|e| redact(&format!("cannot write to {shown} (a test object '{key}'): {e}; {hint}")))?;
+        self.block(PROBE_TIMEOUT, self.store.delete(&path)).map_err(|e| {
+            redact(&format!(
+                "cannot delete from {shown} (a test object '{key}'): {e}; {hint}"
+            ))
+        })?;
         Ok(())
     }
 
@@ -618,7 +636,11 @@ impl Run {
         let prefix = self.spool.key(ti, day, "");
         let prefix = prefix.trim_end_matches('/').to_string();
         let listed = self
-            .block(REQUEST_TIMEOUT * 3, self.store.list_with_delimiter(Some(&Key::parse(&prefix).map_err(|e| e.to_string())?)))
+            .block(
+                REQUEST_TIMEOUT * 3,
+                self.store
+                    .list_with_delimiter(Some(&Key::parse(&prefix).map_err(|e| e.to_string())?)),
+            )
             .map_err(|e| store_err("listing", &prefix, e))?;
         let mut objects: Vec<ObjName> = listed
             .objects
@@ -635,7 +657,9 @@ impl Run {
             let key = format!("{prefix}/{}", o.render());
             let path = Key::parse(&key).map_err(|e| e.to_string())?;
             let got = self
-                .block(REQUEST_TIMEOUT * 3, async { self.store.get(&path).await?.bytes().await })
+                .block(REQUEST_TIMEOUT * 3, async {
+                    self.store.get(&path).await?.bytes().await
+                })
                 .map_err(|e| store_err("downloading", &key, e))?;
             fs::write(work.join(o.render()), &got).map_err(|e| format!("writing {}: {e}", work.display()))?;
         }
@@ -648,8 +672,11 @@ impl Run {
         }
         for o in objects.iter().filter(|o| covered_all.contains(&o.render())) {
             let key = format!("{prefix}/{}", o.render());
-            self.block(REQUEST_TIMEOUT, self.store.delete(&Key::parse(&key).map_err(|e| e.to_string())?))
-                .map_err(|e| store_err("deleting the compacted", &key, e))?;
+            self.block(
+                REQUEST_TIMEOUT,
+                self.store.delete(&Key::parse(&key).map_err(|e| e.to_string())?),
+            )
+            .map_err(|e| store_err("deleting the compacted", &key, e))?;
         }
         objects.retain(|o| !covered_all.contains(&o.render()));
         if objects.len() < 2 {
@@ -671,16 +698,9 @@ impl Run {
         fs::create_dir_all(&ship_day).map_err(|e| format!("creating {}: {e}", ship_day.display()))?;
         let paths: Vec<PathBuf> = covers.iter().map(|c| work.join(c)).collect();
         let hooks = self.spool.hooks.clone();
-        store::merge_files_then(
-            &hooks,
-            &ship_day,
-            &name.render(),
-            t.decl,
-            &t.schema,
-            &paths,
-            kv,
-            || hooks.ship_pause("day_before_rename"),
-        )
+        store::merge_files_then(&hooks, &ship_day, &name.render(), t.decl, &t.schema, &paths, kv, || {
+            hooks.ship_pause("day_before_rename")
+        })
         .map_err(|e| format!("compacting {}: {e}", prefix))?;
         let _ = fs::remove_dir_all(&work);
         Ok(())
@@ -700,10 +720,7 @@ impl Run {
         self.spool
             .seal()
             .map_err(|e| format!("sealing the spool's files for upload: {e}"))?;
-        let dropped = self
-            .spool
-            .bound()
-            .map_err(|e| format!("bounding the spool: {e}"))?;
+        let dropped = self.spool.bound().map_err(|e| format!("bounding the spool: {e}"))?;
         if dropped > 0 {
             lock(&self.ctl.status).rows_dropped += dropped;
             self.shared.error(format!(
@@ -902,6 +919,186 @@ pub fn start(config: &Config, shared: Arc<Shared>, hooks: Hooks, id: i64) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::LiveState;
+    use crate::procfs::Roots;
+    use crate::recorder::{Request, check, start as start_recorder, stop as stop_recorder};
+    use object_store::memory::InMemory;
+
+    /// A spool holding a few flushes of a real (fixture) recording of `metrics`, and a shipper
+    /// over it uploading into an in-memory store.
+    fn spool_run(name: &str, spool_max_bytes: u64) -> (Run, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("sysmon-ship-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let state = Arc::new(LiveState::new(Roots::test_fixture("modern")));
+        let req = Request {
+            dir: dir.display().to_string(),
+            interval: Duration::from_millis(20),
+            tables: Some(vec!["metrics".into()]),
+            flush_interval: Some(Duration::from_millis(100)),
+            ..Request::default()
+        };
+        let rec = start_recorder(&state, &req).unwrap();
+        std::thread::sleep(Duration::from_millis(350));
+        stop_recorder(&state, rec.id).unwrap();
+        let config = check(&state, &req).unwrap();
+        let remote = Remote {
+            bucket: "b".into(),
+            prefix: "fleet".into(),
+            shown: "s3://b/fleet".into(),
+            endpoint: None,
+            region: None,
+            upload_interval: Duration::from_secs(1),
+            spool_max_bytes,
+        };
+        let run = Run {
+            spool: Spool::new(&config, remote, Hooks::default()),
+            store: Arc::new(InMemory::new()),
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            shared: Arc::new(Shared::default()),
+            ctl: Arc::new(Ctl::default()),
+            days: Default::default(),
+            last_take_us: wall_us(),
+        };
+        (run, dir)
+    }
+
+    fn listed(run: &Run, prefix: &str) -> Vec<String> {
+        let l = run
+            .block(
+                REQUEST_TIMEOUT,
+                run.store.list_with_delimiter(Some(&Key::parse(prefix).unwrap())),
+            )
+            .unwrap();
+        let mut v: Vec<String> = l.objects.iter().map(|o| o.location.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    fn rows_of(run: &Run, key: &str) -> u64 {
+        let bytes = run
+            .block(REQUEST_TIMEOUT, async {
+                run.store.get(&Key::parse(key).unwrap()).await?.bytes().await
+            })
+            .unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(bytes).unwrap();
+        use parquet::file::reader::FileReader;
+        reader.metadata().file_metadata().num_rows() as u64
+    }
+
+    fn copy(run: &Run, from: &str, to: &str) {
+        let body = run
+            .block(REQUEST_TIMEOUT, async {
+                run.store.get(&Key::parse(from).unwrap()).await?.bytes().await
+            })
+            .unwrap();
+        run.block(
+            REQUEST_TIMEOUT,
+            run.store.put(&Key::parse(to).unwrap(), PutPayload::from(body)),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn take_seal_upload_then_compact_a_finished_day_with_its_footer() {
+        let (mut run, dir) = spool_run("cycle", 1 << 30);
+        let local_rows: u64 = layout::list_days(&run.spool.host_dir(None, 0))
+            .unwrap()
+            .iter()
+            .flat_map(|(_, d)| layout::list_files(d).unwrap())
+            .map(|f| store::row_count(&f.path).unwrap())
+            .sum();
+        assert!(local_rows > 0);
+        run.cycle(true, None).unwrap();
+        let host = run.spool.host.clone();
+        let today = layout::day_of(wall_us());
+        let today_prefix = format!("fleet/metrics/host={host}/date={}", layout::date_string(today));
+        let objects = listed(&run, &today_prefix);
+        assert_eq!(objects.len(), 1, "one object per table per upload: {objects:?}");
+        assert!(objects[0].rsplit('/').next().unwrap().starts_with("P-"));
+        assert_eq!(rows_of(&run, &objects[0]), local_rows, "every row uploaded");
+        assert_eq!(dir_bytes(&dir), 0, "local copies deleted after the upload");
+        let st = run.ctl.status.lock().unwrap().clone();
+        assert_eq!((st.objects_uploaded, st.backlog_bytes), (1, 0));
+
+        // Two parts of a finished day (yesterday): compacted into one day object that lists them.
+        let yday = today - 1;
+        let yprefix = format!("fleet/metrics/host={host}/date={}", layout::date_string(yday));
+        let parts = ["P-1-2-3.parquet", "P-4-5-6.parquet"];
+        for p in parts {
+            copy(&run, &objects[0], &format!("{yprefix}/{p}"));
+        }
+        run.days.insert((0, yday));
+        run.cycle(false, None).unwrap();
+        let day = listed(&run, &yprefix);
+        assert_eq!(day.len(), 1, "{day:?}");
+        let dname = day[0].rsplit('/').next().unwrap().to_string();
+        assert!(dname.starts_with("D-"), "{dname}");
+        assert_eq!(rows_of(&run, &day[0]), 2 * local_rows);
+        assert!(!run.days.contains(&(0, yday)), "a compacted day is not looked at again");
+
+        // A crash after the day object's upload, before its parts were deleted: the next
+        // compaction deletes them and never merges them with it again.
+        for p in parts {
+            copy(&run, &objects[0], &format!("{yprefix}/{p}"));
+        }
+        assert_eq!(listed(&run, &yprefix).len(), 3);
+        run.days.insert((0, yday));
+        run.cycle(false, None).unwrap();
+        assert_eq!(listed(&run, &yprefix), day, "only the day object is left");
+        assert_eq!(rows_of(&run, &day[0]), 2 * local_rows, "no row twice");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn recovery_deletes_the_inputs_a_sealed_part_names() {
+        let (mut run, dir) = spool_run("recover", 1 << 30);
+        run.spool.take().unwrap();
+        let take_files = |spool: &Spool| -> Vec<PathBuf> {
+            layout::list_days(&spool.host_dir(Some(TAKE), 0))
+                .unwrap()
+                .iter()
+                .flat_map(|(_, d)| layout::list_files(d).unwrap())
+                .map(|f| f.path)
+                .collect()
+        };
+        let taken = take_files(&run.spool);
+        assert!(!taken.is_empty());
+        // Keep copies of the inputs: as if the process died after the part's rename but
+        // before the inputs' deletion.
+        let saved: Vec<(PathBuf, Vec<u8>)> = taken.iter().map(|p| (p.clone(), fs::read(p).unwrap())).collect();
+        run.spool.seal().unwrap();
+        for (p, body) in &saved {
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, body).unwrap();
+        }
+        assert_eq!(take_files(&run.spool).len(), saved.len());
+        run.spool.recover().unwrap();
+        assert!(
+            take_files(&run.spool).is_empty(),
+            "the part's inputs are deleted: their rows are in the part"
+        );
+        assert_eq!(run.spool.sealed().unwrap().len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_spool_is_bounded_and_drops_are_counted() {
+        let (mut run, dir) = spool_run("bound", 1);
+        run.spool.take().unwrap();
+        run.spool.seal().unwrap();
+        let sealed = run.spool.sealed().unwrap();
+        assert_eq!(sealed.len(), 1);
+        let rows = store::row_count(&sealed[0].path).unwrap();
+        assert_eq!(run.spool.bound().unwrap(), rows, "the dropped rows are counted");
+        assert!(run.spool.sealed().unwrap().is_empty());
+        run.spool.remote.spool_max_bytes = 1 << 30;
+        assert_eq!(run.spool.bound().unwrap(), 0, "nothing dropped under the cap");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn backoff_doubles_to_its_cap_and_resets() {
@@ -928,7 +1125,12 @@ mod tests {
         let d = ObjName { day_object: true, ..n };
         assert!(d.render().starts_with("D-"));
         assert_eq!(ObjName::parse(&d.render()), Some(d));
-        for bad in ["L0-1-2.parquet", "P-1-2.parquet", "X-1-2-3.parquet", "P-1-2-3.parquet.tmp"] {
+        for bad in [
+            "L0-1-2.parquet",
+            "P-1-2.parquet",
+            "X-1-2-3.parquet",
+            "P-1-2-3.parquet.tmp",
+        ] {
             assert_eq!(ObjName::parse(bad), None, "{bad}");
         }
         assert_eq!(
