@@ -597,7 +597,7 @@ mod tests {
         let f = record_metrics();
         assert_eq!(
             f.signature(),
-            "record_metrics(dir VARCHAR, interval INTERVAL, tables := VARCHAR[], process_interval := INTERVAL, flush_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT)"
+            "record_metrics(dir VARCHAR, interval INTERVAL, tables := VARCHAR[], process_interval := INTERVAL, flush_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT, endpoint := VARCHAR, region := VARCHAR, spool := VARCHAR, upload_interval := INTERVAL, spool_max_bytes := BIGINT)"
         );
         let tables = f.params.iter().find(|p| p.name == "tables").unwrap();
         assert!(tables.default.as_deref().unwrap().starts_with("['metrics', 'cpus'"));
