@@ -427,3 +427,21 @@ def test_service_binary_uploads_everything_on_stop_signal(server, bucket, tmp_pa
     assert rows == int(fields["rows_written"]) > 0
     assert SECRET not in out + err
     assert not spool_parquet(spool)
+
+
+def test_normal_exit_uploads_what_is_left(server, bucket, tmp_path):
+    spool = tmp_path / "spool"
+    p = child(
+        f"""
+        con.execute("SELECT * FROM record_metrics('s3://{bucket}/fleet', INTERVAL '200 milliseconds', tables := {TABLES}, endpoint := '{server.endpoint}', spool := '{spool}', upload_interval := INTERVAL 1 MINUTE, flush_interval := INTERVAL '400 milliseconds')").fetchall()
+        time.sleep(2)
+        print(con.execute("SELECT sum(samples_taken) FROM recordings()").fetchall()[0][0], flush=True)
+        """
+    )
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    samples = int(out.strip().splitlines()[-1])
+    # upload_interval is a minute: what is in the bucket came with the exit hook's final upload.
+    ts = bucket_ts(server, bucket)
+    assert len(ts) == len(set(ts)) >= samples
+    assert not spool_parquet(spool)
