@@ -117,7 +117,7 @@ crate::declare_table! {
         upload_backlog_bytes: Option<u64> ["bytes"],
         /// When an object was last uploaded; NULL for a local recording or before the first upload.
         last_upload_at: Option<Timestamp> [""],
-        /// Age of the oldest row not yet in the bucket (at most about `upload_interval` when uploads succeed); NULL for a local recording.
+        /// Age of the oldest row not yet in the bucket (at most about `flush_interval` + `upload_interval` while uploads succeed); NULL for a local recording.
         upload_lag_seconds: Option<f64> ["seconds"],
     }
 }

@@ -164,8 +164,9 @@ pub struct ShipStatus {
     /// Bytes in the spool not yet in the bucket (spool files, taken and sealed ones).
     pub backlog_bytes: u64,
     pub last_upload_at: Option<Timestamp>,
-    /// The oldest row known not to be in the bucket (µs): the oldest local file's first row,
-    /// or the time of the last take (rows written since are in the spool or in memory).
+    /// The oldest row known not to be in the bucket (µs): the oldest sealed file's first row,
+    /// or the writer's last flush before the last take (the rows after it are in the spool or
+    /// in memory), or the start.
     pub oldest_unshipped_us: i64,
     /// Rows of parts dropped because the spool exceeded `spool_max_bytes`.
     pub rows_dropped: u64,
@@ -480,6 +481,7 @@ struct Run {
     ctl: Arc<Ctl>,
     /// (table, day) with uploads, to compact once the day is over.
     days: std::collections::BTreeSet<(usize, i64)>,
+    /// See [`ShipStatus::oldest_unshipped_us`].
     last_take_us: i64,
 }
 
@@ -712,7 +714,11 @@ impl Run {
         if take {
             let taken = {
                 let _handoff = lock(&self.shared.handoff);
-                self.last_take_us = wall_us();
+                // Every row before the writer's last flush is in a file taken now; the rows
+                // after it are in the spool or in memory.
+                if let Some(t) = lock(&self.shared.status).last_flush_at {
+                    self.last_take_us = t.micros;
+                }
                 self.spool.take()
             };
             taken.map_err(|e| format!("moving finished files out of the spool: {e}"))?;
