@@ -122,6 +122,7 @@ test-sql: release
 	done
 
 test-python: release
+	cargo build -p sysmon-core --bin sysmon-record  # the service binary test_s3_recording.py runs
 	@for venv in $(VENVS); do \
 		echo "== pytest with $$venv"; \
 		SYSMON_EXTENSION=$(abspath $(RELEASE_EXT)) SYSMON_DUCKDB_CLI=$(abspath $(VENV)/bin/duckdb) \

@@ -60,6 +60,16 @@ fn strings(v: Option<Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Refuses a remote destination (network access) when `enable_external_access` is false.
+pub fn check_remote(bind: &BindInfo, destination: &str) -> Result<(), String> {
+    match lockdown(bind) {
+        None => Ok(()),
+        Some(_) => Err(format!(
+            "DuckDB's configuration denies access to '{destination}': enable_external_access is false, and recording into object storage is network access; record into a local directory inside allowed_directories instead"
+        )),
+    }
+}
+
 /// Refuses `dir` when DuckDB's configuration denies external access to it.
 pub fn check_dir(bind: &BindInfo, dir: &Path) -> Result<(), String> {
     if !settings_visible() {

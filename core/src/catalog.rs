@@ -209,7 +209,7 @@ pub fn record_metrics() -> Function {
             Param::positional(
                 "dir",
                 ParamType::Varchar,
-                "The directory to write into, created if missing (a relative one is resolved against the working directory).".into(),
+                "The directory to write into, created if missing (a relative one is resolved against the working directory; file://<path> is accepted), or s3://<bucket>[/<prefix>] to record into an S3 bucket through a local spool.".into(),
             ),
             Param::positional(
                 "interval",
@@ -263,6 +263,40 @@ pub fn record_metrics() -> Function {
                 ParamType::BigInt,
                 "none: no size limit".into(),
                 "Keep at most this many bytes of this host's files, deleting the oldest first; positive.".into(),
+            ),
+            Param::named(
+                "endpoint",
+                ParamType::Varchar,
+                "AWS_ENDPOINT_URL, else AWS".into(),
+                "s3:// only: the S3-compatible endpoint URL (MinIO, Ceph, R2); http:// allows plain HTTP.".into(),
+            ),
+            Param::named(
+                "region",
+                ParamType::Varchar,
+                "AWS_REGION, else us-east-1".into(),
+                "s3:// only: the bucket's region.".into(),
+            ),
+            Param::named(
+                "spool",
+                ParamType::Varchar,
+                "$XDG_CACHE_HOME (else ~/.cache)/sysmon/spool/<hash of the destination>".into(),
+                "s3:// only: the local folder rows are written to before they are uploaded.".into(),
+            ),
+            Param::named(
+                "upload_interval",
+                ParamType::Interval,
+                describe(recorder::UPLOAD_INTERVAL_DEFAULT),
+                format!(
+                    "s3:// only: how often the spool is uploaded (one object per table each time), {} to {}.",
+                    describe(recorder::UPLOAD_INTERVAL_MIN),
+                    describe(recorder::UPLOAD_INTERVAL_MAX)
+                ),
+            ),
+            Param::named(
+                "spool_max_bytes",
+                ParamType::BigInt,
+                format!("{} (1 GiB)", recorder::SPOOL_MAX_BYTES_DEFAULT),
+                "s3:// only: the most the spool holds while the store is unreachable; the oldest rows beyond it are dropped and counted in rows_dropped.".into(),
             ),
         ],
         example: "SELECT id, dir, tables FROM record_metrics('sysmon-history', INTERVAL 1 SECOND)",
@@ -678,7 +712,7 @@ mod tests {
         let f = record_metrics();
         assert_eq!(
             f.signature(),
-            "record_metrics(dir VARCHAR, interval INTERVAL, tables := VARCHAR[], process_interval := INTERVAL, flush_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT)"
+            "record_metrics(dir VARCHAR, interval INTERVAL, tables := VARCHAR[], process_interval := INTERVAL, flush_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT, endpoint := VARCHAR, region := VARCHAR, spool := VARCHAR, upload_interval := INTERVAL, spool_max_bytes := BIGINT)"
         );
         let tables = f.params.iter().find(|p| p.name == "tables").unwrap();
         assert!(tables.default.as_deref().unwrap().starts_with("['metrics', 'cpus'"));
