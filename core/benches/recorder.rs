@@ -101,6 +101,7 @@ fn start_recorder(interval: Duration, dir: &Path, set: Set) -> std::sync::Arc<re
         tables,
         process_interval,
         flush_interval: Some(Duration::from_secs(10)),
+        publish_interval: None,
         retention: None,
         max_bytes: None,
     };

@@ -39,13 +39,14 @@ pub mod retention;
 pub mod sampler;
 pub mod store;
 pub mod tables;
+pub mod wal;
 pub mod writer;
 
 use crate::schema::Timestamp;
 
 pub use crate::procfs::syscalls::thread_cpu_ns;
 pub use config::{
-    Config, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, MAX_BYTES_MIN_PER_TABLE, PROCESS_DEFAULT,
+    Config, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, PUBLISH_DEFAULT, PUBLISH_MAX, INTERVAL_MAX, INTERVAL_MIN, MAX_BYTES_MIN_PER_TABLE, PROCESS_DEFAULT,
     RETENTION_MAX, RETENTION_MIN, Request, check, resolve,
 };
 pub use lifecycle::{

@@ -341,6 +341,7 @@ fn test_config(dir: &Path, flush: Duration) -> Config {
         interval: Duration::from_secs(1),
         process_interval: Duration::from_secs(60),
         flush_interval: flush,
+        publish_interval: flush,
         tables: vec![tables::find("metrics").unwrap()],
         retention: None,
         max_bytes: None,
@@ -422,6 +423,7 @@ fn check_refuses_bad_requests() {
         tables: None,
         process_interval: None,
         flush_interval: None,
+        publish_interval: None,
         retention: None,
         max_bytes: None,
     };
@@ -492,6 +494,7 @@ fn records_a_fixture_tree_stops_and_refuses_a_second_recorder_on_the_same_dir() 
         tables: Some(vec!["metrics".into(), "cpus".into(), "sensors".into()]),
         process_interval: None,
         flush_interval: Some(Duration::from_millis(200)),
+        publish_interval: None,
         retention: None,
         max_bytes: None,
     };
@@ -525,6 +528,7 @@ fn fast_request(dir: &Path, tables: &[&str]) -> Request {
         tables: Some(tables.iter().map(|t| t.to_string()).collect()),
         process_interval: None,
         flush_interval: Some(Duration::from_millis(100)),
+        publish_interval: None,
         retention: None,
         max_bytes: None,
     }
