@@ -528,7 +528,8 @@ fn fast_request(dir: &Path, tables: &[&str]) -> Request {
         tables: Some(tables.iter().map(|t| t.to_string()).collect()),
         process_interval: None,
         flush_interval: Some(Duration::from_millis(100)),
-        publish_interval: None,
+        // Files published at every flush: these tests watch the visible files while recording.
+        publish_interval: Some(Duration::from_millis(100)),
         retention: None,
         max_bytes: None,
     }

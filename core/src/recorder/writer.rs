@@ -497,7 +497,10 @@ impl Writer {
     fn publish_table(&mut self, ti: usize, failures: &mut Vec<Failure>) -> bool {
         let nothing = {
             let t = &self.tables[ti];
-            t.wal.as_ref().is_none_or(Wal::is_empty) && t.days_to_close.is_empty()
+            t.wal.as_ref().is_none_or(Wal::is_empty)
+                && t.pending.is_empty()
+                && t.batch.is_empty()
+                && t.days_to_close.is_empty()
         };
         if nothing {
             return true;
@@ -512,6 +515,18 @@ impl Writer {
             return false;
         }
         let moved = self.tables[ti].part.dir.id().ok() != before;
+        {
+            let t = &mut self.tables[ti];
+            if moved && t.wal.as_ref().is_some_and(Wal::is_empty) {
+                // The folder was replaced: the log goes to the new one.
+                t.wal = None;
+            }
+        }
+        // Rows whose append failed, or that wait for a log (not open, or in a replaced
+        // folder), are appended now, so that they are published too.
+        if !self.tables[ti].pending.is_empty() || self.tables[ti].wal.is_none() {
+            self.append_table(ti, failures);
+        }
         let hooks = &self.hooks;
         let dir_shown = self.config.dir.display().to_string();
         let t = &mut self.tables[ti];
@@ -668,7 +683,7 @@ impl Writer {
                 }),
             }
         }
-        ok && in_wal.is_empty()
+        ok && in_wal.is_empty() && t.pending.is_empty()
     }
 
     /// Merges each finished day left with several files (by a restart or a crash).
