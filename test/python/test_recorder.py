@@ -617,7 +617,7 @@ def _slots(con, d, table, interval_us, key=""):
 def test_deleted_recording_with_a_second_process_waiting_keeps_one_writer(con, tmp_path):
     d = tmp_path / "rec"
     tables = "['metrics', 'cpus', 'net_protocols']"
-    rid = start(con, d, "50 milliseconds", tables=tables, flush_interval="INTERVAL '3 seconds'")
+    rid = start(con, d, "50 milliseconds", tables=tables, flush_interval="INTERVAL '3 seconds'", publish_interval="INTERVAL '3 seconds'")
     assert wait_for(lambda: status(con, rid)["samples_taken"] > 0)
     # A second process waits to start a recorder on the same directory: once told to, it tries
     # until it is accepted (or gives up after 30 s).
