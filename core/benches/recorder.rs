@@ -86,7 +86,12 @@ enum Set {
     WithProcesses,
 }
 
-fn start_recorder(interval: Duration, dir: &Path, set: Set, publish: Option<Duration>) -> std::sync::Arc<recorder::Recorder> {
+fn start_recorder(
+    interval: Duration,
+    dir: &Path,
+    set: Set,
+    publish: Option<Duration>,
+) -> std::sync::Arc<recorder::Recorder> {
     let _ = std::fs::remove_dir_all(dir);
     let names = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     let defaults: Vec<&str> = recorder::tables::defaults(sysmon_core::live::process())
@@ -340,7 +345,12 @@ fn soak(args: &[String]) {
         std::thread::sleep(end.saturating_sub(t.elapsed()).min(Duration::from_secs(60)));
         let rss = rss_kib();
         series.push(rss);
-        println!("t={:>5.0}s samples={} RSS {} KiB", t.elapsed().as_secs_f64(), rec.shared.samples_taken.load(Ordering::Relaxed), rss);
+        println!(
+            "t={:>5.0}s samples={} RSS {} KiB",
+            t.elapsed().as_secs_f64(),
+            rec.shared.samples_taken.load(Ordering::Relaxed),
+            rss
+        );
     }
     let (s, w) = recorder_threads_ns();
     let n = rec.shared.samples_taken.load(Ordering::Relaxed).max(1) as f64;

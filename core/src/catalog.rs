@@ -15,7 +15,10 @@
 use std::fmt::Write as _;
 
 use crate::interval::describe;
-use crate::recorder::{self, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PROCESS_DEFAULT, PUBLISH_DEFAULT, PUBLISH_MAX};
+use crate::recorder::{
+    self, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PROCESS_DEFAULT, PUBLISH_DEFAULT,
+    PUBLISH_MAX,
+};
 use crate::ring::DEFAULT_MIN_WINDOW;
 use crate::schema::{Row, TableDecl};
 use crate::tables::{self, Input, OptionType, Options, Table, WINDOW_MAX, WINDOW_MIN};

@@ -13,7 +13,8 @@ use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
 use sysmon_core::live;
 use sysmon_core::recorder::{
-    self, Config, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PUBLISH_MAX, RETENTION_MAX, RETENTION_MIN, Request, StartedRow,
+    self, Config, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PUBLISH_MAX, RETENTION_MAX, RETENTION_MIN, Request,
+    StartedRow,
 };
 use sysmon_core::sync::lock;
 

@@ -46,8 +46,8 @@ use crate::schema::Timestamp;
 
 pub use crate::procfs::syscalls::thread_cpu_ns;
 pub use config::{
-    Config, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, PUBLISH_DEFAULT, PUBLISH_MAX, INTERVAL_MAX, INTERVAL_MIN, MAX_BYTES_MIN_PER_TABLE, PROCESS_DEFAULT,
-    RETENTION_MAX, RETENTION_MIN, Request, check, resolve,
+    Config, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, MAX_BYTES_MIN_PER_TABLE, PROCESS_DEFAULT,
+    PUBLISH_DEFAULT, PUBLISH_MAX, RETENTION_MAX, RETENTION_MIN, Request, check, resolve,
 };
 pub use lifecycle::{
     CHANNEL_SAMPLES, EXIT_TIMEOUT, Recorder, STOP_TIMEOUT, Shared, State, WriterStatus, panic_text, start,

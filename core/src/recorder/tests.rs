@@ -822,7 +822,11 @@ fn rows_wait_in_the_log_until_published_and_stop_publishes_every_one() {
     assert_eq!(ts.len() as u64, row.samples_taken, "stop publishes every row");
     assert_eq!(all_ts(&host_dir("cpus")).len() as u64, 2 * row.samples_taken);
     assert_eq!(row.rows_written, 3 * row.samples_taken);
-    assert_eq!(fs::metadata(&log).unwrap().len(), 0, "the log is empty after the last publish");
+    assert_eq!(
+        fs::metadata(&log).unwrap().len(),
+        0,
+        "the log is empty after the last publish"
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -879,7 +883,12 @@ fn a_log_left_by_a_crash_is_published_once_whenever_the_crash_came() {
     let row = stop(&state, rec.id).unwrap();
     let all = all_ts(&log_of("d"));
     let kept: Vec<i64> = all.iter().copied().filter(|t| ts.contains(t)).collect();
-    assert!(kept.len() < ts.len() && !kept.is_empty(), "{} of {}", kept.len(), ts.len());
+    assert!(
+        kept.len() < ts.len() && !kept.is_empty(),
+        "{} of {}",
+        kept.len(),
+        ts.len()
+    );
     assert_eq!(kept, ts[..kept.len()].to_vec(), "a prefix of the log, each row once");
     assert_eq!(all.len() as u64, kept.len() as u64 + row.samples_taken);
     fs::remove_dir_all(&base).unwrap();

@@ -305,7 +305,11 @@ mod tests {
 
     fn schema(extra: bool) -> SchemaRef {
         let mut f = vec![
-            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
             Field::new("v", DataType::Int64, true),
         ];
         if extra {
@@ -410,7 +414,12 @@ mod tests {
             append(&mut w, i * 5, 5);
         }
         let ends: Vec<u64> = {
-            let mut e: Vec<u64> = w.records().iter().skip(1).map(|r| r.offset - (HEADER + META) as u64).collect();
+            let mut e: Vec<u64> = w
+                .records()
+                .iter()
+                .skip(1)
+                .map(|r| r.offset - (HEADER + META) as u64)
+                .collect();
             e.push(w.len());
             e
         };

@@ -331,7 +331,11 @@ impl Writer {
             self.open_wal(ti, &mut failures);
         }
         self.report(failures);
-        if self.tables.iter().any(|t| t.wal.as_ref().is_some_and(|w| !w.is_empty())) {
+        if self
+            .tables
+            .iter()
+            .any(|t| t.wal.as_ref().is_some_and(|w| !w.is_empty()))
+        {
             self.publish_all();
         }
     }
@@ -531,7 +535,11 @@ impl Writer {
         let dir_shown = self.config.dir.display().to_string();
         let t = &mut self.tables[ti];
         let host_path = t.part.dir.path();
-        let mut days: Vec<i64> = t.wal.as_ref().map(|w| w.records().iter().map(|r| r.day).collect()).unwrap_or_default();
+        let mut days: Vec<i64> = t
+            .wal
+            .as_ref()
+            .map(|w| w.records().iter().map(|r| r.day).collect())
+            .unwrap_or_default();
         days.sort_unstable();
         days.dedup();
         let mut published = Vec::new();
@@ -636,7 +644,11 @@ impl Writer {
         }
         // Merges run only on days the log no longer holds, so that a published level-0 file
         // keeps its name while the log could still be replayed.
-        let in_wal: Vec<i64> = t.wal.as_ref().map(|w| w.records().iter().map(|r| r.day).collect()).unwrap_or_default();
+        let in_wal: Vec<i64> = t
+            .wal
+            .as_ref()
+            .map(|w| w.records().iter().map(|r| r.day).collect())
+            .unwrap_or_default();
         for day in published.iter().copied().filter(|d| !in_wal.contains(d)) {
             let merged = layout::open_date_dir(&host_path, day, false, &t.part.shown)
                 .and_then(|d| merge::compact(hooks, &d.path(), t.entry.decl(), &t.schema, &t.meta, self.fanin));
