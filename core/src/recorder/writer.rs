@@ -1,19 +1,24 @@
-//! The writer thread: rows from samples, Parquet files, merges, retention.
+//! The writer thread: rows from samples, the write-ahead log, Parquet files, merges, retention.
 //!
-//! It receives [`Tick`]s from the sampling thread, appends each table's rows to its
-//! [`Batch`], and every `flush_interval` writes each table's buffered rows as one level-0 file
-//! per UTC day, then merges full levels ([`merge::compact`]) and applies retention. A write
-//! that fails keeps its rows buffered (up to the table's cap; beyond it new rows are counted
-//! in `rows_dropped`), records the error in `last_error`, and is retried at the next flush.
-//! When the channel closes (stop, exit, or a dead sampling thread), it flushes what is left
-//! and releases the partition locks.
+//! It receives [`Tick`]s from the sampling thread and appends each table's rows to its
+//! [`Batch`]. Every `flush_interval` each table's buffered rows are appended to the partition's
+//! write-ahead log ([`super::wal`]: one `pwrite`, no fsync); every `publish_interval` (on its
+//! multiples on the wall clock), at a new UTC day, when a log passes [`WAL_PUBLISH_BYTES`], and
+//! at stop, each log is published as one level-0 Parquet file per UTC day, the log emptied, then
+//! full levels merged ([`merge::compact`]) and retention applied. At start it replays what a
+//! killed recorder left in the logs. A write that fails keeps its rows buffered (up to the
+//! table's cap; beyond it new rows are counted in `rows_dropped`), records the error in
+//! `last_error`, and is retried at the next flush. When the channel closes (stop, exit, or a
+//! dead sampling thread), it flushes and publishes what is left and releases the partition
+//! locks.
 //!
 //! Every folder is written through a held descriptor ([`super::handle`]). Before each table's
-//! write the writer checks that the recording directory is still the one it holds (re-creating
+//! publish the writer checks that the recording directory is still the one it holds (re-creating
 //! it when it was deleted, refusing when a link or a file took its place) and that the
 //! partition's lock is still the lock on disk ([`Partition::still_held`]); a lost lock is taken
 //! again, and when another recorder took it first, this recorder stops with the reason in
-//! `last_error` so that one writer alone writes each partition. Failures of one flush are
+//! `last_error` so that one writer alone writes each partition (a log appended meanwhile sits in
+//! the held folder, so nothing reaches another recorder's partition). Failures of one flush are
 //! reported together in `last_error`, naming every table that failed.
 
 use std::collections::BTreeSet;
