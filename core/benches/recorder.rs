@@ -634,9 +634,10 @@ fn main() {
         "  raw /proc reads + process snapshot (all fields)   {:>8.1} us/sample   (baseline for (c))",
         (raw + raw_p) / 1e3
     );
-    // 1 Hz: a 12 s warm-up (start-up and the first flush), then 100 samples: ten 10 s flushes
-    // and the first level-1 merge (after the tenth flush), the cycle that repeats all day.
-    let (warm, n1, n10) = if quick { (12.0, 20, 200) } else { (12.0, 100, 1000) };
+    // 1 Hz: a 12 s warm-up (start-up and the first flush), then whole publish periods: 300
+    // samples at the default 5 minutes (thirty 10 s flushes to the log, one publish), 120 at
+    // 60 s, 100 at 10 s (ten publishes and the first level-1 merge).
+    let (warm, n1) = if quick { (12.0, 20) } else { (12.0, 100) };
     let sadc = find_sadc();
     if sadc.is_none() {
         println!("  sadc: not installed (Debian: apt-get install sysstat); sadc baselines unavailable");
