@@ -168,7 +168,8 @@ impl Wal {
     }
 
     /// The rows of `r`, with the columns of `schema` (columns the record lacks, written by an
-    /// older schema, are NULL; columns are only ever added).
+    /// older schema, are NULL; columns are only ever added; a column of another type is an
+    /// error).
     pub fn read(&self, r: &Record, schema: &SchemaRef) -> io::Result<RecordBatch> {
         let mut bytes = vec![0u8; r.len];
         self.file.read_exact_at(&mut bytes, r.offset)?;
@@ -241,14 +242,23 @@ fn decode(bytes: &[u8], schema: &SchemaRef) -> io::Result<RecordBatch> {
     if batch.schema() == *schema {
         return Ok(batch);
     }
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| match batch.column_by_name(f.name()) {
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        columns.push(match batch.column_by_name(f.name()) {
             Some(c) if c.data_type() == f.data_type() => Arc::clone(c),
-            _ => new_null_array(f.data_type(), batch.num_rows()),
-        })
-        .collect();
+            // A column's type never changes between schema versions: refuse rather than
+            // publish NULLs in its place.
+            Some(c) => {
+                return Err(io::Error::other(format!(
+                    "a write-ahead log record has column {} as {}, not {}",
+                    f.name(),
+                    c.data_type(),
+                    f.data_type()
+                )));
+            }
+            None => new_null_array(f.data_type(), batch.num_rows()),
+        });
+    }
     RecordBatch::try_new(Arc::clone(schema), columns).map_err(arrow_err)
 }
 
@@ -364,6 +374,17 @@ mod tests {
         let b = w.read(&w.records()[0], &schema(true)).unwrap();
         assert_eq!(b.num_columns(), 3);
         assert_eq!(b.column(2).null_count(), 3);
+        // A column of another type is refused, never replaced by NULLs.
+        let other = Arc::new(Schema::new(vec![
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new("v", DataType::Utf8, true),
+        ]));
+        let e = w.read(&w.records()[0], &other).unwrap_err();
+        assert!(e.to_string().contains("column v as Int64, not Utf8"), "{e}");
     }
 
     #[test]
