@@ -15,8 +15,11 @@
 //! `--profile host|default|processes SECS` (just record that set at 1 Hz for SECS seconds and
 //! print its cost: a run to put under `valgrind --tool=callgrind` or `perf record`),
 //! `--rewrite DIR` (each table of the recording in DIR merged into one file by the recorder's
-//! merge: bytes per value per table of a real recording), `--child ...` (internal: one
-//! recorder process of the CPU runs).
+//! merge: bytes per value per table of a real recording), `--soak SET IV_MS SECS DIR` (record
+//! into DIR for SECS seconds, printing the RSS series: the memory aim, and a real recording for
+//! `--rewrite`), `--run a,b,b60,b10,c,a10` (only those CPU runs; `b60`/`b10`: the default set
+//! at `publish_interval` 60 s / 10 s, the cost curve), `--child ...` (internal: one recorder
+//! process of the CPU runs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: a failure may abort it
 
@@ -83,7 +86,12 @@ enum Set {
     WithProcesses,
 }
 
-fn start_recorder(interval: Duration, dir: &Path, set: Set) -> std::sync::Arc<recorder::Recorder> {
+fn start_recorder(
+    interval: Duration,
+    dir: &Path,
+    set: Set,
+    publish: Option<Duration>,
+) -> std::sync::Arc<recorder::Recorder> {
     let _ = std::fs::remove_dir_all(dir);
     let names = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     let defaults: Vec<&str> = recorder::tables::defaults(sysmon_core::live::process())
@@ -101,6 +109,7 @@ fn start_recorder(interval: Duration, dir: &Path, set: Set) -> std::sync::Arc<re
         tables,
         process_interval,
         flush_interval: Some(Duration::from_secs(10)),
+        publish_interval: publish,
         retention: None,
         max_bytes: None,
         ship: Default::default(),
@@ -109,7 +118,7 @@ fn start_recorder(interval: Duration, dir: &Path, set: Set) -> std::sync::Arc<re
 }
 
 fn record(interval: Duration, secs: f64, dir: &Path, set: Set) -> Run {
-    let rec = start_recorder(interval, dir, set);
+    let rec = start_recorder(interval, dir, set, None);
     // Steady state: from the end of a warm-up (thread start, first reads, first flush) to
     // just before the stop; the window covers the periodic flushes of a 10 s flush interval.
     let warm = (2.0 * interval.as_secs_f64()).max(1.0);
@@ -213,7 +222,7 @@ fn set_name(set: Set) -> &'static str {
 
 /// Starts `sadc 1 N <file>` and a recorder in a process of its own (this benchmark with
 /// `--child`) at the same time; the child measures both over the same window.
-fn run_child(set: Set, iv_ms: u64, warm: f64, n: u64, sadc: Option<&Path>, out: &Path) -> ChildRun {
+fn run_child(set: Set, iv_ms: u64, publish_s: u64, warm: f64, n: u64, sadc: Option<&Path>, out: &Path) -> ChildRun {
     let secs = warm + (n * iv_ms) as f64 / 1e3;
     let sadc_file = out.join("sadc.data");
     let _ = std::fs::remove_file(&sadc_file);
@@ -232,6 +241,7 @@ fn run_child(set: Set, iv_ms: u64, warm: f64, n: u64, sadc: Option<&Path>, out: 
             "--child",
             set_name(set),
             &iv_ms.to_string(),
+            &publish_s.to_string(),
             &warm.to_string(),
             &n.to_string(),
             &sadc_pid.to_string(),
@@ -268,12 +278,14 @@ fn child(args: &[String]) {
         _ => Set::Host,
     };
     let iv = Duration::from_millis(args[1].parse().expect("interval"));
-    let warm: f64 = args[2].parse().expect("warm-up");
-    let n: u64 = args[3].parse().expect("samples");
-    let sadc_pid: u32 = args[4].parse().expect("sadc pid");
+    let publish_s: u64 = args[2].parse().expect("publish interval");
+    let publish = (publish_s > 0).then(|| Duration::from_secs(publish_s));
+    let warm: f64 = args[3].parse().expect("warm-up");
+    let n: u64 = args[4].parse().expect("samples");
+    let sadc_pid: u32 = args[5].parse().expect("sadc pid");
     let sadc_stat = PathBuf::from(format!("/proc/{sadc_pid}/schedstat"));
     let dir = out_dir().join(format!("rec-child-{}", std::process::id()));
-    let rec = start_recorder(iv, &dir, set);
+    let rec = start_recorder(iv, &dir, set, publish);
     std::thread::sleep(Duration::from_secs_f64(warm));
     let sh = &rec.shared;
     let snap = || {
@@ -311,6 +323,50 @@ fn child(args: &[String]) {
         (b.5 - a.5).as_secs_f64(),
         a.6,
         b.6
+    );
+}
+
+/// `--soak SET IV_MS SECS DIR`: records SET every IV_MS for SECS seconds into DIR (kept, for
+/// `--rewrite`), printing the process's RSS every 60 s (the memory aim) and the recorder's
+/// CPU per sample at the end.
+fn soak(args: &[String]) {
+    let set = match args.first().map(String::as_str) {
+        Some("default") => Set::Default,
+        Some("processes") => Set::WithProcesses,
+        _ => Set::Host,
+    };
+    let iv = Duration::from_millis(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000));
+    let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(900);
+    let dir = PathBuf::from(args.get(3).expect("--soak SET IV_MS SECS DIR"));
+    let rec = start_recorder(iv, &dir, set, None);
+    let t = Instant::now();
+    let mut series = Vec::new();
+    let end = Duration::from_secs(secs);
+    while t.elapsed() < end {
+        std::thread::sleep(end.saturating_sub(t.elapsed()).min(Duration::from_secs(60)));
+        let rss = rss_kib();
+        series.push(rss);
+        println!(
+            "t={:>5.0}s samples={} RSS {} KiB",
+            t.elapsed().as_secs_f64(),
+            rec.shared.samples_taken.load(Ordering::Relaxed),
+            rss
+        );
+    }
+    let (s, w) = recorder_threads_ns();
+    let n = rec.shared.samples_taken.load(Ordering::Relaxed).max(1) as f64;
+    let row = recorder::stop(sysmon_core::live::process(), rec.id).expect("stop recorder");
+    let after_first = &series[series.len().min(2) - 1..];
+    println!(
+        "RSS from minute 2 on: min {} max {} KiB (spread {} KiB); {} samples, {} missed, {} dropped; sampling {:.1} us, writer {:.1} us per sample (start-up included)",
+        after_first.iter().min().unwrap_or(&0),
+        after_first.iter().max().unwrap_or(&0),
+        after_first.iter().max().unwrap_or(&0) - after_first.iter().min().unwrap_or(&0),
+        row.samples_taken,
+        row.samples_missed,
+        row.rows_dropped,
+        s as f64 / n / 1e3,
+        w as f64 / n / 1e3
     );
 }
 
@@ -525,6 +581,10 @@ fn main() {
         return;
     }
     let out = out_dir();
+    if let Some(i) = args.iter().position(|a| a == "--soak") {
+        soak(&args[i + 1..]);
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--profile") {
         let set = match args.get(i + 1).map(String::as_str) {
             Some("default") => Set::Default,
@@ -575,27 +635,46 @@ fn main() {
         "  raw /proc reads + process snapshot (all fields)   {:>8.1} us/sample   (baseline for (c))",
         (raw + raw_p) / 1e3
     );
-    // 1 Hz: a 12 s warm-up (start-up and the first flush), then 100 samples: ten 10 s flushes
-    // and the first level-1 merge (after the tenth flush), the cycle that repeats all day.
-    let (warm, n1, n10) = if quick { (12.0, 20, 200) } else { (12.0, 100, 1000) };
+    // 1 Hz: a 12 s warm-up (start-up and the first flush), then whole publish periods: 300
+    // samples at the default 5 minutes (thirty 10 s flushes to the log, one publish), 120 at
+    // 60 s, 100 at 10 s (ten publishes and the first level-1 merge).
+    let (warm, n1) = if quick { (12.0, 20) } else { (12.0, 100) };
     let sadc = find_sadc();
     if sadc.is_none() {
         println!("  sadc: not installed (Debian: apt-get install sysstat); sadc baselines unavailable");
     }
+    // publish_interval 0 = the default (5 minutes); the window of a run is a whole number of
+    // publish periods (a publish lands once per period, on the wall clock), so each run's
+    // figure includes its publishes, merges and flushes in their steady-state proportion.
+    let only: Vec<&str> = args
+        .iter()
+        .position(|a| a == "--run")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.split(',').collect())
+        .unwrap_or_default();
+    let p300 = if quick { 60 } else { 300 };
     let runs = [
-        (Set::Host, 1000u64, n1, "(a) metrics+cpus at 1 Hz", raw),
-        (Set::Default, 1000, n1, "(b) default set at 1 Hz", raw),
+        ("a", Set::Host, 1000u64, 0u64, p300, "(a) metrics+cpus at 1 Hz", raw),
+        ("b", Set::Default, 1000, 0, p300, "(b) default set at 1 Hz", raw),
+        ("b60", Set::Default, 1000, 60, 120, "(b) publish_interval 60 s", raw),
+        ("b10", Set::Default, 1000, 10, n1, "(b) publish_interval 10 s", raw),
         (
+            "c",
             Set::WithProcesses,
             1000,
-            n1,
+            0,
+            p300,
             "(c) default+processes at 1 Hz",
             raw + raw_p,
         ),
-        (Set::Host, 100, n10, "(a) metrics+cpus at 10 Hz", raw),
+        ("a10", Set::Host, 100, 0, 10 * p300, "(a) metrics+cpus at 10 Hz", raw),
     ];
-    for (set, iv_ms, n, name, base) in runs {
-        let r = run_child(set, iv_ms, warm, n, sadc.as_deref(), &out);
+    let runs = runs
+        .into_iter()
+        .filter(|r| only.is_empty() || only.contains(&r.0))
+        .map(|(_, set, iv, p, n, name, base)| (set, iv, p, n, name, base));
+    for (set, iv_ms, publish_s, n, name, base) in runs {
+        let r = run_child(set, iv_ms, publish_s, warm, n, sadc.as_deref(), &out);
         let samples = r.samples.max(1) as f64;
         let per = (r.sampler_ns + r.writer_ns) as f64 / samples;
         let sadc_part = match r.sadc_ns {

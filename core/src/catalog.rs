@@ -15,7 +15,10 @@
 use std::fmt::Write as _;
 
 use crate::interval::describe;
-use crate::recorder::{self, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PROCESS_DEFAULT};
+use crate::recorder::{
+    self, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PROCESS_DEFAULT, PUBLISH_DEFAULT,
+    PUBLISH_MAX,
+};
 use crate::ring::DEFAULT_MIN_WINDOW;
 use crate::schema::{Row, TableDecl};
 use crate::tables::{self, Input, OptionType, Options, Table, WINDOW_MAX, WINDOW_MIN};
@@ -247,6 +250,15 @@ pub fn record_metrics() -> Function {
                     "How long rows wait in memory before they are written (what a crash can lose), {} to {}.",
                     describe(FLUSH_MIN),
                     describe(FLUSH_MAX)
+                ),
+            ),
+            Param::named(
+                "publish_interval",
+                ParamType::Interval,
+                format!("max(flush_interval, {})", describe(PUBLISH_DEFAULT)),
+                format!(
+                    "How often the flushed rows (kept in a hidden write-ahead log) become visible Parquet files, and at stop; at least flush_interval, at most {}.",
+                    describe(PUBLISH_MAX)
                 ),
             ),
             Param::named(
@@ -712,7 +724,7 @@ mod tests {
         let f = record_metrics();
         assert_eq!(
             f.signature(),
-            "record_metrics(dir VARCHAR, interval INTERVAL, tables := VARCHAR[], process_interval := INTERVAL, flush_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT, endpoint := VARCHAR, region := VARCHAR, spool := VARCHAR, upload_interval := INTERVAL, spool_max_bytes := BIGINT)"
+            "record_metrics(dir VARCHAR, interval INTERVAL, tables := VARCHAR[], process_interval := INTERVAL, flush_interval := INTERVAL, publish_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT, endpoint := VARCHAR, region := VARCHAR, spool := VARCHAR, upload_interval := INTERVAL, spool_max_bytes := BIGINT)"
         );
         let tables = f.params.iter().find(|p| p.name == "tables").unwrap();
         assert!(tables.default.as_deref().unwrap().starts_with("['metrics', 'cpus'"));

@@ -1,5 +1,5 @@
 //! `record_metrics(dir, interval, tables := [...], process_interval := INTERVAL,
-//! flush_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT)`: starts a
+//! flush_interval := INTERVAL, publish_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT)`: starts a
 //! recorder (see `sysmon_core::recorder`) and returns its row.
 //!
 //! Bind checks every argument (and DuckDB's security settings) but starts nothing: DESCRIBE,
@@ -13,8 +13,8 @@ use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
 use sysmon_core::live;
 use sysmon_core::recorder::{
-    self, Config, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, RETENTION_MAX, RETENTION_MIN, Request, ShipRequest,
-    StartedRow, UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN,
+    self, Config, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PUBLISH_MAX, RETENTION_MAX, RETENTION_MIN, Request,
+    ShipRequest, StartedRow, UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN,
 };
 use sysmon_core::sync::lock;
 
@@ -110,6 +110,7 @@ impl LiveTable for RecordMetrics {
             tables,
             process_interval: interval(bind, "process_interval", INTERVAL_MIN, INTERVAL_MAX)?,
             flush_interval: interval(bind, "flush_interval", FLUSH_MIN, FLUSH_MAX)?,
+            publish_interval: interval(bind, "publish_interval", FLUSH_MIN, PUBLISH_MAX)?,
             retention,
             max_bytes,
             ship,

@@ -158,19 +158,110 @@ def test_sigkill_leaves_only_valid_files_and_continuous_data(con, tmp_path):
     os.kill(p.pid, signal.SIGKILL)
     killed_at = time.time()
     p.wait()
-    files = parquet_files(tmp_path) + parquet_files(tmp_path, "cpus")
-    assert files
-    for f in files:
-        # Every visible file is complete and readable.
+    # Every visible file is complete and readable (with the default publish_interval the
+    # flushed rows are still in the hidden write-ahead logs).
+    for f in parquet_files(tmp_path) + parquet_files(tmp_path, "cpus"):
         assert con.execute(f"SELECT count(*) FROM read_parquet('{f}')").fetchone()[0] > 0
-    ts = read_ts(con, tmp_path)
-    assert len(ts) == len(set(ts))
-    assert gaps(ts, 50_000) == [], "data is continuous up to the last flush"
-    # What is lost is bounded by the flush interval (and the time to write a file).
-    assert killed_at - ts[-1] / 1e6 < 0.3 + 0.5, killed_at - ts[-1] / 1e6
-    # A new recorder in the same directory starts (the lock died with the process).
+    assert glob.glob(f"{tmp_path}/*/host=*/.wal")
+    # A new recorder in the same directory starts (the lock died with the process) and
+    # publishes what the killed one had flushed.
     rid = start(con, tmp_path)
     stop(con, rid)
+    ts = [t for t in read_ts(con, tmp_path) if t / 1e6 < killed_at]
+    assert ts
+    assert len(ts) == len(set(ts))
+    assert gaps(ts, 50_000) == [], "data is continuous up to the last flush"
+    # What is lost is bounded by the flush interval (and the time to write the log).
+    assert killed_at - ts[-1] / 1e6 < 0.3 + 0.5, killed_at - ts[-1] / 1e6
+    assert read_ts(con, tmp_path, "cpus")
+    assert not glob.glob(f"{tmp_path}/**/.*.tmp", recursive=True)
+
+
+def wal_ts(path):
+    """The `ts` of every row in a write-ahead log (records: "SMW1", length, CRC-32, day, first
+    and last ts, Arrow IPC stream), up to its last valid record; None without pyarrow."""
+    try:
+        import pyarrow.ipc
+    except ImportError:
+        return None
+    import struct
+    import zlib
+
+    data = open(path, "rb").read()
+    out, at = [], 0
+    while at + 12 <= len(data) and data[at:at + 4] == b"SMW1":
+        n, crc = struct.unpack_from("<II", data, at + 4)
+        payload = data[at + 12:at + 12 + n]
+        if len(payload) < n or zlib.crc32(payload) != crc:
+            break
+        batch = pyarrow.ipc.open_stream(payload[24:]).read_all()
+        out += [t.value for t in batch.column("ts")]
+        at += 12 + n
+    return out
+
+
+@pytest.mark.parametrize("when", ["publish", "replay"])
+def test_kill_during_publish_or_replay_loses_and_doubles_nothing(con, tmp_path, when):
+    """Killed with a level-0 file visible and its rows still in the log (the publish's
+    `publish_after_rename` pause), by a recorder publishing on schedule or replaying the log
+    of a killed one: the next recorder leaves every flushed row exactly once."""
+    pause = {"SYSMON_TEST_MERGE_PAUSE": "publish_after_rename:60"}
+    publish = "1 second" if when == "publish" else "1 hour"
+    p = child(
+        f"""
+        con.execute("SELECT * FROM record_metrics('{tmp_path}', INTERVAL '50 milliseconds', tables := ['metrics'], flush_interval := INTERVAL '150 milliseconds', publish_interval := INTERVAL '{publish}')").fetchall()
+        print('started', flush=True)
+        time.sleep(60)
+        """,
+        env=pause if when == "publish" else None,
+    )
+    assert p.stdout.readline().strip() == "started", p.stderr.read()
+    log = glob.glob(f"{tmp_path}/metrics/host=*/.wal")
+    try:
+        if when == "publish":
+            assert wait_for(lambda: parquet_files(tmp_path), timeout=20), "no publish"
+            time.sleep(0.3)
+        else:
+            time.sleep(1.5)
+    finally:
+        os.kill(p.pid, signal.SIGKILL)
+        killed_at = time.time()
+        p.wait()
+    log = glob.glob(f"{tmp_path}/metrics/host=*/.wal")
+    assert log and os.path.getsize(log[0]) > 0, "the killed recorder's rows are in its log"
+    logged = wal_ts(log[0])
+    if when == "replay":
+        # The next recorder replays the log and is killed with the replayed file visible.
+        q = child(
+            f"""
+            con.execute("SELECT * FROM record_metrics('{tmp_path}', INTERVAL '50 milliseconds', tables := ['metrics'], flush_interval := INTERVAL '150 milliseconds')").fetchall()
+            print('started', flush=True)
+            time.sleep(60)
+            """,
+            env=pause,
+        )
+        try:
+            assert wait_for(lambda: parquet_files(tmp_path), timeout=20), q.stderr.read() if q.poll() is not None else "no replay"
+            time.sleep(0.3)
+        finally:
+            os.kill(q.pid, signal.SIGKILL)
+            q.wait()
+        assert os.path.getsize(log[0]) > 0, "killed before the log was emptied"
+    seen = read_ts(con, tmp_path)
+    assert seen and len(seen) == len(set(seen))
+    rid = start(con, tmp_path, "50 milliseconds", tables="['metrics']")
+    stop(con, rid)
+    ts = read_ts(con, tmp_path)
+    assert len(ts) == len(set(ts)), "no row visible twice"
+    assert set(seen) <= set(ts), "no row lost"
+    if logged is not None:
+        assert logged and set(logged) <= set(ts), "every row of the killed recorder's log published"
+    if when == "replay":
+        # (A publish paused on purpose holds the writer, so neither continuity nor the flush's
+        # bound applies to the rows sampled during the pause.)
+        first = [t for t in ts if t / 1e6 < killed_at]
+        assert gaps(first, 50_000) == [], "continuous up to the first kill"
+        assert killed_at - first[-1] / 1e6 < 0.15 + 0.5, killed_at - first[-1] / 1e6
     assert not glob.glob(f"{tmp_path}/**/.*.tmp", recursive=True)
 
 
@@ -314,7 +405,7 @@ def test_injected_write_fault_that_clears(con, tmp_path, monkeypatch):
     fault = tmp_path / "fault"
     fault.write_text("")
     monkeypatch.setenv("SYSMON_TEST_FAULT_FILE", str(fault))
-    rid = start(con, tmp_path / "rec", "50 milliseconds", flush_interval="INTERVAL '200 milliseconds'")
+    rid = start(con, tmp_path / "rec", "50 milliseconds", flush_interval="INTERVAL '200 milliseconds'", publish_interval="INTERVAL '200 milliseconds'")
     monkeypatch.delenv("SYSMON_TEST_FAULT_FILE")
     assert wait_for(lambda: (status(con, rid)["last_error"] or "").find("injected") >= 0)
     s = status(con, rid)
@@ -335,7 +426,7 @@ def test_bounded_buffer_drops_and_counts_during_a_long_fault(con, tmp_path, monk
     fault.write_text("")
     monkeypatch.setenv("SYSMON_TEST_FAULT_FILE", str(fault))
     monkeypatch.setenv("SYSMON_TEST_BUFFER_ROWS", "5")
-    rid = start(con, tmp_path / "rec", "50 milliseconds", tables="['metrics']", flush_interval="INTERVAL '200 milliseconds'")
+    rid = start(con, tmp_path / "rec", "50 milliseconds", tables="['metrics']", flush_interval="INTERVAL '200 milliseconds'", publish_interval="INTERVAL '200 milliseconds'")
     monkeypatch.delenv("SYSMON_TEST_FAULT_FILE")
     monkeypatch.delenv("SYSMON_TEST_BUFFER_ROWS")
     assert wait_for(lambda: status(con, rid)["rows_dropped"] >= 5)
@@ -350,7 +441,7 @@ def test_bounded_buffer_drops_and_counts_during_a_long_fault(con, tmp_path, monk
 def test_kill_during_merge_loses_and_doubles_nothing(con, tmp_path, step):
     p = child(
         f"""
-        con.execute("SELECT * FROM record_metrics('{tmp_path}', INTERVAL '50 milliseconds', tables := ['metrics'], flush_interval := INTERVAL '150 milliseconds')").fetchall()
+        con.execute("SELECT * FROM record_metrics('{tmp_path}', INTERVAL '50 milliseconds', tables := ['metrics'], flush_interval := INTERVAL '150 milliseconds', publish_interval := INTERVAL '150 milliseconds')").fetchall()
         time.sleep(60)
         """,
         env={"SYSMON_TEST_MERGE_FANIN": "3", "SYSMON_TEST_MERGE_PAUSE": f"{step}:60"},
@@ -495,7 +586,7 @@ def test_links_swapped_in_while_recording_never_redirect_writes(con, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     d = tmp_path / "rec"
-    rid = start(con, d, "50 milliseconds", tables="['metrics', 'cpus']", flush_interval="INTERVAL '100 milliseconds'")
+    rid = start(con, d, "50 milliseconds", tables="['metrics', 'cpus']", flush_interval="INTERVAL '100 milliseconds'", publish_interval="INTERVAL '100 milliseconds'")
     assert wait_for(lambda: status(con, rid)["rows_written"] > 0)
     # A table folder replaced by a link to elsewhere: refused, never followed.
     _remove_tree(d / "cpus")
@@ -553,7 +644,7 @@ def _slots(con, d, table, interval_us, key=""):
 def test_deleted_recording_with_a_second_process_waiting_keeps_one_writer(con, tmp_path):
     d = tmp_path / "rec"
     tables = "['metrics', 'cpus', 'net_protocols']"
-    rid = start(con, d, "50 milliseconds", tables=tables, flush_interval="INTERVAL '3 seconds'")
+    rid = start(con, d, "50 milliseconds", tables=tables, flush_interval="INTERVAL '3 seconds'", publish_interval="INTERVAL '3 seconds'")
     assert wait_for(lambda: status(con, rid)["samples_taken"] > 0)
     # A second process waits to start a recorder on the same directory: once told to, it tries
     # until it is accepted (or gives up after 30 s).

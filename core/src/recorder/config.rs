@@ -22,6 +22,12 @@ pub const INTERVAL_MAX: Duration = Duration::from_secs(86_400);
 pub const FLUSH_DEFAULT: Duration = Duration::from_secs(10);
 pub const FLUSH_MIN: Duration = Duration::from_millis(100);
 pub const FLUSH_MAX: Duration = Duration::from_secs(86_400);
+/// The default and the largest `publish_interval` (how often the write-ahead log's rows become
+/// visible Parquet files; at least `flush_interval`, the default never below it). 5 minutes:
+/// the fleet shipper's upload cadence, and where the writer's cost curve flattens
+/// (`docs/recorder.md`).
+pub const PUBLISH_DEFAULT: Duration = Duration::from_secs(300);
+pub const PUBLISH_MAX: Duration = Duration::from_secs(86_400);
 /// The default `process_interval` (never below `interval`).
 pub const PROCESS_DEFAULT: Duration = Duration::from_secs(60);
 /// The smallest `max_bytes` per recorded table: every flush writes one Parquet file per table
@@ -96,6 +102,7 @@ pub struct Request {
     pub tables: Option<Vec<String>>,
     pub process_interval: Option<Duration>,
     pub flush_interval: Option<Duration>,
+    pub publish_interval: Option<Duration>,
     pub retention: Option<Duration>,
     pub max_bytes: Option<i64>,
     /// S3 destinations only.
@@ -112,6 +119,7 @@ pub struct Config {
     pub interval: Duration,
     pub process_interval: Duration,
     pub flush_interval: Duration,
+    pub publish_interval: Duration,
     pub tables: Vec<RecordableTable>,
     pub retention: Option<Duration>,
     pub max_bytes: Option<u64>,
@@ -334,6 +342,17 @@ pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
         Some(d) => within("flush_interval", d, FLUSH_MIN, FLUSH_MAX)?,
         None => FLUSH_DEFAULT,
     };
+    let publish_interval = match req.publish_interval {
+        Some(d) => within("publish_interval", d, FLUSH_MIN, PUBLISH_MAX)?,
+        None => PUBLISH_DEFAULT.max(flush_interval),
+    };
+    if publish_interval < flush_interval {
+        return Err(format!(
+            "publish_interval must be at least flush_interval ({}); got {}",
+            describe(flush_interval),
+            describe(publish_interval)
+        ));
+    }
     let retention = match req.retention {
         Some(d) => Some(within("retention", d, RETENTION_MIN, RETENTION_MAX)?),
         None => None,
@@ -375,6 +394,7 @@ pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
         interval,
         process_interval,
         flush_interval,
+        publish_interval,
         tables,
         retention,
         max_bytes,

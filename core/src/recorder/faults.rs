@@ -13,7 +13,9 @@
 //!   fails with "No space left on device (injected)".
 //! * `SYSMON_TEST_MERGE_PAUSE=<step>:<seconds>`: a merge sleeps at `<step>`, which is
 //!   `before_rename` (merged file written under its temporary name) or `after_rename` (merged
-//!   file visible, inputs not yet deleted), so a test can kill the process there.
+//!   file visible, inputs not yet deleted), or `publish_after_rename` (a publish's, or a
+//!   replay's, level-0 files visible, the write-ahead log not yet emptied), so a test can kill
+//!   the process there.
 //! * `SYSMON_TEST_MERGE_FANIN=<n>`: merge every `n` files of a level instead of
 //!   [`super::merge::FANIN`].
 //! * `SYSMON_TEST_BUFFER_ROWS=<n>`: buffer at most `n` rows per table while writes fail.

@@ -41,6 +41,7 @@ pub mod sampler;
 pub mod ship;
 pub mod store;
 pub mod tables;
+pub mod wal;
 pub mod writer;
 
 use crate::schema::Timestamp;
@@ -48,8 +49,8 @@ use crate::schema::Timestamp;
 pub use crate::procfs::syscalls::thread_cpu_ns;
 pub use config::{
     Config, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, MAX_BYTES_MIN_PER_TABLE, PROCESS_DEFAULT,
-    RETENTION_MAX, RETENTION_MIN, Remote, Request, SPOOL_MAX_BYTES_DEFAULT, ShipRequest, UPLOAD_INTERVAL_DEFAULT,
-    UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN, check, resolve,
+    PUBLISH_DEFAULT, PUBLISH_MAX, RETENTION_MAX, RETENTION_MIN, Remote, Request, SPOOL_MAX_BYTES_DEFAULT, ShipRequest,
+    UPLOAD_INTERVAL_DEFAULT, UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN, check, resolve,
 };
 pub use lifecycle::{
     CHANNEL_SAMPLES, EXIT_TIMEOUT, Recorder, STOP_TIMEOUT, Shared, State, WriterStatus, panic_text, start,

@@ -200,6 +200,7 @@ mod tests {
             interval: Duration::from_millis(20),
             process_interval: Duration::from_secs(3600),
             flush_interval: Duration::from_secs(1),
+            publish_interval: Duration::from_secs(1),
             tables: ["metrics", "sensors", "cgroups"]
                 .iter()
                 .map(|n| find(n).unwrap())

@@ -342,6 +342,7 @@ fn test_config(dir: &Path, flush: Duration) -> Config {
         interval: Duration::from_secs(1),
         process_interval: Duration::from_secs(60),
         flush_interval: flush,
+        publish_interval: flush,
         tables: vec![tables::find("metrics").unwrap()],
         retention: None,
         max_bytes: None,
@@ -423,6 +424,7 @@ fn check_refuses_bad_requests() {
         tables: None,
         process_interval: None,
         flush_interval: None,
+        publish_interval: None,
         retention: None,
         max_bytes: None,
         ship: Default::default(),
@@ -494,6 +496,7 @@ fn records_a_fixture_tree_stops_and_refuses_a_second_recorder_on_the_same_dir() 
         tables: Some(vec!["metrics".into(), "cpus".into(), "sensors".into()]),
         process_interval: None,
         flush_interval: Some(Duration::from_millis(200)),
+        publish_interval: None,
         retention: None,
         max_bytes: None,
         ship: Default::default(),
@@ -528,6 +531,8 @@ fn fast_request(dir: &Path, tables: &[&str]) -> Request {
         tables: Some(tables.iter().map(|t| t.to_string()).collect()),
         process_interval: None,
         flush_interval: Some(Duration::from_millis(100)),
+        // Files published at every flush: these tests watch the visible files while recording.
+        publish_interval: Some(Duration::from_millis(100)),
         retention: None,
         max_bytes: None,
         ship: Default::default(),
@@ -751,5 +756,144 @@ fn check_resolves_links_and_names_what_is_wrong_with_a_directory() {
     );
     req.max_bytes = Some(2 << 20);
     assert_eq!(check(&state, &req).unwrap().max_bytes, Some(2 << 20));
+    fs::remove_dir_all(&base).unwrap();
+}
+
+/// The `ts` of every row of a write-ahead log, and the name of the level-0 file each of its
+/// days is published as.
+fn logged(host_dir: &Path) -> (Vec<i64>, Vec<(i64, String)>) {
+    let schema = arrow_schema(MetricsRow::TABLE);
+    let (w, note) = wal::Wal::open(&handle::Dir::open(host_dir).unwrap()).unwrap();
+    assert!(note.is_none(), "{note:?}");
+    let mut ts = Vec::new();
+    for r in w.records() {
+        let b = w.read(r, &schema).unwrap();
+        let col = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow_array::TimestampMicrosecondArray>()
+            .unwrap();
+        ts.extend(col.values().iter().copied());
+    }
+    let mut days: Vec<i64> = w.records().iter().map(|r| r.day).collect();
+    days.dedup();
+    let names = days
+        .into_iter()
+        .map(|d| {
+            let g: Vec<&wal::Record> = w.records().iter().filter(|r| r.day == d).collect();
+            let name = FileName {
+                level: 0,
+                first_us: g.iter().map(|r| r.first_us).min().unwrap(),
+                last_us: g.iter().map(|r| r.last_us).max().unwrap(),
+                dup: 0,
+            };
+            (d, name.render())
+        })
+        .collect();
+    ts.sort();
+    (ts, names)
+}
+
+/// Runs a recorder of `metrics` on `dir` for a few samples; its row.
+fn run_briefly(state: &Arc<LiveState>, dir: &Path) -> RecordingRow {
+    let rec = start(state, &fast_request(dir, &["metrics"])).unwrap();
+    wait_for(|| rec.row().samples_taken >= 3);
+    stop(state, rec.id).unwrap()
+}
+
+#[test]
+fn rows_wait_in_the_log_until_published_and_stop_publishes_every_one() {
+    let dir = tmp("wal");
+    let state = fixture_state();
+    let mut req = fast_request(&dir, &["metrics", "cpus"]);
+    req.publish_interval = None;
+    let before = wall_us();
+    let rec = start(&state, &req).unwrap();
+    assert_eq!(rec.config.publish_interval, config::PUBLISH_DEFAULT);
+    let host_dir = |t: &str| layout::host_dir(&dir, t, &rec.config.host);
+    let log = host_dir("metrics").join(wal::WAL_FILE);
+    wait_for(|| fs::metadata(&log).is_ok_and(|m| m.len() > 0) && rec.row().samples_taken >= 10);
+    let (visible, written) = (all_ts(&host_dir("metrics")), rec.row().rows_written);
+    let period = config::PUBLISH_DEFAULT.as_micros() as i64;
+    if before.div_euclid(period) == wall_us().div_euclid(period) {
+        // No publish moment (a multiple of 5 minutes on the wall clock) passed meanwhile.
+        assert!(visible.is_empty(), "rows are visible only once published");
+        assert_eq!(written, 0);
+    }
+    let row = stop(&state, rec.id).unwrap();
+    assert!(row.last_error.is_none(), "{:?}", row.last_error);
+    let ts = all_ts(&host_dir("metrics"));
+    assert_eq!(ts.len() as u64, row.samples_taken, "stop publishes every row");
+    assert_eq!(all_ts(&host_dir("cpus")).len() as u64, 2 * row.samples_taken);
+    assert_eq!(row.rows_written, 3 * row.samples_taken);
+    assert_eq!(
+        fs::metadata(&log).unwrap().len(),
+        0,
+        "the log is empty after the last publish"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_log_left_by_a_crash_is_published_once_whenever_the_crash_came() {
+    let base = tmp("replay");
+    let state = fixture_state();
+    // The log of a running recorder, copied: what a kill -9 at that moment leaves behind.
+    let mut req = fast_request(&base.join("a"), &["metrics"]);
+    req.publish_interval = Some(Duration::from_secs(86_400));
+    let rec = start(&state, &req).unwrap();
+    let host = rec.config.host.clone();
+    let log_of = |d: &str| layout::host_dir(&base.join(d), "metrics", &host);
+    wait_for(|| fs::metadata(log_of("a").join(wal::WAL_FILE)).is_ok_and(|m| m.len() > 0));
+    wait_for(|| rec.row().samples_taken >= 12);
+    let log = fs::read(log_of("a").join(wal::WAL_FILE)).unwrap();
+    stop(&state, rec.id).unwrap();
+    let place = |d: &str, bytes: &[u8]| {
+        fs::create_dir_all(log_of(d)).unwrap();
+        fs::write(log_of(d).join(wal::WAL_FILE), bytes).unwrap();
+    };
+    place("b", &log);
+    let (ts, names) = logged(&log_of("b"));
+    assert!(ts.len() >= 3, "{}", ts.len());
+    let exactly_once = |d: &str, row: &RecordingRow| {
+        let all = all_ts(&log_of(d));
+        for t in &ts {
+            assert_eq!(all.iter().filter(|x| *x == t).count(), 1, "{d}: row {t}");
+        }
+        assert_eq!(all.len() as u64, ts.len() as u64 + row.samples_taken, "{d}");
+        assert!(row.last_error.is_none(), "{d}: {:?}", row.last_error);
+    };
+    // Killed at any moment of recording: the next recorder publishes the log.
+    let row = run_briefly(&state, &base.join("b"));
+    exactly_once("b", &row);
+    // Killed mid-publish (or mid-replay): the level-0 file of the log's rows is visible and
+    // the log was not emptied yet. The next recorder finds the file and skips those rows.
+    place("c", &log);
+    for (day, name) in &names {
+        let day_dir = layout::date_dir(&log_of("b"), *day);
+        let to = layout::date_dir(&log_of("c"), *day);
+        fs::create_dir_all(&to).unwrap();
+        fs::copy(day_dir.join(name), to.join(name)).unwrap();
+    }
+    let row = run_briefly(&state, &base.join("c"));
+    exactly_once("c", &row);
+    // A torn last record (power loss mid-write): replay stops at the last good record and
+    // says so in last_error.
+    place("d", &log[..log.len() - 5]);
+    let rec = start(&state, &fast_request(&base.join("d"), &["metrics"])).unwrap();
+    wait_for(|| rec.row().samples_taken >= 3);
+    let e = last_error(&rec);
+    assert!(e.contains("write-ahead log") && e.contains("last valid record"), "{e}");
+    let row = stop(&state, rec.id).unwrap();
+    let all = all_ts(&log_of("d"));
+    let kept: Vec<i64> = all.iter().copied().filter(|t| ts.contains(t)).collect();
+    assert!(
+        kept.len() < ts.len() && !kept.is_empty(),
+        "{} of {}",
+        kept.len(),
+        ts.len()
+    );
+    assert_eq!(kept, ts[..kept.len()].to_vec(), "a prefix of the log, each row once");
+    assert_eq!(all.len() as u64, kept.len() as u64 + row.samples_taken);
     fs::remove_dir_all(&base).unwrap();
 }

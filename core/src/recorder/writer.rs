@@ -1,19 +1,24 @@
-//! The writer thread: rows from samples, Parquet files, merges, retention.
+//! The writer thread: rows from samples, the write-ahead log, Parquet files, merges, retention.
 //!
-//! It receives [`Tick`]s from the sampling thread, appends each table's rows to its
-//! [`Batch`], and every `flush_interval` writes each table's buffered rows as one level-0 file
-//! per UTC day, then merges full levels ([`merge::compact`]) and applies retention. A write
-//! that fails keeps its rows buffered (up to the table's cap; beyond it new rows are counted
-//! in `rows_dropped`), records the error in `last_error`, and is retried at the next flush.
-//! When the channel closes (stop, exit, or a dead sampling thread), it flushes what is left
-//! and releases the partition locks.
+//! It receives [`Tick`]s from the sampling thread and appends each table's rows to its
+//! [`Batch`]. Every `flush_interval` each table's buffered rows are appended to the partition's
+//! write-ahead log ([`super::wal`]: one `pwrite`, no fsync); every `publish_interval` (on its
+//! multiples on the wall clock), at a new UTC day, when a log passes [`WAL_PUBLISH_BYTES`], and
+//! at stop, each log is published as one level-0 Parquet file per UTC day, the log emptied, then
+//! full levels merged ([`merge::compact`]) and retention applied. At start it replays what a
+//! killed recorder left in the logs. A write that fails keeps its rows buffered (up to the
+//! table's cap; beyond it new rows are counted in `rows_dropped`), records the error in
+//! `last_error`, and is retried at the next flush. When the channel closes (stop, exit, or a
+//! dead sampling thread), it flushes and publishes what is left and releases the partition
+//! locks.
 //!
 //! Every folder is written through a held descriptor ([`super::handle`]). Before each table's
-//! write the writer checks that the recording directory is still the one it holds (re-creating
+//! publish the writer checks that the recording directory is still the one it holds (re-creating
 //! it when it was deleted, refusing when a link or a file took its place) and that the
 //! partition's lock is still the lock on disk ([`Partition::still_held`]); a lost lock is taken
 //! again, and when another recorder took it first, this recorder stops with the reason in
-//! `last_error` so that one writer alone writes each partition. Failures of one flush are
+//! `last_error` so that one writer alone writes each partition (a log appended meanwhile sits in
+//! the held folder, so nothing reaches another recorder's partition). Failures of one flush are
 //! reported together in `last_error`, naming every table that failed.
 
 use std::collections::BTreeSet;
@@ -35,10 +40,15 @@ use super::lock::Partition;
 use super::sampler::Sampled;
 use super::store::{self, FileMeta};
 use super::tables::RecordableTable;
+use super::wal::{self, Wal};
 use super::{BUFFER_BYTES, Config, Shared, layout, merge, retention, thread_cpu_ns, wall_us};
 use crate::live::LiveState;
 use crate::schema::{Cadence, Timestamp};
 use crate::sync::lock;
+
+/// A log this large is published at the next flush, whatever `publish_interval` says (bounds
+/// the log's size, and the memory and time of one publish, at short intervals).
+pub const WAL_PUBLISH_BYTES: u64 = 16 << 20;
 
 struct Pending {
     day: i64,
@@ -61,6 +71,10 @@ struct TableState {
     pending: Vec<Pending>,
     pending_rows: usize,
     days_to_close: BTreeSet<i64>,
+    /// The partition's write-ahead log (opened at start, or at the next flush after it could
+    /// not be opened or its folder was replaced) and the rows it holds.
+    wal: Option<Wal>,
+    wal_rows: usize,
     cap_rows: usize,
     rows_last_tick: u64,
 }
@@ -76,6 +90,8 @@ struct Writer {
     root: Dir,
     /// Set when another recorder took a partition's lock: the writer stops.
     lost: Option<String>,
+    /// A publish failed: retried at every flush until it succeeds.
+    publish_retry: bool,
 }
 
 /// One thing that failed for one table during a flush.
@@ -139,6 +155,8 @@ impl Writer {
                     pending: Vec::new(),
                     pending_rows: 0,
                     days_to_close: BTreeSet::new(),
+                    wal: None,
+                    wal_rows: 0,
                     cap_rows: hooks.buffer_rows.unwrap_or(BUFFER_BYTES / (ncols * 9)).max(1),
                     rows_last_tick: 0,
                 }
@@ -153,6 +171,7 @@ impl Writer {
             hooks,
             root,
             lost: None,
+            publish_retry: false,
         }
     }
 
@@ -248,9 +267,11 @@ impl Writer {
     }
 
     fn body(&mut self, rx: Receiver<Sampled>) {
+        self.replay();
         self.close_past_days();
         self.apply_retention();
         let mut next_flush = Instant::now() + self.config.flush_interval;
+        let mut next_publish = self.next_publish();
         loop {
             let wait = next_flush.saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
@@ -258,9 +279,16 @@ impl Writer {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            if Instant::now() >= next_flush {
+            let now = Instant::now();
+            if now >= next_flush {
                 self.flush_all();
                 next_flush = Instant::now() + self.config.flush_interval;
+                if now >= next_publish || self.publish_retry || self.wal_full() {
+                    self.publish_all();
+                    if now >= next_publish {
+                        next_publish = self.next_publish();
+                    }
+                }
             }
             self.shared.writer_cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
             if self.lost.is_some() {
@@ -273,9 +301,76 @@ impl Writer {
                 // Another recorder owns a partition now: nothing more is written, and what is
                 // buffered is dropped (writing it would store rows twice).
                 self.shared.request_stop();
-                let lost: usize = self.tables.iter().map(|t| t.pending_rows + t.batch.len()).sum();
+                let lost: usize = self
+                    .tables
+                    .iter()
+                    .map(|t| t.pending_rows + t.batch.len() + t.wal_rows)
+                    .sum();
                 lock(&self.shared.status).rows_dropped += lost as u64;
                 self.shared.error(msg);
+            }
+        }
+    }
+
+    /// When the next publish is due: the next multiple of `publish_interval` on the wall clock
+    /// (so recorders of several hosts publish, and a shipper finds their files, at the same
+    /// moments).
+    fn next_publish(&self) -> Instant {
+        let p = (self.config.publish_interval.as_micros() as i64).max(1);
+        let wait = p - wall_us().rem_euclid(p);
+        Instant::now() + Duration::from_micros(wait as u64)
+    }
+
+    /// Whether a table's log has grown past [`WAL_PUBLISH_BYTES`].
+    fn wal_full(&self) -> bool {
+        self.tables
+            .iter()
+            .any(|t| t.wal.as_ref().is_some_and(|w| w.len() >= WAL_PUBLISH_BYTES))
+    }
+
+    /// Opens each table's log; what a previous recorder of the partition left there (it was
+    /// killed, or lost power) is published now.
+    fn replay(&mut self) {
+        let mut failures = Vec::new();
+        for ti in 0..self.tables.len() {
+            self.open_wal(ti, &mut failures);
+        }
+        self.report(failures);
+        if self
+            .tables
+            .iter()
+            .any(|t| t.wal.as_ref().is_some_and(|w| !w.is_empty()))
+        {
+            self.publish_all();
+        }
+    }
+
+    /// Opens table `ti`'s log if it is not open; false when it cannot be.
+    fn open_wal(&mut self, ti: usize, failures: &mut Vec<Failure>) -> bool {
+        let t = &mut self.tables[ti];
+        if t.wal.is_some() {
+            return true;
+        }
+        match Wal::open(&t.part.dir) {
+            Ok((w, note)) => {
+                if let Some(note) = note {
+                    failures.push(Failure {
+                        table: t.entry.name(),
+                        what: format!("replaying {}", t.part.shown.display()),
+                        error: note,
+                    });
+                }
+                t.wal_rows = 0;
+                t.wal = Some(w);
+                true
+            }
+            Err(e) => {
+                failures.push(Failure {
+                    table: t.entry.name(),
+                    what: format!("opening the write-ahead log of {}", t.part.shown.display()),
+                    error: e.to_string(),
+                });
+                false
             }
         }
     }
@@ -284,7 +379,7 @@ impl Writer {
     fn take(&mut self, tick: Sampled) {
         let day = layout::day_of(tick.host.ts.micros);
         let mut rows_per_tick = 0;
-        let mut flush_now = Vec::new();
+        let mut publish_now = Vec::new();
         let mut failures = Vec::new();
         for (ti, t) in self.tables.iter_mut().enumerate() {
             // A table not due at this tick (process cadence), or whose reads failed, has none.
@@ -294,7 +389,7 @@ impl Writer {
             if t.batch_day != Some(day) {
                 if !t.batch.is_empty() {
                     stash_batch(t, &self.shared);
-                    flush_now.push(ti);
+                    publish_now.push(ti);
                 }
                 if let Some(old) = t.batch_day
                     && old < day
@@ -321,41 +416,109 @@ impl Writer {
             }
         }
         lock(&self.shared.status).rows_per_tick = rows_per_tick;
-        for ti in flush_now {
+        // A finished UTC day is published and closed at once (its file is complete).
+        for ti in publish_now {
             if self.lost.is_none() {
-                self.flush_table(ti, &mut failures);
+                self.append_table(ti, &mut failures);
+                self.publish_table(ti, &mut failures);
             }
         }
         self.report(failures);
     }
 
-    /// Writes what each table holds; true if nothing is left pending.
+    /// Appends what each table holds to its log; true if nothing is left pending.
     fn flush_all(&mut self) -> bool {
+        let mut all = true;
+        let mut failures = Vec::new();
+        for ti in 0..self.tables.len() {
+            all &= self.append_table(ti, &mut failures);
+        }
+        self.report(failures);
+        all
+    }
+
+    /// Publishes every table's log; true if every log is empty afterwards.
+    fn publish_all(&mut self) -> bool {
         let mut all = true;
         let mut failures = Vec::new();
         for ti in 0..self.tables.len() {
             if self.lost.is_some() {
                 return false;
             }
-            all &= self.flush_table(ti, &mut failures);
+            all &= self.publish_table(ti, &mut failures);
         }
+        self.publish_retry = !all;
         self.report(failures);
         self.apply_retention();
         all
     }
 
-    fn flush_table(&mut self, ti: usize, failures: &mut Vec<Failure>) -> bool {
-        // The shipper of an `s3://` destination takes finished files only while no flush or
+    /// Appends table `ti`'s rows to its log (one `pwrite`, no fsync); true if none is left
+    /// pending.
+    fn append_table(&mut self, ti: usize, failures: &mut Vec<Failure>) -> bool {
+        {
+            let t = &mut self.tables[ti];
+            if !t.batch.is_empty() {
+                stash_batch(t, &self.shared);
+            }
+            if t.pending.is_empty() {
+                return true;
+            }
+        }
+        if !self.open_wal(ti, failures) {
+            return false;
+        }
+        let hooks = &self.hooks;
+        let t = &mut self.tables[ti];
+        let Some(wal) = t.wal.as_mut() else { return false };
+        let entries: Vec<wal::Entry<'_>> = t
+            .pending
+            .iter()
+            .map(|p| wal::Entry {
+                day: p.day,
+                first_us: p.first_us,
+                last_us: p.last_us,
+                batch: &p.batch,
+            })
+            .collect();
+        match hooks.check_write().and_then(|()| wal.append(&entries)) {
+            Ok(()) => {
+                t.wal_rows += t.pending_rows;
+                t.pending.clear();
+                t.pending_rows = 0;
+                true
+            }
+            Err(e) => {
+                failures.push(Failure {
+                    table: t.entry.name(),
+                    what: format!("writing under '{}'", self.config.dir.display()),
+                    error: e.to_string(),
+                });
+                false
+            }
+        }
+    }
+
+    /// Publishes table `ti`'s log: one level-0 file per UTC day of its rows, then empties the
+    /// log, then merges and closes finished days (the order is what makes a crash at any point
+    /// lose nothing and store nothing twice: see [`super::wal`]). True if the log is empty
+    /// and nothing is left to close.
+    fn publish_table(&mut self, ti: usize, failures: &mut Vec<Failure>) -> bool {
+        // The shipper of an `s3://` destination takes finished files only while no publish or
         // merge changes them.
         let shared = Arc::clone(&self.shared);
         let _handoff = lock(&shared.handoff);
         let nothing = {
             let t = &self.tables[ti];
-            t.batch.is_empty() && t.pending.is_empty() && t.days_to_close.is_empty()
+            t.wal.as_ref().is_none_or(Wal::is_empty)
+                && t.pending.is_empty()
+                && t.batch.is_empty()
+                && t.days_to_close.is_empty()
         };
         if nothing {
             return true;
         }
+        let before = self.tables[ti].part.dir.id().ok();
         if let Err(e) = self.ensure_partition(ti) {
             failures.push(Failure {
                 table: self.tables[ti].entry.name(),
@@ -364,85 +527,151 @@ impl Writer {
             });
             return false;
         }
+        let moved = self.tables[ti].part.dir.id().ok() != before;
+        {
+            let t = &mut self.tables[ti];
+            if moved && t.wal.as_ref().is_some_and(Wal::is_empty) {
+                // The folder was replaced: the log goes to the new one.
+                t.wal = None;
+            }
+        }
+        // Rows whose append failed, or that wait for a log (not open, or in a replaced
+        // folder), are appended now, so that they are published too.
+        if !self.tables[ti].pending.is_empty() || self.tables[ti].wal.is_none() {
+            self.append_table(ti, failures);
+        }
         let hooks = &self.hooks;
         let dir_shown = self.config.dir.display().to_string();
         let t = &mut self.tables[ti];
         let host_path = t.part.dir.path();
-        if !t.batch.is_empty() {
-            stash_batch(t, &self.shared);
-        }
-        while let Some(day) = t.pending.first().map(|p| p.day) {
-            let n = t.pending.iter().take_while(|p| p.day == day).count();
-            let group = &t.pending[..n];
-            let first_us = group.iter().map(|p| p.first_us).min().unwrap_or(0);
-            let last_us = group.iter().map(|p| p.last_us).max().unwrap_or(0);
-            let rows: usize = group.iter().map(|p| p.batch.num_rows()).sum();
-            let day_dir = match layout::open_date_dir(&host_path, day, true, &t.part.shown) {
-                Ok(d) => d,
-                Err(e) => {
-                    failures.push(Failure {
-                        table: t.entry.name(),
-                        what: format!("writing under '{dir_shown}'"),
-                        error: e.to_string(),
-                    });
-                    return false;
-                }
-            };
-            let day_path = day_dir.path();
-            let mut name = layout::FileName {
-                level: 0,
-                first_us,
-                last_us,
-                dup: 0,
-            };
-            while day_path.join(name.render()).exists() {
-                name.dup += 1;
-            }
-            let result = store::write_atomically(
-                hooks,
-                &day_path,
-                &name.render(),
-                &t.schema,
-                t.props0.clone(),
-                |w| {
-                    for p in group {
-                        w.write(&p.batch).map_err(|e| std::io::Error::other(e.to_string()))?;
-                    }
-                    Ok(())
-                },
-                || {},
-            );
-            match result {
-                Ok(bytes) => {
-                    t.pending.drain(..n);
-                    t.pending_rows -= rows;
-                    let mut s = lock(&self.shared.status);
-                    s.rows_written += rows as u64;
-                    s.files_written += 1;
-                    s.bytes_written += bytes;
-                    s.last_flush_at = Some(Timestamp::now());
-                    drop(s);
-                    match merge::compact(hooks, &day_path, t.entry.decl(), &t.schema, &t.meta, self.fanin) {
-                        Ok(m) => {
-                            let mut s = lock(&self.shared.status);
-                            s.files_written += m.files;
-                            s.bytes_written += m.bytes;
-                        }
-                        Err(e) => failures.push(Failure {
+        let mut days: Vec<i64> = t
+            .wal
+            .as_ref()
+            .map(|w| w.records().iter().map(|r| r.day).collect())
+            .unwrap_or_default();
+        days.sort_unstable();
+        days.dedup();
+        let mut published = Vec::new();
+        let mut ok = true;
+        if let Some(wal) = t.wal.as_ref() {
+            for &day in &days {
+                let group: Vec<wal::Record> = wal.records().iter().copied().filter(|r| r.day == day).collect();
+                let first_us = group.iter().map(|r| r.first_us).min().unwrap_or(0);
+                let last_us = group.iter().map(|r| r.last_us).max().unwrap_or(0);
+                let day_dir = match layout::open_date_dir(&host_path, day, true, &t.part.shown) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        failures.push(Failure {
                             table: t.entry.name(),
-                            what: format!("merging under '{dir_shown}'"),
+                            what: format!("writing under '{dir_shown}'"),
                             error: e.to_string(),
-                        }),
+                        });
+                        ok = false;
+                        break;
+                    }
+                };
+                let day_path = day_dir.path();
+                let name = layout::FileName {
+                    level: 0,
+                    first_us,
+                    last_us,
+                    dup: 0,
+                }
+                .render();
+                // Published before a crash (or a failed clear) that kept the log: the file
+                // named after exactly these rows is there already.
+                if day_path.join(&name).exists() {
+                    published.push(day);
+                    continue;
+                }
+                let mut rows = 0usize;
+                let schema = &t.schema;
+                let result = store::write_atomically(
+                    hooks,
+                    &day_path,
+                    &name,
+                    schema,
+                    t.props0.clone(),
+                    |w| {
+                        for r in &group {
+                            let batch = wal.read(r, schema)?;
+                            rows += batch.num_rows();
+                            w.write(&batch).map_err(|e| std::io::Error::other(e.to_string()))?;
+                        }
+                        Ok(())
+                    },
+                    || {},
+                );
+                match result {
+                    Ok(bytes) => {
+                        published.push(day);
+                        let mut s = lock(&self.shared.status);
+                        s.rows_written += rows as u64;
+                        s.files_written += 1;
+                        s.bytes_written += bytes;
+                        s.last_flush_at = Some(Timestamp::now());
+                    }
+                    Err(e) => {
+                        failures.push(Failure {
+                            table: t.entry.name(),
+                            what: format!("writing under '{dir_shown}'"),
+                            error: e.to_string(),
+                        });
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+        }
+        hooks.merge_pause("publish_after_rename");
+        if !published.is_empty()
+            && let Some(wal) = t.wal.as_mut()
+        {
+            let keep: Vec<bool> = wal.records().iter().map(|r| !published.contains(&r.day)).collect();
+            let cleared = if keep.iter().any(|&k| k) {
+                wal.keep(&t.part.dir, &keep)
+            } else {
+                wal.clear()
+            };
+            match cleared {
+                Ok(()) => {
+                    t.wal_rows = if wal.is_empty() { 0 } else { t.wal_rows };
+                    if moved && wal.is_empty() {
+                        // The folder was replaced: the next flush opens a log in the new one.
+                        t.wal = None;
                     }
                 }
                 Err(e) => {
                     failures.push(Failure {
                         table: t.entry.name(),
-                        what: format!("writing under '{dir_shown}'"),
+                        what: format!("emptying the write-ahead log under '{dir_shown}'"),
                         error: e.to_string(),
                     });
                     return false;
                 }
+            }
+        }
+        // Merges run only on days the log no longer holds, so that a published level-0 file
+        // keeps its name while the log could still be replayed.
+        let in_wal: Vec<i64> = t
+            .wal
+            .as_ref()
+            .map(|w| w.records().iter().map(|r| r.day).collect())
+            .unwrap_or_default();
+        for day in published.iter().copied().filter(|d| !in_wal.contains(d)) {
+            let merged = layout::open_date_dir(&host_path, day, false, &t.part.shown)
+                .and_then(|d| merge::compact(hooks, &d.path(), t.entry.decl(), &t.schema, &t.meta, self.fanin));
+            match merged {
+                Ok(m) => {
+                    let mut s = lock(&self.shared.status);
+                    s.files_written += m.files;
+                    s.bytes_written += m.bytes;
+                }
+                Err(e) => failures.push(Failure {
+                    table: t.entry.name(),
+                    what: format!("merging under '{dir_shown}'"),
+                    error: e.to_string(),
+                }),
             }
         }
         let current = t.batch_day;
@@ -450,7 +679,7 @@ impl Writer {
             .days_to_close
             .iter()
             .copied()
-            .filter(|d| Some(*d) != current)
+            .filter(|d| Some(*d) != current && !in_wal.contains(d))
             .collect();
         for day in closable {
             let closed = layout::open_date_dir(&host_path, day, false, &t.part.shown)
@@ -475,7 +704,7 @@ impl Writer {
                 }),
             }
         }
-        true
+        ok && in_wal.is_empty() && t.pending.is_empty()
     }
 
     /// Merges each finished day left with several files (by a restart or a crash).
@@ -495,7 +724,7 @@ impl Writer {
             }
         }
         for ti in 0..self.tables.len() {
-            self.flush_table(ti, &mut failures);
+            self.publish_table(ti, &mut failures);
         }
         self.report(failures);
     }
@@ -511,10 +740,12 @@ impl Writer {
         }
     }
 
-    /// The last flush: retried a few times, then what is left is counted as dropped.
+    /// The last flush and publish: retried a few times, then what is left unpublished is
+    /// counted as dropped (rows already in a log stay there for the next recorder to replay).
     fn final_flush(&mut self) {
         for attempt in 0..3 {
-            if self.flush_all() {
+            let appended = self.flush_all();
+            if self.publish_all() && appended {
                 return;
             }
             if attempt < 2 {
