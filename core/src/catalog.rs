@@ -255,7 +255,10 @@ pub fn record_metrics() -> Function {
             Param::named(
                 "publish_interval",
                 ParamType::Interval,
-                format!("max(flush_interval, {})", describe(PUBLISH_DEFAULT)),
+                format!(
+                    "max(flush_interval, {}; for s3://, min({0}, upload_interval))",
+                    describe(PUBLISH_DEFAULT)
+                ),
                 format!(
                     "How often the flushed rows (kept in a hidden write-ahead log) become visible Parquet files, and at stop; at least flush_interval, at most {}.",
                     describe(PUBLISH_MAX)

@@ -344,7 +344,12 @@ pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
     };
     let publish_interval = match req.publish_interval {
         Some(d) => within("publish_interval", d, FLUSH_MIN, PUBLISH_MAX)?,
-        None => PUBLISH_DEFAULT.max(flush_interval),
+        // An s3:// recording ships published files: publishing less often than it uploads
+        // would leave the uploads empty.
+        None => remote
+            .as_ref()
+            .map_or(PUBLISH_DEFAULT, |r| PUBLISH_DEFAULT.min(r.upload_interval))
+            .max(flush_interval),
     };
     if publish_interval < flush_interval {
         return Err(format!(

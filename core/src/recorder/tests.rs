@@ -897,3 +897,23 @@ fn a_log_left_by_a_crash_is_published_once_whenever_the_crash_came() {
     assert_eq!(all.len() as u64, kept.len() as u64 + row.samples_taken);
     fs::remove_dir_all(&base).unwrap();
 }
+
+#[test]
+fn an_s3_recording_publishes_at_least_as_often_as_it_uploads_by_default() {
+    let spool = tmp("spool-default-publish");
+    let state = fixture_state();
+    let mut req = fast_request(&spool, &["metrics"]);
+    req.dir = "s3://bucket/fleet".into();
+    req.publish_interval = None;
+    req.ship.endpoint = Some("http://127.0.0.1:9".into());
+    req.ship.spool = Some(spool.display().to_string());
+    for (upload, publish) in [(60, 60), (3_600, 300)] {
+        req.ship.upload_interval = Some(Duration::from_secs(upload));
+        let config = config::check(&state, &req).unwrap();
+        assert_eq!(config.publish_interval, Duration::from_secs(publish), "upload_interval {upload} s");
+    }
+    // A local recording keeps the 5-minute default.
+    let local = fast_request(&spool, &["metrics"]);
+    let config = config::check(&state, &crate::recorder::Request { publish_interval: None, ..local }).unwrap();
+    assert_eq!(config.publish_interval, config::PUBLISH_DEFAULT);
+}
