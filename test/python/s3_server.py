@@ -61,6 +61,10 @@ def _die_with_parent():
 class S3Server:
     """One moto_server process; `bucket` is created at start."""
 
+    client_key_id = KEY_ID
+    client_secret = SECRET
+    region = REGION
+
     def __init__(self, bucket="sysmon-fleet", start_timeout=60.0):
         self.bucket = bucket
         self.start_timeout = start_timeout
