@@ -8,7 +8,9 @@ queried by DuckDB over S3, for the shipped layout and alternatives.
    of one hour each per host (there so that listing costs what it costs after a week).
 2. moto_server (test/python/s3_server.py) on 127.0.0.1; the same files are uploaded under one
    prefix per layout: `host/date` (what the recorder and its shipper write:
-   `<table>/host=<h>/date=<d>/`) and `date/host` (`<table>/date=<d>/host=<h>/`).
+   `<table>/host=<h>/date=<d>/`), `date/host` (`<table>/date=<d>/host=<h>/`), and `host/date, 1 h
+   row groups` (the shipped layout, every file written with row groups of 3,600 rows instead of
+   the recorder's 128 Ki rows, which make a whole day one row group).
 3. Three fleet queries, each on a fresh DuckDB 1.4.4 + httpfs connection (nothing cached), with
    DuckDB's HTTP log on: the per-host average of the last hour of the day, the ten busiest hosts
    of the day, one host's whole day. Each query in two forms: a generic glob
@@ -38,12 +40,16 @@ from s3_server import S3Server  # noqa: E402
 LAYOUTS = {
     "host/date": lambda host, date: f"host={host}/date={date}",
     "date/host": lambda host, date: f"date={date}/host={host}",
+    "host/date, 1 h row groups": lambda host, date: f"host={host}/date={date}",
 }
+VARIANT = "host/date, 1 h row groups"
+VARIANT_ROWS = 3600
 
 
 def generate(binary, out, hosts, history):
     t = time.perf_counter()
-    res = subprocess.run([binary, out, "--hosts", str(hosts), "--history", str(history)],
+    res = subprocess.run([binary, out, "--hosts", str(hosts), "--history", str(history),
+                          "--variant", os.path.join(out, "variant"), str(VARIANT_ROWS)],
                          check=True, capture_output=True, text=True)
     day = next(line.split()[1] for line in res.stdout.splitlines() if line.startswith("DAY "))
     print(res.stdout.splitlines()[-1], f"(wall {time.perf_counter() - t:.1f} s)", flush=True)
@@ -61,9 +67,13 @@ def local_files(out):
     return files
 
 
+def prefix_of(layout):
+    return {"host/date": "host-date", "date/host": "date-host", VARIANT: "host-date-rg"}[layout]
+
+
 def upload(s3, files, layout):
     client = s3.client()
-    keys = [f"{layout}/metrics/{LAYOUTS[layout](h, d)}/{name}" for h, d, name, _ in files]
+    keys = [f"{prefix_of(layout)}/metrics/{LAYOUTS[layout](h, d)}/{name}" for h, d, name, _ in files]
     t = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda kp: client.upload_file(kp[1], s3.bucket, kp[0]), zip(keys, (f[3] for f in files))))
@@ -78,7 +88,8 @@ def delete(s3, keys):
 
 def queries(bucket, layout, day, host):
     """name -> [(form, sql)] for one layout."""
-    root = f"s3://{bucket}/{layout}/metrics"
+    root = f"s3://{bucket}/{prefix_of(layout)}/metrics"
+    layout = "date/host" if layout == "date/host" else "host/date"
     src = f"read_parquet('{root}/{{glob}}', hive_partitioning := true)"
     generic = src.format(glob="*/*/*.parquet")
     by_day = src.format(glob=("*/date=" + day + "/*.parquet") if layout == "host/date" else f"date={day}/*/*.parquet")
@@ -124,22 +135,24 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "fleet-sim"))
     ap.add_argument("--hosts", type=int, default=100)
     ap.add_argument("--history", type=int, default=6)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=2)
     args = ap.parse_args()
     started = time.perf_counter()
     print(f"== fleet simulation: {args.hosts} hosts x 1 day at 1 Hz (+{args.history} one-hour days each), "
           f"DuckDB {duckdb.__version__} + httpfs over moto_server", flush=True)
     day = generate(args.generator, args.out, args.hosts, args.history)
-    files = local_files(args.out)
-    total_bytes = sum(os.path.getsize(f[3]) for f in files)
+    trees = {layout: local_files(os.path.join(args.out, "variant") if layout == VARIANT else args.out) for layout in LAYOUTS}
+    files = trees["host/date"]
     host = f"host-{args.hosts // 2:03d}"
     results = {"hosts": args.hosts, "history_days": args.history, "day": day, "objects": len(files),
-               "bytes": total_bytes, "duckdb": duckdb.__version__, "rows": []}
+               "bytes": {layout: sum(os.path.getsize(f[3]) for f in tree) for layout, tree in trees.items()},
+               "duckdb": duckdb.__version__, "rows": []}
     answers = {}
     with S3Server(bucket="fleet") as s3:
         for layout in LAYOUTS:
-            keys, took = upload(s3, files, layout)
-            print(f"-- layout {layout}: {len(keys)} objects, {total_bytes / 1e6:.1f} MB uploaded in {took:.1f} s", flush=True)
+            keys, took = upload(s3, trees[layout], layout)
+            size = sum(os.path.getsize(f[3]) for f in trees[layout])
+            print(f"-- layout {layout}: {len(keys)} objects, {size / 1e6:.1f} MB uploaded in {took:.1f} s", flush=True)
             for name, forms in queries(s3.bucket, layout, day, host).items():
                 for form, sql in forms:
                     best, stats, tbl = run(s3, sql, keys, args.runs)
@@ -156,8 +169,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
-    print(f"\nEvery query gave the same answer in every layout and form. {len(files)} objects, "
-          f"{total_bytes / 1e6:.0f} MB per layout; day {day}; one host = {host}.\n")
+    print(f"\nEvery query gave the same answer in every layout and form. {len(files)} objects per layout, "
+          + ", ".join(f"{k}: {v / 1e6:.0f} MB" for k, v in results["bytes"].items()) + f"; day {day}; one host = {host}.\n")
     print("| query | layout | form | time (best of %d) | LIST requests | objects listed | GET requests | objects read | bytes fetched |" % args.runs)
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results["rows"]:

@@ -12,7 +12,11 @@
 //! the bucket costs what it costs after a week; the queries measured read the last day), all
 //! written as a finished day is (one level-9 file per host and day, zstd, statistics).
 //!
-//! `cargo run --release -p sysmon-core --example fleet_day -- OUT [--hosts N] [--history K]`
+//! `--variant DIR R` also writes every file under DIR with row groups of R rows instead of the
+//! recorder's (`store::ROW_GROUP_ROWS`, so a day is one row group): an alternative the
+//! simulation measures.
+//!
+//! `cargo run --release -p sysmon-core --example fleet_day -- OUT [--hosts N] [--history K] [--variant DIR R]`
 //! prints one line per host and a summary line `DAY <YYYY-MM-DD> <first_us> <last_us>`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a generator: a failure may abort it
@@ -50,8 +54,10 @@ fn date_of(day: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// Writes `batch` as `OUT/metrics/host=<host>/date=<date of first ts>/L9-<first>-<last>.parquet`.
-fn write(out: &Path, host: &str, batch: &RecordBatch) -> u64 {
+/// Writes `batch` as `OUT/metrics/host=<host>/date=<date of first ts>/L9-<first>-<last>.parquet`,
+/// as the recorder writes a finished day (`store::write_batch`), or with row groups of
+/// `row_group_rows` rows (the recorder's writer properties otherwise).
+fn write(out: &Path, host: &str, batch: &RecordBatch, row_group_rows: Option<usize>) -> u64 {
     let ts = batch
         .column(MetricsRow::TABLE.column_index("ts").expect("ts"))
         .as_any()
@@ -68,14 +74,23 @@ fn write(out: &Path, host: &str, batch: &RecordBatch) -> u64 {
         host: host.to_string(),
         interval_seconds: 1.0,
     };
-    store::write_batch(
-        &dir,
-        &format!("L9-{first}-{last}.parquet"),
-        MetricsRow::TABLE,
-        batch,
-        store::metadata_kv(&meta, 9, &[]),
-    )
-    .expect("write a host's day")
+    let name = format!("L9-{first}-{last}.parquet");
+    let kv = store::metadata_kv(&meta, 9, &[]);
+    let Some(rows) = row_group_rows else {
+        return store::write_batch(&dir, &name, MetricsRow::TABLE, batch, kv).expect("write a host's day");
+    };
+    let props = store::writer_properties(MetricsRow::TABLE, kv)
+        .into_builder()
+        .set_max_row_group_row_count(Some(rows))
+        .build();
+    let file = std::fs::File::create(dir.join(&name)).expect("create a host's day");
+    let options = parquet::arrow::arrow_writer::ArrowWriterOptions::new()
+        .with_properties(props)
+        .with_skip_arrow_metadata(true); // as store::write_atomically
+    let mut w = parquet::arrow::ArrowWriter::try_new_with_options(file, batch.schema(), options).expect("writer");
+    w.write(batch).expect("write a host's day");
+    w.close().expect("close a host's day");
+    std::fs::metadata(dir.join(&name)).expect("stat").len()
 }
 
 /// `batch`'s first `rows` rows with every `ts` moved `by_us` earlier (an earlier day's hour).
@@ -94,7 +109,14 @@ fn earlier(batch: &RecordBatch, rows: usize, by_us: i64) -> RecordBatch {
     RecordBatch::try_new(part.schema(), cols).expect("same schema")
 }
 
-fn host_day(sample: &HostSample, out: &Path, index: usize, t0: i64, history: usize) -> (String, usize, u64) {
+fn host_day(
+    sample: &HostSample,
+    out: &Path,
+    index: usize,
+    t0: i64,
+    history: usize,
+    variant: Option<(&Path, usize)>,
+) -> (String, usize, u64) {
     let host = format!("host-{index:03}");
     let mut s = sample.clone();
     s.hostname = host.clone();
@@ -103,9 +125,16 @@ fn host_day(sample: &HostSample, out: &Path, index: usize, t0: i64, history: usi
     let mut b = Batch::new(MetricsRow::TABLE);
     b.push_all(&rows);
     let batch = b.take().expect("batch");
-    let mut bytes = write(out, &host, &batch);
+    let mut bytes = write(out, &host, &batch, None);
+    if let Some((dir, rows)) = variant {
+        write(dir, &host, &batch, Some(rows));
+    }
     for k in 1..=history {
-        bytes += write(out, &host, &earlier(&batch, 3600, k as i64 * DAY_US));
+        let day = earlier(&batch, 3600, k as i64 * DAY_US);
+        bytes += write(out, &host, &day, None);
+        if let Some((dir, rows)) = variant {
+            write(dir, &host, &day, Some(rows));
+        }
     }
     (host, batch.num_rows(), bytes)
 }
@@ -123,6 +152,18 @@ fn main() {
     ));
     let hosts = opt("--hosts", 100);
     let history = opt("--history", 6);
+    let variant_dir = args
+        .iter()
+        .position(|a| a == "--variant")
+        .map(|i| PathBuf::from(args.get(i + 1).expect("--variant DIR ROWS")));
+    let variant_rows: usize = args
+        .iter()
+        .position(|a| a == "--variant")
+        .map_or(0, |i| args.get(i + 2).and_then(|v| v.parse().ok()).expect("--variant DIR ROWS"));
+    let variant = variant_dir.as_deref().map(|d| (d, variant_rows.max(1)));
+    if let Some((d, _)) = variant {
+        let _ = std::fs::remove_dir_all(d.join("metrics"));
+    }
     let _ = std::fs::remove_dir_all(out.join("metrics"));
     let sample = Collector::new(Roots::default()).sample().expect("sample");
     // Yesterday (UTC): a finished day, as the bucket holds it once the day is closed.
@@ -139,7 +180,7 @@ fn main() {
                     if i >= hosts {
                         break;
                     }
-                    let r = host_day(&sample, &out, i, t0, history);
+                    let r = host_day(&sample, &out, i, t0, history, variant);
                     results.lock().expect("results").push(r);
                 }
             });
