@@ -178,5 +178,7 @@ def test_users_host_column_needs_partitioning_off(tmp_path):
     assert hidden == "web-1"  # the partition value, not the session's remote host
     kept = con.execute(f"SELECT hostname, host FROM read_parquet('{glob}', hive_partitioning := false)").fetchone()
     assert kept == ("web-1", "192.0.2.7")
+    t = ds.dataset(str(tmp_path / "users"), format="parquet", partitioning=HIVE).to_table()
+    assert t.column("host").to_pylist() == ["web-1"]  # hidden in pyarrow too
     t = ds.dataset(str(tmp_path / "users"), format="parquet").to_table()  # no partitioning given
     assert t.column("host").to_pylist() == ["192.0.2.7"]
