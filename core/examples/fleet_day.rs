@@ -144,22 +144,29 @@ fn main() {
     let opt = |name: &str, default: usize| -> usize {
         args.iter()
             .position(|a| a == name)
-            .map(|i| args.get(i + 1).and_then(|v| v.parse().ok()).expect("a number after the option"))
+            .map(|i| {
+                args.get(i + 1)
+                    .and_then(|v| v.parse().ok())
+                    .expect("a number after the option")
+            })
             .unwrap_or(default)
     };
-    let out = PathBuf::from(args.first().filter(|a| !a.starts_with("--")).expect(
-        "usage: fleet_day OUT [--hosts N] [--history K]",
-    ));
+    let out = PathBuf::from(
+        args.first()
+            .filter(|a| !a.starts_with("--"))
+            .expect("usage: fleet_day OUT [--hosts N] [--history K]"),
+    );
     let hosts = opt("--hosts", 100);
     let history = opt("--history", 6);
     let variant_dir = args
         .iter()
         .position(|a| a == "--variant")
         .map(|i| PathBuf::from(args.get(i + 1).expect("--variant DIR ROWS")));
-    let variant_rows: usize = args
-        .iter()
-        .position(|a| a == "--variant")
-        .map_or(0, |i| args.get(i + 2).and_then(|v| v.parse().ok()).expect("--variant DIR ROWS"));
+    let variant_rows: usize = args.iter().position(|a| a == "--variant").map_or(0, |i| {
+        args.get(i + 2)
+            .and_then(|v| v.parse().ok())
+            .expect("--variant DIR ROWS")
+    });
     let variant = variant_dir.as_deref().map(|d| (d, variant_rows.max(1)));
     if let Some((d, _)) = variant {
         let _ = std::fs::remove_dir_all(d.join("metrics"));
