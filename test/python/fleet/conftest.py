@@ -61,6 +61,11 @@ def extension():
 
 
 @pytest.fixture(scope="session")
+def sysmon_extension():
+    return extension()
+
+
+@pytest.fixture(scope="session")
 def recording(tmp_path_factory):
     d = tmp_path_factory.mktemp("fleet") / "rec"
     python = os.environ.get("SYSMON_RECORD_PYTHON", sys.executable)

@@ -18,7 +18,6 @@ import pyarrow.dataset as ds
 import pytest
 
 import s3_duckdb
-from conftest import extension
 
 RECORD = textwrap.dedent(
     """
@@ -45,12 +44,12 @@ RECORD = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def shipped(s3, tmp_path_factory):
+def shipped(s3, sysmon_extension, tmp_path_factory):
     spool = tmp_path_factory.mktemp("spool")
     python = os.environ.get("SYSMON_RECORD_PYTHON", sys.executable)
     env = dict(os.environ, **s3.env())
     dest = f"s3://{s3.bucket}/e2e"
-    res = subprocess.run([python, "-c", RECORD, extension(), dest, s3.endpoint, str(spool)],
+    res = subprocess.run([python, "-c", RECORD, sysmon_extension, dest, s3.endpoint, str(spool)],
                          capture_output=True, text=True, timeout=180, env=env)
     assert res.returncode == 0, res.stderr
     row = json.loads(res.stdout.strip().splitlines()[-1])
