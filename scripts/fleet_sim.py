@@ -47,6 +47,8 @@ VARIANT_ROWS = 3600
 
 
 def generate(binary, out, hosts, history):
+    if not os.access(binary, os.X_OK):
+        raise SystemExit(f"{binary} is missing: run `cargo build --release -p sysmon-core --example fleet_day` (or `make fleet-sim`)")
     t = time.perf_counter()
     res = subprocess.run([binary, out, "--hosts", str(hosts), "--history", str(history),
                           "--variant", os.path.join(out, "variant"), str(VARIANT_ROWS)],
