@@ -10,6 +10,8 @@ DUCKDB_LTS_VERSION  := 1.4.5
 PYTEST_VERSION      := 9.2.0
 PYTZ_VERSION        := 2026.6
 PYARROW_VERSION     := 26.0.1
+# DevTools-protocol client of the browser tests (test/python/browser.py drives Debian's chromium).
+WEBSOCKET_CLIENT_VERSION := 1.8.0
 # Node.js client (npm versions of @duckdb/node-api carry an -r.N suffix), in ./node_modules.
 DUCKDB_NODE_VERSION := 1.5.6-r.1
 # Reading the fleet (issue 9): .venv-fleet holds Python duckdb 1.4.4 with the httpfs extension
@@ -53,7 +55,8 @@ configure: $(addsuffix /.stamp,$(VENVS)) $(VENV_FLEET)/.stamp
 $(VENV)/.stamp: Makefile
 	test -x $(VENV)/bin/pip || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/$(PIP_INSTALL) duckdb==$(DUCKDB_PY_VERSION) duckdb-cli==$(DUCKDB_CLI_VERSION) \
-		pytest==$(PYTEST_VERSION) pytz==$(PYTZ_VERSION) pyarrow==$(PYARROW_VERSION)
+		pytest==$(PYTEST_VERSION) pytz==$(PYTZ_VERSION) pyarrow==$(PYARROW_VERSION) \
+		websocket-client==$(WEBSOCKET_CLIENT_VERSION)
 	touch $@
 
 $(VENV_15)/.stamp: Makefile
@@ -135,6 +138,7 @@ test-sql: release
 	done
 
 test-python: release
+	cargo build -p sysmon-core --bin sysmon-record  # the service binary test_s3_recording.py runs
 	@for venv in $(VENVS); do \
 		echo "== pytest with $$venv"; \
 		SYSMON_EXTENSION=$(abspath $(RELEASE_EXT)) SYSMON_DUCKDB_CLI=$(abspath $(VENV)/bin/duckdb) \
@@ -198,6 +202,7 @@ bench: release
 	cargo bench -p sysmon-core
 	$(PY) scripts/bench_sql.py --extension $(RELEASE_EXT)
 	$(PY) scripts/bench_recorder.py
+	$(PY) scripts/bench_serve.py --extension $(RELEASE_EXT)
 
 docs:
 	cargo run -q -p sysmon-core --example gen_docs -- --write README.md

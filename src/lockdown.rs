@@ -60,6 +60,16 @@ fn strings(v: Option<Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Refuses a remote destination (network access) when `enable_external_access` is false.
+pub fn check_remote(bind: &BindInfo, destination: &str) -> Result<(), String> {
+    match lockdown(bind) {
+        None => Ok(()),
+        Some(_) => Err(format!(
+            "DuckDB's configuration denies access to '{destination}': enable_external_access is false, and recording into object storage is network access; record into a local directory inside allowed_directories instead"
+        )),
+    }
+}
+
 /// Refuses `dir` when DuckDB's configuration denies external access to it.
 pub fn check_dir(bind: &BindInfo, dir: &Path) -> Result<(), String> {
     if !settings_visible() {
@@ -158,4 +168,17 @@ pub fn check_stop(bind: &BindInfo, id: i64) -> Result<(), String> {
     };
     check_dir(bind, Path::new(&row.dir))
         .map_err(|e| format!("stop_recording({id}) writes the recorder's last file into its directory, and {e}"))
+}
+
+/// `serve_metrics` is refused outright under `enable_external_access = false`: serving HTTP is
+/// external access (a listening socket that answers anyone who reaches it with the token).
+/// Before DuckDB 1.5.6 the setting cannot be seen (see the README).
+pub fn check_serve(bind: &BindInfo) -> Result<(), String> {
+    match lockdown(bind) {
+        None => Ok(()),
+        Some(_) => Err(
+            "serve_metrics() is refused: enable_external_access is false, and serving HTTP is external access (a listening socket). Start the server before SET enable_external_access = false, or in a process without the lockdown"
+                .into(),
+        ),
+    }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use duckdb::core::LogicalTypeId;
-use duckdb::ffi::{duckdb_get_interval, duckdb_value};
+use duckdb::ffi::{duckdb_get_interval, duckdb_get_timestamp, duckdb_value};
 use duckdb::vtab::{BindInfo, Value};
 use sysmon_core::interval::{Interval, describe};
 
@@ -92,4 +92,29 @@ fn raw_handle(value: &Value) -> duckdb_value {
     // first bytes are a valid, initialised `duckdb_value`. Reading a copy of a raw pointer
     // transfers no ownership.
     unsafe { std::ptr::read(std::ptr::from_ref(value).cast::<duckdb_value>()) }
+}
+
+/// A named TIMESTAMP WITH TIME ZONE parameter as microseconds since the epoch; `None` when not
+/// given. NULL and infinite values are refused.
+pub fn timestamp(bind: &BindInfo, name: &str) -> Result<Option<i64>, BoxError> {
+    let Some(value) = bind.get_named_parameter(name) else {
+        return Ok(None);
+    };
+    let accepts = format!("{name} must be a TIMESTAMP WITH TIME ZONE, such as now() - INTERVAL 1 DAY");
+    if value.is_null() {
+        return Err(format!("{accepts}; got NULL").into());
+    }
+    if value.logical_type_id() != LogicalTypeId::TimestampTZ {
+        return Err(format!("{accepts}; got '{value}'").into());
+    }
+    // SAFETY: the handle is `value`'s, alive while `value` is borrowed, and holds a TIMESTAMP
+    // WITH TIME ZONE (checked above). `duckdb_get_timestamp` (stable since v1.2.0) casts it to
+    // TIMESTAMP with DuckDB's default cast, which keeps the UTC instant (no time zone applies
+    // without a client context), and only reads the value.
+    let ts = unsafe { duckdb_get_timestamp(raw_handle(&value)) };
+    // DuckDB's infinity and -infinity, and the NULL a failed cast gives.
+    if ts.micros == i64::MAX || ts.micros == -i64::MAX || ts.micros == i64::MIN {
+        return Err(format!("{accepts}; got '{value}', which is not a finite time").into());
+    }
+    Ok(Some(ts.micros))
 }

@@ -79,6 +79,7 @@ pub fn param_type(ty: ParamType) -> LogicalTypeHandle {
         ParamType::BigInt => LogicalTypeId::Bigint,
         ParamType::Varchar => LogicalTypeId::Varchar,
         ParamType::Interval => LogicalTypeId::Interval,
+        ParamType::TimestampTz => LogicalTypeId::TimestampTZ,
         ParamType::VarcharList => {
             return LogicalTypeHandle::list(&LogicalTypeHandle::from(LogicalTypeId::Varchar));
         }

@@ -103,6 +103,7 @@ fn start_recorder(interval: Duration, dir: &Path, set: Set) -> std::sync::Arc<re
         flush_interval: Some(Duration::from_secs(10)),
         retention: None,
         max_bytes: None,
+        ship: Default::default(),
     };
     recorder::start(sysmon_core::live::process(), &req).expect("start recorder")
 }

@@ -29,6 +29,8 @@ pub enum ParamType {
     /// `VARCHAR[]`.
     VarcharList,
     Interval,
+    /// `TIMESTAMP WITH TIME ZONE`.
+    TimestampTz,
 }
 
 impl ParamType {
@@ -40,6 +42,7 @@ impl ParamType {
             ParamType::Varchar => "VARCHAR",
             ParamType::VarcharList => "VARCHAR[]",
             ParamType::Interval => "INTERVAL",
+            ParamType::TimestampTz => "TIMESTAMP WITH TIME ZONE",
         }
     }
 }
@@ -206,7 +209,7 @@ pub fn record_metrics() -> Function {
             Param::positional(
                 "dir",
                 ParamType::Varchar,
-                "The directory to write into, created if missing (a relative one is resolved against the working directory).".into(),
+                "The directory to write into, created if missing (a relative one is resolved against the working directory; file://<path> is accepted), or s3://<bucket>[/<prefix>] to record into an S3 bucket through a local spool.".into(),
             ),
             Param::positional(
                 "interval",
@@ -261,6 +264,40 @@ pub fn record_metrics() -> Function {
                 "none: no size limit".into(),
                 "Keep at most this many bytes of this host's files, deleting the oldest first; positive.".into(),
             ),
+            Param::named(
+                "endpoint",
+                ParamType::Varchar,
+                "AWS_ENDPOINT_URL, else AWS".into(),
+                "s3:// only: the S3-compatible endpoint URL (MinIO, Ceph, R2); http:// allows plain HTTP.".into(),
+            ),
+            Param::named(
+                "region",
+                ParamType::Varchar,
+                "AWS_REGION, else us-east-1".into(),
+                "s3:// only: the bucket's region.".into(),
+            ),
+            Param::named(
+                "spool",
+                ParamType::Varchar,
+                "$XDG_CACHE_HOME (else ~/.cache)/sysmon/spool/<hash of the destination>".into(),
+                "s3:// only: the local folder rows are written to before they are uploaded.".into(),
+            ),
+            Param::named(
+                "upload_interval",
+                ParamType::Interval,
+                describe(recorder::UPLOAD_INTERVAL_DEFAULT),
+                format!(
+                    "s3:// only: how often the spool is uploaded (one object per table each time), {} to {}.",
+                    describe(recorder::UPLOAD_INTERVAL_MIN),
+                    describe(recorder::UPLOAD_INTERVAL_MAX)
+                ),
+            ),
+            Param::named(
+                "spool_max_bytes",
+                ParamType::BigInt,
+                format!("{} (1 GiB)", recorder::SPOOL_MAX_BYTES_DEFAULT),
+                "s3:// only: the most the spool holds while the store is unreachable; the oldest rows beyond it are dropped and counted in rows_dropped.".into(),
+            ),
         ],
         example: "SELECT id, dir, tables FROM record_metrics('sysmon-history', INTERVAL 1 SECOND)",
         reads: tables::ALL
@@ -300,6 +337,107 @@ pub fn stop_recording() -> Function {
     }
 }
 
+/// `report_metrics(dir, path, ...)`.
+pub fn report_metrics() -> Function {
+    Function {
+        name: "report_metrics",
+        summary: "Writes one self-contained HTML file of charts over a recording's history (opens offline); one row: the file.",
+        params: vec![
+            Param::positional(
+                "dir",
+                ParamType::Varchar,
+                "A directory record_metrics wrote (local).".into(),
+            ),
+            Param::positional(
+                "path",
+                ParamType::Varchar,
+                "The HTML file to write (replaced if it exists; its folder must exist).".into(),
+            ),
+            Param::named(
+                "since",
+                ParamType::TimestampTz,
+                "one day before until".into(),
+                "Start of the charted range (inclusive).".into(),
+            ),
+            Param::named(
+                "until",
+                ParamType::TimestampTz,
+                "just after the host's newest recorded row".into(),
+                "End of the charted range (exclusive).".into(),
+            ),
+            Param::named(
+                "host",
+                ParamType::Varchar,
+                "the recording's only host".into(),
+                "The host to chart, as recorded in host=<name> folders.".into(),
+            ),
+        ],
+        example: "SELECT path, host, rows_read, bytes_written FROM report_metrics('sysmon-history', 'sysmon-report.html')",
+        reads: Vec::new(),
+        decl: crate::view::report::ReportRow::TABLE,
+    }
+}
+
+/// `serve_metrics(port := ..., bind := ..., dir := ...)`.
+pub fn serve_metrics() -> Function {
+    use crate::serve::{DEFAULT_BIND, DEFAULT_PORT};
+    Function {
+        name: "serve_metrics",
+        summary: "Starts an HTTP server (Prometheus /metrics and the dashboard) on a thread of the process; one row: the server and its url with the access token.",
+        params: vec![
+            Param::named(
+                "port",
+                ParamType::BigInt,
+                DEFAULT_PORT.to_string(),
+                "The TCP port to listen on, 1 to 65535, or 0 for any free port (the url says which).".into(),
+            ),
+            Param::named(
+                "bind",
+                ParamType::Varchar,
+                format!("'{DEFAULT_BIND}'"),
+                "The IP address to listen on; '0.0.0.0' or '::' listen on every interface.".into(),
+            ),
+            Param::named(
+                "dir",
+                ParamType::Varchar,
+                "none: live values only".into(),
+                "A directory record_metrics writes (or wrote): the dashboard's history reads it.".into(),
+            ),
+        ],
+        example: "SELECT id, port, url FROM serve_metrics(port := 0)",
+        reads: vec!["/proc", "/sys"],
+        decl: crate::serve::ServeStartedRow::TABLE,
+    }
+}
+
+/// `servers()`.
+pub fn servers() -> Function {
+    Function {
+        name: "servers",
+        summary: "One row per HTTP server started in this process, running or stopped, with its request counters and last error.",
+        params: Vec::new(),
+        example: "SELECT id, url, state, requests_served, last_error FROM servers()",
+        reads: Vec::new(),
+        decl: crate::serve::ServerRow::TABLE,
+    }
+}
+
+/// `stop_serving(id)`.
+pub fn stop_serving() -> Function {
+    Function {
+        name: "stop_serving",
+        summary: "Stops an HTTP server started by serve_metrics and returns its final servers() row.",
+        params: vec![Param::positional(
+            "id",
+            ParamType::BigInt,
+            "The id of a running server (from serve_metrics or servers()).".into(),
+        )],
+        example: "SELECT id, state, requests_served FROM stop_serving(1)",
+        reads: Vec::new(),
+        decl: crate::serve::ServerRow::TABLE,
+    }
+}
+
 /// `sysmon_functions()`.
 pub fn sysmon_functions() -> Function {
     Function {
@@ -325,13 +463,18 @@ pub fn sysmon_columns() -> Function {
 }
 
 /// Every SQL function sysmon registers, in the README's order: the live tables of the registry
-/// ([`for_each_table!`](crate::for_each_table)), the recorder's three, then the catalog's two.
+/// ([`for_each_table!`](crate::for_each_table)), the recorder's three, `report_metrics`, the server's three, then the
+/// catalog's two.
 pub fn functions() -> Vec<Function> {
     let mut all: Vec<Function> = tables::ALL.iter().map(|t| (t.function)()).collect();
     all.extend([
         record_metrics(),
         recordings(),
         stop_recording(),
+        report_metrics(),
+        serve_metrics(),
+        servers(),
+        stop_serving(),
         sysmon_functions(),
         sysmon_columns(),
     ]);
@@ -483,9 +626,15 @@ pub fn update_readme(readme: &str) -> Option<String> {
         README_FUNCTIONS_END,
         &markdown_functions(&all),
     )?;
-    crate::schema::splice_reference(
+    let with_reference = crate::schema::splice_reference(
         &with_list,
         &crate::schema::markdown_reference(&crate::reference_tables()),
+    )?;
+    splice(
+        &with_reference,
+        crate::serve::metrics::README_BEGIN,
+        crate::serve::metrics::README_END,
+        &crate::serve::metrics::markdown_mapping(),
     )
 }
 
@@ -563,7 +712,7 @@ mod tests {
         let f = record_metrics();
         assert_eq!(
             f.signature(),
-            "record_metrics(dir VARCHAR, interval INTERVAL, tables := VARCHAR[], process_interval := INTERVAL, flush_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT)"
+            "record_metrics(dir VARCHAR, interval INTERVAL, tables := VARCHAR[], process_interval := INTERVAL, flush_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT, endpoint := VARCHAR, region := VARCHAR, spool := VARCHAR, upload_interval := INTERVAL, spool_max_bytes := BIGINT)"
         );
         let tables = f.params.iter().find(|p| p.name == "tables").unwrap();
         assert!(tables.default.as_deref().unwrap().starts_with("['metrics', 'cpus'"));

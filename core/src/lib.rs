@@ -8,9 +8,11 @@
 //! * [`catalog`]: every SQL function described once (parameters, summary, example, reads);
 //! * [`tables`]: one module per SQL table, turning samples into rows;
 //! * [`recorder`]: the background recorder that writes the tables' history as Parquet;
+//! * [`serve`]: the HTTP server of `serve_metrics` (`/metrics`; the dashboard's routes in [`view`]);
 //! * [`wait`]: the bound on waits inside a query (DuckDB cannot interrupt a scan call);
 //! * [`nvml`]: NVIDIA's management library, opened at run time, for the `gpus` table;
-//! * [`host`], [`interval`]: static host facts, DuckDB interval text.
+//! * [`host`], [`interval`]: static host facts, DuckDB interval text;
+//! * [`view`]: the dashboard's page, JSON and history reading, and `report_metrics`' report.
 //!
 //! Linux only: the readers need `/proc` and `/sys`.
 
@@ -25,8 +27,10 @@ pub mod recorder;
 pub mod ring;
 pub mod sample;
 pub mod schema;
+pub mod serve;
 pub mod sync;
 pub mod tables;
+pub mod view;
 pub mod wait;
 
 pub use catalog::{Function, functions};

@@ -98,6 +98,8 @@ pub struct LiveState {
     faults: HookSource,
     /// The recorders started on this state.
     pub recorders: Recorders,
+    /// The HTTP servers started on this state.
+    pub servers: crate::serve::Servers,
 }
 
 /// The state of this process: the real host, the real clock.
@@ -129,6 +131,7 @@ impl LiveState {
             clock: Arc::new(SystemClock),
             faults: HookSource::Environment,
             recorders: Recorders::default(),
+            servers: crate::serve::Servers::default(),
             roots,
         }
     }

@@ -7,7 +7,11 @@
 
 mod record_metrics;
 mod recordings;
+mod report_metrics;
+mod serve_metrics;
+mod servers;
 mod stop_recording;
+mod stop_serving;
 mod sysmon_columns;
 mod sysmon_functions;
 mod sysmon_test_panic;
@@ -42,6 +46,10 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<record_metrics::RecordMetrics>(con)?;
     register_one::<recordings::Recordings>(con)?;
     register_one::<stop_recording::StopRecording>(con)?;
+    register_one::<report_metrics::ReportMetrics>(con)?;
+    register_one::<serve_metrics::ServeMetrics>(con)?;
+    register_one::<servers::Servers>(con)?;
+    register_one::<stop_serving::StopServing>(con)?;
     register_one::<sysmon_functions::SysmonFunctions>(con)?;
     register_one::<sysmon_columns::SysmonColumns>(con)?;
     if std::env::var_os("SYSMON_TEST_HOOKS").is_some_and(|v| v == "1") {

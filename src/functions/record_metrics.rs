@@ -13,7 +13,8 @@ use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
 use sysmon_core::live;
 use sysmon_core::recorder::{
-    self, Config, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, RETENTION_MAX, RETENTION_MIN, Request, StartedRow,
+    self, Config, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, RETENTION_MAX, RETENTION_MIN, Request, ShipRequest,
+    StartedRow, UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN,
 };
 use sysmon_core::sync::lock;
 
@@ -79,6 +80,30 @@ impl LiveTable for RecordMetrics {
             None => None,
             Some(v) => Some(interval_value(&v, "retention", RETENTION_MIN, RETENTION_MAX)?),
         };
+        let text = |name: &str| -> Result<Option<String>, BoxError> {
+            match bind.get_named_parameter(name) {
+                None => Ok(None),
+                Some(v) if v.is_null() => Err(format!("{name} must be a string; got NULL").into()),
+                Some(v) => Ok(Some(v.to_string())),
+            }
+        };
+        let spool_max_bytes = match bind.get_named_parameter("spool_max_bytes") {
+            None => None,
+            Some(v) if v.is_null() => {
+                return Err("spool_max_bytes must be a positive number of bytes; got NULL".into());
+            }
+            Some(v) => Some(v.to_int64()),
+        };
+        let ship = ShipRequest {
+            endpoint: text("endpoint")?,
+            region: text("region")?,
+            spool: text("spool")?,
+            upload_interval: interval(bind, "upload_interval", UPLOAD_INTERVAL_MIN, UPLOAD_INTERVAL_MAX)?,
+            spool_max_bytes,
+        };
+        if let recorder::destination::Destination::S3 { .. } = recorder::destination::Destination::parse(&dir)? {
+            crate::lockdown::check_remote(bind, &dir)?;
+        }
         let req = Request {
             dir,
             interval: interval_d,
@@ -87,12 +112,13 @@ impl LiveTable for RecordMetrics {
             flush_interval: interval(bind, "flush_interval", FLUSH_MIN, FLUSH_MAX)?,
             retention,
             max_bytes,
+            ship,
         };
         // The bounds are passed here only to phrase errors on NULL, negative and month values
         // as every other parameter's; `check` checks every bound.
         let config = recorder::check(live::process(), &req)?;
         crate::lockdown::check_dir(bind, &config.dir).map_err(|e| {
-            let lexical = sysmon_core::access::lexical(Path::new(&req.dir));
+            let lexical = sysmon_core::access::lexical(Path::new(req.dir.strip_prefix("file://").unwrap_or(&req.dir)));
             if lexical == config.dir {
                 e
             } else {

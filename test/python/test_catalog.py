@@ -114,9 +114,12 @@ def test_every_example_runs(tmp_path):
 import duckdb
 con = duckdb.connect(config={{"allow_unsigned_extensions": "true"}})
 con.execute("LOAD '{extension_path()}'")
+import time
 for name, example in con.execute("SELECT function_name, example FROM sysmon_functions()").fetchall():
     result = con.execute(example).fetchall()
     print(name, len(result))
+    if name == "record_metrics":
+        time.sleep(2.5)  # a few ticks recorded, so that report_metrics' example has rows to chart
 """
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
@@ -124,7 +127,7 @@ for name, example in con.execute("SELECT function_name, example FROM sysmon_func
     )
     assert done.returncode == 0, done.stderr
     counts = dict(line.split() for line in done.stdout.splitlines())
-    assert counts["record_metrics"] == "1" and counts["stop_recording"] == "1"
+    assert counts["record_metrics"] == "1" and counts["stop_recording"] == "1" and counts["report_metrics"] == "1"
     assert counts["system_metrics"] == "1" and int(counts["system_cpus"]) >= 1
     assert int(counts["sysmon_functions"]) == len(counts)
     assert (tmp_path / "sysmon-history").is_dir()

@@ -6,6 +6,7 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::destination::{self, Destination};
 use super::layout;
 use super::tables::{self, RecordableTable};
 use crate::host;
@@ -31,8 +32,64 @@ pub const MAX_BYTES_MIN_PER_TABLE: u64 = 1 << 20;
 pub const RETENTION_MIN: Duration = Duration::from_secs(60);
 pub const RETENTION_MAX: Duration = Duration::from_secs(36_500 * 86_400);
 
+/// The default and bounds of `upload_interval` (S3 destinations): 5 minutes is about 100
+/// PUT requests per hour for the eight default tables (one object per table per upload).
+pub const UPLOAD_INTERVAL_DEFAULT: Duration = Duration::from_secs(300);
+pub const UPLOAD_INTERVAL_MIN: Duration = Duration::from_secs(1);
+pub const UPLOAD_INTERVAL_MAX: Duration = Duration::from_secs(86_400);
+/// The default `spool_max_bytes`: what waits for upload at most (rows beyond are dropped and
+/// counted in `rows_dropped`).
+pub const SPOOL_MAX_BYTES_DEFAULT: u64 = 1 << 30;
+
+/// The parameters of an S3 destination, before they are checked (all absent for a local one).
+#[derive(Clone, Debug, Default)]
+pub struct ShipRequest {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub spool: Option<String>,
+    pub upload_interval: Option<Duration>,
+    pub spool_max_bytes: Option<i64>,
+}
+
+impl ShipRequest {
+    fn given(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.endpoint.is_some() {
+            v.push("endpoint");
+        }
+        if self.region.is_some() {
+            v.push("region");
+        }
+        if self.spool.is_some() {
+            v.push("spool");
+        }
+        if self.upload_interval.is_some() {
+            v.push("upload_interval");
+        }
+        if self.spool_max_bytes.is_some() {
+            v.push("spool_max_bytes");
+        }
+        v
+    }
+}
+
+/// A checked S3 destination: the recorder writes its spool (`Config::dir`) and the shipper
+/// uploads it here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remote {
+    pub bucket: String,
+    /// Key prefix, without leading or trailing `/` (may be empty).
+    pub prefix: String,
+    /// `s3://bucket/prefix`, as `recordings()` shows it.
+    pub shown: String,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub upload_interval: Duration,
+    pub spool_max_bytes: u64,
+}
+
 /// What `record_metrics` asks for, before it is checked.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Request {
     pub dir: String,
     pub interval: Duration,
@@ -41,13 +98,17 @@ pub struct Request {
     pub flush_interval: Option<Duration>,
     pub retention: Option<Duration>,
     pub max_bytes: Option<i64>,
+    /// S3 destinations only.
+    pub ship: ShipRequest,
 }
 
 /// A checked request.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Absolute, normalized.
+    /// Absolute, normalized: the recording directory, or an S3 destination's spool.
     pub dir: PathBuf,
+    /// The S3 destination the spool is uploaded to; `None` for a local recording.
+    pub remote: Option<Remote>,
     pub interval: Duration,
     pub process_interval: Duration,
     pub flush_interval: Duration,
@@ -231,7 +292,28 @@ fn check_dir(raw: &str) -> Result<PathBuf, String> {
 /// Checks a request without acting (safe in bind): every error names the parameter and what
 /// it accepts. A recorder of `state` already writing the directory is refused too.
 pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
-    let dir = check_dir(&req.dir)?;
+    let (dir, remote) = match Destination::parse(&req.dir)? {
+        Destination::Local(path) => {
+            if let Some(p) = req.ship.given().first() {
+                return Err(format!(
+                    "{p} applies only to an s3:// destination; '{}' is a local directory",
+                    req.dir
+                ));
+            }
+            (check_dir(&path)?, None)
+        }
+        dest @ Destination::S3 { .. } => {
+            let (remote, spool) = check_remote(&dest, &req.ship)?;
+            if req.retention.is_some() || req.max_bytes.is_some() {
+                return Err(format!(
+                    "retention and max_bytes apply to local recordings; for {} bound the spool with spool_max_bytes and expire old objects with the bucket's lifecycle rules",
+                    remote.shown
+                ));
+            }
+            let spool = check_dir(&spool).map_err(|e| format!("spool: {e}"))?;
+            (spool, Some(remote))
+        }
+    };
     let interval = within("interval", req.interval, INTERVAL_MIN, INTERVAL_MAX)?;
     let tables = match &req.tables {
         Some(names) => tables::resolve(names)?,
@@ -276,8 +358,20 @@ pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
         }
     };
     state.recorders.refuse_running_on(&dir, Instant::now())?;
+    if let Some(r) = &remote {
+        let floor = MAX_BYTES_MIN_PER_TABLE * tables.len() as u64;
+        if r.spool_max_bytes < floor {
+            return Err(format!(
+                "spool_max_bytes must be at least {floor} bytes ({} MiB per recorded table); got {}",
+                MAX_BYTES_MIN_PER_TABLE >> 20,
+                r.spool_max_bytes
+            ));
+        }
+        state.recorders.refuse_running_to(&r.shown)?;
+    }
     Ok(Config {
         dir,
+        remote,
         interval,
         process_interval,
         flush_interval,
@@ -287,4 +381,61 @@ pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
         host: layout::host_partition(&host::hostname()),
         checked_at: Instant::now(),
     })
+}
+
+/// Checks an S3 destination's parameters; returns it and its spool (not yet checked as a
+/// directory).
+fn check_remote(dest: &Destination, ship: &ShipRequest) -> Result<(Remote, String), String> {
+    let Destination::S3 { bucket, prefix } = dest else {
+        return Err("not an s3:// destination".into());
+    };
+    let shown = dest.shown();
+    let endpoint = match &ship.endpoint {
+        None => None,
+        Some(e) if e.starts_with("http://") || e.starts_with("https://") => Some(e.trim_end_matches('/').to_string()),
+        Some(e) => {
+            return Err(format!(
+                "endpoint must be an http:// or https:// URL, such as 'https://s3.eu-west-1.amazonaws.com' or 'http://127.0.0.1:9000'; got '{e}'"
+            ));
+        }
+    };
+    let region = match &ship.region {
+        Some(r) if r.trim().is_empty() => {
+            return Err("region must be a region name, such as 'us-east-1'; got an empty string".into());
+        }
+        r => r.clone(),
+    };
+    let upload_interval = match ship.upload_interval {
+        Some(d) => within("upload_interval", d, UPLOAD_INTERVAL_MIN, UPLOAD_INTERVAL_MAX)?,
+        None => UPLOAD_INTERVAL_DEFAULT,
+    };
+    let spool_max_bytes = match ship.spool_max_bytes {
+        None => SPOOL_MAX_BYTES_DEFAULT,
+        Some(b) => u64::try_from(b)
+            .ok()
+            .filter(|&b| b > 0)
+            .ok_or_else(|| format!("spool_max_bytes must be a positive number of bytes; got {b}"))?,
+    };
+    let spool = match &ship.spool {
+        Some(s) if s.contains("://") => {
+            return Err(format!("spool must be a local directory path; got '{s}'"));
+        }
+        Some(s) => s.clone(),
+        None => destination::default_spool(&shown, endpoint.as_deref(), |k| std::env::var(k).ok())
+            .ok_or("spool: neither XDG_CACHE_HOME nor HOME is set to an absolute path, so there is no default spool folder; set spool := '/path'")?
+            .display()
+            .to_string(),
+    };
+    Ok((
+        Remote {
+            bucket: bucket.clone(),
+            prefix: prefix.clone(),
+            shown,
+            endpoint,
+            region,
+            upload_interval,
+            spool_max_bytes,
+        },
+        spool,
+    ))
 }

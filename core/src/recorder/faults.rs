@@ -17,6 +17,11 @@
 //! * `SYSMON_TEST_MERGE_FANIN=<n>`: merge every `n` files of a level instead of
 //!   [`super::merge::FANIN`].
 //! * `SYSMON_TEST_BUFFER_ROWS=<n>`: buffer at most `n` rows per table while writes fail.
+//! * `SYSMON_TEST_SHIP_PAUSE=<step>:<seconds>`: the shipper (S3 destinations) prints
+//!   `sysmon-test: shipper paused at <step>` to stderr and sleeps at `<step>`: `after_upload`
+//!   (an object is in the bucket, its local copy not yet deleted), `day_before_rename` (a day's
+//!   compacted object written under its temporary name), `day_after_upload` (the day object is
+//!   in the bucket, the parts it covers not yet deleted), so a test can kill the process there.
 
 use std::io;
 use std::path::PathBuf;
@@ -29,6 +34,7 @@ pub struct Hooks {
     pub merge_pause: Option<(String, Duration)>,
     pub merge_fanin: Option<usize>,
     pub buffer_rows: Option<usize>,
+    pub ship_pause: Option<(String, Duration)>,
 }
 
 /// Where a [`LiveState`](crate::live::LiveState) takes its recorders' hooks from.
@@ -65,6 +71,10 @@ impl Hooks {
                 .and_then(|v| v.parse().ok())
                 .filter(|&n| n >= 2),
             buffer_rows: var("SYSMON_TEST_BUFFER_ROWS").and_then(|v| v.parse().ok()),
+            ship_pause: var("SYSMON_TEST_SHIP_PAUSE").and_then(|v| {
+                let (step, secs) = v.split_once(':')?;
+                Some((step.to_string(), Duration::from_secs_f64(secs.parse().ok()?)))
+            }),
         }
     }
 
@@ -79,6 +89,16 @@ impl Hooks {
             ));
         }
         Ok(())
+    }
+
+    /// Announces and sleeps if a shipper pause is set for `step`.
+    pub fn ship_pause(&self, step: &str) {
+        if let Some((s, d)) = &self.ship_pause
+            && s == step
+        {
+            eprintln!("sysmon-test: shipper paused at {step}");
+            std::thread::sleep(*d);
+        }
     }
 
     /// Sleeps if a merge pause is set for `step`.

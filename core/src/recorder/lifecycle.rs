@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::config::{Config, Request, check};
 use super::handle::{Dir, open_root};
 use super::lock::Partition;
-use super::{RecordingRow, StartedRow, layout, merge, sampler, writer};
+use super::{RecordingRow, StartedRow, layout, merge, sampler, ship, writer};
 use crate::live::LiveState;
 use crate::sample::Collector;
 use crate::schema::Timestamp;
@@ -77,6 +77,9 @@ pub struct Shared {
     pub status: Mutex<WriterStatus>,
     state: Mutex<State>,
     stopped_at: Mutex<Option<Timestamp>>,
+    /// Held by the writer while it changes the visible files of its partitions (flush, merge),
+    /// and by the shipper while it takes finished files out of the spool.
+    pub handoff: Mutex<()>,
 }
 
 impl Default for Shared {
@@ -92,6 +95,7 @@ impl Default for Shared {
             status: Mutex::new(WriterStatus::default()),
             state: Mutex::new(State::Running),
             stopped_at: Mutex::new(None),
+            handoff: Mutex::new(()),
         }
     }
 }
@@ -169,6 +173,8 @@ pub struct Recorder {
     pub started_instant: Instant,
     pub shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The uploader of an `s3://` destination.
+    pub shipper: Option<ship::Shipper>,
 }
 
 impl Recorder {
@@ -186,6 +192,15 @@ impl Recorder {
             started_at: self.started_at,
             process_interval_seconds: self.config.process_interval.as_secs_f64(),
             flush_interval_seconds: self.config.flush_interval.as_secs_f64(),
+            destination: self.destination(),
+        }
+    }
+
+    /// The destination as shown: the directory, or `s3://bucket/prefix`.
+    pub fn destination(&self) -> String {
+        match &self.config.remote {
+            Some(r) => r.shown.clone(),
+            None => self.config.dir.display().to_string(),
         }
     }
 
@@ -194,7 +209,11 @@ impl Recorder {
         let s = lock(&self.shared.status).clone();
         let sh = &self.shared;
         let dropped_at_channel = sh.samples_dropped.load(Ordering::Relaxed) * s.rows_per_tick.max(1);
-        let cpu_ns = sh.sampler_cpu_ns.load(Ordering::Relaxed) + sh.writer_cpu_ns.load(Ordering::Relaxed);
+        let shipped = self.shipper.as_ref().map(|s| s.status());
+        let cpu_ns = sh.sampler_cpu_ns.load(Ordering::Relaxed)
+            + sh.writer_cpu_ns.load(Ordering::Relaxed)
+            + shipped.as_ref().map_or(0, |s| s.cpu_ns);
+        let ship_dropped = shipped.as_ref().map_or(0, |s| s.rows_dropped);
         RecordingRow {
             id: self.id,
             dir: self.config.dir.display().to_string(),
@@ -208,7 +227,7 @@ impl Recorder {
             samples_taken: sh.samples_taken.load(Ordering::Relaxed),
             samples_missed: sh.samples_missed.load(Ordering::Relaxed),
             rows_written: s.rows_written,
-            rows_dropped: s.rows_dropped + dropped_at_channel,
+            rows_dropped: s.rows_dropped + dropped_at_channel + ship_dropped,
             files_written: s.files_written,
             bytes_written: s.bytes_written,
             files_deleted: s.files_deleted,
@@ -216,17 +235,34 @@ impl Recorder {
             last_error: s.last_error,
             last_error_at: s.last_error_at,
             cpu_seconds: cpu_ns as f64 / 1e9,
+            destination: self.destination(),
+            objects_uploaded: shipped.as_ref().map(|s| s.objects_uploaded),
+            bytes_uploaded: shipped.as_ref().map(|s| s.bytes_uploaded),
+            // Measured now: the shipper may be waiting on an unreachable store.
+            upload_backlog_bytes: shipped.as_ref().map(|_| ship::dir_bytes(&self.config.dir)),
+            last_upload_at: shipped.as_ref().and_then(|s| s.last_upload_at),
+            upload_lag_seconds: shipped.as_ref().map(|s| {
+                // Rows not yet in the bucket: the spool's oldest, or those since the last take.
+                let oldest = s.oldest_unshipped_us.min(wall_us());
+                (wall_us() - oldest) as f64 / 1e6
+            }),
         }
     }
 
-    /// Asks the threads to end and waits at most `timeout` for the final flush.
-    fn stop(&self, timeout: Duration) -> bool {
+    /// Asks the threads to end and waits at most `timeout` for the final flush (and for an
+    /// `s3://` destination, the final upload, at most [`ship::STOP_UPLOAD_TIMEOUT`] of it:
+    /// what is left stays in the spool). False when the final flush did not end in time.
+    pub fn stop(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
         self.shared.request_stop();
         if !self.shared.wait_finished(timeout) {
             return false;
         }
         for h in lock(&self.threads).drain(..) {
             let _ = h.join();
+        }
+        if let Some(s) = &self.shipper {
+            s.finish(deadline.min(Instant::now() + ship::STOP_UPLOAD_TIMEOUT));
         }
         true
     }
@@ -263,14 +299,29 @@ pub fn start_checked(state: &Arc<LiveState>, config: Config) -> Result<Arc<Recor
         merge::recover(&p.dir.path())
             .map_err(|e| format!("dir '{dir_shown}': cannot clean up {}: {e}", p.shown.display()))?;
     }
+    let id = state.recorders.next_id();
+    let shared = Arc::new(Shared::default());
+    let shipper = match &config.remote {
+        Some(_) => Some(ship::start(&config, shared.clone(), hooks.clone(), id)?),
+        None => None,
+    };
     let mut collector = Collector::new(state.roots().clone());
-    let mut baseline = collector.sample().map_err(|e| format!("cannot sample the host: {e}"))?;
+    let stop_shipper = |shipper: &Option<ship::Shipper>| {
+        if let Some(s) = shipper {
+            s.finish(Instant::now());
+        }
+    };
+    let mut baseline = match collector.sample() {
+        Ok(b) => b,
+        Err(e) => {
+            stop_shipper(&shipper);
+            return Err(format!("cannot sample the host: {e}"));
+        }
+    };
     baseline.instant = state.now();
     let baseline = Arc::new(baseline);
     state.publish(baseline.clone());
 
-    let id = state.recorders.next_id();
-    let shared = Arc::new(Shared::default());
     let (tx, rx) = sync_channel(CHANNEL_SAMPLES);
     let held = writer::Held {
         root,
@@ -282,7 +333,13 @@ pub fn start_checked(state: &Arc<LiveState>, config: Config) -> Result<Arc<Recor
         std::thread::Builder::new()
             .name(format!("sysmon-rec{id}-w"))
             .spawn(move || writer::run(config, shared, rx, state, held))
-            .map_err(|e| format!("cannot start the writer thread: {e}"))?
+    };
+    let writer = match writer {
+        Ok(w) => w,
+        Err(e) => {
+            stop_shipper(&shipper);
+            return Err(format!("cannot start the writer thread: {e}"));
+        }
     };
     let sampler = {
         let (shared, config, state) = (shared.clone(), config.clone(), state.clone());
@@ -295,6 +352,7 @@ pub fn start_checked(state: &Arc<LiveState>, config: Config) -> Result<Arc<Recor
         Err(e) => {
             // The writer sees its channel closed and ends.
             shared.request_stop();
+            stop_shipper(&shipper);
             return Err(format!("cannot start the sampling thread: {e}"));
         }
     };
@@ -305,6 +363,7 @@ pub fn start_checked(state: &Arc<LiveState>, config: Config) -> Result<Arc<Recor
         started_instant: Instant::now(),
         shared,
         threads: Mutex::new(vec![sampler, writer]),
+        shipper,
     });
     state.recorders.add(rec.clone());
     Ok(rec)

@@ -28,6 +28,7 @@
 
 pub mod columns;
 pub mod config;
+pub mod destination;
 pub mod faults;
 pub mod handle;
 pub mod layout;
@@ -37,6 +38,7 @@ pub mod merge;
 pub mod registry;
 pub mod retention;
 pub mod sampler;
+pub mod ship;
 pub mod store;
 pub mod tables;
 pub mod writer;
@@ -46,7 +48,8 @@ use crate::schema::Timestamp;
 pub use crate::procfs::syscalls::thread_cpu_ns;
 pub use config::{
     Config, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, MAX_BYTES_MIN_PER_TABLE, PROCESS_DEFAULT,
-    RETENTION_MAX, RETENTION_MIN, Request, check, resolve,
+    RETENTION_MAX, RETENTION_MIN, Remote, Request, SPOOL_MAX_BYTES_DEFAULT, ShipRequest, UPLOAD_INTERVAL_DEFAULT,
+    UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN, check, resolve,
 };
 pub use lifecycle::{
     CHANNEL_SAMPLES, EXIT_TIMEOUT, Recorder, STOP_TIMEOUT, Shared, State, WriterStatus, panic_text, start,
@@ -66,7 +69,7 @@ crate::declare_table! {
     pub struct RecordingRow => "recordings" {
         /// The recorder's id, for `stop_recording(id)`.
         id: i64 [""],
-        /// The directory it writes (absolute).
+        /// The directory it writes (absolute); for an `s3://` destination, its local spool.
         dir: String [""],
         /// Sampling interval of the host tables.
         interval_seconds: f64 ["seconds"],
@@ -102,8 +105,20 @@ crate::declare_table! {
         last_error: Option<String> [""],
         /// When `last_error` happened.
         last_error_at: Option<Timestamp> [""],
-        /// CPU time used by the recorder's two threads.
+        /// CPU time used by the recorder's threads (sampling, writing, and uploading for `s3://`).
         cpu_seconds: f64 ["seconds"],
+        /// Where the recording goes: the directory, or `s3://bucket/prefix` (never credentials).
+        destination: String [""],
+        /// Objects uploaded to the bucket; NULL for a local recording.
+        objects_uploaded: Option<u64> [""],
+        /// Bytes of those objects; NULL for a local recording.
+        bytes_uploaded: Option<u64> ["bytes"],
+        /// Bytes in the spool not yet in the bucket; NULL for a local recording.
+        upload_backlog_bytes: Option<u64> ["bytes"],
+        /// When an object was last uploaded; NULL for a local recording or before the first upload.
+        last_upload_at: Option<Timestamp> [""],
+        /// Age of the oldest row not yet in the bucket (at most about `flush_interval` + `upload_interval` while uploads succeed); NULL for a local recording.
+        upload_lag_seconds: Option<f64> ["seconds"],
     }
 }
 
@@ -124,6 +139,8 @@ crate::declare_table! {
         process_interval_seconds: f64 ["seconds"],
         /// How long rows wait in memory before they are written.
         flush_interval_seconds: f64 ["seconds"],
+        /// Where the recording goes: the directory, or `s3://bucket/prefix` (never credentials).
+        destination: String [""],
     }
 }
 

@@ -61,6 +61,21 @@ impl Recorders {
         }
     }
 
+    /// An error if a running recorder uploads to the S3 destination `shown` (two recorders of
+    /// one host would write the same objects).
+    pub fn refuse_running_to(&self, shown: &str) -> Result<(), String> {
+        let running = lock(&self.list)
+            .iter()
+            .find(|r| r.config.remote.as_ref().is_some_and(|m| m.shown == shown) && r.state() == State::Running)
+            .map(|r| r.id);
+        match running {
+            Some(other) => Err(format!(
+                "recorder {other} is already recording into '{shown}' for this host; stop it first with stop_recording({other})"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The recorder with this id, if any.
     pub fn get(&self, id: i64) -> Option<Arc<Recorder>> {
         lock(&self.list).iter().find(|r| r.id == id).cloned()
@@ -103,6 +118,14 @@ impl Recorders {
         for r in &recs {
             r.shared
                 .wait_finished(deadline.saturating_duration_since(Instant::now()));
+        }
+        // Then the final uploads of `s3://` destinations, within what is left of `timeout`.
+        for r in &recs {
+            if let Some(s) = &r.shipper
+                && r.shared.wait_finished(Duration::ZERO)
+            {
+                s.finish(deadline);
+            }
         }
     }
 }

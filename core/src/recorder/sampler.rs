@@ -196,6 +196,7 @@ mod tests {
         let state = LiveState::new(Roots::test_fixture("modern"));
         let config = Config {
             dir: std::env::temp_dir(),
+            remote: None,
             interval: Duration::from_millis(20),
             process_interval: Duration::from_secs(3600),
             flush_interval: Duration::from_secs(1),

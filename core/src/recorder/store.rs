@@ -275,6 +275,24 @@ pub fn merge_files(
     inputs: &[PathBuf],
     kv: Vec<KeyValue>,
 ) -> io::Result<(u64, u64)> {
+    merge_files_then(hooks, dir, final_name, decl, schema, inputs, kv, || {
+        hooks.merge_pause("before_rename")
+    })
+}
+
+/// [`merge_files`], calling `before_rename` once the merged file is complete under its
+/// temporary name (the shipper's day compaction pauses there in tests).
+#[allow(clippy::too_many_arguments)]
+pub fn merge_files_then(
+    hooks: &Hooks,
+    dir: &Path,
+    final_name: &str,
+    decl: &TableDecl,
+    schema: &SchemaRef,
+    inputs: &[PathBuf],
+    kv: Vec<KeyValue>,
+    before_rename: impl FnOnce(),
+) -> io::Result<(u64, u64)> {
     let mut rows = 0u64;
     let key = series_key(decl);
     let mut chunk: Vec<RecordBatch> = Vec::new();
@@ -303,7 +321,7 @@ pub fn merge_files(
             }
             write_sorted(w, schema, &key, &mut chunk)
         },
-        || hooks.merge_pause("before_rename"),
+        before_rename,
     )?;
     Ok((bytes, rows))
 }

@@ -338,6 +338,7 @@ fn merge_keeps_every_row_once_and_recovery_finishes_a_crashed_merge() {
 fn test_config(dir: &Path, flush: Duration) -> Config {
     Config {
         dir: dir.to_path_buf(),
+        remote: None,
         interval: Duration::from_secs(1),
         process_interval: Duration::from_secs(60),
         flush_interval: flush,
@@ -424,6 +425,7 @@ fn check_refuses_bad_requests() {
         flush_interval: None,
         retention: None,
         max_bytes: None,
+        ship: Default::default(),
     };
     let file = dir.join("afile");
     fs::write(&file, b"x").unwrap();
@@ -494,6 +496,7 @@ fn records_a_fixture_tree_stops_and_refuses_a_second_recorder_on_the_same_dir() 
         flush_interval: Some(Duration::from_millis(200)),
         retention: None,
         max_bytes: None,
+        ship: Default::default(),
     };
     let rec = start(&state, &req).unwrap();
     let e = start(&state, &req).err().unwrap();
@@ -527,6 +530,7 @@ fn fast_request(dir: &Path, tables: &[&str]) -> Request {
         flush_interval: Some(Duration::from_millis(100)),
         retention: None,
         max_bytes: None,
+        ship: Default::default(),
     }
 }
 

@@ -345,6 +345,10 @@ impl Writer {
     }
 
     fn flush_table(&mut self, ti: usize, failures: &mut Vec<Failure>) -> bool {
+        // The shipper of an `s3://` destination takes finished files only while no flush or
+        // merge changes them.
+        let shared = Arc::clone(&self.shared);
+        let _handoff = lock(&shared.handoff);
         let nothing = {
             let t = &self.tables[ti];
             t.batch.is_empty() && t.pending.is_empty() && t.days_to_close.is_empty()

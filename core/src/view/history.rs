@@ -1,0 +1,1084 @@
+//! Recorded history for the charts: a table of one host over a time range, read from the
+//! recording's Parquet files and downsampled per pixel to min/avg/max.
+//!
+//! Reading prunes three times before it decodes a value: by folder (`<table>/host=<h>/` and the
+//! `date=` folders the range touches), by file name (each names its first and last `ts`, see
+//! [`layout::FileName`]), and by the `ts` statistics of each row group (merged files have
+//! them). Only the columns a chart draws are decoded ([`ProjectionMask`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type, UInt64Type};
+use arrow_array::{Array, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::statistics::Statistics;
+
+use super::json;
+use super::query::{Query, shorten};
+use crate::recorder::handle::open_nofollow;
+use crate::recorder::layout::{self, host_partition};
+use crate::schema::TableDecl;
+
+/// The parameters `/api/history` accepts.
+pub const PARAMS: &[&str] = &["table", "host", "from", "to", "width"];
+
+/// The widest range one request may ask for.
+pub const MAX_RANGE_MS: i64 = 400 * 86_400_000;
+/// The most buckets (pixels) one request may ask for.
+pub const MAX_WIDTH: usize = 10_000;
+pub const DEFAULT_WIDTH: usize = 1_000;
+/// The range when `from` is left out: the 15 minutes before `to`.
+pub const DEFAULT_RANGE_MS: i64 = 15 * 60_000;
+
+/// What the charts draw from one recorded table.
+#[derive(Debug)]
+pub struct ChartTable {
+    /// The recorder's folder name.
+    pub name: &'static str,
+    /// The columns that tell a row's series apart (`device`, `cpu`, ...), joined with `/`.
+    pub key: &'static [&'static str],
+    /// Rows are kept only where these BOOLEAN columns are NULL or have this value (physical
+    /// disks and interfaces, as `system_metrics` sums them).
+    pub keep: &'static [(&'static str, bool)],
+    /// The numeric columns drawn.
+    pub columns: &'static [&'static str],
+}
+
+/// Every recorded table the dashboard and the report draw.
+pub const CHART_TABLES: &[ChartTable] = &[
+    ChartTable {
+        name: "metrics",
+        key: &[],
+        keep: &[],
+        columns: &[
+            "cpu_user_pct",
+            "cpu_nice_pct",
+            "cpu_system_pct",
+            "cpu_iowait_pct",
+            "cpu_irq_pct",
+            "cpu_softirq_pct",
+            "cpu_steal_pct",
+            "mem_used_bytes",
+            "mem_cached_bytes",
+            "mem_buffers_bytes",
+            "swap_used_bytes",
+            "load_1m",
+            "load_5m",
+            "load_15m",
+        ],
+    },
+    ChartTable {
+        name: "cpus",
+        key: &["cpu"],
+        keep: &[],
+        columns: &["cpu_busy_pct"],
+    },
+    ChartTable {
+        name: "disks",
+        key: &["device"],
+        keep: &[("is_partition", false), ("is_virtual", false)],
+        columns: &["read_bytes_per_sec", "write_bytes_per_sec"],
+    },
+    ChartTable {
+        name: "networks",
+        key: &["interface"],
+        keep: &[("is_physical", true)],
+        columns: &["rx_bytes_per_sec", "tx_bytes_per_sec"],
+    },
+    ChartTable {
+        name: "pressure",
+        key: &["resource", "kind"],
+        keep: &[],
+        columns: &["stall_pct"],
+    },
+];
+
+pub fn chart_table(name: &str) -> Option<&'static ChartTable> {
+    CHART_TABLES.iter().find(|t| t.name == name)
+}
+
+impl ChartTable {
+    /// The declaration of the table's rows.
+    pub fn decl(&self) -> Option<&'static TableDecl> {
+        crate::recorder::tables::find(self.name).map(|t| t.decl())
+    }
+
+    fn unit(&self, column: &str) -> &'static str {
+        self.decl()
+            .and_then(|d| d.columns.iter().find(|c| c.name == column))
+            .map_or("", |c| c.unit)
+    }
+}
+
+/// One `/api/history` request, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub table: &'static ChartTable,
+    pub host: String,
+    /// Milliseconds since the epoch: rows with `from <= ts < to`.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Buckets (pixels) to downsample to.
+    pub width: usize,
+}
+
+impl PartialEq for ChartTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for ChartTable {}
+
+fn table_names() -> String {
+    CHART_TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+}
+
+/// Milliseconds since the epoch, as an integer.
+fn parse_ms(name: &str, v: &str) -> Result<i64, String> {
+    v.parse::<i64>()
+        .ok()
+        .filter(|ms| (0..=253_402_300_799_999).contains(ms))
+        .ok_or_else(|| {
+            format!(
+                "{name} must be milliseconds since 1970-01-01 UTC (an integer, as JavaScript's Date.now()); got '{}'",
+                shorten(v)
+            )
+        })
+}
+
+impl Request {
+    /// From `/api/history`'s query; `now_ms` is the default `to`.
+    pub fn parse(q: &Query, now_ms: i64) -> Result<Request, String> {
+        let table = match q.get("table") {
+            None => return Err(format!("table is required; accepted: {}", table_names())),
+            Some(t) => {
+                chart_table(t).ok_or_else(|| format!("unknown table '{}'; accepted: {}", shorten(t), table_names()))?
+            }
+        };
+        let host = q.get("host").unwrap_or("");
+        check_host(host)?;
+        let to_ms = match q.get("to") {
+            None => now_ms,
+            Some(v) => parse_ms("to", v)?,
+        };
+        let from_ms = match q.get("from") {
+            None => to_ms - DEFAULT_RANGE_MS,
+            Some(v) => parse_ms("from", v)?,
+        };
+        if from_ms >= to_ms {
+            return Err(format!("from ({from_ms}) must be before to ({to_ms})"));
+        }
+        if to_ms - from_ms > MAX_RANGE_MS {
+            return Err(format!(
+                "the range from {from_ms} to {to_ms} is longer than the most one request reads, 400 days"
+            ));
+        }
+        let width = match q.get("width") {
+            None => DEFAULT_WIDTH,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|w| (1..=MAX_WIDTH).contains(w))
+                .ok_or_else(|| {
+                    format!(
+                        "width must be a whole number of pixels from 1 to {MAX_WIDTH}; got '{}'",
+                        shorten(v)
+                    )
+                })?,
+        };
+        Ok(Request {
+            table,
+            host: host.to_string(),
+            from_ms,
+            to_ms,
+            width,
+        })
+    }
+}
+
+/// A host name as the recorder writes it into `host=<name>` (see [`host_partition`]).
+pub fn check_host(host: &str) -> Result<(), String> {
+    if host.is_empty() {
+        return Err("host is required: a host name as /api/hosts lists it".into());
+    }
+    if host_partition(host) != host {
+        return Err(format!(
+            "host '{}' is not a recorded host name (letters, digits, '-', '.', '_')",
+            shorten(host)
+        ));
+    }
+    Ok(())
+}
+
+/// Why history could not be read.
+#[derive(Debug)]
+pub enum Error {
+    /// The host has no recording under the directory; the hosts found.
+    UnknownHost {
+        host: String,
+        found: Vec<String>,
+    },
+    Io(String),
+}
+
+impl Error {
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::UnknownHost { .. } => 404,
+            Error::Io(_) => 500,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::UnknownHost { host, found } if found.is_empty() => {
+                write!(f, "no recording of host '{host}': the directory holds no recorded host")
+            }
+            Error::UnknownHost { host, found } => {
+                write!(f, "no recording of host '{host}'; hosts found: {}", found.join(", "))
+            }
+            Error::Io(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e.to_string())
+    }
+}
+
+/// A recorded host: the tables it has and the time its files cover.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    pub host: String,
+    pub tables: Vec<&'static str>,
+    /// The smallest first and largest last `ts` of its files (microseconds), from their names.
+    pub first_us: Option<i64>,
+    pub last_us: Option<i64>,
+}
+
+/// The hosts recorded under `dir` (in any recordable table), by name.
+pub fn hosts(dir: &Path) -> io::Result<Vec<Host>> {
+    let mut out: Vec<Host> = Vec::new();
+    for t in crate::recorder::tables::all() {
+        let rd = match std::fs::read_dir(dir.join(t.name)) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in rd {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            let name = entry.file_name();
+            let Some(h) = name.to_str().and_then(|n| n.strip_prefix("host=")) else {
+                continue;
+            };
+            let (mut first, mut last) = (None::<i64>, None::<i64>);
+            for (_, day) in layout::list_days(&entry.path())? {
+                for f in layout::list_names(&day)? {
+                    first = Some(first.map_or(f.name.first_us, |v| v.min(f.name.first_us)));
+                    last = Some(last.map_or(f.name.last_us, |v| v.max(f.name.last_us)));
+                }
+            }
+            let host = match out.iter_mut().find(|x| x.host == h) {
+                Some(x) => x,
+                None => {
+                    out.push(Host {
+                        host: h.to_string(),
+                        tables: Vec::new(),
+                        first_us: None,
+                        last_us: None,
+                    });
+                    out.last_mut().ok_or_else(|| io::Error::other("host list"))?
+                }
+            };
+            host.tables.push(t.name);
+            host.first_us = match (host.first_us, first) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            host.last_us = match (host.last_us, last) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    out.sort_by(|a, b| a.host.cmp(&b.host));
+    Ok(out)
+}
+
+/// `/api/hosts`: `{"dir": ..., "hosts": [{"host", "tables", "first_ms", "last_ms"}]}`.
+pub fn hosts_json(dir: Option<&Path>) -> Result<String, String> {
+    let mut out = String::from("{\"dir\":");
+    let Some(dir) = dir else {
+        out.push_str("null,\"hosts\":[]}");
+        return Ok(out);
+    };
+    json::string(&mut out, &dir.to_string_lossy());
+    out.push_str(",\"hosts\":[");
+    let list = hosts(dir).map_err(|e| format!("cannot list the hosts under '{}': {e}", dir.display()))?;
+    for (i, h) in list.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        json::key(&mut out, true, "host");
+        json::string(&mut out, &h.host);
+        json::key(&mut out, false, "tables");
+        out.push('[');
+        for (j, t) in h.tables.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            json::string(&mut out, t);
+        }
+        out.push(']');
+        json::key(&mut out, false, "first_ms");
+        json::opt(&mut out, h.first_us.map(|u| (u / 1000) as f64));
+        json::key(&mut out, false, "last_ms");
+        json::opt(&mut out, h.last_us.map(|u| (u / 1000) as f64));
+        out.push('}');
+    }
+    out.push_str("]}");
+    Ok(out)
+}
+
+/// One series of one column, downsampled.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// The key columns' values joined with `/`; empty for a table of one row per tick.
+    pub key: String,
+    pub column: &'static str,
+    pub unit: &'static str,
+    /// Per bucket of [`History::t_us`]: `None` where this series had no value.
+    pub min: Vec<Option<f64>>,
+    pub avg: Vec<Option<f64>>,
+    pub max: Vec<Option<f64>>,
+}
+
+/// The answer to one request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct History {
+    pub table: &'static str,
+    pub host: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub width: usize,
+    /// The length of one bucket.
+    pub bucket_us: i64,
+    /// The start of each bucket that has a value in some series, in order.
+    pub t_us: Vec<i64>,
+    pub series: Vec<Series>,
+    /// Rows in the range (before the `keep` filter).
+    pub rows_read: u64,
+    pub files_read: u64,
+    pub row_groups_read: u64,
+    pub row_groups_skipped: u64,
+}
+
+impl History {
+    /// `{"table", "host", "from_ms", "to_ms", "width", "bucket_ms", "rows_read", ..., "t": [seconds],
+    /// "series": [{"key", "column", "unit", "min": [...], "avg": [...], "max": [...]}]}`.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(64 + self.t_us.len() * 12 * (1 + 3 * self.series.len()));
+        out.push('{');
+        json::key(&mut out, true, "table");
+        json::string(&mut out, self.table);
+        json::key(&mut out, false, "host");
+        json::string(&mut out, &self.host);
+        for (k, v) in [
+            ("from_ms", self.from_ms as f64),
+            ("to_ms", self.to_ms as f64),
+            ("width", self.width as f64),
+            ("bucket_ms", self.bucket_us as f64 / 1000.0),
+            ("rows_read", self.rows_read as f64),
+            ("files_read", self.files_read as f64),
+            ("row_groups_read", self.row_groups_read as f64),
+            ("row_groups_skipped", self.row_groups_skipped as f64),
+        ] {
+            json::key(&mut out, false, k);
+            json::number(&mut out, v);
+        }
+        json::key(&mut out, false, "t");
+        out.push('[');
+        for (i, t) in self.t_us.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json::number(&mut out, *t as f64 / 1e6);
+        }
+        out.push(']');
+        json::key(&mut out, false, "series");
+        out.push('[');
+        for (i, s) in self.series.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('{');
+            json::key(&mut out, true, "key");
+            json::string(&mut out, &s.key);
+            json::key(&mut out, false, "column");
+            json::string(&mut out, s.column);
+            json::key(&mut out, false, "unit");
+            json::string(&mut out, s.unit);
+            for (name, v) in [("min", &s.min), ("avg", &s.avg), ("max", &s.max)] {
+                json::key(&mut out, false, name);
+                out.push('[');
+                for (j, x) in v.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    json::opt_compact(&mut out, *x);
+                }
+                out.push(']');
+            }
+            out.push('}');
+        }
+        out.push_str("]}");
+        out
+    }
+}
+
+/// Per-pixel min/avg/max of many series over `[from, to)`.
+pub struct Downsampler {
+    from_us: i64,
+    to_us: i64,
+    bucket_us: i64,
+    width: usize,
+    /// Per series: min, max, sum and count per bucket.
+    series: Vec<Acc>,
+    index: HashMap<(String, usize), usize>,
+}
+
+struct Acc {
+    key: String,
+    column: usize,
+    min: Vec<f64>,
+    max: Vec<f64>,
+    sum: Vec<f64>,
+    n: Vec<u32>,
+}
+
+impl Downsampler {
+    pub fn new(from_us: i64, to_us: i64, width: usize) -> Downsampler {
+        let width = width.max(1);
+        let span = (to_us - from_us).max(1);
+        let bucket_us = ((span + width as i64 - 1) / width as i64).max(1);
+        Downsampler {
+            from_us,
+            to_us,
+            bucket_us,
+            width: usize::try_from((span + bucket_us - 1) / bucket_us).unwrap_or(width),
+            series: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    /// The accumulator of column `column` of series `key`.
+    pub fn series(&mut self, key: &str, column: usize) -> usize {
+        if let Some(&i) = self.index.get(&(key.to_string(), column)) {
+            return i;
+        }
+        let w = self.width;
+        self.series.push(Acc {
+            key: key.to_string(),
+            column,
+            min: vec![f64::INFINITY; w],
+            max: vec![f64::NEG_INFINITY; w],
+            sum: vec![0.0; w],
+            n: vec![0; w],
+        });
+        self.index.insert((key.to_string(), column), self.series.len() - 1);
+        self.series.len() - 1
+    }
+
+    /// Adds what `other` (over the same range and width) accumulated.
+    pub fn merge(&mut self, other: Downsampler) {
+        for a in other.series {
+            let i = self.series(&a.key, a.column);
+            let b = &mut self.series[i];
+            for k in 0..b.n.len().min(a.n.len()) {
+                if a.n[k] > 0 {
+                    b.n[k] += a.n[k];
+                    b.sum[k] += a.sum[k];
+                    b.min[k] = b.min[k].min(a.min[k]);
+                    b.max[k] = b.max[k].max(a.max[k]);
+                }
+            }
+        }
+    }
+
+    /// The bucket of `ts_us`; `None` outside the range.
+    #[inline]
+    pub fn bucket(&self, ts_us: i64) -> Option<usize> {
+        if ts_us < self.from_us || ts_us >= self.to_us {
+            return None;
+        }
+        Some(((ts_us - self.from_us) / self.bucket_us) as usize)
+    }
+
+    #[inline]
+    pub fn add(&mut self, series: usize, bucket: usize, v: f64) {
+        if !v.is_finite() {
+            return;
+        }
+        let a = &mut self.series[series];
+        if let Some(n) = a.n.get_mut(bucket) {
+            *n += 1;
+            a.sum[bucket] += v;
+            a.min[bucket] = a.min[bucket].min(v);
+            a.max[bucket] = a.max[bucket].max(v);
+        }
+    }
+
+    /// The buckets with a value in some series; each series (sorted by key, then `columns`'
+    /// order) with `None` where it had none.
+    pub fn finish(self, columns: &[&'static str], unit: impl Fn(&str) -> &'static str) -> (i64, Vec<i64>, Vec<Series>) {
+        let used: Vec<usize> = (0..self.width)
+            .filter(|&b| self.series.iter().any(|s| s.n[b] > 0))
+            .collect();
+        let t_us = used.iter().map(|&b| self.from_us + b as i64 * self.bucket_us).collect();
+        let mut series: Vec<Series> = self
+            .series
+            .into_iter()
+            .map(|a| {
+                let pick = |f: &dyn Fn(usize) -> f64| -> Vec<Option<f64>> {
+                    used.iter().map(|&b| (a.n[b] > 0).then(|| f(b))).collect()
+                };
+                let column = columns.get(a.column).copied().unwrap_or("");
+                Series {
+                    min: pick(&|b| a.min[b]),
+                    avg: pick(&|b| a.sum[b] / a.n[b] as f64),
+                    max: pick(&|b| a.max[b]),
+                    key: a.key,
+                    column,
+                    unit: unit(column),
+                }
+            })
+            .collect();
+        let order = |c: &str| columns.iter().position(|x| *x == c);
+        series.sort_by(|a, b| natural(&a.key, &b.key).then(order(a.column).cmp(&order(b.column))));
+        (self.bucket_us, t_us, series)
+    }
+}
+
+/// `cpu2` before `cpu10`: digit runs compare as numbers.
+fn natural(a: &str, b: &str) -> std::cmp::Ordering {
+    let split = |s: &str| -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        let mut text = String::new();
+        let mut num: Option<u64> = None;
+        for c in s.chars() {
+            match c.to_digit(10) {
+                Some(d) => num = Some(num.unwrap_or(0).saturating_mul(10).saturating_add(d as u64)),
+                None => {
+                    if let Some(n) = num.take() {
+                        out.push((std::mem::take(&mut text), n));
+                    }
+                    text.push(c);
+                }
+            }
+        }
+        out.push((text, num.unwrap_or(0)));
+        out
+    };
+    split(a).cmp(&split(b))
+}
+
+/// A column read as numbers.
+enum Num<'a> {
+    F64(&'a PrimitiveArray<Float64Type>),
+    U64(&'a PrimitiveArray<UInt64Type>),
+    I64(&'a PrimitiveArray<Int64Type>),
+    I32(&'a PrimitiveArray<Int32Type>),
+    U32(&'a PrimitiveArray<UInt32Type>),
+}
+
+impl<'a> Num<'a> {
+    fn of(a: &'a dyn Array) -> Option<Num<'a>> {
+        a.as_primitive_opt::<Float64Type>()
+            .map(Num::F64)
+            .or_else(|| a.as_primitive_opt::<UInt64Type>().map(Num::U64))
+            .or_else(|| a.as_primitive_opt::<Int64Type>().map(Num::I64))
+            .or_else(|| a.as_primitive_opt::<Int32Type>().map(Num::I32))
+            .or_else(|| a.as_primitive_opt::<UInt32Type>().map(Num::U32))
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<f64> {
+        macro_rules! at {
+            ($a:expr) => {
+                $a.is_valid(i).then(|| $a.value(i) as f64)
+            };
+        }
+        match self {
+            Num::F64(a) => at!(a),
+            Num::U64(a) => at!(a),
+            Num::I64(a) => at!(a),
+            Num::I32(a) => at!(a),
+            Num::U32(a) => at!(a),
+        }
+    }
+}
+
+/// A key column: text or an integer.
+enum KeyCol<'a> {
+    Str(&'a StringArray),
+    Num(Num<'a>),
+}
+
+impl KeyCol<'_> {
+    fn same(&self, a: usize, b: usize) -> bool {
+        match self {
+            KeyCol::Str(s) => s.is_valid(a) == s.is_valid(b) && s.value(a) == s.value(b),
+            KeyCol::Num(n) => n.get(a) == n.get(b),
+        }
+    }
+
+    fn text(&self, i: usize) -> String {
+        match self {
+            KeyCol::Str(s) if s.is_valid(i) => s.value(i).to_string(),
+            KeyCol::Num(n) => n.get(i).map(|v| format!("{v}")).unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Reads one table of one host under `dir` over the request's range.
+pub fn read(dir: &Path, req: &Request) -> Result<History, Error> {
+    let t = req.table;
+    let host_dir = layout::host_dir(dir, t.name, &req.host);
+    let from_us = req.from_ms.saturating_mul(1000);
+    let to_us = req.to_ms.saturating_mul(1000);
+    let mut ds = Downsampler::new(from_us, to_us, req.width);
+    let mut h = History {
+        table: t.name,
+        host: req.host.clone(),
+        from_ms: req.from_ms,
+        to_ms: req.to_ms,
+        width: req.width,
+        bucket_us: 0,
+        t_us: Vec::new(),
+        series: Vec::new(),
+        rows_read: 0,
+        files_read: 0,
+        row_groups_read: 0,
+        row_groups_skipped: 0,
+    };
+    if !host_dir.is_dir() {
+        let found: Vec<String> = hosts(dir)?.into_iter().map(|h| h.host).collect();
+        if !found.contains(&req.host) {
+            return Err(Error::UnknownHost {
+                host: req.host.clone(),
+                found,
+            });
+        }
+    }
+    let (first_day, last_day) = (layout::day_of(from_us), layout::day_of(to_us - 1));
+    let mut files: Vec<PathBuf> = Vec::new();
+    for (day, day_dir) in layout::list_days(&host_dir)? {
+        if day < first_day || day > last_day {
+            continue;
+        }
+        for f in layout::list_names(&day_dir)? {
+            if f.name.last_us >= from_us && f.name.first_us < to_us {
+                files.push(f.path);
+            }
+        }
+    }
+    // Files are read on up to one thread per core (a week is seven day files), each into its
+    // own accumulators, merged at the end.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_THREADS)
+        .min(files.len())
+        .max(1);
+    if threads == 1 {
+        read_files(&files, t, &mut ds, &mut h)?;
+    } else {
+        let parts: Vec<Vec<PathBuf>> = (0..threads)
+            .map(|i| files.iter().skip(i).step_by(threads).cloned().collect())
+            .collect();
+        let results: Vec<Result<(Downsampler, History), Error>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .map(|part| {
+                    let mut pd = Downsampler::new(from_us, to_us, req.width);
+                    let mut ph = h.clone();
+                    scope.spawn(move || read_files(part, t, &mut pd, &mut ph).map(|()| (pd, ph)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|j| {
+                    j.join()
+                        .unwrap_or_else(|_| Err(Error::Io("internal error: a history reader thread panicked".into())))
+                })
+                .collect()
+        });
+        for r in results {
+            let (pd, ph) = r?;
+            ds.merge(pd);
+            h.rows_read += ph.rows_read;
+            h.files_read += ph.files_read;
+            h.row_groups_read += ph.row_groups_read;
+            h.row_groups_skipped += ph.row_groups_skipped;
+        }
+    }
+    let (bucket_us, t_us, series) = ds.finish(t.columns, |c| t.unit(c));
+    h.bucket_us = bucket_us;
+    h.t_us = t_us;
+    h.series = series;
+    Ok(h)
+}
+
+/// The most threads one request reads with.
+pub const MAX_THREADS: usize = 8;
+
+fn read_files(files: &[PathBuf], t: &ChartTable, ds: &mut Downsampler, h: &mut History) -> Result<(), Error> {
+    for path in files {
+        match read_file(path, t, ds, h) {
+            Ok(()) => {}
+            // Merged away or deleted by retention between the listing and the open.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::Io(format!("reading '{}': {e}", path.display()))),
+        }
+    }
+    Ok(())
+}
+
+fn perr(e: impl fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+fn read_file(path: &Path, t: &ChartTable, ds: &mut Downsampler, h: &mut History) -> io::Result<()> {
+    let (from_us, to_us) = (ds.from_us, ds.to_us);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(open_nofollow(path)?).map_err(perr)?;
+    let meta = builder.metadata().clone();
+    let sd = meta.file_metadata().schema_descr();
+    let leaf = |name: &str| (0..sd.num_columns()).find(|&i| sd.column(i).name() == name);
+    let Some(ts_leaf) = leaf("ts") else {
+        return Ok(());
+    };
+    let names = std::iter::once("ts")
+        .chain(t.key.iter().copied())
+        .chain(t.keep.iter().map(|(c, _)| *c))
+        .chain(t.columns.iter().copied());
+    let leaves: Vec<usize> = names.filter_map(leaf).collect();
+    let groups: Vec<usize> = (0..meta.num_row_groups())
+        .filter(|&i| match meta.row_group(i).column(ts_leaf).statistics() {
+            Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
+                (Some(&lo), Some(&hi)) => hi >= from_us && lo < to_us,
+                _ => true,
+            },
+            _ => true,
+        })
+        .collect();
+    h.files_read += 1;
+    h.row_groups_read += groups.len() as u64;
+    h.row_groups_skipped += (meta.num_row_groups() - groups.len()) as u64;
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let mask = ProjectionMask::leaves(sd, leaves);
+    let reader = builder
+        .with_projection(mask)
+        .with_row_groups(groups)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(perr)?;
+    for batch in reader {
+        let batch = batch.map_err(perr)?;
+        add_batch(&batch, t, ds, h);
+    }
+    Ok(())
+}
+
+fn add_batch(batch: &RecordBatch, t: &ChartTable, ds: &mut Downsampler, h: &mut History) {
+    let Some(ts) = batch
+        .column_by_name("ts")
+        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+    else {
+        return;
+    };
+    let keys: Vec<KeyCol<'_>> = t
+        .key
+        .iter()
+        .filter_map(|k| {
+            let c = batch.column_by_name(k)?;
+            c.as_string_opt::<i32>()
+                .map(KeyCol::Str)
+                .or_else(|| Num::of(c.as_ref()).map(KeyCol::Num))
+        })
+        .collect();
+    let keep: Vec<(&BooleanArray, bool)> = t
+        .keep
+        .iter()
+        .filter_map(|(c, v)| Some((batch.column_by_name(c)?.as_boolean_opt()?, *v)))
+        .collect();
+    let values: Vec<(usize, Num<'_>)> = t
+        .columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| Some((i, Num::of(batch.column_by_name(c)?.as_ref())?)))
+        .collect();
+    // Per row: its bucket and its series (rows of one series are contiguous in merged files,
+    // so the key is compared with the previous row's and formatted only where it changes),
+    // then each column added in one pass over the rows.
+    let n = batch.num_rows();
+    let mut rows: Vec<(u32, u32)> = Vec::with_capacity(n); // (row, bucket)
+    let mut groups: Vec<u32> = Vec::with_capacity(n); // index into `ids`
+    let mut ids: Vec<Vec<usize>> = Vec::new();
+    let mut prev: Option<usize> = None;
+    for row in 0..n {
+        if !ts.is_valid(row) {
+            continue;
+        }
+        let Some(bucket) = ds.bucket(ts.value(row)) else {
+            continue;
+        };
+        h.rows_read += 1;
+        if keep.iter().any(|(a, v)| a.is_valid(row) && a.value(row) != *v) {
+            continue;
+        }
+        let same = prev.is_some_and(|p| keys.iter().all(|k| k.same(p, row)));
+        if !same || ids.is_empty() {
+            let key: Vec<String> = keys.iter().map(|k| k.text(row)).collect();
+            let key = key.join("/");
+            ids.push(values.iter().map(|(i, _)| ds.series(&key, *i)).collect());
+        }
+        prev = Some(row);
+        rows.push((row as u32, bucket as u32));
+        groups.push((ids.len() - 1) as u32);
+    }
+    for (j, (_, col)) in values.iter().enumerate() {
+        macro_rules! add_all {
+            ($a:expr) => {{
+                let a = $a;
+                let vals = a.values();
+                let nulls = a.null_count() > 0;
+                for (&(row, bucket), &g) in rows.iter().zip(&groups) {
+                    let row = row as usize;
+                    if nulls && a.is_null(row) {
+                        continue;
+                    }
+                    ds.add(ids[g as usize][j], bucket as usize, vals[row] as f64);
+                }
+            }};
+        }
+        match col {
+            Num::F64(a) => add_all!(a),
+            Num::U64(a) => add_all!(a),
+            Num::I64(a) => add_all!(a),
+            Num::I32(a) => add_all!(a),
+            Num::U32(a) => add_all!(a),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::fixture;
+
+    fn q(s: &str) -> Result<Request, String> {
+        Request::parse(&Query::parse(s, PARAMS).unwrap(), 1_700_000_000_000)
+    }
+
+    #[test]
+    fn parses_ranges_and_hosts() {
+        let r = q("table=cpus&host=web-1&from=1000&to=2000&width=10").unwrap();
+        assert_eq!(
+            (r.table.name, r.host.as_str(), r.from_ms, r.to_ms, r.width),
+            ("cpus", "web-1", 1000, 2000, 10)
+        );
+        let r = q("table=metrics&host=h").unwrap();
+        assert_eq!(
+            (r.from_ms, r.to_ms, r.width),
+            (1_700_000_000_000 - 900_000, 1_700_000_000_000, 1000)
+        );
+        let err = |s: &str| q(s).unwrap_err();
+        assert!(err("host=h").starts_with("table is required; accepted: metrics, cpus"));
+        assert!(err("table=sockets&host=h").starts_with("unknown table 'sockets'"));
+        assert!(err("table=metrics").starts_with("host is required"));
+        assert!(err("table=metrics&host=a/b").contains("is not a recorded host name"));
+        assert!(err("table=metrics&host=..").contains("is not a recorded host name"));
+        assert!(err("table=metrics&host=h&from=yesterday").starts_with("from must be milliseconds since 1970"));
+        assert!(err("table=metrics&host=h&from=-5").starts_with("from must be"));
+        assert!(err("table=metrics&host=h&to=1.5").starts_with("to must be"));
+        assert_eq!(
+            err("table=metrics&host=h&from=5&to=5"),
+            "from (5) must be before to (5)"
+        );
+        assert!(err("table=metrics&host=h&from=0&to=99999999999").contains("400 days"));
+        assert!(
+            err("table=metrics&host=h&width=0").starts_with("width must be a whole number of pixels from 1 to 10000")
+        );
+        assert!(err("table=metrics&host=h&width=10001").starts_with("width must be"));
+    }
+
+    #[test]
+    fn downsamples_per_bucket_to_min_avg_max() {
+        let mut d = Downsampler::new(0, 1000, 10);
+        let a = d.series("x", 0);
+        let b = d.series("cpu10", 0);
+        let c = d.series("cpu2", 0);
+        assert_eq!(d.series("x", 0), a);
+        for (ts, v) in [
+            (0, 1.0),
+            (50, 3.0),
+            (99, 2.0),
+            (100, 7.0),
+            (999, 5.0),
+            (1000, 100.0),
+            (-1, 100.0),
+        ] {
+            if let Some(bucket) = d.bucket(ts) {
+                d.add(a, bucket, v);
+            }
+        }
+        d.add(a, 0, f64::NAN);
+        d.add(b, 9, 1.0);
+        d.add(c, 9, 2.0);
+        let (bucket_us, t, s) = d.finish(&["v"], |_| "percent");
+        assert_eq!(bucket_us, 100);
+        assert_eq!(t, vec![0, 100, 900], "only buckets with values");
+        assert_eq!(
+            s.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(),
+            ["cpu2", "cpu10", "x"]
+        );
+        let x = &s[2];
+        assert_eq!(x.min, vec![Some(1.0), Some(7.0), Some(5.0)]);
+        assert_eq!(x.avg, vec![Some(2.0), Some(7.0), Some(5.0)]);
+        assert_eq!(x.max, vec![Some(3.0), Some(7.0), Some(5.0)]);
+        assert_eq!(s[0].avg, vec![None, None, Some(2.0)]);
+        assert_eq!(x.unit, "percent");
+        // Two halves accumulated apart and merged (threads) give the same as one pass.
+        let (mut one, mut left, mut right) = (
+            Downsampler::new(0, 1000, 10),
+            Downsampler::new(0, 1000, 10),
+            Downsampler::new(0, 1000, 10),
+        );
+        for (i, ts) in (0..1000).step_by(7).enumerate() {
+            let v = (i * 37 % 101) as f64;
+            let a = one.series("k", 0);
+            one.add(a, one.bucket(ts).unwrap(), v);
+            let half = if i % 2 == 0 { &mut left } else { &mut right };
+            let a = half.series("k", 0);
+            half.add(a, half.bucket(ts).unwrap(), v);
+        }
+        left.merge(right);
+        assert_eq!(left.finish(&["v"], |_| ""), one.finish(&["v"], |_| ""));
+        // A range not divisible by the width: the last bucket is short, never past `to`.
+        let d = Downsampler::new(0, 1001, 10);
+        assert_eq!((d.bucket_us, d.width, d.bucket(1000)), (101, 10, Some(9)));
+    }
+
+    #[test]
+    fn reads_a_recording_pruning_by_folder_file_and_row_group() {
+        let dir = fixture::tempdir("history");
+        let day = 20_000 * layout::MICROS_PER_DAY;
+        // Two days at 1 Hz of 4 CPUs, and one day of metrics, written by the recorder's writer.
+        for d in 0..2 {
+            fixture::write_day(
+                &dir,
+                "web-1",
+                "cpus",
+                day + d * layout::MICROS_PER_DAY,
+                86_400,
+                1_000_000,
+                4,
+            )
+            .unwrap();
+        }
+        fixture::write_day(&dir, "web-1", "metrics", day, 86_400, 1_000_000, 1).unwrap();
+        fixture::write_day(&dir, "db-2", "metrics", day, 600, 1_000_000, 1).unwrap();
+
+        let found = hosts(&dir).unwrap();
+        assert_eq!(
+            found.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(),
+            ["db-2", "web-1"]
+        );
+        assert_eq!(found[1].tables, ["metrics", "cpus"]);
+        assert_eq!(found[1].first_us, Some(day));
+        assert_eq!(found[1].last_us, Some(day + 2 * layout::MICROS_PER_DAY - 1_000_000));
+        let j = hosts_json(Some(&dir)).unwrap();
+        assert!(
+            j.contains(r#"{"host":"db-2","tables":["metrics"],"first_ms":1728000000000,"#),
+            "{j}"
+        );
+
+        // 15 minutes of the second day, 100 pixels: 9 samples per pixel.
+        let from_ms = (day + layout::MICROS_PER_DAY) / 1000 + 3_600_000;
+        let req = Request {
+            table: chart_table("cpus").unwrap(),
+            host: "web-1".into(),
+            from_ms,
+            to_ms: from_ms + 900_000,
+            width: 100,
+        };
+        let h = read(&dir, &req).unwrap();
+        assert_eq!(h.files_read, 1, "the first day's folder is skipped");
+        assert!(
+            h.row_groups_skipped > 0,
+            "row groups outside the range are skipped: {h:?}"
+        );
+        assert_eq!(h.t_us.len(), 100);
+        assert_eq!(h.series.len(), 4);
+        assert_eq!(
+            h.series.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(),
+            ["0", "1", "2", "3"]
+        );
+        for s in &h.series {
+            for i in 0..100 {
+                let (lo, avg, hi) = (s.min[i].unwrap(), s.avg[i].unwrap(), s.max[i].unwrap());
+                assert!(lo <= avg && avg <= hi && (0.0..=100.0).contains(&lo) && hi <= 100.0);
+            }
+        }
+        // Against a brute-force pass over the same rows.
+        let want = fixture::value("cpu_busy_pct", 2, (from_ms * 1000 + 5_000_000) / 1_000_000);
+        assert!((h.series[2].min[0].unwrap()..=h.series[2].max[0].unwrap()).contains(&want));
+
+        // The whole first day in 24 pixels: an hour each.
+        let req = Request {
+            table: chart_table("metrics").unwrap(),
+            host: "web-1".into(),
+            from_ms: day / 1000,
+            to_ms: day / 1000 + 86_400_000,
+            width: 24,
+        };
+        let h = read(&dir, &req).unwrap();
+        assert_eq!((h.rows_read, h.t_us.len()), (86_400, 24));
+        assert_eq!(h.series.len(), CHART_TABLES[0].columns.len());
+        let load = h.series.iter().find(|s| s.column == "load_1m").unwrap();
+        assert!(load.min[3] < load.max[3], "an hour has different values");
+        let j = h.to_json();
+        assert!(j.starts_with(r#"{"table":"metrics","host":"web-1","#), "{}", &j[..100]);
+
+        // A host of another table only: no rows, no error. An unknown host: the list.
+        let req = Request {
+            table: chart_table("cpus").unwrap(),
+            host: "db-2".into(),
+            ..req
+        };
+        assert!(read(&dir, &req).unwrap().t_us.is_empty());
+        let req = Request {
+            host: "nope".into(),
+            ..req
+        };
+        let e = read(&dir, &req).unwrap_err();
+        assert_eq!(e.to_string(), "no recording of host 'nope'; hosts found: db-2, web-1");
+        assert_eq!(e.status(), 404);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

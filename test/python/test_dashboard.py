@@ -1,0 +1,115 @@
+"""The dashboard as a person uses it: a recorder running, serve_metrics serving its directory,
+the page open in headless Debian chromium. Two live updates, every chart with points, the numbers
+shown against system_metrics(), history loaded from the recording, no console error.
+Screenshots: build/screenshots/dashboard-*.png. The /api routes' strict parsing, over HTTP.
+"""
+
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import connect
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    rec = tmp_path_factory.mktemp("dashboard") / "rec"
+    con = connect()
+    (rid,) = con.execute(
+        f"SELECT id FROM record_metrics('{rec}', INTERVAL 1 SECOND, flush_interval := INTERVAL 1 SECOND)"
+    ).fetchone()
+    time.sleep(3)  # a flush or two: history has rows
+    (sid, url) = con.execute(f"SELECT id, url FROM serve_metrics(port := 0, dir := '{rec}')").fetchone()
+    yield con, url, rec
+    con.execute(f"SELECT * FROM stop_serving({sid})").fetchall()
+    con.execute(f"SELECT * FROM stop_recording({rid})").fetchall()
+    con.close()
+
+
+def api(url, path, **params):
+    u = urllib.parse.urlsplit(url)
+    q = dict(urllib.parse.parse_qsl(u.query))
+    q.update(params)
+    target = f"{u.scheme}://{u.netloc}{path}?{urllib.parse.urlencode(q)}"
+    try:
+        with urllib.request.urlopen(target, timeout=30) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def test_dashboard_live_and_history(served):
+    con, url, rec = served
+    from browser import CHART_POINTS, Browser  # skips where websocket-client is not installed
+
+    b = Browser()
+    try:
+        b.open(url)
+        b.wait_for("Number(document.body.dataset.liveUpdates || 0) >= 2", timeout=30)
+        points = dict(b.eval(CHART_POINTS))
+        live = {"live-cpu", "live-cpus", "live-memory", "live-load", "live-disks", "live-networks"}
+        if os.path.exists("/proc/pressure/cpu"):
+            live.add("live-pressure")
+        for chart in live:
+            assert points.get(chart, 0) >= 2, (chart, points)
+        # The numbers shown against system_metrics() and system_cpus(), read right after.
+        shown = b.eval(
+            """(() => { const last = (id, i) => { const d = window.sysmonCharts[id].data[i]; return d[d.length - 1]; };
+                return { mem_used: last('live-memory', 1), load_1m: last('live-load', 1),
+                         cpus: window.sysmonCharts['live-cpus'].series.length - 1,
+                         top_rows: document.querySelectorAll('#top-cpu tr').length - 1,
+                         host: document.getElementById('host').textContent }; })()"""
+        )
+        mem_used, load_1m, hostname = con.execute(
+            "SELECT mem_used_bytes, load_1m, hostname FROM system_metrics()"
+        ).fetchone()
+        (ncpu,) = con.execute("SELECT count(*) FROM system_cpus()").fetchone()
+        assert shown["host"] == hostname
+        assert abs(shown["mem_used"] - mem_used) <= 0.05 * mem_used + 256 * 2**20, (shown, mem_used)
+        assert abs(shown["load_1m"] - load_1m) <= 1.0 + 0.2 * load_1m, (shown, load_1m)
+        assert shown["cpus"] == ncpu
+        assert shown["top_rows"] == 10
+        b.wait_for("!document.getElementById('history').hidden && Number(document.body.dataset.historyLoads || 0) >= 1")
+        points = dict(b.eval(CHART_POINTS))
+        for chart in ("history-cpu", "history-cpus", "history-memory", "history-load"):
+            assert points.get(chart, 0) > 0, (chart, points)
+        b.screenshot("dashboard-live.png")
+        b.eval("document.querySelector('button[data-range=\"900\"]').click()")
+        b.wait_for("Number(document.body.dataset.historyLoads) >= 2")
+        b.pump(1.5)
+        b.eval("document.getElementById('history').scrollIntoView()")
+        b.screenshot("dashboard-history.png")
+        assert b.console_errors == [], b.console_errors
+    finally:
+        b.close()
+
+
+def test_api_answers_and_refuses_clearly(served):
+    con, url, rec = served
+    status, hosts = api(url, "/api/hosts")
+    assert status == 200 and hosts["dir"] == str(rec)
+    (host,) = [h["host"] for h in hosts["hosts"]]
+    assert "metrics" in hosts["hosts"][0]["tables"]
+    now = int(time.time() * 1000)
+    status, h = api(url, "/api/history", table="metrics", host=host, **{"from": now - 600_000}, to=now, width=100)
+    assert status == 200 and h["rows_read"] >= 2
+    cpu_user = next(s for s in h["series"] if s["column"] == "cpu_user_pct")
+    assert len(cpu_user["avg"]) == len(h["t"]) > 0
+    for params, message in [
+        ({"table": "nope", "host": host}, "unknown table 'nope'; accepted: metrics, cpus, disks, networks, pressure"),
+        ({"table": "metrics"}, "host is required"),
+        ({"table": "metrics", "host": host, "from": "yesterday"}, "from must be milliseconds since 1970-01-01 UTC"),
+        ({"table": "metrics", "host": host, "width": "0"}, "width must be a whole number of pixels from 1 to 10000"),
+        ({"table": "metrics", "host": host, "sql": "SELECT 1"}, "unknown parameter 'sql'"),
+    ]:
+        status, err = api(url, "/api/history", **params)
+        assert status == 400 and err["error"].startswith(message), (params, err)
+    status, err = api(url, "/api/history", table="metrics", host="elsewhere")
+    assert status == 404 and err["error"] == f"no recording of host 'elsewhere'; hosts found: {host}"
+    status, live = api(url, "/api/live")
+    assert status == 200 and live["cpus"] and live["memory"]["mem_total_bytes"] > 0
