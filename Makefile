@@ -14,6 +14,14 @@ PYARROW_VERSION     := 26.0.1
 WEBSOCKET_CLIENT_VERSION := 1.8.0
 # Node.js client (npm versions of @duckdb/node-api carry an -r.N suffix), in ./node_modules.
 DUCKDB_NODE_VERSION := 1.5.6-r.1
+# Reading the fleet (issue 9): .venv-fleet holds Python duckdb 1.4.4 with the httpfs extension
+# from PyPI's duckdb-ext-httpfs (built for exactly that version), moto's S3 server, boto3,
+# pyarrow, pyspark (with Debian's openjdk-17-jre-headless) and pytest.
+DUCKDB_FLEET_VERSION := 1.4.4
+DUCKDB_HTTPFS_VERSION := 1.4.4.20260205
+MOTO_VERSION        := 5.2.5
+BOTO3_VERSION       := 1.44.5
+PYSPARK_VERSION     := 4.3.0
 # Oldest DuckDB C API the extension is built against (written into the footer).
 DUCKDB_CAPI_VERSION := v1.2.0
 
@@ -22,6 +30,7 @@ VENV     := .venv
 VENV_15  := .venv-15
 VENV_LTS := .venv-lts
 VENVS    := $(VENV) $(VENV_15) $(VENV_LTS)
+VENV_FLEET := .venv-fleet
 PY       := $(VENV)/bin/python
 PIP_INSTALL := pip install --quiet --disable-pip-version-check
 
@@ -36,11 +45,11 @@ MAKEFLAGS += --no-print-directory
 PLATFORM = $(shell $(PY) -c "import duckdb; print(duckdb.execute('PRAGMA platform').fetchone()[0])")
 
 .DEFAULT_GOAL := release
-.PHONY: configure release debug run repository install lint test-unit test-sql test-python test-node test fuzz bench docs clean stress soak
+.PHONY: configure release debug run repository install lint test-unit test-sql test-python test-node test fuzz bench docs clean stress soak test-fleet fleet-sim
 
 # ---------------------------------------------------------------- environments
 
-configure: $(addsuffix /.stamp,$(VENVS))
+configure: $(addsuffix /.stamp,$(VENVS)) $(VENV_FLEET)/.stamp
 
 # Stamps depend on the Makefile, so changing a pin re-runs pip (a no-op when satisfied).
 $(VENV)/.stamp: Makefile
@@ -58,6 +67,13 @@ $(VENV_15)/.stamp: Makefile
 $(VENV_LTS)/.stamp: Makefile
 	test -x $(VENV_LTS)/bin/pip || $(PYTHON) -m venv $(VENV_LTS)
 	$(VENV_LTS)/bin/$(PIP_INSTALL) duckdb==$(DUCKDB_LTS_VERSION) pytest==$(PYTEST_VERSION) pytz==$(PYTZ_VERSION)
+	touch $@
+
+$(VENV_FLEET)/.stamp: Makefile
+	test -x $(VENV_FLEET)/bin/pip || $(PYTHON) -m venv $(VENV_FLEET)
+	$(VENV_FLEET)/bin/$(PIP_INSTALL) duckdb==$(DUCKDB_FLEET_VERSION) duckdb-ext-httpfs==$(DUCKDB_HTTPFS_VERSION) \
+		moto[server]==$(MOTO_VERSION) boto3==$(BOTO3_VERSION) pyarrow==$(PYARROW_VERSION) \
+		pyspark==$(PYSPARK_VERSION) pytest==$(PYTEST_VERSION) pytz==$(PYTZ_VERSION)
 	touch $@
 
 # Project-local, no package.json: the pin above is the only place the version is written.
@@ -126,8 +142,22 @@ test-python: release
 	@for venv in $(VENVS); do \
 		echo "== pytest with $$venv"; \
 		SYSMON_EXTENSION=$(abspath $(RELEASE_EXT)) SYSMON_DUCKDB_CLI=$(abspath $(VENV)/bin/duckdb) \
-			$$venv/bin/python -m pytest -q test/python || exit 1; \
+			$$venv/bin/python -m pytest -q test/python --ignore=test/python/fleet || exit 1; \
 	done
+
+# Reading the fleet: a recording made by the release build (with the main client) put into a
+# moto_server on 127.0.0.1 and read back by DuckDB 1.4.4 + httpfs, pyarrow and Spark (needs java).
+test-fleet: release $(VENV_FLEET)/.stamp
+	@command -v java >/dev/null || { echo "test-fleet: java not found (Debian: apt-get install openjdk-17-jre-headless)" >&2; exit 1; }
+	SYSMON_EXTENSION=$(abspath $(RELEASE_EXT)) SYSMON_RECORD_PYTHON=$(abspath $(PY)) \
+		$(VENV_FLEET)/bin/python -m pytest -q test/python/fleet
+
+# 100 hosts x one day at 1 Hz written by the recorder's writer, uploaded to moto, queried by
+# DuckDB over S3 in two layouts (scripts/fleet_sim.py; a few minutes).
+FLEET_HOSTS ?= 100
+fleet-sim: $(VENV_FLEET)/.stamp
+	cargo build --release -p sysmon-core --example fleet_day
+	$(VENV_FLEET)/bin/python scripts/fleet_sim.py --hosts $(FLEET_HOSTS)
 
 # The parsers' property tests (core/src/procfs/fuzz.rs) with many more cases than the short
 # run inside `make test-unit`: `make fuzz FUZZ_CASES=1000000`.
@@ -161,6 +191,7 @@ test:
 	$(MAKE) release
 	$(MAKE) test-sql
 	$(MAKE) test-python
+	$(MAKE) test-fleet
 	$(MAKE) test-node
 	$(MAKE) stress STRESS_SECONDS=20 STRESS_MAX_MISSED_PCT=50
 	$(MAKE) soak MINUTES=1
