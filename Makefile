@@ -56,7 +56,7 @@ $(VENV)/.stamp: Makefile
 	test -x $(VENV)/bin/pip || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/$(PIP_INSTALL) duckdb==$(DUCKDB_PY_VERSION) duckdb-cli==$(DUCKDB_CLI_VERSION) \
 		pytest==$(PYTEST_VERSION) pytz==$(PYTZ_VERSION) pyarrow==$(PYARROW_VERSION) \
-		websocket-client==$(WEBSOCKET_CLIENT_VERSION)
+		websocket-client==$(WEBSOCKET_CLIENT_VERSION) moto[server]==$(MOTO_VERSION) boto3==$(BOTO3_VERSION)
 	touch $@
 
 $(VENV_15)/.stamp: Makefile
