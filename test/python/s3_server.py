@@ -65,8 +65,10 @@ class S3Server:
     client_secret = SECRET
     region = REGION
 
-    def __init__(self, bucket="sysmon-fleet", start_timeout=60.0):
+    def __init__(self, bucket="sysmon-fleet", start_timeout=60.0, env=None):
+        """`bucket=None` creates none; `env`: extra environment variables for moto_server."""
         self.bucket = bucket
+        self.extra_env = env or {}
         self.start_timeout = start_timeout
         self.proc = None
         self.port = None
@@ -97,8 +99,8 @@ class S3Server:
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
-            aws_access_key_id=KEY_ID,
-            aws_secret_access_key=SECRET,
+            aws_access_key_id=self.client_key_id,
+            aws_secret_access_key=self.client_secret,
             region_name=REGION,
         )
 
@@ -114,12 +116,14 @@ class S3Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                env=dict(os.environ, **self.extra_env),
                 preexec_fn=_die_with_parent,
             )
             log.close()
             atexit.register(self.stop)
             if self._wait_ready():
-                self._create_bucket()
+                if self.bucket is not None:
+                    self._create_bucket()
                 return self
             last = self._log_tail()
             self.stop()
@@ -153,6 +157,7 @@ class S3Server:
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
+        proc.send_signal(signal.SIGCONT)  # a test may have paused it to simulate an outage
         proc.terminate()
         try:
             proc.wait(timeout=10)

@@ -8,74 +8,40 @@ core/src/recorder/faults.rs).
 
 import glob
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 
 import duckdb
 import pytest
 
 from recorder_helpers import EXT, SEES_LOCKDOWN, child, connect, wait_for
+from s3_server import S3Server, moto_server_path
 
 boto3 = pytest.importorskip("boto3")
 pafs = pytest.importorskip("pyarrow.fs")
 import pyarrow as pa  # noqa: E402
 import pyarrow.dataset as ds  # noqa: E402
 
-MOTO = shutil.which("moto_server") or os.path.join(os.path.dirname(sys.executable), "moto_server")
 SECRET = "sysmon-test-SECRET-9f3k2"
 KEY_ID = "AKIASYSMONTEST000001"
 TABLES = "['metrics', 'cpus']"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+class Server(S3Server):
+    """A moto_server (test/python/s3_server.py) without a bucket, its client using this file's
+    credentials (the recorder reads the same from the environment: see `aws_env`)."""
 
+    client_key_id = KEY_ID
+    client_secret = SECRET
 
-class Server:
     def __init__(self, extra_env=None):
-        if not os.path.exists(MOTO):
-            pytest.skip("moto_server not installed (pip install 'moto[server]')")
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, **(extra_env or {}))
-        self.proc = subprocess.Popen(
-            [MOTO, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            # Dies with this process even on kill -9 of pytest.
-            preexec_fn=lambda: __import__("ctypes").CDLL(None).prctl(1, signal.SIGKILL),
-        )
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("moto_server did not start")
-
-    def client(self):
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=KEY_ID,
-            aws_secret_access_key=SECRET,
-            region_name="us-east-1",
-        )
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGCONT)
-        self.proc.kill()
-        self.proc.wait()
+        super().__init__(bucket=None, env=extra_env)
+        try:
+            moto_server_path()
+        except RuntimeError as e:
+            pytest.skip(str(e))
+        self.start()
 
 
 @pytest.fixture(scope="module")
