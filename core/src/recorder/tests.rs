@@ -910,10 +910,21 @@ fn an_s3_recording_publishes_at_least_as_often_as_it_uploads_by_default() {
     for (upload, publish) in [(60, 60), (3_600, 300)] {
         req.ship.upload_interval = Some(Duration::from_secs(upload));
         let config = config::check(&state, &req).unwrap();
-        assert_eq!(config.publish_interval, Duration::from_secs(publish), "upload_interval {upload} s");
+        assert_eq!(
+            config.publish_interval,
+            Duration::from_secs(publish),
+            "upload_interval {upload} s"
+        );
     }
     // A local recording keeps the 5-minute default.
     let local = fast_request(&spool, &["metrics"]);
-    let config = config::check(&state, &crate::recorder::Request { publish_interval: None, ..local }).unwrap();
+    let config = config::check(
+        &state,
+        &crate::recorder::Request {
+            publish_interval: None,
+            ..local
+        },
+    )
+    .unwrap();
     assert_eq!(config.publish_interval, config::PUBLISH_DEFAULT);
 }
