@@ -67,17 +67,22 @@ impl LiveTable for ReportMetrics {
             true => None,
             false => Some(raw.to_string()).filter(|d| d.contains("://")),
         };
-        let dir = match dest {
-            Some(d) => {
-                let parsed = Destination::parse(&d).map_err(|e| format!("dir: {e}"))?;
-                match S3Location::check(&parsed, endpoint.as_deref(), region.as_deref())? {
-                    Some(loc) => {
-                        crate::lockdown::check_remote(bind, &loc.shown, "reading a recording from object storage")?;
-                        Recording::Bucket(loc)
-                    }
-                    None => Recording::Local(path_arg(bind, 0, "dir", "/var/lib/sysmon")?),
-                }
+        let dir = match dest
+            .as_deref()
+            .map(Destination::parse)
+            .transpose()
+            .map_err(|e| format!("dir: {e}"))?
+        {
+            Some(parsed @ Destination::S3 { .. }) => {
+                let loc = S3Location::check(&parsed, endpoint.as_deref(), region.as_deref())?
+                    .ok_or("dir: not an s3:// URL")?;
+                crate::lockdown::check_remote(bind, &loc.shown, "reading a recording from object storage")?;
+                Recording::Bucket(loc)
             }
+            // file:///path
+            Some(Destination::Local(path)) => Recording::Local(
+                sysmon_core::recorder::config::resolve(Path::new(&path)).map_err(|e| format!("dir '{path}': {e}"))?,
+            ),
             None => Recording::Local(path_arg(bind, 0, "dir", "/var/lib/sysmon")?),
         };
         if let Recording::Local(d) = &dir
