@@ -43,6 +43,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use super::config::{Config, Remote};
 use super::faults::Hooks;
 use super::layout::{self, sync_dir};
+use super::s3::{REQUEST_TIMEOUT, build_store, redact, store_err};
 use super::store::{self, FileMeta, keys};
 use super::{Shared, wall_us};
 use crate::schema::{TableDecl, Timestamp};
@@ -55,7 +56,6 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Backoff between failed uploads.
 pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(64);
-pub use super::s3::REQUEST_TIMEOUT;
 /// Footer key of a day object: the names of the objects (same date folder) it covers.
 pub const COVERS: &str = "sysmon.covers";
 /// The merge level written into parts' footers.
@@ -139,8 +139,6 @@ pub fn object_key(prefix: &str, table: &str, host: &str, day: i64, name: &str) -
         format!("{prefix}/{rel}")
     }
 }
-
-pub use super::s3::{build_store, redact, store_err};
 
 /// What the shipper reports (`recordings()`).
 #[derive(Clone, Debug, Default)]
