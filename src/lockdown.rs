@@ -60,12 +60,13 @@ fn strings(v: Option<Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Refuses a remote destination (network access) when `enable_external_access` is false.
-pub fn check_remote(bind: &BindInfo, destination: &str) -> Result<(), String> {
+/// Refuses a remote destination (network access) when `enable_external_access` is false;
+/// `doing` is what it would be used for ("recording into object storage").
+pub fn check_remote(bind: &BindInfo, destination: &str, doing: &str) -> Result<(), String> {
     match lockdown(bind) {
         None => Ok(()),
         Some(_) => Err(format!(
-            "DuckDB's configuration denies access to '{destination}': enable_external_access is false, and recording into object storage is network access; record into a local directory inside allowed_directories instead"
+            "DuckDB's configuration denies access to '{destination}': enable_external_access is false, and {doing} is network access; use a local directory inside allowed_directories instead"
         )),
     }
 }

@@ -171,7 +171,7 @@ fn main() {
     let out = out_dir().join("report-day.html");
     let t = Instant::now();
     let row = report::write(&report::ReportRequest {
-        dir: dir.clone(),
+        dir: report::Recording::Local(dir.clone()),
         path: out.clone(),
         since_us: Some(end - MICROS_PER_DAY),
         until_us: Some(end),

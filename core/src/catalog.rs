@@ -361,7 +361,7 @@ pub fn report_metrics() -> Function {
             Param::positional(
                 "dir",
                 ParamType::Varchar,
-                "A directory record_metrics wrote (local).".into(),
+                "A directory record_metrics wrote, or the s3://<bucket>[/<prefix>] it uploads to (credentials from the AWS environment variables).".into(),
             ),
             Param::positional(
                 "path",
@@ -385,6 +385,18 @@ pub fn report_metrics() -> Function {
                 ParamType::Varchar,
                 "the recording's only host".into(),
                 "The host to chart, as recorded in host=<name> folders.".into(),
+            ),
+            Param::named(
+                "endpoint",
+                ParamType::Varchar,
+                "AWS_ENDPOINT_URL, else AWS".into(),
+                "s3:// dir only: the S3-compatible endpoint URL (MinIO, Ceph, R2); http:// allows plain HTTP.".into(),
+            ),
+            Param::named(
+                "region",
+                ParamType::Varchar,
+                "AWS_REGION, else us-east-1".into(),
+                "s3:// dir only: the bucket's region.".into(),
             ),
         ],
         example: "SELECT path, host, rows_read, bytes_written FROM report_metrics('sysmon-history', 'sysmon-report.html')",
@@ -416,7 +428,19 @@ pub fn serve_metrics() -> Function {
                 "dir",
                 ParamType::Varchar,
                 "none: live values only".into(),
-                "A directory record_metrics writes (or wrote): the dashboard's history reads it.".into(),
+                "A directory record_metrics writes (or wrote), or the s3://<bucket>[/<prefix>] it uploads to: the dashboard's history reads it.".into(),
+            ),
+            Param::named(
+                "endpoint",
+                ParamType::Varchar,
+                "AWS_ENDPOINT_URL, else AWS".into(),
+                "s3:// dir only: the S3-compatible endpoint URL (MinIO, Ceph, R2); http:// allows plain HTTP.".into(),
+            ),
+            Param::named(
+                "region",
+                ParamType::Varchar,
+                "AWS_REGION, else us-east-1".into(),
+                "s3:// dir only: the bucket's region.".into(),
             ),
         ],
         example: "SELECT id, port, url FROM serve_metrics(port := 0)",

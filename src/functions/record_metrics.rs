@@ -102,7 +102,7 @@ impl LiveTable for RecordMetrics {
             spool_max_bytes,
         };
         if let recorder::destination::Destination::S3 { .. } = recorder::destination::Destination::parse(&dir)? {
-            crate::lockdown::check_remote(bind, &dir)?;
+            crate::lockdown::check_remote(bind, &dir, "recording into object storage")?;
         }
         let req = Request {
             dir,

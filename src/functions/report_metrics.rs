@@ -1,19 +1,23 @@
-//! `report_metrics(dir, path, since := TIMESTAMPTZ, until := TIMESTAMPTZ, host := VARCHAR)`:
-//! writes one self-contained HTML report of a recording (see `sysmon_core::view::report`).
+//! `report_metrics(dir, path, since := TIMESTAMPTZ, until := TIMESTAMPTZ, host := VARCHAR,
+//! endpoint := VARCHAR, region := VARCHAR)`: writes one self-contained HTML report of a
+//! recording, local or in an S3 bucket (see `sysmon_core::view::report`).
 //!
 //! Bind checks the arguments and DuckDB's security settings (reading `dir` and writing `path`
 //! are file access, as for COPY: refused under `enable_external_access = false` unless
 //! `allowed_directories`/`allowed_paths` allow them) but writes nothing: DESCRIBE, EXPLAIN and
 //! PREPARE bind without running. The file is written on the first scan call, once per bound
-//! query.
+//! query. A bucket (`dir := 's3://...'`, network access) is refused under the lockdown; it is
+//! read on that first scan call, on a `current_thread` runtime of its own.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
+use sysmon_core::recorder::destination::Destination;
+use sysmon_core::recorder::s3::S3Location;
 use sysmon_core::sync::lock;
-use sysmon_core::view::report::{self, ReportRequest, ReportRow};
+use sysmon_core::view::report::{self, Recording, ReportRequest, ReportRow};
 
 use crate::params::{positional, timestamp};
 use crate::table::{BoxError, LiveTable};
@@ -49,7 +53,50 @@ impl LiveTable for ReportMetrics {
     }
 
     fn bind(bind: &BindInfo) -> Result<Report, BoxError> {
-        let dir = path_arg(bind, 0, "dir", "/var/lib/sysmon")?;
+        let text = |name: &str, accepts: &str| -> Result<Option<String>, BoxError> {
+            match bind.get_named_parameter(name) {
+                None => Ok(None),
+                Some(v) if v.is_null() => Err(format!("{name} must be {accepts}; got NULL").into()),
+                Some(v) => Ok(Some(v.to_string())),
+            }
+        };
+        let endpoint = text("endpoint", "an http:// or https:// URL")?;
+        let region = text("region", "a region name, such as 'us-east-1'")?;
+        let raw = positional(bind, 0, "dir")?;
+        let dest = match raw.is_null() {
+            true => None,
+            false => Some(raw.to_string()).filter(|d| d.contains("://")),
+        };
+        let dir = match dest
+            .as_deref()
+            .map(Destination::parse)
+            .transpose()
+            .map_err(|e| format!("dir: {e}"))?
+        {
+            Some(parsed @ Destination::S3 { .. }) => {
+                let loc = S3Location::check(&parsed, endpoint.as_deref(), region.as_deref())?
+                    .ok_or("dir: not an s3:// URL")?;
+                crate::lockdown::check_remote(bind, &loc.shown, "reading a recording from object storage")?;
+                Recording::Bucket(loc)
+            }
+            // file:///path
+            Some(Destination::Local(path)) => Recording::Local(
+                sysmon_core::recorder::config::resolve(Path::new(&path)).map_err(|e| format!("dir '{path}': {e}"))?,
+            ),
+            None => Recording::Local(path_arg(bind, 0, "dir", "/var/lib/sysmon")?),
+        };
+        if let Recording::Local(d) = &dir
+            && let Some(p) = [("endpoint", &endpoint), ("region", &region)]
+                .iter()
+                .find(|(_, v)| v.is_some())
+                .map(|(n, _)| n)
+        {
+            return Err(format!(
+                "{p} applies only to a dir of the form 's3://<bucket>[/<prefix>]'; '{}' is a local directory",
+                d.display()
+            )
+            .into());
+        }
         let path = path_arg(bind, 1, "path", "/tmp/host-report.html")?;
         let host = match bind.get_named_parameter("host") {
             None => None,
@@ -70,7 +117,9 @@ impl LiveTable for ReportMetrics {
             )
             .into());
         }
-        crate::lockdown::check_dir(bind, &dir)?;
+        if let Recording::Local(d) = &dir {
+            crate::lockdown::check_dir(bind, d)?;
+        }
         crate::lockdown::check_dir(bind, &path)?;
         Ok(Report {
             req: ReportRequest {

@@ -1,4 +1,5 @@
-//! `serve_metrics(port := BIGINT, bind := VARCHAR, dir := VARCHAR)`: starts an HTTP server
+//! `serve_metrics(port := BIGINT, bind := VARCHAR, dir := VARCHAR, endpoint := VARCHAR,
+//! region := VARCHAR)`: starts an HTTP server
 //! (see `sysmon_core::serve`) and returns its row.
 //!
 //! Bind checks every argument (and DuckDB's security settings) but starts nothing: DESCRIBE,
@@ -50,11 +51,19 @@ impl LiveTable for ServeMetrics {
         let req = Request {
             port,
             bind: text("bind", "an IP address, such as '127.0.0.1'")?,
-            dir: text("dir", "the directory of a recording, such as '/var/lib/sysmon'")?,
+            dir: text(
+                "dir",
+                "the directory of a recording, such as '/var/lib/sysmon', or s3://<bucket>[/<prefix>]",
+            )?,
+            endpoint: text("endpoint", "an http:// or https:// URL")?,
+            region: text("region", "a region name, such as 'us-east-1'")?,
         };
         let config = serve::check(&req)?;
         if let Some(dir) = &config.dir {
             crate::lockdown::check_dir(bind, dir)?;
+        }
+        if let Some(b) = &config.bucket {
+            crate::lockdown::check_remote(bind, &b.shown, "reading a recording from object storage")?;
         }
         Ok(Start {
             config,

@@ -57,6 +57,19 @@ pub struct ShipRequest {
     pub spool_max_bytes: Option<i64>,
 }
 
+impl Remote {
+    /// The bucket, prefix and client settings (what the view reads back too).
+    pub fn location(&self) -> super::s3::S3Location {
+        super::s3::S3Location {
+            bucket: self.bucket.clone(),
+            prefix: self.prefix.clone(),
+            shown: self.shown.clone(),
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+        }
+    }
+}
+
 impl ShipRequest {
     fn given(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
@@ -411,25 +424,16 @@ pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
 /// Checks an S3 destination's parameters; returns it and its spool (not yet checked as a
 /// directory).
 fn check_remote(dest: &Destination, ship: &ShipRequest) -> Result<(Remote, String), String> {
-    let Destination::S3 { bucket, prefix } = dest else {
+    let Some(loc) = super::s3::S3Location::check(dest, ship.endpoint.as_deref(), ship.region.as_deref())? else {
         return Err("not an s3:// destination".into());
     };
-    let shown = dest.shown();
-    let endpoint = match &ship.endpoint {
-        None => None,
-        Some(e) if e.starts_with("http://") || e.starts_with("https://") => Some(e.trim_end_matches('/').to_string()),
-        Some(e) => {
-            return Err(format!(
-                "endpoint must be an http:// or https:// URL, such as 'https://s3.eu-west-1.amazonaws.com' or 'http://127.0.0.1:9000'; got '{e}'"
-            ));
-        }
-    };
-    let region = match &ship.region {
-        Some(r) if r.trim().is_empty() => {
-            return Err("region must be a region name, such as 'us-east-1'; got an empty string".into());
-        }
-        r => r.clone(),
-    };
+    let super::s3::S3Location {
+        bucket,
+        prefix,
+        shown,
+        endpoint,
+        region,
+    } = loc;
     let upload_interval = match ship.upload_interval {
         Some(d) => within("upload_interval", d, UPLOAD_INTERVAL_MIN, UPLOAD_INTERVAL_MAX)?,
         None => UPLOAD_INTERVAL_DEFAULT,
@@ -453,8 +457,8 @@ fn check_remote(dest: &Destination, ship: &ShipRequest) -> Result<(Remote, Strin
     };
     Ok((
         Remote {
-            bucket: bucket.clone(),
-            prefix: prefix.clone(),
+            bucket,
+            prefix,
             shown,
             endpoint,
             region,

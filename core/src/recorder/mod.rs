@@ -37,6 +37,7 @@ pub mod lock;
 pub mod merge;
 pub mod registry;
 pub mod retention;
+pub mod s3;
 pub mod sampler;
 pub mod ship;
 pub mod store;

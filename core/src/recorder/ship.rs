@@ -37,13 +37,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arrow_schema::SchemaRef;
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::config::{Config, Remote};
 use super::faults::Hooks;
 use super::layout::{self, sync_dir};
+use super::s3::{REQUEST_TIMEOUT, build_store, redact, store_err};
 use super::store::{self, FileMeta, keys};
 use super::{Shared, wall_us};
 use crate::schema::{TableDecl, Timestamp};
@@ -56,8 +56,6 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Backoff between failed uploads.
 pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(64);
-/// One request may take at most this long (object_store retries inside it twice).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Footer key of a day object: the names of the objects (same date folder) it covers.
 pub const COVERS: &str = "sysmon.covers";
 /// The merge level written into parts' footers.
@@ -140,20 +138,6 @@ pub fn object_key(prefix: &str, table: &str, host: &str, day: i64, name: &str) -
     } else {
         format!("{prefix}/{rel}")
     }
-}
-
-/// `msg` with the values of the secret AWS variables replaced by `***` (object_store's
-/// errors never contain them, but a server's error body or a future version might).
-pub fn redact(msg: &str) -> String {
-    let mut out = msg.to_string();
-    for var in ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
-        if let Ok(v) = std::env::var(var)
-            && v.len() >= 4
-        {
-            out = out.replace(&v, "***");
-        }
-    }
-    out
 }
 
 /// What the shipper reports (`recordings()`).
@@ -483,39 +467,6 @@ struct Run {
     days: std::collections::BTreeSet<(usize, i64)>,
     /// See [`ShipStatus::oldest_unshipped_us`].
     last_take_us: i64,
-}
-
-/// Builds the S3 client: credentials and settings from the standard AWS environment
-/// (`AmazonS3Builder::from_env`), then the named parameters.
-pub fn build_store(r: &Remote) -> Result<Arc<dyn ObjectStore>, String> {
-    // reqwest is built without a TLS provider of its own: rustls with ring (no aws-lc-sys).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let retry = RetryConfig {
-        max_retries: 2,
-        retry_timeout: Duration::from_secs(20),
-        ..RetryConfig::default()
-    };
-    let mut b = AmazonS3Builder::from_env()
-        .with_bucket_name(&r.bucket)
-        .with_retry(retry)
-        .with_client_options(
-            ClientOptions::new()
-                .with_timeout(REQUEST_TIMEOUT)
-                .with_connect_timeout(Duration::from_secs(5)),
-        );
-    if let Some(region) = &r.region {
-        b = b.with_region(region);
-    }
-    if let Some(e) = &r.endpoint {
-        b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
-    }
-    b.build()
-        .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
-        .map_err(|e| redact(&format!("cannot set up the S3 client for {}: {e}", r.shown)))
-}
-
-fn store_err(what: &str, key: &str, e: impl std::fmt::Display) -> String {
-    redact(&format!("{what} '{key}' failed: {e}"))
 }
 
 impl Run {
@@ -867,7 +818,7 @@ pub fn start(config: &Config, shared: Arc<Shared>, hooks: Hooks, id: i64) -> Res
                             return;
                         }
                     };
-                    let store = match build_store(&remote) {
+                    let store = match build_store(&remote.location()) {
                         Ok(s) => s,
                         Err(e) => {
                             let _ = tx.send(Err(e));

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,31 +28,43 @@ use crate::schema::Row;
 pub struct Context {
     pub live: Arc<LiveState>,
     pub dir: Option<PathBuf>,
+    /// The bucket the history is read from (`dir := 's3://...'`).
+    pub bucket: Option<Arc<crate::view::bucket::Bucket>>,
     pub token: String,
     /// The cookie's name: `sysmon_token_<port>` (cookies are shared by every port of a host).
     pub cookie: String,
     pub shared: Arc<Shared>,
 }
 
-/// The server thread's body: serves until asked to stop, then drops every connection.
-pub fn run(listener: std::net::TcpListener, ctx: Context) {
+/// The server thread's body: serves until asked to stop, then drops every connection. `ready`
+/// gets `Ok` once it serves, or why it cannot.
+pub fn run(listener: std::net::TcpListener, ctx: Context, ready: Sender<Result<(), String>>) {
     let shared = ctx.shared.clone();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(listener, ctx)));
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => shared.error(e),
-        Err(p) => shared.error(format!("the server's thread panicked: {}", panic_text(&*p))),
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(listener, ctx, &ready)));
+    let failed = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(p) => Some(format!("the server's thread panicked: {}", panic_text(&*p))),
+    };
+    if let Some(e) = failed {
+        // Ignored when the server had started (nobody waits any more).
+        let _ = ready.send(Err(e.clone()));
+        shared.error(e);
     }
     shared.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
     shared.finish();
 }
 
-fn serve(listener: std::net::TcpListener, ctx: Context) -> Result<(), String> {
+fn serve(listener: std::net::TcpListener, ctx: Context, ready: &Sender<Result<(), String>>) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
         .map_err(|e| format!("cannot start the server's runtime: {e}"))?;
+    if let Some(b) = &ctx.bucket {
+        rt.block_on(b.check())?;
+    }
+    let _ = ready.send(Ok(()));
     let ctx = Arc::new(ctx);
     let result = rt.block_on(async {
         let listener =
@@ -100,7 +113,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, ctx: Arc<Context>) {
             let svc_ctx = ctx.clone();
             let service = hyper::service::service_fn(move |req| {
                 let ctx = svc_ctx.clone();
-                async move { Ok::<_, Infallible>(answer(&ctx, &req)) }
+                async move { Ok::<_, Infallible>(answer(&ctx, &req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -180,7 +193,7 @@ fn authenticate(ctx: &Context, req: &Request<Incoming>, query: &str) -> Option<A
 }
 
 /// The answer to one request.
-pub fn answer(ctx: &Context, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn answer(ctx: &Context, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
         return refuse(ctx, StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are served");
@@ -219,8 +232,9 @@ pub fn answer(ctx: &Context, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         let view = crate::view::ViewContext {
             live: &ctx.live,
             dir: ctx.dir.as_deref(),
+            bucket: ctx.bucket.as_deref(),
         };
-        match crate::view::route(&view, &path, query) {
+        match crate::view::route_async(&view, &path, query).await {
             Some(v) => reply(
                 StatusCode::from_u16(v.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 v.content_type,

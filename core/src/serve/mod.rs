@@ -25,6 +25,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::live::LiveState;
+use crate::recorder::destination::Destination;
+use crate::recorder::s3::S3Location;
 use crate::schema::Timestamp;
 use crate::sync::lock;
 
@@ -104,6 +106,9 @@ pub struct Request {
     pub port: Option<i64>,
     pub bind: Option<String>,
     pub dir: Option<String>,
+    /// `dir := 's3://...'` only.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
 }
 
 /// A checked request.
@@ -112,6 +117,9 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Absolute, `.` and `..` removed.
     pub dir: Option<PathBuf>,
+    /// `dir := 's3://bucket/prefix'`: the bucket the history is read from (checked to hold a
+    /// recording when the server starts, on its runtime).
+    pub bucket: Option<S3Location>,
 }
 
 /// Checks `req` without acting (what `serve_metrics`'s bind calls).
@@ -129,13 +137,37 @@ pub fn check(req: &Request) -> Result<Config, String> {
             )
         })?,
     };
-    let dir = match req.dir.as_deref() {
-        None => None,
-        Some(d) => Some(check_recording(d)?),
+    let dest = match req.dir.as_deref() {
+        Some(d) if d.contains("://") => Some(Destination::parse(d).map_err(|e| format!("dir: {e}"))?),
+        _ => None,
     };
+    let bucket = match &dest {
+        Some(d) => S3Location::check(d, req.endpoint.as_deref(), req.region.as_deref())?,
+        None => None,
+    };
+    let dir = match (req.dir.as_deref(), &dest) {
+        (None, _) => None,
+        (Some(_), Some(Destination::S3 { .. })) => None,
+        (Some(_), Some(Destination::Local(path))) => Some(check_recording(path)?),
+        (Some(d), None) => Some(check_recording(d)?),
+    };
+    if bucket.is_none()
+        && let Some(p) = [("endpoint", &req.endpoint), ("region", &req.region)]
+            .iter()
+            .find(|(_, v)| v.is_some())
+            .map(|(n, _)| n)
+    {
+        return Err(format!(
+            "{p} applies only to dir := 's3://<bucket>[/<prefix>]'; this server reads {}",
+            req.dir
+                .as_deref()
+                .map_or("no recording".to_string(), |d| format!("the local directory '{d}'"))
+        ));
+    }
     Ok(Config {
         addr: SocketAddr::new(ip, port),
         dir,
+        bucket,
     })
 }
 
@@ -279,7 +311,10 @@ impl Server {
     }
 
     fn dir_text(&self) -> Option<String> {
-        self.config.dir.as_ref().map(|d| d.display().to_string())
+        match &self.config.bucket {
+            Some(b) => Some(b.shown.clone()),
+            None => self.config.dir.as_ref().map(|d| d.display().to_string()),
+        }
     }
 
     pub fn started_row(&self) -> ServeStartedRow {
@@ -425,20 +460,36 @@ pub fn start(state: &Arc<LiveState>, config: Config) -> Result<Arc<Server>, Stri
             libc::atexit(exit_hook);
         }
     });
+    let bucket = match &config.bucket {
+        Some(loc) => Some(Arc::new(crate::view::bucket::Bucket::new(loc.clone())?)),
+        None => None,
+    };
     let id = state.servers.next_id.fetch_add(1, Ordering::SeqCst);
     let shared = Arc::new(Shared::default());
     let ctx = http::Context {
         live: state.clone(),
         dir: config.dir.clone(),
+        bucket,
         cookie: format!("sysmon_token_{}", local.port()),
         token,
         shared: shared.clone(),
     };
     let url = url_of(&local, &ctx.token);
+    // The thread answers once its runtime runs (and, with a bucket, once the bucket answered
+    // with a recording): a failure there starts nothing.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
     let thread = std::thread::Builder::new()
         .name(format!("sysmon-serve{id}"))
-        .spawn(move || http::run(listener, ctx))
+        .spawn(move || http::run(listener, ctx, ready_tx))
         .map_err(|e| format!("cannot start the server's thread: {e}"))?;
+    let ready = ready_rx
+        .recv_timeout(crate::view::bucket::LIST_TIMEOUT + Duration::from_secs(5))
+        .unwrap_or_else(|_| Err("the server's thread did not start".into()));
+    if let Err(e) = ready {
+        shared.request_stop();
+        let _ = thread.join();
+        return Err(e);
+    }
     let server = Arc::new(Server {
         id,
         config,

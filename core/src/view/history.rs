@@ -16,6 +16,7 @@ use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecond
 use arrow_array::{Array, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::reader::ChunkReader;
 use parquet::file::statistics::Statistics;
 
 use super::json;
@@ -290,31 +291,37 @@ pub fn hosts(dir: &Path) -> io::Result<Vec<Host>> {
                     last = Some(last.map_or(f.name.last_us, |v| v.max(f.name.last_us)));
                 }
             }
-            let host = match out.iter_mut().find(|x| x.host == h) {
-                Some(x) => x,
-                None => {
-                    out.push(Host {
-                        host: h.to_string(),
-                        tables: Vec::new(),
-                        first_us: None,
-                        last_us: None,
-                    });
-                    out.last_mut().ok_or_else(|| io::Error::other("host list"))?
-                }
-            };
-            host.tables.push(t.name);
-            host.first_us = match (host.first_us, first) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            host.last_us = match (host.last_us, last) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
+            add_host(&mut out, h, t.name, first, last);
         }
     }
     out.sort_by(|a, b| a.host.cmp(&b.host));
     Ok(out)
+}
+
+/// Notes that `host` has table `table` with files from `first` to `last` (µs).
+pub(crate) fn add_host(out: &mut Vec<Host>, host: &str, table: &'static str, first: Option<i64>, last: Option<i64>) {
+    let i = match out.iter().position(|x| x.host == host) {
+        Some(i) => i,
+        None => {
+            out.push(Host {
+                host: host.to_string(),
+                tables: Vec::new(),
+                first_us: None,
+                last_us: None,
+            });
+            out.len() - 1
+        }
+    };
+    let x = &mut out[i];
+    x.tables.push(table);
+    x.first_us = match (x.first_us, first) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    x.last_us = match (x.last_us, last) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
 }
 
 /// `/api/hosts`: `{"dir": ..., "hosts": [{"host", "tables", "first_ms", "last_ms"}]}`.
@@ -324,9 +331,15 @@ pub fn hosts_json(dir: Option<&Path>) -> Result<String, String> {
         out.push_str("null,\"hosts\":[]}");
         return Ok(out);
     };
-    json::string(&mut out, &dir.to_string_lossy());
-    out.push_str(",\"hosts\":[");
     let list = hosts(dir).map_err(|e| format!("cannot list the hosts under '{}': {e}", dir.display()))?;
+    Ok(hosts_json_of(&dir.to_string_lossy(), &list))
+}
+
+/// `/api/hosts` of the recording shown as `shown`, holding `list`.
+pub fn hosts_json_of(shown: &str, list: &[Host]) -> String {
+    let mut out = String::from("{\"dir\":");
+    json::string(&mut out, shown);
+    out.push_str(",\"hosts\":[");
     for (i, h) in list.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -350,7 +363,7 @@ pub fn hosts_json(dir: Option<&Path>) -> Result<String, String> {
         out.push('}');
     }
     out.push_str("]}");
-    Ok(out)
+    out
 }
 
 /// One series of one column, downsampled.
@@ -654,15 +667,12 @@ impl KeyCol<'_> {
     }
 }
 
-/// Reads one table of one host under `dir` over the request's range.
-pub fn read(dir: &Path, req: &Request) -> Result<History, Error> {
-    let t = req.table;
-    let host_dir = layout::host_dir(dir, t.name, &req.host);
+/// An empty history of `req` and the accumulators to fill it.
+pub(crate) fn begin(req: &Request) -> (Downsampler, History) {
     let from_us = req.from_ms.saturating_mul(1000);
     let to_us = req.to_ms.saturating_mul(1000);
-    let mut ds = Downsampler::new(from_us, to_us, req.width);
-    let mut h = History {
-        table: t.name,
+    let h = History {
+        table: req.table.name,
         host: req.host.clone(),
         from_ms: req.from_ms,
         to_ms: req.to_ms,
@@ -675,6 +685,24 @@ pub fn read(dir: &Path, req: &Request) -> Result<History, Error> {
         row_groups_read: 0,
         row_groups_skipped: 0,
     };
+    (Downsampler::new(from_us, to_us, req.width), h)
+}
+
+/// `h` with the downsampled series of `ds`.
+pub(crate) fn finish(t: &ChartTable, ds: Downsampler, mut h: History) -> History {
+    let (bucket_us, t_us, series) = ds.finish(t.columns, |c| t.unit(c));
+    h.bucket_us = bucket_us;
+    h.t_us = t_us;
+    h.series = series;
+    h
+}
+
+/// Reads one table of one host under `dir` over the request's range.
+pub fn read(dir: &Path, req: &Request) -> Result<History, Error> {
+    let t = req.table;
+    let host_dir = layout::host_dir(dir, t.name, &req.host);
+    let (mut ds, mut h) = begin(req);
+    let (from_us, to_us) = (ds.from_us, ds.to_us);
     if !host_dir.is_dir() {
         let found: Vec<String> = hosts(dir)?.into_iter().map(|h| h.host).collect();
         if !found.contains(&req.host) {
@@ -735,11 +763,7 @@ pub fn read(dir: &Path, req: &Request) -> Result<History, Error> {
             h.row_groups_skipped += ph.row_groups_skipped;
         }
     }
-    let (bucket_us, t_us, series) = ds.finish(t.columns, |c| t.unit(c));
-    h.bucket_us = bucket_us;
-    h.t_us = t_us;
-    h.series = series;
-    Ok(h)
+    Ok(finish(t, ds, h))
 }
 
 /// The most threads one request reads with.
@@ -762,8 +786,18 @@ fn perr(e: impl fmt::Display) -> io::Error {
 }
 
 fn read_file(path: &Path, t: &ChartTable, ds: &mut Downsampler, h: &mut History) -> io::Result<()> {
+    read_parquet(open_nofollow(path)?, t, ds, h)
+}
+
+/// Adds the rows of one Parquet file (a local file, or an object's bytes) in the range.
+pub(crate) fn read_parquet<R: ChunkReader + 'static>(
+    file: R,
+    t: &ChartTable,
+    ds: &mut Downsampler,
+    h: &mut History,
+) -> io::Result<()> {
     let (from_us, to_us) = (ds.from_us, ds.to_us);
-    let builder = ParquetRecordBatchReaderBuilder::try_new(open_nofollow(path)?).map_err(perr)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
     let meta = builder.metadata().clone();
     let sd = meta.file_metadata().schema_descr();
     let leaf = |name: &str| (0..sd.num_columns()).find(|&i| sd.column(i).name() == name);

@@ -4,7 +4,8 @@
 //! * `/`: the dashboard ([`assets`]), uPlot built in from a pinned npm package;
 //! * `/assets/<name>`: only the files built into the binary;
 //! * `/api/live`: one JSON snapshot of the host ([`live`]);
-//! * `/api/hosts`: the hosts recorded under the server's `dir` ([`history::hosts`]);
+//! * `/api/hosts`: the hosts recorded under the server's `dir` ([`history::hosts`]; in a bucket,
+//!   [`bucket::Bucket::hosts`]);
 //! * `/api/history?table=&host=&from=&to=&width=`: a recorded table over a range, downsampled
 //!   per pixel to min/avg/max ([`history`]).
 //!
@@ -12,6 +13,7 @@
 //! server (`crate::serve`) checks method, token and path before it calls [`route`].
 
 pub mod assets;
+pub mod bucket;
 #[doc(hidden)]
 pub mod fixture;
 pub mod history;
@@ -30,10 +32,12 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
-/// What a route reads: the live state, and the recording directory when the server has one.
+/// What a route reads: the live state, and the recording when the server has one (a local
+/// directory, or a bucket).
 pub struct ViewContext<'a> {
     pub live: &'a crate::live::LiveState,
     pub dir: Option<&'a Path>,
+    pub bucket: Option<&'a bucket::Bucket>,
 }
 
 pub const JSON: &str = "application/json";
@@ -94,6 +98,36 @@ pub fn route(ctx: &ViewContext<'_>, path: &str, query: &str) -> Option<Reply> {
     }
 }
 
+/// [`route`], with `/api/hosts` and `/api/history` read from the bucket when the server reads
+/// one (awaited on the server's runtime).
+pub async fn route_async(ctx: &ViewContext<'_>, path: &str, query: &str) -> Option<Reply> {
+    let Some(b) = ctx.bucket else {
+        return route(ctx, path, query);
+    };
+    match path {
+        "/api/hosts" => Some(match query::Query::parse(query, &[]) {
+            Err(e) => Reply::error(400, &e),
+            Ok(_) => match b.hosts().await {
+                Ok(list) => Reply::json(history::hosts_json_of(&b.location.shown, &list)),
+                Err(e) => Reply::error(502, &e),
+            },
+        }),
+        "/api/history" => {
+            let req = query::Query::parse(query, history::PARAMS)
+                .and_then(|q| history::Request::parse(&q, crate::recorder::wall_us() / 1000));
+            Some(match req {
+                Err(e) => Reply::error(400, &e),
+                Ok(req) => match b.read(&req).await {
+                    Ok(h) => Reply::json(h.to_json()),
+                    Err(history::Error::Io(e)) => Reply::error(502, &e),
+                    Err(e) => Reply::error(e.status(), &e.to_string()),
+                },
+            })
+        }
+        _ => route(ctx, path, query),
+    }
+}
+
 /// Parses `query` (accepting only `accepted` names, plus `token`, which the server reads) and
 /// answers with `f`, or with the error `f` gives.
 fn with_query(query: &str, accepted: &[&str], f: impl FnOnce(&query::Query) -> Result<Reply, (u16, String)>) -> Reply {
@@ -114,6 +148,7 @@ mod tests {
         let ctx = ViewContext {
             live: &state,
             dir: None,
+            bucket: None,
         };
         let page = route(&ctx, "/", "token=abc").unwrap();
         assert_eq!((page.status, page.content_type), (200, "text/html; charset=utf-8"));

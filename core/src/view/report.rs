@@ -6,9 +6,11 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::bucket::Bucket;
 use super::history::{self, CHART_TABLES, Request};
 use super::{assets, json};
 use crate::recorder::layout::{MICROS_PER_DAY, civil_from_days};
+use crate::recorder::s3::S3Location;
 use crate::schema::Timestamp;
 
 /// Points per chart: about a wide screen's pixels.
@@ -36,10 +38,19 @@ crate::declare_table! {
     }
 }
 
+/// Where the recording is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recording {
+    /// A directory `record_metrics` writes (absolute).
+    Local(PathBuf),
+    /// A bucket `record_metrics('s3://...')` uploads to.
+    Bucket(S3Location),
+}
+
 /// What to report.
 #[derive(Clone, Debug)]
 pub struct ReportRequest {
-    pub dir: PathBuf,
+    pub dir: Recording,
     pub path: PathBuf,
     /// Microseconds since the epoch; `None`: [`DEFAULT_SPAN_US`] before `until`.
     pub since_us: Option<i64>,
@@ -62,38 +73,59 @@ pub fn utc_text(us: i64) -> String {
     )
 }
 
-/// Writes the report; the error says what was wrong.
+/// Writes the report; the error says what was wrong. A bucket is read on a `current_thread`
+/// runtime of the calling thread (`report_metrics`'s first scan).
 pub fn write(req: &ReportRequest) -> Result<ReportRow, String> {
-    let dir = &req.dir;
-    match fs::metadata(dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(format!("dir '{}' is not a directory", dir.display())),
-        Err(e) => return Err(format!("dir '{}' cannot be read: {e}", dir.display())),
+    match &req.dir {
+        Recording::Local(dir) => {
+            match fs::metadata(dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Err(format!("dir '{}' is not a directory", dir.display())),
+                Err(e) => return Err(format!("dir '{}' cannot be read: {e}", dir.display())),
+            }
+            let hosts =
+                history::hosts(dir).map_err(|e| format!("cannot list the hosts under '{}': {e}", dir.display()))?;
+            write_from(req, &dir.display().to_string(), &hosts, |r| history::read(dir, r))
+        }
+        Recording::Bucket(loc) => {
+            let bucket = Bucket::new(loc.clone())?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start a runtime to read {}: {e}", loc.shown))?;
+            let hosts = rt.block_on(bucket.check())?;
+            write_from(req, &loc.shown, &hosts, |r| rt.block_on(bucket.read(r)))
+        }
     }
-    let hosts = history::hosts(dir).map_err(|e| format!("cannot list the hosts under '{}': {e}", dir.display()))?;
+}
+
+/// The report of `hosts` (of the recording shown as `dir`), reading each table with `read`.
+fn write_from(
+    req: &ReportRequest,
+    dir: &str,
+    hosts: &[history::Host],
+    mut read: impl FnMut(&Request) -> Result<history::History, history::Error>,
+) -> Result<ReportRow, String> {
     let names = || hosts.iter().map(|h| h.host.as_str()).collect::<Vec<_>>().join(", ");
     if hosts.is_empty() {
         return Err(format!(
             "'{}' holds no recording (no <table>/host=<name>/ folder of a table record_metrics writes)",
-            dir.display()
+            dir
         ));
     }
     let host = match &req.host {
         Some(h) => {
             history::check_host(h)?;
-            hosts.iter().find(|x| x.host == *h).ok_or_else(|| {
-                format!(
-                    "no recording of host '{h}' under '{}'; hosts found: {}",
-                    dir.display(),
-                    names()
-                )
-            })?
+            hosts
+                .iter()
+                .find(|x| x.host == *h)
+                .ok_or_else(|| format!("no recording of host '{h}' under '{}'; hosts found: {}", dir, names()))?
         }
         None if hosts.len() == 1 => &hosts[0],
         None => {
             return Err(format!(
                 "'{}' holds the recordings of several hosts ({}): choose one with host := '...'",
-                dir.display(),
+                dir,
                 names()
             ));
         }
@@ -101,7 +133,7 @@ pub fn write(req: &ReportRequest) -> Result<ReportRow, String> {
     let until_us = req
         .until_us
         .or(host.last_us.map(|l| l + 1))
-        .ok_or_else(|| format!("host '{}' has no recorded file under '{}'", host.host, dir.display()))?;
+        .ok_or_else(|| format!("host '{}' has no recorded file under '{}'", host.host, dir))?;
     let since_us = req.since_us.unwrap_or(until_us - DEFAULT_SPAN_US);
     if since_us >= until_us {
         return Err(format!(
@@ -130,7 +162,7 @@ pub fn write(req: &ReportRequest) -> Result<ReportRow, String> {
             to_ms,
             width: REPORT_WIDTH,
         };
-        let h = history::read(dir, &r).map_err(|e| e.to_string())?;
+        let h = read(&r).map_err(|e| e.to_string())?;
         rows_read += h.rows_read;
         if h.t_us.is_empty() {
             continue;
@@ -150,7 +182,7 @@ pub fn write(req: &ReportRequest) -> Result<ReportRow, String> {
             host.host,
             utc_text(since_us),
             utc_text(until_us),
-            dir.display()
+            dir
         ));
     }
     let mut data = String::from("{");
@@ -254,7 +286,7 @@ mod tests {
         }
         let out = dir.join("report.html");
         let req = ReportRequest {
-            dir: dir.clone(),
+            dir: Recording::Local(dir.clone()),
             path: out.clone(),
             since_us: None,
             until_us: None,
@@ -279,14 +311,14 @@ mod tests {
         let missing = dir.join("nope");
         assert!(
             err(ReportRequest {
-                dir: missing.clone(),
+                dir: Recording::Local(missing.clone()),
                 ..req.clone()
             })
             .starts_with(&format!("dir '{}' cannot be read", missing.display()))
         );
         assert!(
             err(ReportRequest {
-                dir: out.clone(),
+                dir: Recording::Local(out.clone()),
                 ..req.clone()
             })
             .ends_with("is not a directory")
@@ -294,7 +326,7 @@ mod tests {
         let empty = fixture::tempdir("report-empty");
         assert!(
             err(ReportRequest {
-                dir: empty.clone(),
+                dir: Recording::Local(empty.clone()),
                 ..req.clone()
             })
             .contains("holds no recording")
