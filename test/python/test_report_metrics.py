@@ -16,7 +16,9 @@ from conftest import connect
 def recording(tmp_path_factory):
     d = tmp_path_factory.mktemp("report") / "rec"
     con = connect()
-    con.execute(f"SELECT id FROM record_metrics('{d}', INTERVAL 200 MILLISECONDS, flush_interval := INTERVAL 1 SECOND)")
+    (rid,) = con.execute(
+        f"SELECT id FROM record_metrics('{d}', INTERVAL 200 MILLISECONDS, flush_interval := INTERVAL 1 SECOND)"
+    ).fetchone()
     # Something to see on the CPU and disk charts.
     end = time.monotonic() + 4
     with open(d.parent / "scratch", "wb") as f:
@@ -24,7 +26,7 @@ def recording(tmp_path_factory):
             f.write(os.urandom(1 << 20))
             f.flush()
             os.fsync(f.fileno())
-    (rows,) = con.execute("SELECT rows_written FROM stop_recording(1)").fetchone()
+    (rows,) = con.execute("SELECT rows_written FROM stop_recording(?)", [rid]).fetchone()
     assert rows > 0
     con.close()
     return d
