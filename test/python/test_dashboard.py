@@ -21,7 +21,7 @@ def served(tmp_path_factory):
     rec = tmp_path_factory.mktemp("dashboard") / "rec"
     con = connect()
     (rid,) = con.execute(
-        f"SELECT id FROM record_metrics('{rec}', INTERVAL 1 SECOND, flush_interval := INTERVAL 1 SECOND)"
+        f"SELECT id FROM record_metrics('{rec}', INTERVAL 1 SECOND, flush_interval := INTERVAL 1 SECOND, publish_interval := INTERVAL 1 SECOND)"
     ).fetchone()
     time.sleep(3)  # a flush or two: history has rows
     (sid, url) = con.execute(f"SELECT id, url FROM serve_metrics(port := 0, dir := '{rec}')").fetchone()
