@@ -30,7 +30,7 @@ pub const PUBLISH_DEFAULT: Duration = Duration::from_secs(300);
 pub const PUBLISH_MAX: Duration = Duration::from_secs(86_400);
 /// The default `process_interval` (never below `interval`).
 pub const PROCESS_DEFAULT: Duration = Duration::from_secs(60);
-/// The smallest `max_bytes` per recorded table: every flush writes one Parquet file per table
+/// The smallest `max_bytes` per recorded table: every publish writes one Parquet file per table
 /// (kilobytes of footer on their own), so a smaller cap deletes the newest files as soon as
 /// they are written and keeps next to nothing.
 pub const MAX_BYTES_MIN_PER_TABLE: u64 = 1 << 20;
@@ -385,7 +385,7 @@ pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
             let floor = MAX_BYTES_MIN_PER_TABLE * tables.len() as u64;
             if b < floor {
                 return Err(format!(
-                    "max_bytes must be at least {floor} bytes ({} MiB per recorded table, {} table{}): each flush writes one Parquet file per table, and a smaller cap would delete the newest files as soon as they are written; got {b}",
+                    "max_bytes must be at least {floor} bytes ({} MiB per recorded table, {} table{}): each publish writes one Parquet file per table, and a smaller cap would delete the newest files as soon as they are written; got {b}",
                     MAX_BYTES_MIN_PER_TABLE >> 20,
                     tables.len(),
                     if tables.len() == 1 { "" } else { "s" }
