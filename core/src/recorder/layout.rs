@@ -8,7 +8,7 @@
 //!
 //! * `host` and `date` are hive partition keys (`hive_partitioning := true`); the date is the
 //!   UTC day of the rows' `ts`, so a file never spans two days.
-//! * `level` is 0 for a file written by a flush, and higher for merged files (see
+//! * `level` is 0 for a file written by a publish (the rows of the write-ahead log), and higher for merged files (see
 //!   [`super::merge`]); `first_us`/`last_us` are the smallest and largest `ts` inside, in
 //!   microseconds since the epoch, so retention and merging need no footer reads.
 //! * A file being written has a temporary name starting with `.` and ending in `.tmp`, which
