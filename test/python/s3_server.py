@@ -195,6 +195,29 @@ class S3Server:
         return sorted(out)
 
 
+
+def bucketless_server(key_id, secret, extra_env=None):
+    """A started moto_server without a bucket, its client signing as `key_id`/`secret`; skips the
+    calling test where moto_server is not installed. `extra_env` goes to moto_server."""
+    import pytest
+
+    try:
+        moto_server_path()
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    s = S3Server(bucket=None, env=extra_env)
+    s.client_key_id, s.client_secret = key_id, secret
+    return s.start()
+
+
+def set_aws_env(monkeypatch, key_id, secret):
+    """The AWS variables the recorder reads, for these credentials (no endpoint, profile or token)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    for v in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(v, raising=False)
+
 if __name__ == "__main__":
     # A manual check: start, print the endpoint, stop on Ctrl-C.
     with S3Server() as s3:

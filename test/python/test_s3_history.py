@@ -13,33 +13,20 @@ import duckdb
 import pytest
 
 from recorder_helpers import SEES_LOCKDOWN, connect
-from s3_server import S3Server, moto_server_path
+from s3_server import bucketless_server, set_aws_env
 
 SECRET = "sysmon-test-SECRET-h1st0ry"
 KEY_ID = "AKIASYSMONTEST000002"
 TABLES = ("metrics", "cpus")
 
 
-class Server(S3Server):
-    client_key_id = KEY_ID
-    client_secret = SECRET
-
-    def __init__(self, extra_env=None):
-        super().__init__(bucket=None, env=extra_env)
-        try:
-            moto_server_path()
-        except RuntimeError as e:
-            pytest.skip(str(e))
-        self.start()
+def Server(extra_env=None):
+    return bucketless_server(KEY_ID, SECRET, extra_env)
 
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    for v in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(v, raising=False)
+    set_aws_env(monkeypatch, KEY_ID, SECRET)
 
 
 @pytest.fixture(scope="module")
