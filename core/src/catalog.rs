@@ -279,18 +279,8 @@ pub fn record_metrics() -> Function {
                 "none: no size limit".into(),
                 "Keep at most this many bytes of this host's files, deleting the oldest first; positive.".into(),
             ),
-            Param::named(
-                "endpoint",
-                ParamType::Varchar,
-                "AWS_ENDPOINT_URL, else AWS".into(),
-                "s3:// only: the S3-compatible endpoint URL (MinIO, Ceph, R2); http:// allows plain HTTP.".into(),
-            ),
-            Param::named(
-                "region",
-                ParamType::Varchar,
-                "AWS_REGION, else us-east-1".into(),
-                "s3:// only: the bucket's region.".into(),
-            ),
+            endpoint_param("s3://"),
+            region_param("s3://"),
             Param::named(
                 "spool",
                 ParamType::Varchar,
@@ -386,23 +376,34 @@ pub fn report_metrics() -> Function {
                 "the recording's only host".into(),
                 "The host to chart, as recorded in host=<name> folders.".into(),
             ),
-            Param::named(
-                "endpoint",
-                ParamType::Varchar,
-                "AWS_ENDPOINT_URL, else AWS".into(),
-                "s3:// dir only: the S3-compatible endpoint URL (MinIO, Ceph, R2); http:// allows plain HTTP.".into(),
-            ),
-            Param::named(
-                "region",
-                ParamType::Varchar,
-                "AWS_REGION, else us-east-1".into(),
-                "s3:// dir only: the bucket's region.".into(),
-            ),
+            endpoint_param("s3:// dir"),
+            region_param("s3:// dir"),
         ],
         example: "SELECT path, host, rows_read, bytes_written FROM report_metrics('sysmon-history', 'sysmon-report.html')",
         reads: Vec::new(),
         decl: crate::view::report::ReportRow::TABLE,
     }
+}
+
+/// `endpoint`, as record_metrics, serve_metrics and report_metrics take it; `scope` says when it
+/// applies (`s3://`, `s3:// dir`).
+fn endpoint_param(scope: &str) -> Param {
+    Param::named(
+        "endpoint",
+        ParamType::Varchar,
+        "AWS_ENDPOINT_URL, else AWS".into(),
+        format!("{scope} only: the S3-compatible endpoint URL (MinIO, Ceph, R2); http:// allows plain HTTP."),
+    )
+}
+
+/// `region`, as record_metrics, serve_metrics and report_metrics take it.
+fn region_param(scope: &str) -> Param {
+    Param::named(
+        "region",
+        ParamType::Varchar,
+        "AWS_REGION, else us-east-1".into(),
+        format!("{scope} only: the bucket's region."),
+    )
 }
 
 /// `serve_metrics(port := ..., bind := ..., dir := ...)`.
@@ -430,18 +431,8 @@ pub fn serve_metrics() -> Function {
                 "none: live values only".into(),
                 "A directory record_metrics writes (or wrote), or the s3://<bucket>[/<prefix>] it uploads to: the dashboard's history reads it.".into(),
             ),
-            Param::named(
-                "endpoint",
-                ParamType::Varchar,
-                "AWS_ENDPOINT_URL, else AWS".into(),
-                "s3:// dir only: the S3-compatible endpoint URL (MinIO, Ceph, R2); http:// allows plain HTTP.".into(),
-            ),
-            Param::named(
-                "region",
-                ParamType::Varchar,
-                "AWS_REGION, else us-east-1".into(),
-                "s3:// dir only: the bucket's region.".into(),
-            ),
+            endpoint_param("s3:// dir"),
+            region_param("s3:// dir"),
         ],
         example: "SELECT id, port, url FROM serve_metrics(port := 0)",
         reads: vec!["/proc", "/sys"],
