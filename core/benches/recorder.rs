@@ -38,9 +38,13 @@ use sysmon_core::schema::Row;
 use sysmon_core::tables::metrics::MetricsRow;
 use sysmon_core::tables::processes::{ProcessCollector, ProcessFields};
 
+/// `target/sysmon-bench`, or `$SYSMON_BENCH_DIR` (two builds benchmarked side by side, each
+/// with its own folder).
 fn out_dir() -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/sysmon-bench");
-    std::fs::create_dir_all(&d).expect("create target/sysmon-bench");
+    let d = std::env::var_os("SYSMON_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/sysmon-bench"));
+    std::fs::create_dir_all(&d).expect("create the bench folder");
     d
 }
 

@@ -23,6 +23,7 @@ use crate::tables::filesystems::{StatGuard, StatPolicy, statvfs};
 use crate::tables::gpus::GpuReader;
 use crate::tables::networks::LinkReader;
 use crate::tables::processes::{ProcessCollector, ProcessFields, ProcessSnapshot, ProcessTimes};
+use crate::tables::sensors::SensorReader;
 
 /// The monotonic clock windows are measured on.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -88,6 +89,7 @@ pub struct LiveState {
     process_ring: Mutex<Ring<ProcessTimes>>,
     freq: Mutex<FreqReader>,
     links: Mutex<LinkReader>,
+    sensors: Mutex<SensorReader>,
     disk_classes: Mutex<DiskClasses>,
     gpus: Mutex<GpuReader>,
     stat_guard: Arc<StatGuard>,
@@ -125,6 +127,7 @@ impl LiveState {
             process_ring: Mutex::new(Ring::default()),
             freq: Mutex::new(FreqReader::new(roots.clone())),
             links: Mutex::new(LinkReader::default()),
+            sensors: Mutex::new(SensorReader::default()),
             disk_classes: Mutex::new(DiskClasses::default()),
             gpus: Mutex::new(GpuReader::default()),
             stat_guard: StatGuard::new(Arc::new(statvfs), StatPolicy::default()),
@@ -204,6 +207,11 @@ impl LiveState {
     /// The kept-open sysfs files of network interfaces.
     pub fn links(&self) -> MutexGuard<'_, LinkReader> {
         lock(&self.links)
+    }
+
+    /// The sensors' kept-open input files, listed again every [`sensors::RESCAN`](crate::tables::sensors::RESCAN).
+    pub fn sensors(&self) -> MutexGuard<'_, SensorReader> {
+        lock(&self.sensors)
     }
 
     /// The sysfs class of each block device, looked up once per name.

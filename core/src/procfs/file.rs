@@ -41,8 +41,9 @@ impl KeptFile {
             None => Err(io::Error::other("file not open")),
         };
         if let Err(e) = result {
-            // A descriptor that failed (a vanished device, a remount) is reopened next time.
-            self.file = None;
+            if descriptor_is_stale(&e) {
+                self.file = None;
+            }
             return Err(e);
         }
         if std::str::from_utf8(&self.buf).is_err() {
@@ -51,6 +52,18 @@ impl KeptFile {
         }
         std::str::from_utf8(&self.buf).map_err(io::Error::other)
     }
+}
+
+/// Whether a failed read means the descriptor itself is gone (a vanished device or sysfs node,
+/// a remount), so the path is opened again at the next read. Any other error is the file's
+/// current answer and the descriptor stays: sysfs `speed` of a virtual or down link answers
+/// `EINVAL` at every read, and reopening it every tick cost the recorder a path walk per
+/// interface per sample (`docs/recorder.md`, round three).
+fn descriptor_is_stale(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENODEV | libc::ENOENT | libc::ESTALE | libc::EBADF | libc::ENXIO | libc::EIO)
+    ) || e.raw_os_error().is_none()
 }
 
 /// Reads `f` from offset 0 to its end into `buf`, growing it as needed.
@@ -121,6 +134,39 @@ mod tests {
         assert_eq!(k.read().unwrap(), "two\n");
         assert!(KeptFile::new(dir.join("missing")).read().is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_a_stale_descriptor_is_reopened() {
+        let e = |n| io::Error::from_raw_os_error(n);
+        for stale in [
+            libc::ENODEV,
+            libc::ENOENT,
+            libc::ESTALE,
+            libc::EBADF,
+            libc::ENXIO,
+            libc::EIO,
+        ] {
+            assert!(descriptor_is_stale(&e(stale)), "{stale}");
+        }
+        for kept in [libc::EINVAL, libc::EOPNOTSUPP, libc::EAGAIN, libc::EPERM] {
+            assert!(!descriptor_is_stale(&e(kept)), "{kept}");
+        }
+        assert!(descriptor_is_stale(&io::Error::other("not an OS error")));
+    }
+
+    #[test]
+    fn a_file_that_answers_einval_keeps_its_descriptor() {
+        // sysfs `speed` of the loopback link: EINVAL at every read (where sysfs has it).
+        let p = Path::new("/sys/class/net/lo/speed");
+        let mut k = KeptFile::new(p);
+        match k.read() {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                assert!(k.file.is_some(), "kept after EINVAL");
+                assert!(k.read().is_err());
+            }
+            _ => eprintln!("skipped: {} does not answer EINVAL here", p.display()),
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod containers;
 pub mod cpuinfo;
 pub mod diskstats;
 pub mod file;
+pub mod link_events;
 pub mod loadavg;
 pub mod meminfo;
 pub mod mountinfo;

@@ -450,6 +450,7 @@ impl Writer {
         self.publish_retry = !all;
         self.report(failures);
         self.apply_retention();
+        super::trim_heap();
         all
     }
 

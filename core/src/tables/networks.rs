@@ -7,8 +7,10 @@ use super::{HostPath, HostWindow, Table};
 use crate::live::LiveState;
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::rate;
+use crate::procfs::link_events::LinkEvents;
 use crate::procfs::netdev::NetDev;
 use crate::procfs::{KeptFile, Roots, read_trimmed};
 use crate::sample::HostSample;
@@ -17,7 +19,10 @@ use crate::schema::Timestamp;
 crate::declare_table! {
     /// One row per network interface of /proc/net/dev. Cumulative counters count since the
     /// interface appeared; `_per_sec` columns cover the window that ends at `ts` and lasts
-    /// `window_seconds`, NULL for an interface absent from the window's first sample.
+    /// `window_seconds`, NULL for an interface absent from the window's first sample. The
+    /// link facts (`oper_state`, `mtu`, `mac_address`, `speed_bits_per_sec`) are read from
+    /// sysfs again whenever the kernel announces a link change over netlink, and at least
+    /// every 60 s (at every call where netlink is refused).
     pub struct NetworksRow => "system_networks", recorded as "networks" every interval {
         /// When the sample was taken.
         ts: Timestamp [""],
@@ -101,27 +106,96 @@ pub fn link_info(sys: &Path, name: &str) -> LinkInfo {
     }
 }
 
+/// How long link facts are reused without a change notice from the kernel (the backstop for
+/// a change that posts none, such as a driver renegotiating the speed without a carrier loss).
+pub const LINK_REFRESH: Duration = Duration::from_secs(60);
+
 /// [`link_info`] for a caller that reads the same interfaces again and again (the recorder,
 /// every tick): each interface's four files are kept open and re-read with `pread`, which
-/// regenerates their contents just like a fresh open, at a fraction of the cost.
+/// regenerates their contents just like a fresh open, at a fraction of the cost; and, for the
+/// host's own `/sys`, they are read again only after the kernel posted a link change
+/// ([`LinkEvents`]), or [`LINK_REFRESH`] after the last reading. Where the subscription is
+/// refused (a sandbox without netlink), or the root is not `/sys` (a fixture tree), they are
+/// read at every call.
 #[derive(Debug, Default)]
 pub struct LinkReader {
-    kept: HashMap<String, [KeptFile; 4]>,
+    kept: HashMap<String, Kept>,
+    watch: Watch,
+    /// When every interface's facts were last read.
+    read_at: Option<Instant>,
+    /// Whether this call reads the files (decided by [`LinkReader::begin`]).
+    reread: bool,
+}
+
+#[derive(Debug)]
+struct Kept {
+    files: [KeptFile; 4],
+    info: Option<LinkInfo>,
+}
+
+/// Where notice of link changes comes from.
+#[derive(Debug, Default)]
+enum Watch {
+    /// Not tried yet.
+    #[default]
+    Unopened,
+    /// The kernel's notices.
+    Kernel(LinkEvents),
+    /// None: the files are read at every call.
+    None,
+    /// A test's notices: true = something changed.
+    #[cfg(test)]
+    Fake(std::sync::Arc<std::sync::atomic::AtomicBool>),
 }
 
 impl LinkReader {
-    /// The current facts of interface `name` under the sysfs root `sys`.
+    /// Starts a call at `now` on the sysfs root `sys`: decides whether the facts kept from
+    /// the last reading still hold.
+    pub fn begin(&mut self, sys: &Path, now: Instant) {
+        if matches!(self.watch, Watch::Unopened) {
+            self.watch = match LinkEvents::open() {
+                Ok(events) if sys == Path::new("/sys") => Watch::Kernel(events),
+                _ => Watch::None,
+            };
+        }
+        let changed = match &mut self.watch {
+            Watch::Kernel(events) => match events.changed() {
+                Ok(changed) => changed,
+                Err(_) => {
+                    self.watch = Watch::None;
+                    true
+                }
+            },
+            #[cfg(test)]
+            Watch::Fake(flag) => flag.swap(false, std::sync::atomic::Ordering::Relaxed),
+            Watch::Unopened | Watch::None => true,
+        };
+        self.reread = changed
+            || self
+                .read_at
+                .is_none_or(|t| now.saturating_duration_since(t) >= LINK_REFRESH);
+        if self.reread {
+            self.read_at = Some(now);
+        }
+    }
+
+    /// The facts of interface `name` under the sysfs root `sys` (read now, or kept from the
+    /// last reading where [`begin`](Self::begin) found them current).
     pub fn read(&mut self, sys: &Path, name: &str) -> LinkInfo {
-        if !self.kept.contains_key(name) {
+        let kept = self.kept.entry(name.to_string()).or_insert_with(|| {
             let dir = sys.join("class/net").join(name);
             let f = |n: &str| KeptFile::new(dir.join(n));
-            self.kept
-                .insert(name.to_string(), [f("operstate"), f("mtu"), f("address"), f("speed")]);
+            Kept {
+                files: [f("operstate"), f("mtu"), f("address"), f("speed")],
+                info: None,
+            }
+        });
+        if !self.reread
+            && let Some(info) = &kept.info
+        {
+            return info.clone();
         }
-        let Some(files) = self.kept.get_mut(name) else {
-            return LinkInfo::default();
-        };
-        let [oper, mtu, addr, speed] = files;
+        let [oper, mtu, addr, speed] = &mut kept.files;
         let text = |k: &mut KeptFile| {
             k.read()
                 .ok()
@@ -129,12 +203,14 @@ impl LinkReader {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
-        LinkInfo {
+        let info = LinkInfo {
             oper_state: text(oper),
             mtu: mtu.read().ok().and_then(|s| s.trim_end_matches('\n').parse().ok()),
             mac_address: text(addr),
             speed_bits_per_sec: speed.read().ok().and_then(parse_speed),
-        }
+        };
+        kept.info = Some(info.clone());
+        info
     }
 
     /// Closes the files of interfaces not in `names` (gone since).
@@ -217,6 +293,7 @@ impl Table for Networks {
         let mut links = state.links();
         links.retain(w.now.nets.iter().map(|n| n.name.as_str()));
         let sys = &state.roots().sys;
+        links.begin(sys, state.now());
         Ok(rows_with(&w.base, &w.now, |name| links.read(sys, name)))
     }
 }
@@ -237,13 +314,64 @@ mod tests {
     }
 
     #[test]
+    fn link_facts_are_read_again_after_a_change_notice_or_the_refresh() {
+        let sys = std::env::temp_dir().join(format!("sysmon-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&sys);
+        let eth0 = sys.join("class/net/eth0");
+        std::fs::create_dir_all(&eth0).unwrap();
+        let fixture = Roots::test_fixture("modern").sys("class/net/eth0");
+        for f in ["operstate", "mtu", "address", "speed"] {
+            std::fs::copy(fixture.join(f), eth0.join(f)).unwrap();
+        }
+        let notice = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut links = LinkReader {
+            watch: Watch::Fake(notice.clone()),
+            ..LinkReader::default()
+        };
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mtu_at = |links: &mut LinkReader, t| {
+            links.begin(&sys, t);
+            links.read(&sys, "eth0").mtu
+        };
+        assert_eq!(mtu_at(&mut links, at(0)), Some(1500));
+        std::fs::write(eth0.join("mtu"), "9000\n").unwrap();
+        assert_eq!(mtu_at(&mut links, at(1)), Some(1500), "no notice: the facts are kept");
+        notice.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(
+            mtu_at(&mut links, at(2)),
+            Some(9000),
+            "read again after the kernel's notice"
+        );
+        std::fs::write(eth0.join("mtu"), "1400\n").unwrap();
+        assert_eq!(mtu_at(&mut links, at(3)), Some(9000));
+        assert_eq!(
+            mtu_at(&mut links, at(2) + LINK_REFRESH),
+            Some(1400),
+            "read again at the refresh"
+        );
+        std::fs::write(eth0.join("mtu"), "1280\n").unwrap();
+        let mut every_call = LinkReader::default();
+        assert_eq!(mtu_at(&mut every_call, at(0)), Some(1280));
+        std::fs::write(eth0.join("mtu"), "1500\n").unwrap();
+        assert_eq!(
+            mtu_at(&mut every_call, at(1)),
+            Some(1500),
+            "a root that is not /sys has no notices: read at every call"
+        );
+        std::fs::remove_dir_all(&sys).unwrap();
+    }
+
+    #[test]
     fn link_facts_from_sysfs() {
         let sys = Roots::test_fixture("modern").sys;
         let mut kept = LinkReader::default();
+        kept.begin(&sys, Instant::now());
         for name in ["eth0", "lo", "docker0", "eth0"] {
             assert_eq!(kept.read(&sys, name), link_info(&sys, name), "{name}");
         }
         kept.retain(["lo"].into_iter());
+        kept.begin(&sys, Instant::now());
         assert_eq!(kept.read(&sys, "lo"), link_info(&sys, "lo"));
         let eth0 = link_info(&sys, "eth0");
         assert_eq!(eth0.oper_state.as_deref(), Some("up"));

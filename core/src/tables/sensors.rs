@@ -1,19 +1,22 @@
 //! `system_sensors()`: temperatures and fans from `/sys/class/hwmon` and `/sys/class/thermal`.
 
 use std::io;
+use std::time::{Duration, Instant};
 
 use super::{HostPath, Now, Table};
 use crate::host;
 use crate::live::LiveState;
 use std::path::Path;
 
-use crate::procfs::{Roots, read_trimmed};
+use crate::procfs::{KeptFile, Roots, read_trimmed};
 use crate::schema::Timestamp;
 
 crate::declare_table! {
     /// One row per temperature input (`tempN_input`) and fan input (`fanN_input`) of every
     /// hwmon chip, and one per thermal zone. Many virtual machines expose none: zero rows is
-    /// the correct answer there.
+    /// the correct answer there. The values are read at every call; the list of inputs, their
+    /// labels and their thresholds are read again every 60 s and as soon as an input vanishes,
+    /// so a chip that appears is listed within a minute.
     pub struct SensorsRow => "system_sensors", recorded as "sensors" every interval {
         /// When the sensors were read.
         ts: Timestamp [""],
@@ -40,11 +43,7 @@ crate::declare_table! {
 
 /// A sysfs millidegree value as degrees Celsius.
 fn millidegrees(path: &Path) -> Option<f64> {
-    read_trimmed(path)?
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .map(|m| m as f64 / 1000.0)
+    parse_millidegrees(&read_trimmed(path)?)
 }
 
 /// Entries of `dir` whose name starts with `prefix`, sorted naturally (`hwmon2` before `hwmon10`).
@@ -67,8 +66,87 @@ fn natural_key(name: &str) -> (String, u64, String) {
     (name[..start].to_string(), digits.parse().unwrap_or(0), rest)
 }
 
-/// Reads every sensor below `roots.sys`.
+/// How often the list of sensors (chips, inputs, labels, thresholds) is read again; the values
+/// are read at every call. Walking `/sys/class/hwmon` costs a folder listing and several path
+/// look-ups per input, which was 15% of the recorder's sampling thread on a host with no
+/// sensors at all (`docs/recorder.md`, round three).
+pub const RESCAN: Duration = Duration::from_secs(60);
+
+/// What an input's file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Millidegrees Celsius (hwmon `tempN_input`, thermal zone `temp`).
+    Millidegrees,
+    /// Revolutions per minute (hwmon `fanN_input`).
+    Rpm,
+}
+
+/// One sensor: its row without the reading, and its input file kept open.
+#[derive(Debug)]
+struct Slot {
+    row: SensorsRow,
+    kind: Kind,
+    input: KeptFile,
+}
+
+/// The sensors below a sysfs root, listed every [`RESCAN`] (and again as soon as an input
+/// vanishes), with each input kept open and re-read with `pread` at every call.
+#[derive(Debug, Default)]
+pub struct SensorReader {
+    slots: Vec<Slot>,
+    scanned: Option<Instant>,
+}
+
+impl SensorReader {
+    /// The sensors' rows now (`now` is the caller's clock, for the rescan).
+    pub fn rows(&mut self, roots: &Roots, now: Instant, ts: Timestamp, hostname: &str) -> Vec<SensorsRow> {
+        if self.scanned.is_none_or(|t| now.saturating_duration_since(t) >= RESCAN) {
+            self.slots = scan(roots);
+            self.scanned = Some(now);
+        }
+        let mut vanished = false;
+        let rows = self
+            .slots
+            .iter_mut()
+            .map(|s| {
+                let text = match s.input.read() {
+                    Ok(t) => Some(t.trim()),
+                    Err(e) => {
+                        vanished |= matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENODEV));
+                        None
+                    }
+                };
+                let mut row = SensorsRow {
+                    ts,
+                    hostname: hostname.to_string(),
+                    ..s.row.clone()
+                };
+                match s.kind {
+                    Kind::Millidegrees => row.temp_celsius = text.and_then(parse_millidegrees),
+                    Kind::Rpm => row.fan_rpm = text.and_then(|t| t.parse::<u64>().ok()),
+                }
+                row
+            })
+            .collect();
+        if vanished {
+            self.scanned = None;
+        }
+        rows
+    }
+}
+
+/// Text of millidegrees as degrees Celsius.
+fn parse_millidegrees(text: &str) -> Option<f64> {
+    text.trim().parse::<i64>().ok().map(|m| m as f64 / 1000.0)
+}
+
+/// Reads every sensor below `roots.sys` once (a fresh [`SensorReader`]).
 pub fn collect(roots: &Roots, ts: Timestamp, hostname: &str) -> Vec<SensorsRow> {
+    SensorReader::default().rows(roots, Instant::now(), ts, hostname)
+}
+
+/// Lists every sensor below `roots.sys`: its row without the reading, and its input file.
+fn scan(roots: &Roots) -> Vec<Slot> {
     let mut out = Vec::new();
     let hwmon = roots.sys("class/hwmon");
     for dev in entries(&hwmon, "hwmon") {
@@ -81,18 +159,6 @@ pub fn collect(roots: &Roots, ts: Timestamp, hostname: &str) -> Vec<SensorsRow> 
         };
         let chip = read_trimmed(&attr_dir.join("name")).filter(|s| !s.is_empty());
         let chip_id = chip.clone().unwrap_or_else(|| dev.clone());
-        let row = |sensor: String, label, temp, high, crit, fan| SensorsRow {
-            ts,
-            hostname: hostname.to_string(),
-            sensor,
-            chip: chip.clone(),
-            device: dev.clone(),
-            label,
-            temp_celsius: temp,
-            high_celsius: high,
-            critical_celsius: crit,
-            fan_rpm: fan,
-        };
         let files = entries(&attr_dir, "");
         for f in &files {
             let Some(input) = f.strip_suffix("_input") else {
@@ -100,18 +166,29 @@ pub fn collect(roots: &Roots, ts: Timestamp, hostname: &str) -> Vec<SensorsRow> 
             };
             let attr = |suffix: &str| attr_dir.join(format!("{input}_{suffix}"));
             let label = read_trimmed(&attr("label")).filter(|s| !s.is_empty());
+            let row = SensorsRow {
+                sensor: format!("{chip_id}/{input}"),
+                chip: chip.clone(),
+                device: dev.clone(),
+                label,
+                ..SensorsRow::default()
+            };
             if input.starts_with("temp") {
-                out.push(row(
-                    format!("{chip_id}/{input}"),
-                    label,
-                    millidegrees(&attr("input")),
-                    millidegrees(&attr("max")),
-                    millidegrees(&attr("crit")),
-                    None,
-                ));
+                out.push(Slot {
+                    row: SensorsRow {
+                        high_celsius: millidegrees(&attr("max")),
+                        critical_celsius: millidegrees(&attr("crit")),
+                        ..row
+                    },
+                    kind: Kind::Millidegrees,
+                    input: KeptFile::new(attr("input")),
+                });
             } else if input.starts_with("fan") {
-                let rpm = read_trimmed(&attr("input")).and_then(|s| s.trim().parse::<u64>().ok());
-                out.push(row(format!("{chip_id}/{input}"), label, None, None, None, rpm));
+                out.push(Slot {
+                    row,
+                    kind: Kind::Rpm,
+                    input: KeptFile::new(attr("input")),
+                });
             }
         }
     }
@@ -128,17 +205,18 @@ pub fn collect(roots: &Roots, ts: Timestamp, hostname: &str) -> Vec<SensorsRow> 
                 _ => {}
             }
         }
-        out.push(SensorsRow {
-            ts,
-            hostname: hostname.to_string(),
-            sensor: format!("thermal/{zone}"),
-            chip: kind.clone(),
-            device: zone.clone(),
-            label: kind,
-            temp_celsius: millidegrees(&dir.join("temp")),
-            high_celsius: high,
-            critical_celsius: crit,
-            fan_rpm: None,
+        out.push(Slot {
+            row: SensorsRow {
+                sensor: format!("thermal/{zone}"),
+                chip: kind.clone(),
+                device: zone.clone(),
+                label: kind,
+                high_celsius: high,
+                critical_celsius: crit,
+                ..SensorsRow::default()
+            },
+            kind: Kind::Millidegrees,
+            input: KeptFile::new(dir.join("temp")),
         });
     }
     out
@@ -158,7 +236,10 @@ impl Table for Sensors {
     const HOST_PATHS: &'static [HostPath] = &[HostPath::Sys];
 
     fn rows(_: &Now, state: &LiveState, _: &()) -> io::Result<Vec<SensorsRow>> {
-        Ok(collect(state.roots(), Timestamp::now(), &host::hostname()))
+        let now = state.now();
+        Ok(state
+            .sensors()
+            .rows(state.roots(), now, Timestamp::now(), &host::hostname()))
     }
 }
 
@@ -205,6 +286,67 @@ mod tests {
         assert_eq!(z.temp_celsius, Some(42.0));
         assert_eq!(z.critical_celsius, Some(105.0));
         assert_eq!(z.high_celsius, None);
+    }
+
+    #[test]
+    fn reader_rereads_values_and_lists_again_every_rescan() {
+        let sys = std::env::temp_dir().join(format!("sysmon-sensors-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&sys);
+        let chip = sys.join("class/hwmon/hwmon0");
+        std::fs::create_dir_all(&chip).unwrap();
+        let fixture = Roots::test_fixture("modern").sys("class/hwmon/hwmon0");
+        for f in std::fs::read_dir(&fixture).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), chip.join(f.file_name())).unwrap();
+        }
+        let roots = Roots {
+            sys: sys.clone(),
+            ..Roots::test_fixture("modern")
+        };
+        let ids = |rows: &[SensorsRow]| rows.iter().map(|r| r.sensor.clone()).collect::<Vec<_>>();
+        let ts = Timestamp::from_micros(0);
+        let t0 = Instant::now();
+        let mut reader = SensorReader::default();
+        let a = reader.rows(&roots, t0, ts, "h");
+        assert_eq!(ids(&a), ["coretemp/temp1", "coretemp/temp2", "coretemp/temp10"]);
+        assert_eq!(a[0].temp_celsius, Some(45.0));
+        assert_eq!(a[0].high_celsius, Some(80.0));
+
+        // A value changes and a chip appears: the value is read now, the chip at the rescan.
+        std::fs::write(chip.join("temp1_input"), "46500\n").unwrap();
+        let nvme = sys.join("class/hwmon/hwmon3");
+        std::fs::create_dir_all(&nvme).unwrap();
+        std::fs::write(nvme.join("name"), "nvme\n").unwrap();
+        std::fs::write(nvme.join("temp1_input"), "30850\n").unwrap();
+        let b = reader.rows(&roots, t0 + Duration::from_secs(1), ts, "h");
+        assert_eq!(b[0].temp_celsius, Some(46.5), "values are read at every call");
+        assert_eq!(b.len(), 3, "the list is kept until the rescan");
+        let c = reader.rows(&roots, t0 + RESCAN, ts, "h");
+        assert_eq!(ids(&c)[3], "nvme/temp1", "listed at the rescan, in natural order");
+        assert_eq!(c[3].temp_celsius, Some(30.85));
+
+        // A chip goes: listed until the next rescan (here a kept descriptor of a deleted
+        // regular file still reads; sysfs answers ENODEV, as below).
+        std::fs::remove_dir_all(&nvme).unwrap();
+        assert_eq!(
+            reader.rows(&roots, t0 + RESCAN + Duration::from_secs(1), ts, "h").len(),
+            4
+        );
+        let gone = sys.join("class/hwmon/hwmon5");
+        std::fs::create_dir_all(&gone).unwrap();
+        std::os::unix::fs::symlink(sys.join("nowhere"), gone.join("temp1_input")).unwrap();
+        let later = t0 + RESCAN * 2;
+        let d = reader.rows(&roots, later, ts, "h");
+        assert_eq!(ids(&d)[3], "hwmon5/temp1");
+        assert_eq!(d[3].temp_celsius, None, "an input that cannot be read is NULL");
+        assert!(
+            reader.scanned.is_none(),
+            "an input that vanished makes the next call list again"
+        );
+        std::fs::remove_dir_all(&gone).unwrap();
+        let e = reader.rows(&roots, later, ts, "h");
+        assert_eq!(ids(&e), ["coretemp/temp1", "coretemp/temp2", "coretemp/temp10"]);
+        std::fs::remove_dir_all(&sys).unwrap();
     }
 
     #[test]
