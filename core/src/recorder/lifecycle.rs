@@ -192,6 +192,7 @@ impl Recorder {
             started_at: self.started_at,
             process_interval_seconds: self.config.process_interval.as_secs_f64(),
             flush_interval_seconds: self.config.flush_interval.as_secs_f64(),
+            publish_interval_seconds: self.config.publish_interval.as_secs_f64(),
             destination: self.destination(),
         }
     }
@@ -220,6 +221,7 @@ impl Recorder {
             interval_seconds: self.config.interval.as_secs_f64(),
             process_interval_seconds: self.config.process_interval.as_secs_f64(),
             flush_interval_seconds: self.config.flush_interval.as_secs_f64(),
+            publish_interval_seconds: self.config.publish_interval.as_secs_f64(),
             tables: self.config.table_names(),
             state: self.state().as_str().to_string(),
             started_at: self.started_at,

@@ -79,6 +79,8 @@ crate::declare_table! {
         process_interval_seconds: f64 ["seconds"],
         /// How long rows wait in memory before they are written.
         flush_interval_seconds: f64 ["seconds"],
+        /// How often the written rows are published as Parquet files: files (and what a reader sees) are up to this much behind.
+        publish_interval_seconds: f64 ["seconds"],
         /// The tables recorded.
         tables: Vec<String> [""],
         /// `running`, `stopped`, or `failed` (a thread ended without being stopped: a bug).
@@ -141,6 +143,8 @@ crate::declare_table! {
         process_interval_seconds: f64 ["seconds"],
         /// How long rows wait in memory before they are written.
         flush_interval_seconds: f64 ["seconds"],
+        /// How often the written rows are published as Parquet files: files (and what a reader sees) are up to this much behind.
+        publish_interval_seconds: f64 ["seconds"],
         /// Where the recording goes: the directory, or `s3://bucket/prefix` (never credentials).
         destination: String [""],
     }
