@@ -89,7 +89,11 @@ pub fn evolve(mut s: HostSample, seconds: usize, seed: u64, t0_us: i64) -> Vec<M
         n.stat.forks = n.stat.forks.map(|v| v + rng.below(6));
         n.stat.procs_running = Some(1 + rng.below(4));
         n.stat.procs_blocked = Some(if rng.below(20) == 0 { 1 } else { 0 });
-        let drift = |v: Option<u64>, r: &mut Rng, step: u64| v.map(|x| (x + r.below(2 * step)).saturating_sub(step));
+        // The kernel reports memory in KiB: the drift moves in whole KiB (it moved in bytes
+        // until round three of issue 11, values no /proc/meminfo shows; docs/recorder.md).
+        let drift = |v: Option<u64>, r: &mut Rng, step: u64| {
+            v.map(|x| (x + (r.below(2 * step / 1024) << 10)).saturating_sub(step))
+        };
         n.mem.available = drift(n.mem.available, &mut rng, 1 << 20);
         n.mem.free = drift(n.mem.free, &mut rng, 1 << 20);
         n.mem.cached = drift(n.mem.cached, &mut rng, 256 << 10);

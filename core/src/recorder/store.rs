@@ -144,6 +144,7 @@ pub fn level0_properties(decl: &TableDecl, kv: Vec<KeyValue>) -> WriterPropertie
 /// A column's own encoding (`None`: dictionary, for text).
 fn column_encoding(name: &str, ty: ColType) -> Option<Encoding> {
     match ty {
+        ColType::UBigInt if kib_gauge(name) => Some(Encoding::PLAIN),
         ColType::TimestampTz | ColType::BigInt | ColType::UBigInt | ColType::Integer | ColType::UInteger => {
             Some(Encoding::DELTA_BINARY_PACKED)
         }
@@ -160,6 +161,16 @@ fn column_encoding(name: &str, ty: ColType) -> Option<Encoding> {
 /// (`cpu_busy_pct`: 70 kB against 108 kB; `uptime_seconds`: 10 kB against 82 kB).
 fn cumulative_seconds(name: &str) -> bool {
     (name.starts_with("cpu_") && name.ends_with("_seconds")) || name.ends_with("_time_seconds")
+}
+
+/// A memory gauge in bytes (`mem_*_bytes`, `swap_*_bytes`): the kernel counts kibibytes
+/// (`/proc/meminfo`) or pages (cgroups), so every value and every difference is a multiple of
+/// 1,024, and
+/// `DELTA_BINARY_PACKED` packs those ten zero bits into every delta, where zstd cannot see
+/// them; PLAIN + zstd is 22% smaller on a real hour of `metrics` (`mem_used_bytes`: 5.3 kB
+/// against 7.0 kB; the six such columns: 8.4 kB less; `docs/recorder.md`, round three).
+fn kib_gauge(name: &str) -> bool {
+    (name.starts_with("mem_") || name.starts_with("swap_")) && name.ends_with("_bytes")
 }
 
 /// The key-value metadata of a file.

@@ -169,7 +169,11 @@ fn file_has_declared_schema_metadata_and_encodings() {
         rg.column(i).encodings().collect::<Vec<_>>()
     };
     assert!(enc("ts").contains(&Encoding::DELTA_BINARY_PACKED), "{:?}", enc("ts"));
-    assert!(enc("mem_total_bytes").contains(&Encoding::DELTA_BINARY_PACKED));
+    assert!(enc("context_switches").contains(&Encoding::DELTA_BINARY_PACKED));
+    // Memory gauges (whole KiB): PLAIN, no dictionary.
+    assert!(enc("mem_used_bytes").contains(&Encoding::PLAIN));
+    assert!(!enc("mem_used_bytes").contains(&Encoding::DELTA_BINARY_PACKED));
+    assert!(!enc("mem_used_bytes").contains(&Encoding::RLE_DICTIONARY));
     // Gauges: BYTE_STREAM_SPLIT, or a dictionary where values repeat (percentages of ticks).
     assert!(enc("uptime_seconds").contains(&Encoding::BYTE_STREAM_SPLIT));
     assert!(!enc("uptime_seconds").contains(&Encoding::RLE_DICTIONARY));

@@ -79,7 +79,7 @@ crate::declare_table! {
         util_pct: Option<f64> ["percent"],
         /// Mean time per read or write completed in the window (iostat's await); NULL without I/O.
         await_ms: Option<f64> ["milliseconds"],
-        /// Length of the window the rates cover.
+        /// Length of the window the rates cover (monotonic clock, to 2⁻²⁰ s ≈ 1 µs).
         window_seconds: f64 ["seconds"],
     }
 }
@@ -133,7 +133,7 @@ pub fn rows(
     mut class: impl FnMut(&str) -> DiskClass,
     include_virtual: bool,
 ) -> Vec<DisksRow> {
-    let window_seconds = now.instant.saturating_duration_since(base.instant).as_secs_f64();
+    let window_seconds = super::window_seconds(base, now);
     let mut out = Vec::with_capacity(now.disks.len());
     for d in &now.disks {
         let c = class(&d.name);

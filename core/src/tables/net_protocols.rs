@@ -64,14 +64,14 @@ crate::declare_table! {
         udp_in_datagrams_per_sec: Option<f64> ["datagrams/s"],
         /// UDP datagrams sent per second over the window.
         udp_out_datagrams_per_sec: Option<f64> ["datagrams/s"],
-        /// Length of the window the rates cover.
+        /// Length of the window the rates cover (monotonic clock, to 2⁻²⁰ s ≈ 1 µs).
         window_seconds: f64 ["seconds"],
     }
 }
 
 /// The row for the window from `base` to `now`.
 pub fn row(base: &HostSample, now: &HostSample) -> NetProtocolsRow {
-    let window_seconds = now.instant.saturating_duration_since(base.instant).as_secs_f64();
+    let window_seconds = super::window_seconds(base, now);
     let s = now.snmp.unwrap_or_default();
     let b = base.snmp.unwrap_or_default();
     let r = |b: Option<u64>, n: Option<u64>| rate(b?, n?, window_seconds);

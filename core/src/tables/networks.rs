@@ -80,7 +80,7 @@ crate::declare_table! {
         rx_packets_per_sec: Option<f64> ["packets/s"],
         /// Packets sent per second over the window.
         tx_packets_per_sec: Option<f64> ["packets/s"],
-        /// Length of the window the rates cover.
+        /// Length of the window the rates cover (monotonic clock, to 2⁻²⁰ s ≈ 1 µs).
         window_seconds: f64 ["seconds"],
     }
 }
@@ -233,7 +233,7 @@ pub fn rows(base: &HostSample, now: &HostSample, roots: &Roots) -> Vec<NetworksR
 
 /// [`rows`] with the link facts of each interface from `link`.
 pub fn rows_with(base: &HostSample, now: &HostSample, mut link: impl FnMut(&str) -> LinkInfo) -> Vec<NetworksRow> {
-    let window_seconds = now.instant.saturating_duration_since(base.instant).as_secs_f64();
+    let window_seconds = super::window_seconds(base, now);
     now.nets
         .iter()
         .enumerate()

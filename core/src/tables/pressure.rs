@@ -31,7 +31,7 @@ crate::declare_table! {
         total_stall_us: u64 ["microseconds"],
         /// Share of the window stalled (from `total_stall_us`); NULL if the line is new in the window.
         stall_pct: Option<f64> ["percent"],
-        /// Length of the window `stall_pct` covers.
+        /// Length of the window `stall_pct` covers (monotonic clock, to 2⁻²⁰ s ≈ 1 µs).
         window_seconds: f64 ["seconds"],
     }
 }
@@ -39,7 +39,8 @@ crate::declare_table! {
 /// The rows for the window from `base` to `now`.
 pub fn rows(base: &HostSample, now: &HostSample) -> Vec<PressureRow> {
     let window = now.instant.saturating_duration_since(base.instant);
-    let window_us = window.as_micros() as f64;
+    let window_seconds = super::seconds_of(window);
+    let window_us = window_seconds * 1e6;
     now.pressure
         .iter()
         .map(|(res, line)| {
@@ -61,7 +62,7 @@ pub fn rows(base: &HostSample, now: &HostSample) -> Vec<PressureRow> {
                 avg300_pct: line.avg300_pct,
                 total_stall_us: line.total_us,
                 stall_pct,
-                window_seconds: window.as_secs_f64(),
+                window_seconds,
             }
         })
         .collect()

@@ -89,7 +89,7 @@ crate::declare_table! {
         container_runtime: Option<String> [""],
         /// The container's id as its runtime names it (64 hex digits; the name for LXC and nspawn); NULL outside a container.
         container_id: Option<String> [""],
-        /// Length of the window `cpu_pct` covers.
+        /// Length of the window `cpu_pct` covers (monotonic clock, to 2⁻²⁰ s ≈ 1 µs).
         window_seconds: f64 ["seconds"],
     }
 }
@@ -324,7 +324,7 @@ pub fn rows(
     include_kernel_threads: bool,
 ) -> Vec<ProcessesRow> {
     let hz = host::clock_ticks_per_sec() as f64;
-    let window_seconds = window.as_secs_f64();
+    let window_seconds = super::seconds_of(window);
     now.processes
         .iter()
         .filter(|p| include_kernel_threads || !p.stat.is_kernel_thread())
