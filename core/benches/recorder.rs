@@ -15,9 +15,9 @@
 //! `--profile host|default|processes SECS` (just record that set at 1 Hz for SECS seconds and
 //! print its cost: a run to put under `valgrind --tool=callgrind` or `perf record`),
 //! `--rewrite DIR` (each table of the recording in DIR merged into one file by the recorder's
-//! merge: bytes per value per table of a real recording), `--soak SET IV_MS SECS DIR` (record
-//! into DIR for SECS seconds, printing the RSS series: the memory aim, and a real recording for
-//! `--rewrite`), `--run a,b,b60,b10,c,a10` (only those CPU runs; `b60`/`b10`: the default set
+//! merge: bytes per value per table of a real recording), `--soak SET IV_MS SECS DIR [PUBLISH_S [EVERY_S]]`
+//! (record into DIR for SECS seconds, printing the RSS and heap series: the memory aim, and a
+//! real recording for `--rewrite`), `--run a,b,b60,b10,c,a10` (only those CPU runs; `b60`/`b10`: the default set
 //! at `publish_interval` 60 s / 10 s, the cost curve), `--child ...` (internal: one recorder
 //! process of the CPU runs).
 
@@ -196,10 +196,15 @@ fn recorder_threads_ns() -> (u64, u64) {
 
 /// Resident memory of this process in KiB (`VmRSS`).
 fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// A `/proc/self/status` figure in KiB (`VmRSS:`, `RssAnon:`, `RssFile:`).
+fn status_kib(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }
@@ -330,9 +335,11 @@ fn child(args: &[String]) {
     );
 }
 
-/// `--soak SET IV_MS SECS DIR`: records SET every IV_MS for SECS seconds into DIR (kept, for
-/// `--rewrite`), printing the process's RSS every 60 s (the memory aim) and the recorder's
-/// CPU per sample at the end.
+/// `--soak SET IV_MS SECS DIR [PUBLISH_S [EVERY_S]]`: records SET every IV_MS for SECS seconds
+/// into DIR (kept, for `--rewrite`), printing the process's RSS (anonymous and file-backed) and
+/// glibc's heap every EVERY_S (60) seconds (the memory aim) and the recorder's CPU per sample
+/// at the end. PUBLISH_S sets `publish_interval` (default 5 minutes); with
+/// `SYSMON_TEST_MERGE_FANIN=2` every merge level runs within minutes.
 fn soak(args: &[String]) {
     let set = match args.first().map(String::as_str) {
         Some("default") => Set::Default,
@@ -342,25 +349,44 @@ fn soak(args: &[String]) {
     let iv = Duration::from_millis(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000));
     let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(900);
     let dir = PathBuf::from(args.get(3).expect("--soak SET IV_MS SECS DIR"));
-    let rec = start_recorder(iv, &dir, set, None);
+    // Optional: a publish interval in seconds (default 5 minutes), and a print period.
+    let publish = args.get(4).and_then(|s| s.parse().ok()).map(Duration::from_secs);
+    let every = Duration::from_secs(args.get(5).and_then(|s| s.parse().ok()).unwrap_or(60));
+    let rec = start_recorder(iv, &dir, set, publish);
     let t = Instant::now();
     let mut series = Vec::new();
+    let mut anon_series = Vec::new();
     let end = Duration::from_secs(secs);
     while t.elapsed() < end {
-        std::thread::sleep(end.saturating_sub(t.elapsed()).min(Duration::from_secs(60)));
+        std::thread::sleep(end.saturating_sub(t.elapsed()).min(every));
         let rss = rss_kib();
         series.push(rss);
+        // RssFile is the binary's code and data paged in (the first publish, the first merge
+        // of each level run code for the first time): shared, clean, reclaimable. RssAnon is
+        // what the recorder allocated.
+        let anon = status_kib("RssAnon:");
+        anon_series.push(anon);
         println!(
-            "t={:>5.0}s samples={} RSS {} KiB",
+            "t={:>5.0}s samples={} RSS {} KiB (anon {} KiB, file {} KiB){}",
             t.elapsed().as_secs_f64(),
             rec.shared.samples_taken.load(Ordering::Relaxed),
-            rss
+            rss,
+            anon,
+            status_kib("RssFile:"),
+            heap_kib()
         );
     }
     let (s, w) = recorder_threads_ns();
     let n = rec.shared.samples_taken.load(Ordering::Relaxed).max(1) as f64;
     let row = recorder::stop(sysmon_core::live::process(), rec.id).expect("stop recorder");
     let after_first = &series[series.len().min(2) - 1..];
+    let anon_after = &anon_series[anon_series.len().min(2) - 1..];
+    println!(
+        "RssAnon from the second print on: min {} max {} KiB (spread {} KiB)",
+        anon_after.iter().min().unwrap_or(&0),
+        anon_after.iter().max().unwrap_or(&0),
+        anon_after.iter().max().unwrap_or(&0) - anon_after.iter().min().unwrap_or(&0),
+    );
     println!(
         "RSS from minute 2 on: min {} max {} KiB (spread {} KiB); {} samples, {} missed, {} dropped; sampling {:.1} us, writer {:.1} us per sample (start-up included)",
         after_first.iter().min().unwrap_or(&0),
@@ -372,6 +398,24 @@ fn soak(args: &[String]) {
         s as f64 / n / 1e3,
         w as f64 / n / 1e3
     );
+}
+
+/// glibc's view of the heap (`mallinfo2`): in use, free inside the arenas, and mmapped, KiB;
+/// tells live memory from memory the allocator keeps.
+fn heap_kib() -> String {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 takes nothing and returns a plain struct by value.
+        let m = unsafe { libc::mallinfo2() };
+        format!(
+            "; heap in use {} KiB, free in arenas {} KiB, mmapped {} KiB",
+            (m.uordblks + m.hblkhd) / 1024,
+            m.fordblks / 1024,
+            m.hblkhd / 1024
+        )
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    String::new()
 }
 
 /// `--rewrite DIR`: each table of a recording in DIR merged into one file by the recorder's
