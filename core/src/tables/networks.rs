@@ -182,14 +182,15 @@ impl LinkReader {
     /// The facts of interface `name` under the sysfs root `sys` (read now, or kept from the
     /// last reading where [`begin`](Self::begin) found them current).
     pub fn read(&mut self, sys: &Path, name: &str) -> LinkInfo {
-        let kept = self.kept.entry(name.to_string()).or_insert_with(|| {
+        if !self.kept.contains_key(name) {
             let dir = sys.join("class/net").join(name);
             let f = |n: &str| KeptFile::new(dir.join(n));
-            Kept {
-                files: [f("operstate"), f("mtu"), f("address"), f("speed")],
-                info: None,
-            }
-        });
+            let files = [f("operstate"), f("mtu"), f("address"), f("speed")];
+            self.kept.insert(name.to_string(), Kept { files, info: None });
+        }
+        let Some(kept) = self.kept.get_mut(name) else {
+            return LinkInfo::default();
+        };
         if !self.reread
             && let Some(info) = &kept.info
         {
