@@ -153,8 +153,9 @@ impl LinkReader {
     /// the last reading still hold.
     pub fn begin(&mut self, sys: &Path, now: Instant) {
         if matches!(self.watch, Watch::Unopened) {
-            self.watch = match LinkEvents::open() {
-                Ok(events) if sys == Path::new("/sys") => Watch::Kernel(events),
+            // The kernel's notices describe the host's links, not a fixture tree's.
+            self.watch = match (sys == Path::new("/sys")).then(LinkEvents::open) {
+                Some(Ok(events)) => Watch::Kernel(events),
                 _ => Watch::None,
             };
         }
