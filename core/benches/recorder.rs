@@ -59,6 +59,25 @@ fn raw_reads(n: u32) -> f64 {
     (thread_cpu_ns() - t0) as f64 / n as f64
 }
 
+/// The same raw reads at a recorder's cadence: a thread that sleeps until each multiple of `iv`
+/// on the wall clock and calls `Collector::sample`, CPU time per sample (its sleeps included).
+/// A thread woken every 100 ms finds cold caches, so this is the floor of any sampler at that
+/// interval, where [`raw_reads`] (a hot loop) is the floor of the reads alone. Runs on the
+/// calling thread.
+fn raw_reads_paced(iv: Duration, n: u32) -> f64 {
+    let mut c = Collector::new(Roots::default());
+    c.sample().expect("sample");
+    let iv_us = iv.as_micros() as i64;
+    let t0 = thread_cpu_ns();
+    for _ in 0..n {
+        let now = recorder::wall_us();
+        let due = (now.div_euclid(iv_us) + 1) * iv_us;
+        std::thread::sleep(Duration::from_micros((due - now) as u64));
+        std::hint::black_box(c.sample().expect("sample"));
+    }
+    (thread_cpu_ns() - t0) as f64 / n as f64
+}
+
 /// Raw reads of a per-process snapshot (every field, as the recorder takes it): CPU time per
 /// `ProcessCollector::snapshot()` on this thread.
 fn raw_process_reads(n: u32) -> f64 {
@@ -484,7 +503,10 @@ fn rewrite(dir: &Path) {
     );
 }
 
-fn write_day(path_dir: &Path) -> (PathBuf, usize, u64, Duration) {
+/// Writes the synthetic day as a finished day's file: its path, rows, bytes, the time taken and
+/// how far the process's resident memory rose above its level before the write (KiB; the peak
+/// is reset through `/proc/self/clear_refs` first).
+fn write_day(path_dir: &Path) -> (PathBuf, usize, u64, Duration, u64) {
     let rows = synthetic::synthetic_day(86_400);
     let mut b = Batch::new(MetricsRow::TABLE);
     b.push_all(&rows);
@@ -496,16 +518,20 @@ fn write_day(path_dir: &Path) -> (PathBuf, usize, u64, Duration) {
         host: "synthetic".into(),
         interval_seconds: 1.0,
     };
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before = status_kib("VmRSS:");
     let t = Instant::now();
     let bytes = store::write_batch(
         path_dir,
         name,
         MetricsRow::TABLE,
         &batch,
-        store::metadata_kv(&meta, 9, &[]),
+        store::metadata_kv(&meta, recorder::merge::DAY_LEVEL, &[]),
     )
     .expect("write the synthetic day");
-    (path_dir.join(name), rows.len(), bytes, t.elapsed())
+    let took = t.elapsed();
+    let peak = status_kib("VmHWM:").saturating_sub(rss_before);
+    (path_dir.join(name), rows.len(), bytes, took, peak)
 }
 
 fn main() {
@@ -544,14 +570,16 @@ fn main() {
     }
 
     let ncols = MetricsRow::TABLE.columns.len();
-    let (path, nrows, bytes, took) = write_day(&out);
+    let (path, nrows, bytes, took, peak_kib) = write_day(&out);
     let values = nrows * ncols;
     println!("== synthetic day of metrics at 1 Hz ({nrows} rows x {ncols} columns = {values} values)");
     println!(
-        "  sysmon writer            {:>10} bytes  {:.3} bytes/value  (written in {:.0} ms)  -> {}",
+        "  sysmon writer            {:>10} bytes  {:.3} bytes/value  (written in {:.0} ms, memory +{} KiB at the peak; zstd level {})  -> {}",
         bytes,
         bytes as f64 / values as f64,
         took.as_secs_f64() * 1e3,
+        peak_kib,
+        store::ZSTD_LEVEL,
         path.display()
     );
     println!("  baselines (DuckDB COPY zstd, pyarrow defaults): scripts/bench_recorder.py");
@@ -614,6 +642,13 @@ fn main() {
         .filter(|r| only.is_empty() || only.contains(&r.0))
         .map(|(_, set, iv, p, n, name, base)| (set, iv, p, n, name, base));
     for (set, iv_ms, publish_s, n, name, base) in runs {
+        // Below 1 Hz, the same reads at the same cadence run alongside (a second baseline: the
+        // floor of any sampler at that interval).
+        let iv = Duration::from_millis(iv_ms);
+        let paced = (iv_ms < 1000).then(|| {
+            let k = n.min(600) as u32;
+            std::thread::spawn(move || raw_reads_paced(iv, k))
+        });
         let r = run_child(set, iv_ms, publish_s, warm, n, sadc.as_deref(), &out);
         let samples = r.samples.max(1) as f64;
         let per = (r.sampler_ns + r.writer_ns) as f64 / samples;
@@ -639,6 +674,15 @@ fn main() {
             r.rss_kib.0,
             r.rss_kib.1,
         );
+        if let Some(p) = paced.and_then(|h| h.join().ok()) {
+            println!(
+                "  {:<30} {:>8.1} us/sample   the same reads every {iv_ms} ms alongside (cold caches); the recorder is {:.2}x these, its sampling thread {:.2}x",
+                "",
+                p / 1e3,
+                per / p,
+                r.sampler_ns as f64 / samples / p
+            );
+        }
     }
     let dir = out.join("rec");
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use sysmon_core::procfs::Roots;
 use sysmon_core::procfs::diskstats::DiskStat;
 use sysmon_core::procfs::netdev::NetDev;
+use sysmon_core::recorder::sampler::tick_ts;
 use sysmon_core::sample::{Collector, HostSample};
 use sysmon_core::schema::Timestamp;
 use sysmon_core::tables::metrics::{self, MetricsRow};
@@ -32,8 +33,10 @@ pub const SEED: u64 = 0x5eed_1234_abcd_ef01;
 
 /// A synthetic day at 1 Hz: a real sample of this host, evolved second by second with a
 /// busy share that wanders between 2% and 90%, memory that drifts, counters that grow at
-/// plausible rates, disk and network traffic in bursts, and a few hundred µs of tick jitter.
-/// It starts at yesterday's UTC midnight.
+/// plausible rates, disk and network traffic in bursts, and ticks whose reads begin a few
+/// hundred µs late, one in 25 by 2 to 22 ms (a real hour at 1 Hz: 96% within 2 ms, the
+/// slowest 24 ms late); `ts` is what the recorder makes of that ([`tick_ts`]). The window
+/// lengths are exactly one second. It starts at yesterday's UTC midnight.
 pub fn synthetic_day(seconds: usize) -> Vec<MetricsRow> {
     let s = Collector::new(Roots::default()).sample().expect("sample");
     let t0 = (Timestamp::now().micros / 86_400_000_000 - 1) * 86_400_000_000;
@@ -59,6 +62,9 @@ pub fn evolve(mut s: HostSample, seconds: usize, seed: u64, t0_us: i64) -> Vec<M
     }
     let ncpu = s.stat.cpus.len().max(1) as u64;
     let mut rng = Rng(seed);
+    // The late ticks draw from a stream of their own, so the rest of the day is the same
+    // whatever they do.
+    let mut late = Rng(seed ^ 0x1a7e_0000_0000_0001);
     let t0 = t0_us;
     let start = s.instant;
     let mut busy = 0.2f64;
@@ -66,7 +72,12 @@ pub fn evolve(mut s: HostSample, seconds: usize, seed: u64, t0_us: i64) -> Vec<M
     let mut rows = Vec::with_capacity(seconds);
     for i in 0..seconds {
         let mut n = prev.clone();
-        n.ts = Timestamp::from_micros(t0 + i as i64 * 1_000_000 + rng.below(400) as i64);
+        let due = t0 + i as i64 * 1_000_000;
+        let mut jitter = rng.below(400) as i64;
+        if late.below(25) == 0 {
+            jitter = 2_001 + late.below(20_000) as i64;
+        }
+        n.ts = Timestamp::from_micros(tick_ts(due, due + jitter));
         n.instant = start + Duration::from_secs(i as u64);
         busy = (busy + (rng.unit() - 0.5) * 0.04).clamp(0.02, 0.9);
         let ticks = 100 * ncpu;

@@ -157,6 +157,8 @@ pub struct Batch {
     rows: usize,
     first_ts: Option<i64>,
     last_ts: Option<i64>,
+    /// While set, the `ts` of every row pushed (the recorder's tick time), whatever the row says.
+    tick_ts: Option<i64>,
 }
 
 impl Batch {
@@ -169,7 +171,13 @@ impl Batch {
             rows: 0,
             first_ts: None,
             last_ts: None,
+            tick_ts: None,
         }
+    }
+
+    /// Rows pushed from now on get `ts` as their `ts` (`None`: their own).
+    pub fn set_tick_ts(&mut self, ts: Option<i64>) {
+        self.tick_ts = ts;
     }
 
     pub fn decl(&self) -> &'static TableDecl {
@@ -197,10 +205,12 @@ impl Batch {
     pub fn push<R: Row>(&mut self, row: &R) {
         debug_assert_eq!(R::TABLE.function, self.decl.function, "row of another table");
         for (i, b) in self.builders.iter_mut().enumerate() {
-            let cell = row.cell(i);
+            let mut cell = row.cell(i);
             if Some(i) == self.ts_col
-                && let Cell::Ts(t) = cell
+                && let Cell::Ts(own) = cell
             {
+                let t = self.tick_ts.unwrap_or(own);
+                cell = Cell::Ts(t);
                 self.first_ts = Some(self.first_ts.map_or(t, |f| f.min(t)));
                 self.last_ts = Some(self.last_ts.map_or(t, |l| l.max(t)));
             }

@@ -838,6 +838,34 @@ fn rows_wait_in_the_log_until_published_and_stop_publishes_every_one() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Every row of a tick carries the tick's time, in every table: sensors (whose rows read the
+/// clock themselves) share the host tables' `ts`, and a tick whose reads began within the
+/// tolerance carries its due time.
+#[test]
+fn rows_of_one_tick_share_the_ticks_time_in_every_table() {
+    let dir = tmp("tickts");
+    let state = fixture_state();
+    let rec = start(&state, &fast_request(&dir, &["metrics", "sensors"])).unwrap();
+    wait_for(|| rec.row().samples_taken >= 15);
+    let row = stop(&state, rec.id).unwrap();
+    assert!(row.last_error.is_none(), "{:?}", row.last_error);
+    let host_dir = |t: &str| layout::host_dir(&dir, t, &rec.config.host);
+    let metrics = all_ts(&host_dir("metrics"));
+    let mut sensors = all_ts(&host_dir("sensors"));
+    sensors.dedup();
+    assert!(metrics.len() >= 15);
+    assert_eq!(sensors, metrics, "one ts per tick, the same in both tables");
+    let iv = rec.config.interval.as_micros() as i64;
+    for ts in &metrics {
+        let late = ts.rem_euclid(iv);
+        assert!(
+            late == 0 || late > sampler::TS_TOLERANCE_US,
+            "ts {ts} is {late} us after its due time: it should carry the due time"
+        );
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn a_log_left_by_a_crash_is_published_once_whenever_the_crash_came() {
     let base = tmp("replay");

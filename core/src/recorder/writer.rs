@@ -1,7 +1,8 @@
 //! The writer thread: rows from samples, the write-ahead log, Parquet files, merges, retention.
 //!
-//! It receives [`Tick`]s from the sampling thread and appends each table's rows to its
-//! [`Batch`]. Every `flush_interval` each table's buffered rows are appended to the partition's
+//! It takes in the [`Sampled`] ticks queued by the sampling thread once every
+//! [`DRAIN_INTERVAL`] (and before each flush, and at once when a stop is requested) and appends
+//! each table's rows to its [`Batch`]. Every `flush_interval` each table's buffered rows are appended to the partition's
 //! write-ahead log ([`super::wal`]: one `pwrite`, no fsync); every `publish_interval` (on its
 //! multiples on the wall clock), at a new UTC day, when a log passes [`WAL_PUBLISH_BYTES`], and
 //! at stop, each log is published as one level-0 Parquet file per UTC day, the log emptied, then
@@ -26,7 +27,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
@@ -49,6 +50,14 @@ use crate::sync::lock;
 /// A log this large is published at the next flush, whatever `publish_interval` says (bounds
 /// the log's size, and the memory and time of one publish, at short intervals).
 pub const WAL_PUBLISH_BYTES: u64 = 16 << 20;
+
+/// How often the writer wakes to take in the ticks queued in its channel (sooner when a flush is
+/// due, at once when a stop is requested). Waking once per tick cost a futex wake on the sampling
+/// thread and a wait on the writer's, about a quarter of the writer's time at 10 Hz
+/// (docs/recorder.md, "Round four"). A second of ticks is at most 100 (the shortest interval is
+/// 10 ms), far below [`super::CHANNEL_SAMPLES`]; the rows wait in the channel instead of the
+/// batch, so what a crash may lose is unchanged (both are memory until the next flush).
+pub const DRAIN_INTERVAL: Duration = Duration::from_secs(1);
 
 struct Pending {
     day: i64,
@@ -273,14 +282,13 @@ impl Writer {
         let mut next_flush = Instant::now() + self.config.flush_interval;
         let mut next_publish = self.next_publish();
         loop {
-            let wait = next_flush.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(wait) {
-                Ok(tick) => self.take(tick),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
+            let next_drain = Instant::now() + DRAIN_INTERVAL;
+            // Woken early only by a stop request; then every tick still coming is taken in
+            // (the sampling thread ends at once and closes the channel).
+            let stopping = self.shared.sleep_until(next_flush.min(next_drain));
+            let closed = self.drain(&rx, stopping);
             let now = Instant::now();
-            if now >= next_flush {
+            if now >= next_flush && !closed {
                 self.flush_all();
                 next_flush = Instant::now() + self.config.flush_interval;
                 if now >= next_publish || self.publish_retry || self.wal_full() {
@@ -291,7 +299,7 @@ impl Writer {
                 }
             }
             self.shared.writer_cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
-            if self.lost.is_some() {
+            if closed || self.lost.is_some() {
                 break;
             }
         }
@@ -309,6 +317,29 @@ impl Writer {
                 lock(&self.shared.status).rows_dropped += lost as u64;
                 self.shared.error(msg);
             }
+        }
+    }
+
+    /// Takes in the ticks queued in the channel: those there now, or when `until_closed`, every
+    /// tick until the sampling thread closes the channel. True when the channel is closed.
+    fn drain(&mut self, rx: &Receiver<Sampled>, until_closed: bool) -> bool {
+        loop {
+            if self.lost.is_some() {
+                return false;
+            }
+            let tick = if until_closed {
+                match rx.recv() {
+                    Ok(t) => t,
+                    Err(_) => return true,
+                }
+            } else {
+                match rx.try_recv() {
+                    Ok(t) => t,
+                    Err(TryRecvError::Empty) => return false,
+                    Err(TryRecvError::Disconnected) => return true,
+                }
+            };
+            self.take(tick);
         }
     }
 
@@ -377,7 +408,7 @@ impl Writer {
 
     /// Turns a tick into rows.
     fn take(&mut self, tick: Sampled) {
-        let day = layout::day_of(tick.host.ts.micros);
+        let day = layout::day_of(tick.ts);
         let mut rows_per_tick = 0;
         let mut publish_now = Vec::new();
         let mut failures = Vec::new();
@@ -403,7 +434,10 @@ impl Writer {
                 continue;
             }
             let before = t.batch.len();
-            if let Err(e) = rows.push(&self.state, &mut t.batch) {
+            t.batch.set_tick_ts(Some(tick.ts));
+            let pushed = rows.push(&self.state, &mut t.batch);
+            t.batch.set_tick_ts(None);
+            if let Err(e) = pushed {
                 failures.push(Failure {
                     table: t.entry.name(),
                     what: "making rows".into(),
