@@ -1,17 +1,16 @@
 //! The writer thread: rows from samples, the write-ahead log, Parquet files, merges, retention.
 //!
-//! It takes in the [`Sampled`] ticks queued by the sampling thread once every
-//! [`DRAIN_INTERVAL`] (and before each flush, and at once when a stop is requested) and appends
-//! each table's rows to its [`Batch`]. Every `flush_interval` each table's buffered rows are appended to the partition's
+//! It takes in the [`Sampled`] ticks queued by the sampling thread once every [`DRAIN_INTERVAL`]
+//! (and before each flush, and at once when a stop is requested) and appends each table's rows to
+//! its [`Batch`]. Every `flush_interval` each table's buffered rows are appended to the partition's
 //! write-ahead log ([`super::wal`]: one `pwrite`, no fsync); every `publish_interval` (on its
-//! multiples on the wall clock), at a new UTC day, when a log passes [`WAL_PUBLISH_BYTES`], and
-//! at stop, each log is published as one level-0 Parquet file per UTC day, the log emptied, then
-//! full levels merged ([`merge::compact`]) and retention applied. At start it replays what a
-//! killed recorder left in the logs. A write that fails keeps its rows buffered (up to the
-//! table's cap; beyond it new rows are counted in `rows_dropped`), records the error in
-//! `last_error`, and is retried at the next flush. When the channel closes (stop, exit, or a
-//! dead sampling thread), it flushes and publishes what is left and releases the partition
-//! locks.
+//! multiples on the wall clock), at a new UTC day, when a log passes [`WAL_PUBLISH_BYTES`], and at
+//! stop, each log is published as one level-0 Parquet file per UTC day, the log emptied, then full
+//! levels merged ([`merge::compact`]) and retention applied. At start it replays what a killed
+//! recorder left in the logs. A write that fails keeps its rows buffered (up to the table's cap;
+//! beyond it new rows are counted in `rows_dropped`), records the error in `last_error`, and is
+//! retried at the next flush. When the channel closes (stop, exit, or a dead sampling thread), it
+//! flushes and publishes what is left and releases the partition locks.
 //!
 //! Every folder is written through a held descriptor ([`super::handle`]). Before each table's
 //! publish the writer checks that the recording directory is still the one it holds (re-creating
