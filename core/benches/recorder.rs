@@ -398,8 +398,8 @@ fn soak(args: &[String]) {
     let (s, w) = recorder_threads_ns();
     let n = rec.shared.samples_taken.load(Ordering::Relaxed).max(1) as f64;
     let row = recorder::stop(sysmon_core::live::process(), rec.id).expect("stop recorder");
-    let after_first = &series[series.len().min(2) - 1..];
-    let anon_after = &anon_series[anon_series.len().min(2) - 1..];
+    let after_first = &series[series.len().min(2).saturating_sub(1)..];
+    let anon_after = &anon_series[anon_series.len().min(2).saturating_sub(1)..];
     println!(
         "RssAnon from the second print on: min {} max {} KiB (spread {} KiB)",
         anon_after.iter().min().unwrap_or(&0),
