@@ -19,7 +19,7 @@ use std::path::Path;
 
 use duckdb::vtab::{BindInfo, Value};
 use sysmon_core::access::{self, Allowed, HostPath};
-use sysmon_core::live;
+use sysmon_core::process::process;
 use sysmon_core::procfs::Roots;
 use sysmon_core::recorder::Config;
 
@@ -164,7 +164,7 @@ pub fn check_stop(bind: &BindInfo, id: i64) -> Result<(), String> {
     if lockdown(bind).is_none() {
         return Ok(());
     }
-    let Some(row) = live::process().recorders.rows().into_iter().find(|r| r.id == id) else {
+    let Some(row) = process().recorders.rows().into_iter().find(|r| r.id == id) else {
         return Ok(());
     };
     check_dir(bind, Path::new(&row.dir))

@@ -117,7 +117,7 @@ fn start_recorder(
 ) -> std::sync::Arc<recorder::Recorder> {
     let _ = std::fs::remove_dir_all(dir);
     let names = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    let defaults: Vec<&str> = recorder::tables::defaults(sysmon_core::live::process())
+    let defaults: Vec<&str> = recorder::tables::defaults(&sysmon_core::process::process().live)
         .iter()
         .map(|t| t.name())
         .collect();
@@ -137,7 +137,11 @@ fn start_recorder(
         max_bytes: None,
         ship: Default::default(),
     };
-    recorder::start(sysmon_core::live::process(), &req).expect("start recorder")
+    {
+        let p = sysmon_core::process::process();
+        let config = recorder::check(&p.live, &p.recorders, &req).expect("check recorder");
+        p.record(config).expect("start recorder")
+    }
 }
 
 fn record(interval: Duration, secs: f64, dir: &Path, set: Set) -> Run {
@@ -160,7 +164,9 @@ fn record(interval: Duration, secs: f64, dir: &Path, set: Set) -> Run {
     std::thread::sleep(Duration::from_secs_f64(secs));
     let b = snap();
     let wall = t.elapsed();
-    recorder::stop(sysmon_core::live::process(), rec.id).expect("stop recorder");
+    sysmon_core::process::process()
+        .stop_recording(rec.id)
+        .expect("stop recorder");
     Run {
         samples: b.0 - a.0,
         missed: b.1 - a.1,
@@ -335,7 +341,9 @@ fn child(args: &[String]) {
         std::thread::sleep(iv / 10);
     }
     let b = snap();
-    recorder::stop(sysmon_core::live::process(), rec.id).expect("stop recorder");
+    sysmon_core::process::process()
+        .stop_recording(rec.id)
+        .expect("stop recorder");
     let _ = std::fs::remove_dir_all(&dir);
     let sadc_ns = match (a.4, b.4) {
         (Some(x), Some(y)) => (y - x) as i64,
@@ -397,7 +405,9 @@ fn soak(args: &[String]) {
     }
     let (s, w) = recorder_threads_ns();
     let n = rec.shared.samples_taken.load(Ordering::Relaxed).max(1) as f64;
-    let row = recorder::stop(sysmon_core::live::process(), rec.id).expect("stop recorder");
+    let row = sysmon_core::process::process()
+        .stop_recording(rec.id)
+        .expect("stop recorder");
     let after_first = &series[series.len().min(2).saturating_sub(1)..];
     let anon_after = &anon_series[anon_series.len().min(2).saturating_sub(1)..];
     println!(

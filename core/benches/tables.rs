@@ -142,7 +142,7 @@ fn main() {
         black_box(filesystems::rows(
             Mount::parse_all(&text),
             false,
-            sysmon_core::live::process().stat_guard(),
+            sysmon_core::process::process().live.stat_guard(),
             Timestamp::now(),
             "h",
         ));

@@ -8,7 +8,6 @@
 
 use std::time::{Duration, Instant};
 
-use sysmon_core::live;
 use sysmon_core::schema::Timestamp;
 use sysmon_core::tables::gpus;
 
@@ -18,7 +17,7 @@ fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(20);
-    let state = live::process();
+    let state = &sysmon_core::process::process().live;
     let t0 = Instant::now();
     let (available, version) = gpus::driver(state);
     let init = t0.elapsed();

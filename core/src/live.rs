@@ -1,18 +1,17 @@
 //! The live state of a process: every kept-open reader and every ring of recent samples, in
 //! one [`LiveState`] built from a [`Roots`].
 //!
-//! The process owns one ([`process()`], the only static); live queries and every recorder of
-//! the process share it, so a sample taken by either serves the other's windows. Tests build
-//! their own from a fixture tree, with a [`FakeClock`] where they need to control time.
+//! The process object ([`crate::process`]) owns one; live queries and every recorder of the
+//! process share it, so a sample taken by either serves the other's windows. Tests build
+//! their own from a fixture tree, with a [`FakeClock`] where they need to control time. It
+//! knows nothing of recorders or servers: they are started on it, not kept in it.
 
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::procfs::Roots;
 use crate::procfs::syscalls::UserNames;
-use crate::recorder::faults::{HookSource, Hooks};
-use crate::recorder::registry::Recorders;
 use crate::ring::{Ring, Window};
 use crate::sample::{Collector, HostSample};
 use crate::schema::TableDecl;
@@ -78,7 +77,7 @@ impl Clock for FakeClock {
 }
 
 /// Everything a process keeps between queries: readers with open files and caches (NVML
-/// among them), the rings windows start from, the stuck-mount guard, and the recorders.
+/// among them), the rings windows start from, and the stuck-mount guard.
 #[derive(Debug)]
 pub struct LiveState {
     roots: Roots,
@@ -96,22 +95,6 @@ pub struct LiveState {
     user_names: Arc<Mutex<UserNames>>,
     /// Whether `SYSMON_TEST_<NAME>_ROOT` may redirect a table (see [`Self::table_roots`]).
     test_hooks: bool,
-    /// Where this state's recorders take their test hooks from.
-    faults: HookSource,
-    /// The recorders started on this state.
-    pub recorders: Recorders,
-    /// The HTTP servers started on this state.
-    pub servers: crate::serve::Servers,
-}
-
-/// The state of this process: the real host, the real clock.
-pub fn process() -> &'static Arc<LiveState> {
-    static PROCESS: OnceLock<Arc<LiveState>> = OnceLock::new();
-    PROCESS.get_or_init(|| {
-        let mut state = LiveState::new(Roots::default());
-        state.test_hooks = true;
-        Arc::new(state)
-    })
 }
 
 impl LiveState {
@@ -132,9 +115,6 @@ impl LiveState {
             gpus: Mutex::new(GpuReader::default()),
             stat_guard: StatGuard::new(Arc::new(statvfs), StatPolicy::default()),
             clock: Arc::new(SystemClock),
-            faults: HookSource::Environment,
-            recorders: Recorders::default(),
-            servers: crate::serve::Servers::default(),
             roots,
         }
     }
@@ -157,23 +137,19 @@ impl LiveState {
         self
     }
 
-    /// The same state whose recorders inject `hooks`' faults, whatever the environment says.
-    pub fn with_faults(mut self, hooks: Hooks) -> LiveState {
-        self.faults = HookSource::Fixed(hooks);
+    /// The same state whose tables a test may redirect to fixture trees through the
+    /// environment (the process's state; see [`Self::table_roots`]).
+    pub fn with_test_roots(mut self) -> LiveState {
+        self.test_hooks = true;
         self
-    }
-
-    /// The test hooks of a recorder starting now (see [`crate::recorder::faults`]).
-    pub fn fault_hooks(&self) -> Hooks {
-        self.faults.hooks()
     }
 
     pub fn roots(&self) -> &Roots {
         &self.roots
     }
 
-    /// The roots the table `decl` reads below: this state's, except in the process's state when
-    /// a test asks otherwise: with `SYSMON_TEST_HOOKS=1` and `SYSMON_TEST_<NAME>_ROOT=<dir>` in
+    /// The roots the table `decl` reads below: this state's, except in a state made
+    /// [`with_test_roots`](Self::with_test_roots) (the process's) when a test asks otherwise: with `SYSMON_TEST_HOOKS=1` and `SYSMON_TEST_<NAME>_ROOT=<dir>` in
     /// the environment at query time (`<NAME>`: the function's name without `system_`, upper
     /// case, as `SYSMON_TEST_USERS_ROOT`), the fixture tree `<dir>` ([`Roots::fixture`]).
     pub fn table_roots(&self, decl: &TableDecl) -> Roots {

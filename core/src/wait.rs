@@ -254,10 +254,10 @@ mod tests {
         // Nothing in a test process is an hour old: both live waits must refuse, not sleep.
         let hour = Window::Exactly(Duration::from_secs(3600));
         let t = Instant::now();
-        let e = crate::live::process().window_pair(hour).unwrap_err();
+        let e = crate::process::process().live.window_pair(hour).unwrap_err();
         assert!(e.to_string().contains(HOST_RECORDER), "{e}");
         let fields = crate::tables::processes::ProcessFields::default();
-        let e = crate::live::process().process_pair(hour, fields).unwrap_err();
+        let e = crate::process::process().live.process_pair(hour, fields).unwrap_err();
         assert!(e.to_string().contains(PROCESS_RECORDER), "{e}");
         assert!(
             t.elapsed() < Duration::from_secs(60),

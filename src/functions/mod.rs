@@ -22,7 +22,7 @@ use std::marker::PhantomData;
 use duckdb::Connection;
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
-use sysmon_core::live;
+use sysmon_core::process::process;
 use sysmon_core::ring::Window;
 use sysmon_core::tables::{Input, OptionArg, OptionType, Options, Table, WINDOW_MAX, WINDOW_MIN};
 
@@ -108,7 +108,7 @@ impl<T: Table> LiveTable for Live<T> {
     }
 
     fn collect((window, options): &(Window, T::Options), columns: &[usize]) -> Result<Vec<T::Row>, BoxError> {
-        let state = live::process();
+        let state = &process().live;
         let input = T::Input::live(state, *window, columns)?;
         Ok(T::rows(&input, state, options)?)
     }

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
-use sysmon_core::live;
+use sysmon_core::process::process;
 use sysmon_core::recorder::{
     self, Config, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PUBLISH_MAX, RETENTION_MAX, RETENTION_MIN, Request,
     ShipRequest, StartedRow, UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN,
@@ -117,7 +117,10 @@ impl LiveTable for RecordMetrics {
         };
         // The bounds are passed here only to phrase errors on NULL, negative and month values
         // as every other parameter's; `check` checks every bound.
-        let config = recorder::check(live::process(), &req)?;
+        let config = {
+            let p = process();
+            recorder::check(&p.live, &p.recorders, &req)
+        }?;
         crate::lockdown::check_dir(bind, &config.dir).map_err(|e| {
             let lexical = sysmon_core::access::lexical(Path::new(req.dir.strip_prefix("file://").unwrap_or(&req.dir)));
             if lexical == config.dir {
@@ -138,7 +141,7 @@ impl LiveTable for RecordMetrics {
         if let Some(row) = started.as_ref() {
             return Ok(vec![row.clone()]);
         }
-        let rec = recorder::start_checked(live::process(), start.config.clone())?;
+        let rec = process().record(start.config.clone())?;
         let row = rec.started_row();
         *started = Some(row.clone());
         Ok(vec![row])

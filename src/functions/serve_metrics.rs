@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
-use sysmon_core::live;
+use sysmon_core::process::process;
 use sysmon_core::serve::{self, Config, Request, ServeStartedRow};
 use sysmon_core::sync::lock;
 
@@ -76,7 +76,7 @@ impl LiveTable for ServeMetrics {
         if let Some(row) = started.as_ref() {
             return Ok(vec![row.clone()]);
         }
-        let server = serve::start(live::process(), start.config.clone())?;
+        let server = process().serve(start.config.clone())?;
         let row = server.started_row();
         *started = Some(row.clone());
         Ok(vec![row])

@@ -2,7 +2,7 @@
 
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
-use sysmon_core::live;
+use sysmon_core::process::process;
 use sysmon_core::serve::ServerRow;
 
 use crate::table::{BoxError, LiveTable};
@@ -22,6 +22,6 @@ impl LiveTable for Servers {
     }
 
     fn collect(_: &(), _columns: &[usize]) -> Result<Vec<ServerRow>, BoxError> {
-        Ok(live::process().servers.rows())
+        Ok(process().servers.rows())
     }
 }

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
-use sysmon_core::live;
-use sysmon_core::recorder::{self, RecordingRow};
+use sysmon_core::process::process;
+use sysmon_core::recorder::RecordingRow;
 use sysmon_core::sync::lock;
 
 use crate::params::positional;
@@ -37,7 +37,7 @@ impl LiveTable for StopRecording {
             return Err("id must be the id of a running recorder (see recordings()); got NULL".into());
         }
         let id = v.to_int64();
-        live::process().recorders.check_stoppable(id)?;
+        process().recorders.check_stoppable(id)?;
         crate::lockdown::check_stop(bind, id)?;
         Ok(Stop {
             id,
@@ -50,7 +50,7 @@ impl LiveTable for StopRecording {
         if let Some(row) = stopped.as_ref() {
             return Ok(vec![row.clone()]);
         }
-        let row = recorder::stop(live::process(), stop.id)?;
+        let row = process().stop_recording(stop.id)?;
         *stopped = Some(row.clone());
         Ok(vec![row])
     }

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
-use sysmon_core::live;
-use sysmon_core::serve::{self, ServerRow};
+use sysmon_core::process::process;
+use sysmon_core::serve::ServerRow;
 use sysmon_core::sync::lock;
 
 use crate::params::positional;
@@ -36,7 +36,7 @@ impl LiveTable for StopServing {
             return Err("id must be the id of a running server (see servers()); got NULL".into());
         }
         let id = v.to_int64();
-        live::process().servers.check_stoppable(id)?;
+        process().servers.check_stoppable(id)?;
         Ok(Stop {
             id,
             stopped: Mutex::new(None),
@@ -48,7 +48,7 @@ impl LiveTable for StopServing {
         if let Some(row) = stopped.as_ref() {
             return Ok(vec![row.clone()]);
         }
-        let row = serve::stop(live::process(), stop.id)?;
+        let row = process().stop_serving(stop.id)?;
         *stopped = Some(row.clone());
         Ok(vec![row])
     }

@@ -16,7 +16,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sysmon_core::live;
+use sysmon_core::process;
 use sysmon_core::recorder::{self, Request, ShipRequest, State};
 
 /// `1s`, `500ms`, `5m`, `2h`, `30d`, also with a space and long units (`1 second`, `5 minutes`).
@@ -112,8 +112,8 @@ fn main() -> ExitCode {
         }
     };
     let set = stop_signals();
-    let state = live::process();
-    let rec = match recorder::start(state, &req) {
+    let process = process::process();
+    let rec = match recorder::check(&process.live, &process.recorders, &req).and_then(|c| process.record(c)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("sysmon-record: {e}");
@@ -152,7 +152,7 @@ fn main() -> ExitCode {
         _ => "SIGHUP",
     };
     println!("sysmon-record: {name}: stopping (final flush and upload)");
-    match recorder::stop(state, started.id) {
+    match process.stop_recording(started.id) {
         Ok(row) => {
             println!("state={}", row.state);
             println!("destination={}", row.destination);

@@ -7,7 +7,9 @@ use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::destination::{self, Destination};
+use super::faults::Hooks;
 use super::layout;
+use super::registry::{Recorders, refuse_running_on, refuse_running_to};
 use super::tables::{self, RecordableTable};
 use crate::host;
 use crate::interval::describe;
@@ -142,6 +144,9 @@ pub struct Config {
     /// `record_metrics` of the same statement is named as such in the error (see
     /// [`super::registry::Recorders::refuse_running_on`]).
     pub checked_at: Instant,
+    /// The test hooks this recorder injects into its own writes: the `SYSMON_TEST_*`
+    /// variables when [`check`] ran; unit tests set their own (see [`super::faults`]).
+    pub faults: Hooks,
 }
 
 impl Config {
@@ -312,7 +317,7 @@ fn check_dir(raw: &str) -> Result<PathBuf, String> {
 
 /// Checks a request without acting (safe in bind): every error names the parameter and what
 /// it accepts. A recorder of `state` already writing the directory is refused too.
-pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
+pub fn check(state: &LiveState, recorders: &Recorders, req: &Request) -> Result<Config, String> {
     let (dir, remote) = match Destination::parse(&req.dir)? {
         Destination::Local(path) => {
             if let Some(p) = req.ship.given().first() {
@@ -394,7 +399,7 @@ pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
             Some(b)
         }
     };
-    state.recorders.refuse_running_on(&dir, Instant::now())?;
+    refuse_running_on(recorders, &dir, Instant::now())?;
     if let Some(r) = &remote {
         let floor = MAX_BYTES_MIN_PER_TABLE * tables.len() as u64;
         if r.spool_max_bytes < floor {
@@ -404,7 +409,7 @@ pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
                 r.spool_max_bytes
             ));
         }
-        state.recorders.refuse_running_to(&r.shown)?;
+        refuse_running_to(recorders, &r.shown)?;
     }
     Ok(Config {
         dir,
@@ -418,6 +423,7 @@ pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
         max_bytes,
         host: layout::host_partition(&host::hostname()),
         checked_at: Instant::now(),
+        faults: Hooks::from_env(|k| std::env::var(k).ok()),
     })
 }
 

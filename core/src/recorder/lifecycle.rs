@@ -9,9 +9,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::config::{Config, Request, check};
+use super::config::Config;
 use super::handle::{Dir, open_root};
 use super::lock::Partition;
+use super::registry::{Recorders, refuse_running_on};
 use super::{RecordingRow, StartedRow, layout, merge, sampler, ship, writer};
 use crate::live::LiveState;
 use crate::sample::Collector;
@@ -270,23 +271,13 @@ impl Recorder {
     }
 }
 
-/// Checks `req` and starts a recorder on `state`.
-pub fn start(state: &Arc<LiveState>, req: &Request) -> Result<Arc<Recorder>, String> {
-    start_checked(state, check(state, req)?)
-}
-
-/// Starts a recorder of a checked request on `state` (the act of `record_metrics`, on its
-/// first scan call, with the config its bind checked: the directory the lockdown check saw).
-pub fn start_checked(state: &Arc<LiveState>, config: Config) -> Result<Arc<Recorder>, String> {
-    state.recorders.exit_hook.call_once(|| {
-        // SAFETY: registering a plain extern "C" function without arguments.
-        unsafe {
-            libc::atexit(exit_hook);
-        }
-    });
-    let hooks = state.fault_hooks();
-    let _starting = lock(&state.recorders.starting);
-    state.recorders.refuse_running_on(&config.dir, config.checked_at)?;
+/// Starts a recorder of a checked `config` on `state`, kept in `recorders` (the act of
+/// `record_metrics`, on its first scan call, with the config its bind checked: the directory
+/// the lockdown check saw).
+pub fn start(state: &Arc<LiveState>, recorders: &Recorders, config: Config) -> Result<Arc<Recorder>, String> {
+    let hooks = config.faults.clone();
+    let _starting = recorders.starting();
+    refuse_running_on(recorders, &config.dir, config.checked_at)?;
     let dir_shown = config.dir.display().to_string();
     let root = open_root(&config.dir).map_err(|e| format!("dir '{dir_shown}' cannot be created: {e}"))?;
     probe_writable(&root).map_err(|e| format!("dir '{dir_shown}' is not writable: {e}"))?;
@@ -301,7 +292,7 @@ pub fn start_checked(state: &Arc<LiveState>, config: Config) -> Result<Arc<Recor
         merge::recover(&p.dir.path())
             .map_err(|e| format!("dir '{dir_shown}': cannot clean up {}: {e}", p.shown.display()))?;
     }
-    let id = state.recorders.next_id();
+    let id = recorders.next_id();
     let shared = Arc::new(Shared::default());
     let shipper = match &config.remote {
         Some(_) => Some(ship::start(&config, shared.clone(), hooks.clone(), id)?),
@@ -367,7 +358,7 @@ pub fn start_checked(state: &Arc<LiveState>, config: Config) -> Result<Arc<Recor
         threads: Mutex::new(vec![sampler, writer]),
         shipper,
     });
-    state.recorders.add(rec.clone());
+    recorders.add(rec.clone());
     Ok(rec)
 }
 
@@ -378,10 +369,10 @@ fn probe_writable(dir: &Dir) -> io::Result<()> {
     std::fs::remove_file(&p)
 }
 
-/// Stops recorder `id` of `state` after its final flush and returns its final row (the act
-/// of `stop_recording`).
-pub fn stop(state: &LiveState, id: i64) -> Result<RecordingRow, String> {
-    let rec = state.recorders.check_stoppable(id)?;
+/// Stops recorder `id` of `recorders` after its final flush and returns its final row (the
+/// act of `stop_recording`).
+pub fn stop(recorders: &Recorders, id: i64) -> Result<RecordingRow, String> {
+    let rec = recorders.check_stoppable(id)?;
     if !rec.stop(STOP_TIMEOUT) {
         return Err(format!(
             "recorder {id} did not finish its final flush within {} s; it is still trying (see recordings())",
@@ -389,12 +380,6 @@ pub fn stop(state: &LiveState, id: i64) -> Result<RecordingRow, String> {
         ));
     }
     Ok(rec.row())
-}
-
-/// Runs at normal process exit: the final flush of every running recorder of the process,
-/// bounded in time. Never panics (a panic cannot unwind out of an `extern "C"` function).
-extern "C" fn exit_hook() {
-    let _ = std::panic::catch_unwind(|| crate::live::process().recorders.stop_all(EXIT_TIMEOUT));
 }
 
 /// The message of a caught panic.

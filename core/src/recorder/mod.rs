@@ -54,9 +54,10 @@ pub use config::{
     UPLOAD_INTERVAL_DEFAULT, UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN, check, resolve,
 };
 pub use lifecycle::{
-    CHANNEL_SAMPLES, EXIT_TIMEOUT, Recorder, STOP_TIMEOUT, Shared, State, WriterStatus, panic_text, start,
-    start_checked, stop, wall_us,
+    CHANNEL_SAMPLES, EXIT_TIMEOUT, Recorder, STOP_TIMEOUT, Shared, State, WriterStatus, panic_text, start, stop,
+    wall_us,
 };
+pub use registry::Recorders;
 
 /// Version of the recorded files' schemas, written into every file
 /// ([`store::keys::SCHEMA_VERSION`]); bumped when a table gains columns.

@@ -249,6 +249,7 @@ mod tests {
             max_bytes: None,
             host: "h".into(),
             checked_at: std::time::Instant::now(),
+            faults: crate::recorder::faults::Hooks::default(),
         };
         let sample = || Arc::new(Collector::new(Roots::test_fixture("modern")).sample().unwrap());
         let mut tables = Tables::new(&config, sample());

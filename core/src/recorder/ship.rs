@@ -876,9 +876,8 @@ pub fn start(config: &Config, shared: Arc<Shared>, hooks: Hooks, id: i64) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::LiveState;
-    use crate::procfs::Roots;
-    use crate::recorder::{Request, check, start as start_recorder, stop as stop_recorder};
+    use crate::recorder::Request;
+    use crate::recorder::tests::{check, fixture_state, start as start_recorder, stop as stop_recorder};
     use object_store::memory::InMemory;
 
     /// A spool holding a few flushes of a real (fixture) recording of `metrics`, and a shipper
@@ -887,7 +886,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sysmon-ship-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        let state = Arc::new(LiveState::new(Roots::test_fixture("modern")));
+        let state = fixture_state();
         let req = Request {
             dir: dir.display().to_string(),
             interval: Duration::from_millis(20),

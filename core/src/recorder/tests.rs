@@ -49,8 +49,41 @@ fn fixture_sample() -> HostSample {
     Collector::new(Roots::test_fixture("modern")).sample().unwrap()
 }
 
-fn fixture_state() -> Arc<LiveState> {
-    Arc::new(LiveState::new(Roots::test_fixture("modern")))
+/// A live state and the recorders started on it (what the process object holds for the
+/// process), for tests that start recorders.
+pub(super) struct Rig {
+    pub live: Arc<LiveState>,
+    pub recorders: Recorders,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = Arc<LiveState>;
+    fn deref(&self) -> &Arc<LiveState> {
+        &self.live
+    }
+}
+
+pub(super) fn fixture_state() -> Rig {
+    Rig {
+        live: Arc::new(LiveState::new(Roots::test_fixture("modern"))),
+        recorders: Recorders::default(),
+    }
+}
+
+pub(super) fn check(rig: &Rig, req: &Request) -> Result<Config, String> {
+    super::check(&rig.live, &rig.recorders, req)
+}
+
+pub(super) fn start_checked(rig: &Rig, config: Config) -> Result<Arc<Recorder>, String> {
+    super::start(&rig.live, &rig.recorders, config)
+}
+
+pub(super) fn start(rig: &Rig, req: &Request) -> Result<Arc<Recorder>, String> {
+    start_checked(rig, check(rig, req)?)
+}
+
+pub(super) fn stop(rig: &Rig, id: i64) -> Result<RecordingRow, String> {
+    super::stop(&rig.recorders, id)
 }
 
 /// What the sampling thread would send for `ss[1..]` (the first is the baseline).
@@ -352,6 +385,7 @@ fn test_config(dir: &Path, flush: Duration) -> Config {
         max_bytes: None,
         host: "testhost".into(),
         checked_at: std::time::Instant::now(),
+        faults: super::faults::Hooks::default(),
     }
 }
 
@@ -369,7 +403,7 @@ fn rotation_splits_days_and_closes_the_finished_one() {
     }
     drop(tx);
     let h = held(&config);
-    writer::run(config.clone(), shared.clone(), rx, state, h);
+    writer::run(config.clone(), shared.clone(), rx, state.live.clone(), h);
     let host_dir = layout::host_dir(&dir, "metrics", "testhost");
     let days = layout::list_days(&host_dir).unwrap();
     assert_eq!(days.len(), 2);
@@ -409,7 +443,7 @@ fn a_restart_merges_a_finished_day_left_in_pieces() {
     drop(tx);
     let config = test_config(&dir, Duration::from_secs(60));
     let h = held(&config);
-    writer::run(config, shared, rx, fixture_state(), h);
+    writer::run(config, shared, rx, fixture_state().live, h);
     let files = layout::list_files(&day_dir).unwrap();
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].name.level, merge::DAY_LEVEL);
@@ -577,17 +611,20 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn injected_faults_come_from_the_state_and_last_error_names_every_failed_table() {
+fn injected_faults_come_from_the_config_and_last_error_names_every_failed_table() {
     let dir = tmp("faults");
     let fault = dir.join("fault");
     fs::write(&fault, b"").unwrap();
-    let state = Arc::new(
-        LiveState::new(Roots::test_fixture("modern")).with_faults(faults::Hooks {
-            fault_file: Some(fault.clone()),
-            ..faults::Hooks::default()
-        }),
-    );
-    let rec = start(&state, &fast_request(&dir.join("rec"), &["metrics", "cpus", "sensors"])).unwrap();
+    let state = fixture_state();
+    let req = fast_request(&dir.join("rec"), &["metrics", "cpus", "sensors"]);
+    let mut config = check(&state, &req).unwrap();
+    // A checked config carries the environment's hooks (none here); the test sets its own.
+    assert_eq!(config.faults, faults::Hooks::from_env(|k| std::env::var(k).ok()));
+    config.faults = faults::Hooks {
+        fault_file: Some(fault.clone()),
+        ..faults::Hooks::default()
+    };
+    let rec = start_checked(&state, config).unwrap();
     wait_for(|| last_error(&rec).contains("3 of 3 tables"));
     let e = last_error(&rec);
     assert!(e.contains("(metrics, cpus, sensors)") && e.contains("injected"), "{e}");
@@ -596,11 +633,6 @@ fn injected_faults_come_from_the_state_and_last_error_names_every_failed_table()
     wait_for(|| rec.row().rows_written > 0);
     let row = stop(&state, rec.id).unwrap();
     assert_eq!(row.rows_dropped, 0);
-    // The process's own state is untouched by this test's hooks.
-    assert_eq!(
-        crate::live::process().fault_hooks(),
-        faults::Hooks::from_env(|k| std::env::var(k).ok())
-    );
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -799,7 +831,7 @@ fn logged(host_dir: &Path) -> (Vec<i64>, Vec<(i64, String)>) {
 }
 
 /// Runs a recorder of `metrics` on `dir` for a few samples; its row.
-fn run_briefly(state: &Arc<LiveState>, dir: &Path) -> RecordingRow {
+fn run_briefly(state: &Rig, dir: &Path) -> RecordingRow {
     let rec = start(state, &fast_request(dir, &["metrics"])).unwrap();
     wait_for(|| rec.row().samples_taken >= 3);
     stop(state, rec.id).unwrap()
@@ -941,7 +973,7 @@ fn an_s3_recording_publishes_at_least_as_often_as_it_uploads_by_default() {
     req.ship.spool = Some(spool.display().to_string());
     for (upload, publish) in [(60, 60), (3_600, 300)] {
         req.ship.upload_interval = Some(Duration::from_secs(upload));
-        let config = config::check(&state, &req).unwrap();
+        let config = check(&state, &req).unwrap();
         assert_eq!(
             config.publish_interval,
             Duration::from_secs(publish),
@@ -950,7 +982,7 @@ fn an_s3_recording_publishes_at_least_as_often_as_it_uploads_by_default() {
     }
     // A local recording keeps the 5-minute default.
     let local = fast_request(&spool, &["metrics"]);
-    let config = config::check(
+    let config = check(
         &state,
         &crate::recorder::Request {
             publish_interval: None,

@@ -19,14 +19,15 @@ pub mod metrics;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Once};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::live::LiveState;
 use crate::recorder::destination::Destination;
 use crate::recorder::s3::S3Location;
+use crate::registry::{Entry, Registry};
 use crate::schema::Timestamp;
 use crate::sync::lock;
 
@@ -362,63 +363,35 @@ impl Server {
     }
 }
 
-/// The servers of one [`LiveState`].
-#[derive(Debug)]
-pub struct Servers {
-    list: Mutex<Vec<Arc<Server>>>,
-    next_id: AtomicI64,
-    exit_hook: Once,
-}
+/// The servers of one process (the process object owns it).
+pub type Servers = Registry<Server>;
 
-impl Default for Servers {
-    fn default() -> Self {
-        Servers {
-            list: Mutex::new(Vec::new()),
-            next_id: AtomicI64::new(1),
-            exit_hook: Once::new(),
-        }
-    }
-}
+impl Entry for Server {
+    type Row = ServerRow;
+    const NOUN: &'static str = "server";
+    const LISTING: &'static str = "servers()";
 
-impl Servers {
-    pub fn get(&self, id: i64) -> Option<Arc<Server>> {
-        lock(&self.list).iter().find(|s| s.id == id).cloned()
+    fn id(&self) -> i64 {
+        self.id
     }
 
-    /// Every server, oldest first.
-    pub fn rows(&self) -> Vec<ServerRow> {
-        let list: Vec<Arc<Server>> = lock(&self.list).clone();
-        list.iter().map(|s| s.row()).collect()
-    }
-
-    /// The running server `id` (safe in bind), or an error saying why not.
-    pub fn check_stoppable(&self, id: i64) -> Result<Arc<Server>, String> {
-        match self.get(id) {
-            None => {
-                let ids: Vec<String> = lock(&self.list).iter().map(|s| s.id.to_string()).collect();
-                Err(match ids.is_empty() {
-                    true => format!("no server has id {id}: no server was started in this process"),
-                    false => format!("no server has id {id}; ids of this process: {}", ids.join(", ")),
-                })
-            }
-            Some(s) if s.state() != State::Running => {
-                Err(format!("server {id} is already {}; see servers()", s.state().as_str()))
-            }
-            Some(s) => Ok(s),
+    fn stopped_as(&self) -> Option<&'static str> {
+        match self.state() {
+            State::Running => None,
+            s => Some(s.as_str()),
         }
     }
 
-    /// Stops every running server, waiting at most `timeout` in all.
-    pub fn stop_all(&self, timeout: Duration) {
-        let list: Vec<Arc<Server>> = lock(&self.list).clone();
-        for s in &list {
-            s.shared.request_stop();
-        }
-        let deadline = Instant::now() + timeout;
-        for s in &list {
-            s.shared
-                .wait_finished(deadline.saturating_duration_since(Instant::now()));
-        }
+    fn row(&self) -> ServerRow {
+        Server::row(self)
+    }
+
+    fn request_stop(&self) {
+        self.shared.request_stop();
+    }
+
+    fn wait_finished(&self, timeout: Duration) -> bool {
+        self.shared.wait_finished(timeout)
     }
 }
 
@@ -427,9 +400,9 @@ fn url_of(addr: &SocketAddr, token: &str) -> String {
     format!("http://{addr}/?token={token}")
 }
 
-/// Binds `config`'s address and starts a server on `state` (the act of `serve_metrics`, on its
-/// first scan call).
-pub fn start(state: &Arc<LiveState>, config: Config) -> Result<Arc<Server>, String> {
+/// Binds `config`'s address and starts a server on `state`, kept in `servers` (the act of
+/// `serve_metrics`, on its first scan call).
+pub fn start(state: &Arc<LiveState>, servers: &Servers, config: Config) -> Result<Arc<Server>, String> {
     let addr = config.addr;
     let listener = TcpListener::bind(addr).map_err(|e| match e.kind() {
         std::io::ErrorKind::AddrInUse => format!(
@@ -454,17 +427,11 @@ pub fn start(state: &Arc<LiveState>, config: Config) -> Result<Arc<Server>, Stri
         .set_nonblocking(true)
         .map_err(|e| format!("cannot make the socket non-blocking: {e}"))?;
     let token = auth::new_token().map_err(|e| format!("cannot draw a random token: {e}"))?;
-    state.servers.exit_hook.call_once(|| {
-        // SAFETY: registering a plain extern "C" function without arguments.
-        unsafe {
-            libc::atexit(exit_hook);
-        }
-    });
     let bucket = match &config.bucket {
         Some(loc) => Some(Arc::new(crate::view::bucket::Bucket::new(loc.clone())?)),
         None => None,
     };
-    let id = state.servers.next_id.fetch_add(1, Ordering::SeqCst);
+    let id = servers.next_id();
     let shared = Arc::new(Shared::default());
     let ctx = http::Context {
         live: state.clone(),
@@ -499,13 +466,13 @@ pub fn start(state: &Arc<LiveState>, config: Config) -> Result<Arc<Server>, Stri
         shared,
         thread: Mutex::new(Some(thread)),
     });
-    lock(&state.servers.list).push(server.clone());
+    servers.add(server.clone());
     Ok(server)
 }
 
-/// Stops server `id` of `state` and returns its final row (the act of `stop_serving`).
-pub fn stop(state: &LiveState, id: i64) -> Result<ServerRow, String> {
-    let s = state.servers.check_stoppable(id)?;
+/// Stops server `id` of `servers` and returns its final row (the act of `stop_serving`).
+pub fn stop(servers: &Servers, id: i64) -> Result<ServerRow, String> {
+    let s = servers.check_stoppable(id)?;
     if !s.stop(STOP_TIMEOUT) {
         return Err(format!(
             "server {id} did not stop within {} s; see servers()",
@@ -513,11 +480,6 @@ pub fn stop(state: &LiveState, id: i64) -> Result<ServerRow, String> {
         ));
     }
     Ok(s.row())
-}
-
-/// Runs at normal process exit: stops every server of the process, bounded in time.
-extern "C" fn exit_hook() {
-    let _ = std::panic::catch_unwind(|| crate::live::process().servers.stop_all(STOP_TIMEOUT));
 }
 
 #[cfg(test)]

@@ -8,8 +8,25 @@ use std::time::Duration;
 use super::*;
 use crate::procfs::Roots;
 
-fn state() -> Arc<LiveState> {
-    Arc::new(LiveState::new(Roots::test_fixture("modern")))
+/// A live state and the servers started on it (what the process object holds).
+struct Rig {
+    live: Arc<LiveState>,
+    servers: Servers,
+}
+
+fn state() -> Rig {
+    Rig {
+        live: Arc::new(LiveState::new(Roots::test_fixture("modern"))),
+        servers: Servers::default(),
+    }
+}
+
+fn start(rig: &Rig, config: Config) -> Result<Arc<Server>, String> {
+    super::start(&rig.live, &rig.servers, config)
+}
+
+fn stop(rig: &Rig, id: i64) -> Result<ServerRow, String> {
+    super::stop(&rig.servers, id)
 }
 
 fn any_port() -> Config {
@@ -244,10 +261,10 @@ fn bad_requests_are_refused_before_anything_starts() {
 #[test]
 fn scrape_renders_the_live_tables() {
     let st = state();
-    let (text, errors) = http::scrape(&st, "").unwrap();
+    let (text, errors) = http::scrape(&st.live, "").unwrap();
     assert!(text.contains("node_memory_MemAvailable_bytes "), "{text}");
     assert!(!text.contains("sysmon_process_"), "processes only when asked");
-    let (text, _) = http::scrape(&st, "collect%5B%5D=processes").unwrap();
+    let (text, _) = http::scrape(&st.live, "collect%5B%5D=processes").unwrap();
     assert!(text.contains("sysmon_process_resident_memory_bytes{pid="), "{text}");
     let _ = errors;
 }
