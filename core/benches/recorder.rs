@@ -31,7 +31,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use sysmon_core::procfs::Roots;
-use sysmon_core::recorder::columns::Batch;
+use sysmon_core::tables::columns::Batch;
 use sysmon_core::recorder::{self, Request, store, thread_cpu_ns};
 use sysmon_core::sample::Collector;
 use sysmon_core::schema::Row;
@@ -117,7 +117,7 @@ fn start_recorder(
 ) -> std::sync::Arc<recorder::Recorder> {
     let _ = std::fs::remove_dir_all(dir);
     let names = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    let defaults: Vec<&str> = recorder::tables::defaults(&sysmon_core::process::process().live)
+    let defaults: Vec<&str> = sysmon_core::tables::recorded::defaults(&sysmon_core::process::process().live)
         .iter()
         .map(|t| t.name())
         .collect();
@@ -459,7 +459,7 @@ fn rewrite(dir: &Path) {
         "{:<14} {:>8} {:>4} {:>14} {:>14}",
         "table", "rows", "cols", "recorded B/v", "merged B/v"
     );
-    for t in recorder::tables::all() {
+    for t in sysmon_core::tables::recorded::all() {
         let mut inputs = Vec::new();
         for host in std::fs::read_dir(dir.join(t.name)).into_iter().flatten().flatten() {
             for (_, day) in recorder::layout::list_days(&host.path()).expect("list days") {
@@ -473,7 +473,7 @@ fn rewrite(dir: &Path) {
         let recorded: u64 = inputs.iter().map(|e| e.bytes).sum();
         let paths: Vec<PathBuf> = inputs.iter().map(|e| e.path.clone()).collect();
         let decl = t.decl();
-        let schema = recorder::columns::arrow_schema(decl);
+        let schema = sysmon_core::tables::columns::arrow_schema(decl);
         let meta = store::FileMeta {
             table: t.name,
             host: "rewrite".into(),

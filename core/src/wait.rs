@@ -254,10 +254,11 @@ mod tests {
         // Nothing in a test process is an hour old: both live waits must refuse, not sleep.
         let hour = Window::Exactly(Duration::from_secs(3600));
         let t = Instant::now();
-        let e = crate::process::process().live.window_pair(hour).unwrap_err();
+        let live = crate::live::LiveState::new(crate::procfs::Roots::default());
+        let e = live.window_pair(hour).unwrap_err();
         assert!(e.to_string().contains(HOST_RECORDER), "{e}");
         let fields = crate::tables::processes::ProcessFields::default();
-        let e = crate::process::process().live.process_pair(hour, fields).unwrap_err();
+        let e = live.process_pair(hour, fields).unwrap_err();
         assert!(e.to_string().contains(PROCESS_RECORDER), "{e}");
         assert!(
             t.elapsed() < Duration::from_secs(60),

@@ -49,7 +49,7 @@ impl LiveTable for RecordMetrics {
             Some(v) if v.is_null() => {
                 return Err(format!(
                     "tables must be a list of table names; got NULL; accepted: {}",
-                    recorder::tables::accepted_names()
+                    sysmon_core::tables::recorded::accepted_names()
                 )
                 .into());
             }
@@ -62,7 +62,7 @@ impl LiveTable for RecordMetrics {
                     if i.is_null() {
                         return Err(format!(
                             "tables must not contain NULL; accepted: {}",
-                            recorder::tables::accepted_names()
+                            sysmon_core::tables::recorded::accepted_names()
                         )
                         .into());
                     }

@@ -10,7 +10,7 @@ use super::destination::{self, Destination};
 use super::faults::Hooks;
 use super::layout;
 use super::registry::{Recorders, refuse_running_on, refuse_running_to};
-use super::tables::{self, RecordableTable};
+use crate::tables::recorded::{self as tables, RecordableTable};
 use crate::host;
 use crate::interval::describe;
 use crate::live::LiveState;

@@ -8,7 +8,7 @@
 //! [`DAY_LEVEL`]. So a day being recorded has at most `FANIN - 1` files per level (a few dozen
 //! at most), and a finished day has one file, with row groups of [`super::store::ROW_GROUP_ROWS`].
 //! Merging streams the inputs through one row group of memory, sorting them by series in
-//! chunks of [`super::columns::SORT_ROWS`] rows (see `docs/recorder.md`, "Merging").
+//! chunks of [`crate::tables::columns::SORT_ROWS`] rows (see `docs/recorder.md`, "Merging").
 //!
 //! # Crash safety
 //!
@@ -98,7 +98,7 @@ pub fn recover(host_dir: &Path) -> io::Result<u64> {
 fn compatible(e: &Entry, decl: &TableDecl) -> bool {
     match store::read_kv(&e.path) {
         Ok(kv) => {
-            store::kv_get(&kv, keys::SCHEMA_VERSION) == Some(&super::SCHEMA_VERSION.to_string())
+            store::kv_get(&kv, keys::SCHEMA_VERSION) == Some(&store::SCHEMA_VERSION.to_string())
                 && store::kv_get(&kv, keys::TABLE) == decl.recorded.map(|r| r.name)
         }
         Err(_) => false,

@@ -26,7 +26,6 @@
 //! * **Panic-safe threads.** Both thread bodies run inside `catch_unwind`; a panic ends the
 //!   recorder with state `failed` and the message in `last_error`, never the process.
 
-pub mod columns;
 pub mod config;
 pub mod destination;
 pub mod faults;
@@ -35,13 +34,13 @@ pub mod layout;
 pub mod lifecycle;
 pub mod lock;
 pub mod merge;
+pub mod objects;
 pub mod registry;
 pub mod retention;
 pub mod s3;
 pub mod sampler;
 pub mod ship;
 pub mod store;
-pub mod tables;
 pub mod wal;
 pub mod writer;
 
@@ -59,9 +58,7 @@ pub use lifecycle::{
 };
 pub use registry::Recorders;
 
-/// Version of the recorded files' schemas, written into every file
-/// ([`store::keys::SCHEMA_VERSION`]); bumped when a table gains columns.
-pub const SCHEMA_VERSION: u32 = 1;
+pub use store::SCHEMA_VERSION;
 
 /// Rows buffered per table at most while writes fail, in bytes of the in-memory columns.
 pub const BUFFER_BYTES: usize = 32 << 20;

@@ -1,7 +1,7 @@
 //! The sampling thread: waits for each tick, reads the host, hands the sample on.
 //!
 //! Per tick it does the reads (the [`Collector`]'s kept-open files, `pread` from offset 0 into
-//! kept buffers, and the reads of the tables due at the tick, see [`super::tables`]), one
+//! kept buffers, and the reads of the tables due at the tick, see [`crate::tables::recorded`]), one
 //! `Arc` for the sample, a push into the live ring and a non-blocking send to the writer
 //! thread. Everything else (rows of the windowed tables, encoding, files) is the writer's.
 //!
@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use super::tables::{RecordedTable, TickRows};
+use crate::tables::recorded::{RecordedTable, TickRows};
 use super::{Config, Shared, thread_cpu_ns, wall_us};
 use crate::live::LiveState;
 use crate::sample::{Collector, HostSample};
@@ -231,7 +231,7 @@ mod tests {
     /// process-cadence ones only at the ticks where `process_interval` is due.
     #[test]
     fn host_cadence_tables_every_tick_process_cadence_when_due() {
-        use super::super::tables::find;
+        use crate::tables::recorded::find;
         use crate::procfs::Roots;
         let state = LiveState::new(Roots::test_fixture("modern"));
         let config = Config {

@@ -43,6 +43,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use super::config::{Config, Remote};
 use super::faults::Hooks;
 use super::layout::{self, sync_dir};
+pub use super::objects::{COVERS, ObjName, object_key};
 use super::s3::{REQUEST_TIMEOUT, build_store, redact, store_err};
 use super::store::{self, FileMeta, keys};
 use super::{Shared, wall_us};
@@ -56,8 +57,6 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Backoff between failed uploads.
 pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(64);
-/// Footer key of a day object: the names of the objects (same date folder) it covers.
-pub const COVERS: &str = "sysmon.covers";
 /// The merge level written into parts' footers.
 pub const PART_LEVEL: u32 = 8;
 
@@ -84,45 +83,6 @@ impl Backoff {
     }
 }
 
-/// An object's name: `P-<first_us>-<last_us>-<nonce>.parquet` (a part) or `D-...` (a day).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObjName {
-    pub day_object: bool,
-    pub first_us: i64,
-    pub last_us: i64,
-    pub nonce: u64,
-}
-
-impl ObjName {
-    pub fn render(&self) -> String {
-        let k = if self.day_object { 'D' } else { 'P' };
-        format!(
-            "{k}-{}-{}-{}{}",
-            self.first_us,
-            self.last_us,
-            self.nonce,
-            layout::PARQUET_SUFFIX
-        )
-    }
-
-    pub fn parse(name: &str) -> Option<ObjName> {
-        let stem = name.strip_suffix(layout::PARQUET_SUFFIX)?;
-        let (kind, rest) = stem.split_once('-')?;
-        let day_object = match kind {
-            "P" => false,
-            "D" => true,
-            _ => return None,
-        };
-        let mut it = rest.splitn(3, '-');
-        Some(ObjName {
-            day_object,
-            first_us: it.next()?.parse().ok()?,
-            last_us: it.next()?.parse().ok()?,
-            nonce: it.next()?.parse().ok()?,
-        })
-    }
-}
-
 /// A name never given before in this spool: microseconds now, bumped past `last`.
 fn nonce(last: &mut u64) -> u64 {
     let n = (wall_us().max(0) as u64).max(*last + 1);
@@ -130,15 +90,6 @@ fn nonce(last: &mut u64) -> u64 {
     n
 }
 
-/// The object key of `name` in table `table`'s date folder of `day`.
-pub fn object_key(prefix: &str, table: &str, host: &str, day: i64, name: &str) -> String {
-    let rel = format!("{table}/host={host}/date={}/{name}", layout::date_string(day));
-    if prefix.is_empty() {
-        rel
-    } else {
-        format!("{prefix}/{rel}")
-    }
-}
 
 /// What the shipper reports (`recordings()`).
 #[derive(Clone, Debug, Default)]
@@ -282,7 +233,7 @@ impl Spool {
             .map(|t| TableInfo {
                 name: t.name(),
                 decl: t.decl(),
-                schema: super::columns::arrow_schema(t.decl()),
+                schema: crate::tables::columns::arrow_schema(t.decl()),
                 meta: FileMeta {
                     table: t.name(),
                     host: config.host.clone(),

@@ -13,7 +13,7 @@
 //! overflows), so the dictionary is disabled for every column whose encoding is set, except
 //! gauges whose values repeat ([`quantized_gauge`]). Merged files ([`writer_properties`]): zstd,
 //! data page v2, statistics per column chunk only (page statistics cost bytes and a day's file
-//! has few pages per column), rows sorted by series ([`super::columns::series_key`]) and `ts`
+//! has few pages per column), rows sorted by series ([`crate::tables::columns::series_key`]) and `ts`
 //! `PLAIN` where the table has a series key. Level-0 files ([`level0_properties`], one flush,
 //! merged away within minutes): the same encodings, no compression, no statistics (zstd
 //! contexts per column chunk were a quarter of the writer's CPU). The Arrow schema is not
@@ -36,17 +36,21 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::schema::types::ColumnPath;
 
-use super::columns::{SORT_ROWS, series_key, sort_rows};
+use crate::tables::columns::{SORT_ROWS, series_key, sort_rows};
 use super::faults::Hooks;
 use super::handle::open_nofollow;
 use super::layout::{self, sync_dir};
 use crate::schema::{ColType, TableDecl};
 
+/// Version of the recorded files' schemas, written into every file
+/// ([`keys::SCHEMA_VERSION`]); bumped when a table gains columns.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// Parquet key-value metadata keys written into every file.
 pub mod keys {
     /// The sysmon version that wrote the file (`CARGO_PKG_VERSION`).
     pub const SYSMON_VERSION: &str = "sysmon.version";
-    /// [`super::super::SCHEMA_VERSION`] of the writer: columns are only ever added, so files of
+    /// [`super::SCHEMA_VERSION`] of the writer: columns are only ever added, so files of
     /// several schema versions are read together with `union_by_name := true`.
     pub const SCHEMA_VERSION: &str = "sysmon.schema_version";
     /// The table (folder) name, e.g. `metrics`.

@@ -10,7 +10,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Encoding;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
-use super::columns::{Batch, arrow_schema};
+use crate::tables::columns::{Batch, arrow_schema};
 use super::layout::{self, FileName, MICROS_PER_DAY};
 use super::sampler::{self, Sampled};
 use super::store::{self, FileMeta, keys};
@@ -380,7 +380,7 @@ fn test_config(dir: &Path, flush: Duration) -> Config {
         process_interval: Duration::from_secs(60),
         flush_interval: flush,
         publish_interval: flush,
-        tables: vec![tables::find("metrics").unwrap()],
+        tables: vec![crate::tables::recorded::find("metrics").unwrap()],
         retention: None,
         max_bytes: None,
         host: "testhost".into(),
@@ -475,7 +475,7 @@ fn check_refuses_bad_requests() {
     assert!(e.contains("cannot be created"), "{e}");
     assert!(check(&req("")).unwrap_err().contains("empty"));
     let ok = check(&req(dir.join("new/deeper").to_str().unwrap())).unwrap();
-    assert_eq!(ok.tables.len(), super::tables::defaults(&state).len());
+    assert_eq!(ok.tables.len(), crate::tables::recorded::defaults(&state).len());
     assert!(ok.dir.is_absolute());
     let rel = check(&req("some/../rel")).unwrap();
     assert_eq!(rel.dir, std::env::current_dir().unwrap().join("rel"));

@@ -33,13 +33,13 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parquet::file::properties::WriterProperties;
 
-use super::columns::Batch;
+use crate::tables::columns::Batch;
 use super::faults::Hooks;
 use super::handle::{Dir, FileId, open_root};
 use super::lock::Partition;
 use super::sampler::Sampled;
 use super::store::{self, FileMeta};
-use super::tables::RecordableTable;
+use crate::tables::recorded::RecordableTable;
 use super::wal::{self, Wal};
 use super::{BUFFER_BYTES, Config, Shared, layout, merge, retention, thread_cpu_ns, wall_us};
 use crate::live::LiveState;
@@ -155,7 +155,7 @@ impl Writer {
                     entry,
                     index,
                     part,
-                    schema: super::columns::arrow_schema(entry.decl()),
+                    schema: crate::tables::columns::arrow_schema(entry.decl()),
                     props0: store::level0_properties(entry.decl(), store::metadata_kv(&meta, 0, &[])),
                     meta,
                     batch: Batch::new(entry.decl()),

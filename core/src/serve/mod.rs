@@ -181,7 +181,7 @@ pub fn check_recording(dir: &str) -> Result<PathBuf, String> {
     if !meta.is_dir() {
         return Err(format!("dir '{shown}' is not a directory"));
     }
-    let recorded = crate::recorder::tables::all().any(|t| {
+    let recorded = crate::tables::recorded::all().any(|t| {
         std::fs::read_dir(path.join(t.name)).is_ok_and(|entries| {
             entries
                 .filter_map(|e| e.ok())

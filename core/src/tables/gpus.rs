@@ -572,7 +572,7 @@ mod tests {
 
     #[test]
     fn recorded_by_default_only_where_a_gpu_is_present() {
-        use crate::recorder::tables::{defaults, resolve};
+        use crate::tables::recorded::{defaults, resolve};
         let names = |d: &Driver| defaults(&d.state).iter().map(|t| t.name()).collect::<Vec<_>>();
         let with = driver_with(1, false);
         assert!(names(&with).contains(&"gpus"), "{:?}", names(&with));

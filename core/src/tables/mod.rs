@@ -19,9 +19,11 @@
 //! | `system_gpus()` | [`gpus`] | `gpus/` |
 
 pub mod cgroups;
+pub mod columns;
 pub mod cpus;
 pub mod disks;
 pub mod filesystems;
+pub mod function;
 pub mod gpus;
 pub mod info;
 pub mod metrics;
@@ -29,6 +31,7 @@ pub mod net_protocols;
 pub mod networks;
 pub mod pressure;
 pub mod processes;
+pub mod recorded;
 pub mod sensors;
 pub mod sockets;
 pub mod users;
@@ -47,7 +50,7 @@ use crate::schema::{Row, TableDecl};
 use processes::{ProcessFields, ProcessSnapshot, ProcessTimes};
 
 /// THE registry: every live table, in the README's order, each named once. The SQL
-/// registration (`src/functions/mod.rs`), the recorder ([`crate::recorder::tables`]), the
+/// registration (`src/functions/mod.rs`), the recorder ([`crate::tables::recorded`]), the
 /// docs generator and the tests all iterate it. `for_each_table!(m)` expands to
 /// `m! { path::To::Table, ... }`.
 #[macro_export]
@@ -435,10 +438,10 @@ pub struct TableEntry {
     pub decl: &'static TableDecl,
     /// [`Table::HOST_PATHS`].
     pub host_paths: &'static [HostPath],
-    /// Makes the recorder's driver of this table (see [`crate::recorder::tables`]).
-    pub recorder: fn() -> Box<dyn crate::recorder::tables::RecordedTable>,
-    /// Describes its SQL function (see [`crate::catalog`]).
-    pub function: fn() -> crate::catalog::Function,
+    /// Makes the recorder's driver of this table (see [`crate::tables::recorded`]).
+    pub recorder: fn() -> Box<dyn crate::tables::recorded::RecordedTable>,
+    /// Describes its SQL function (see [`function`]).
+    pub function: fn() -> function::Function,
 }
 
 impl TableEntry {
@@ -446,8 +449,8 @@ impl TableEntry {
         TableEntry {
             decl: <T::Row as Row>::TABLE,
             host_paths: T::HOST_PATHS,
-            recorder: crate::recorder::tables::recorded::<T>,
-            function: crate::catalog::table_function::<T>,
+            recorder: crate::tables::recorded::recorded::<T>,
+            function: function::table_function::<T>,
         }
     }
 }

@@ -24,7 +24,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use super::history::{Error, History, Host, Request, add_host, begin, finish, read_parquet};
 use crate::recorder::layout;
 use crate::recorder::s3::{S3Location, build_store, redact, store_err};
-use crate::recorder::ship::{COVERS, ObjName};
+use crate::recorder::objects::{COVERS, ObjName};
 
 /// How long listing the hosts may take (at start, and per `/api/hosts`).
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -138,7 +138,7 @@ impl Bucket {
     pub async fn hosts(&self) -> Result<Vec<Host>, String> {
         within(LIST_TIMEOUT, &format!("listing {}", self.location.shown), async {
             let mut out: Vec<Host> = Vec::new();
-            for t in crate::recorder::tables::all() {
+            for t in crate::tables::recorded::all() {
                 let (folders, _) = self.list(t.name).await?;
                 for f in folders {
                     let Some(h) = f.strip_prefix("host=") else {
@@ -334,7 +334,7 @@ mod tests {
         let rt = rt();
         let dir = fixture::tempdir("bucket");
         let day = 20_000 * MICROS_PER_DAY;
-        let t = crate::recorder::tables::find("metrics").unwrap();
+        let t = crate::tables::recorded::find("metrics").unwrap();
         let (a, _) = fixture::write_day(&dir.join("a"), "web-1", "metrics", day, 3600, 1_000_000, 1).unwrap();
         let (b, _) = fixture::write_day(
             &dir.join("b"),
@@ -379,7 +379,7 @@ mod tests {
             COVERS.into(),
             format!("{p1},{p2}"),
         ));
-        let schema = crate::recorder::columns::arrow_schema(t.decl());
+        let schema = crate::tables::columns::arrow_schema(t.decl());
         store::merge_files_then(
             &Hooks::default(),
             &merged,

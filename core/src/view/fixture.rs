@@ -12,7 +12,7 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 
-use crate::recorder::columns::{SORT_ROWS, arrow_schema, series_key, sort_rows};
+use crate::tables::columns::{SORT_ROWS, arrow_schema, series_key, sort_rows};
 use crate::recorder::layout::{self, FileName};
 use crate::recorder::store::{self, FileMeta};
 use crate::schema::ColType;
@@ -56,7 +56,7 @@ pub fn write_day(
     step_us: i64,
     series: usize,
 ) -> io::Result<(PathBuf, u64)> {
-    let t = crate::recorder::tables::find(table)
+    let t = crate::tables::recorded::find(table)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no recorded table {table}")))?;
     let decl = t.decl();
     let schema = arrow_schema(decl);

@@ -106,7 +106,7 @@ pub fn chart_table(name: &str) -> Option<&'static ChartTable> {
 impl ChartTable {
     /// The declaration of the table's rows.
     pub fn decl(&self) -> Option<&'static TableDecl> {
-        crate::recorder::tables::find(self.name).map(|t| t.decl())
+        crate::tables::recorded::find(self.name).map(|t| t.decl())
     }
 
     fn unit(&self, column: &str) -> &'static str {
@@ -269,7 +269,7 @@ pub struct Host {
 /// The hosts recorded under `dir` (in any recordable table), by name.
 pub fn hosts(dir: &Path) -> io::Result<Vec<Host>> {
     let mut out: Vec<Host> = Vec::new();
-    for t in crate::recorder::tables::all() {
+    for t in crate::tables::recorded::all() {
         let rd = match std::fs::read_dir(dir.join(t.name)) {
             Ok(rd) => rd,
             Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => continue,

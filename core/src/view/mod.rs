@@ -81,7 +81,7 @@ pub fn route(ctx: &ViewContext<'_>, path: &str, query: &str) -> Option<Reply> {
                     "this server has no recording directory: start it with serve_metrics(dir := '...')".into(),
                 ));
             };
-            let req = history::Request::parse(q, crate::recorder::wall_us() / 1000).map_err(|e| (400, e))?;
+            let req = history::Request::parse(q, crate::schema::Timestamp::now().micros / 1000).map_err(|e| (400, e))?;
             history::read(dir, &req)
                 .map(|h| Reply::json(h.to_json()))
                 .map_err(|e| (e.status(), e.to_string()))
@@ -114,7 +114,7 @@ pub async fn route_async(ctx: &ViewContext<'_>, path: &str, query: &str) -> Opti
         }),
         "/api/history" => {
             let req = query::Query::parse(query, history::PARAMS)
-                .and_then(|q| history::Request::parse(&q, crate::recorder::wall_us() / 1000));
+                .and_then(|q| history::Request::parse(&q, crate::schema::Timestamp::now().micros / 1000));
             Some(match req {
                 Err(e) => Reply::error(400, &e),
                 Ok(req) => match b.read(&req).await {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::columns::Batch;
 use crate::live::LiveState;
 use crate::schema::{ByDefault, Cadence, TableDecl};
-use crate::tables::{ALL, Input, Table, TableEntry, Tick};
+use super::{ALL, Input, Table, TableEntry, Tick};
 
 /// One recorded table, driven by a recorder's sampling thread.
 pub trait RecordedTable: Send {
