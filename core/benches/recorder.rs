@@ -31,10 +31,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use sysmon_core::procfs::Roots;
-use sysmon_core::tables::columns::Batch;
 use sysmon_core::recorder::{self, Request, store, thread_cpu_ns};
 use sysmon_core::sample::Collector;
 use sysmon_core::schema::Row;
+use sysmon_core::tables::columns::Batch;
 use sysmon_core::tables::metrics::MetricsRow;
 use sysmon_core::tables::processes::{ProcessCollector, ProcessFields};
 

@@ -32,10 +32,10 @@ use std::time::Instant;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{ArrayRef, RecordBatch};
 use sysmon_core::procfs::Roots;
-use sysmon_core::tables::columns::{Batch, TIMESTAMP_TZ};
 use sysmon_core::recorder::store;
 use sysmon_core::sample::{Collector, HostSample};
 use sysmon_core::schema::{Row, Timestamp};
+use sysmon_core::tables::columns::{Batch, TIMESTAMP_TZ};
 use sysmon_core::tables::metrics::MetricsRow;
 
 const DAY_US: i64 = 86_400_000_000;

@@ -10,12 +10,12 @@ use super::destination::{self, Destination};
 use super::faults::Hooks;
 use super::layout;
 use super::registry::{Recorders, refuse_running_on, refuse_running_to};
-use crate::tables::recorded::{self as tables, RecordableTable};
 use crate::host;
 use crate::interval::describe;
 use crate::live::LiveState;
 use crate::procfs::syscalls::{fs_kind, writable};
 use crate::schema::Cadence;
+use crate::tables::recorded::{self as tables, RecordableTable};
 
 /// The shortest and longest `interval` (and `process_interval`).
 pub const INTERVAL_MIN: Duration = Duration::from_millis(10);

@@ -20,12 +20,12 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use crate::tables::recorded::{RecordedTable, TickRows};
 use super::{Config, Shared, thread_cpu_ns, wall_us};
 use crate::live::LiveState;
 use crate::sample::{Collector, HostSample};
 use crate::schema::Cadence;
 use crate::tables::Tick;
+use crate::tables::recorded::{RecordedTable, TickRows};
 
 /// How late (microseconds) a tick's reads may begin and its rows still carry its due time as
 /// `ts`: 2 ms, Prometheus's tolerance for the same alignment (`ScrapeTimestampTolerance`). On a
@@ -231,8 +231,8 @@ mod tests {
     /// process-cadence ones only at the ticks where `process_interval` is due.
     #[test]
     fn host_cadence_tables_every_tick_process_cadence_when_due() {
-        use crate::tables::recorded::find;
         use crate::procfs::Roots;
+        use crate::tables::recorded::find;
         let state = LiveState::new(Roots::test_fixture("modern"));
         let config = Config {
             dir: std::env::temp_dir(),

@@ -36,11 +36,11 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::schema::types::ColumnPath;
 
-use crate::tables::columns::{SORT_ROWS, series_key, sort_rows};
 use super::faults::Hooks;
 use super::handle::open_nofollow;
 use super::layout::{self, sync_dir};
 use crate::schema::{ColType, TableDecl};
+use crate::tables::columns::{SORT_ROWS, series_key, sort_rows};
 
 /// Version of the recorded files' schemas, written into every file
 /// ([`keys::SCHEMA_VERSION`]); bumped when a table gains columns.

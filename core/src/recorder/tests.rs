@@ -10,7 +10,6 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Encoding;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
-use crate::tables::columns::{Batch, arrow_schema};
 use super::layout::{self, FileName, MICROS_PER_DAY};
 use super::sampler::{self, Sampled};
 use super::store::{self, FileMeta, keys};
@@ -21,6 +20,7 @@ use crate::procfs::Roots;
 use crate::sample::{Collector, HostSample};
 use crate::schema::Row;
 use crate::sync::lock;
+use crate::tables::columns::{Batch, arrow_schema};
 use crate::tables::metrics::{self, MetricsRow};
 
 fn tmp(name: &str) -> PathBuf {

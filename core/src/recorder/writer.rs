@@ -33,18 +33,18 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parquet::file::properties::WriterProperties;
 
-use crate::tables::columns::Batch;
 use super::faults::Hooks;
 use super::handle::{Dir, FileId, open_root};
 use super::lock::Partition;
 use super::sampler::Sampled;
 use super::store::{self, FileMeta};
-use crate::tables::recorded::RecordableTable;
 use super::wal::{self, Wal};
 use super::{BUFFER_BYTES, Config, Shared, layout, merge, retention, thread_cpu_ns, wall_us};
 use crate::live::LiveState;
-use crate::schema::{Cadence, Timestamp};
+use crate::schema::Cadence;
 use crate::sync::lock;
+use crate::tables::columns::Batch;
+use crate::tables::recorded::RecordableTable;
 
 /// A log this large is published at the next flush, whatever `publish_interval` says (bounds
 /// the log's size, and the memory and time of one publish, at short intervals).
@@ -57,6 +57,8 @@ pub const WAL_PUBLISH_BYTES: u64 = 16 << 20;
 /// 10 ms), far below [`super::CHANNEL_SAMPLES`]; the rows wait in the channel instead of the
 /// batch, so what a crash may lose is unchanged (both are memory until the next flush).
 pub const DRAIN_INTERVAL: Duration = Duration::from_secs(1);
+
+mod publish;
 
 struct Pending {
     day: i64,
@@ -531,214 +533,6 @@ impl Writer {
                 false
             }
         }
-    }
-
-    /// Publishes table `ti`'s log: one level-0 file per UTC day of its rows, then empties the
-    /// log, then merges and closes finished days (the order is what makes a crash at any point
-    /// lose nothing and store nothing twice: see [`super::wal`]). True if the log is empty
-    /// and nothing is left to close.
-    fn publish_table(&mut self, ti: usize, failures: &mut Vec<Failure>) -> bool {
-        // The shipper of an `s3://` destination takes finished files only while no publish or
-        // merge changes them.
-        let shared = Arc::clone(&self.shared);
-        let _handoff = lock(&shared.handoff);
-        let nothing = {
-            let t = &self.tables[ti];
-            t.wal.as_ref().is_none_or(Wal::is_empty)
-                && t.pending.is_empty()
-                && t.batch.is_empty()
-                && t.days_to_close.is_empty()
-        };
-        if nothing {
-            return true;
-        }
-        let before = self.tables[ti].part.dir.id().ok();
-        if let Err(e) = self.ensure_partition(ti) {
-            failures.push(Failure {
-                table: self.tables[ti].entry.name(),
-                what: "writing".into(),
-                error: e,
-            });
-            return false;
-        }
-        let moved = self.tables[ti].part.dir.id().ok() != before;
-        {
-            let t = &mut self.tables[ti];
-            if moved && t.wal.as_ref().is_some_and(Wal::is_empty) {
-                // The folder was replaced: the log goes to the new one.
-                t.wal = None;
-            }
-        }
-        // Rows whose append failed, or that wait for a log (not open, or in a replaced
-        // folder), are appended now, so that they are published too.
-        if !self.tables[ti].pending.is_empty() || self.tables[ti].wal.is_none() {
-            self.append_table(ti, failures);
-        }
-        let hooks = &self.hooks;
-        let dir_shown = self.config.dir.display().to_string();
-        let t = &mut self.tables[ti];
-        let host_path = t.part.dir.path();
-        let mut days: Vec<i64> = t
-            .wal
-            .as_ref()
-            .map(|w| w.records().iter().map(|r| r.day).collect())
-            .unwrap_or_default();
-        days.sort_unstable();
-        days.dedup();
-        let mut published = Vec::new();
-        let mut ok = true;
-        if let Some(wal) = t.wal.as_ref() {
-            for &day in &days {
-                let group: Vec<wal::Record> = wal.records().iter().copied().filter(|r| r.day == day).collect();
-                let first_us = group.iter().map(|r| r.first_us).min().unwrap_or(0);
-                let last_us = group.iter().map(|r| r.last_us).max().unwrap_or(0);
-                let day_dir = match layout::open_date_dir(&host_path, day, true, &t.part.shown) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        failures.push(Failure {
-                            table: t.entry.name(),
-                            what: format!("writing under '{dir_shown}'"),
-                            error: e.to_string(),
-                        });
-                        ok = false;
-                        break;
-                    }
-                };
-                let day_path = day_dir.path();
-                let name = layout::FileName {
-                    level: 0,
-                    first_us,
-                    last_us,
-                    dup: 0,
-                }
-                .render();
-                // Published before a crash (or a failed clear) that kept the log: the file
-                // named after exactly these rows is there already.
-                if day_path.join(&name).exists() {
-                    published.push(day);
-                    continue;
-                }
-                let mut rows = 0usize;
-                let schema = &t.schema;
-                let result = store::write_atomically(
-                    hooks,
-                    &day_path,
-                    &name,
-                    schema,
-                    t.props0.clone(),
-                    |w| {
-                        for r in &group {
-                            let batch = wal.read(r, schema)?;
-                            rows += batch.num_rows();
-                            w.write(&batch).map_err(|e| std::io::Error::other(e.to_string()))?;
-                        }
-                        Ok(())
-                    },
-                    || {},
-                );
-                match result {
-                    Ok(bytes) => {
-                        published.push(day);
-                        let mut s = lock(&self.shared.status);
-                        s.rows_written += rows as u64;
-                        s.files_written += 1;
-                        s.bytes_written += bytes;
-                        s.last_flush_at = Some(Timestamp::now());
-                    }
-                    Err(e) => {
-                        failures.push(Failure {
-                            table: t.entry.name(),
-                            what: format!("writing under '{dir_shown}'"),
-                            error: e.to_string(),
-                        });
-                        ok = false;
-                        break;
-                    }
-                }
-            }
-        }
-        hooks.merge_pause("publish_after_rename");
-        if !published.is_empty()
-            && let Some(wal) = t.wal.as_mut()
-        {
-            let keep: Vec<bool> = wal.records().iter().map(|r| !published.contains(&r.day)).collect();
-            let cleared = if keep.iter().any(|&k| k) {
-                wal.keep(&t.part.dir, &keep)
-            } else {
-                wal.clear()
-            };
-            match cleared {
-                Ok(()) => {
-                    t.wal_rows = if wal.is_empty() { 0 } else { t.wal_rows };
-                    if moved && wal.is_empty() {
-                        // The folder was replaced: the next flush opens a log in the new one.
-                        t.wal = None;
-                    }
-                }
-                Err(e) => {
-                    failures.push(Failure {
-                        table: t.entry.name(),
-                        what: format!("emptying the write-ahead log under '{dir_shown}'"),
-                        error: e.to_string(),
-                    });
-                    return false;
-                }
-            }
-        }
-        // Merges run only on days the log no longer holds, so that a published level-0 file
-        // keeps its name while the log could still be replayed.
-        let in_wal: Vec<i64> = t
-            .wal
-            .as_ref()
-            .map(|w| w.records().iter().map(|r| r.day).collect())
-            .unwrap_or_default();
-        for day in published.iter().copied().filter(|d| !in_wal.contains(d)) {
-            let merged = layout::open_date_dir(&host_path, day, false, &t.part.shown)
-                .and_then(|d| merge::compact(hooks, &d.path(), t.entry.decl(), &t.schema, &t.meta, self.fanin));
-            match merged {
-                Ok(m) => {
-                    let mut s = lock(&self.shared.status);
-                    s.files_written += m.files;
-                    s.bytes_written += m.bytes;
-                }
-                Err(e) => failures.push(Failure {
-                    table: t.entry.name(),
-                    what: format!("merging under '{dir_shown}'"),
-                    error: e.to_string(),
-                }),
-            }
-        }
-        let current = t.batch_day;
-        let closable: Vec<i64> = t
-            .days_to_close
-            .iter()
-            .copied()
-            .filter(|d| Some(*d) != current && !in_wal.contains(d))
-            .collect();
-        for day in closable {
-            let closed = layout::open_date_dir(&host_path, day, false, &t.part.shown)
-                .and_then(|d| merge::close_day(hooks, &d.path(), t.entry.decl(), &t.schema, &t.meta));
-            match closed {
-                Ok(m) => {
-                    t.days_to_close.remove(&day);
-                    let mut s = lock(&self.shared.status);
-                    s.files_written += m.files;
-                    s.bytes_written += m.bytes;
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    t.days_to_close.remove(&day);
-                }
-                Err(e) => failures.push(Failure {
-                    table: t.entry.name(),
-                    what: format!(
-                        "merging the finished day {} under '{dir_shown}'",
-                        layout::date_string(day)
-                    ),
-                    error: e.to_string(),
-                }),
-            }
-        }
-        ok && in_wal.is_empty() && t.pending.is_empty()
     }
 
     /// Merges each finished day left with several files (by a restart or a crash).

@@ -172,4 +172,3 @@ pub fn table_function<T: Table>() -> Function {
         decl,
     }
 }
-

@@ -13,9 +13,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::columns::Batch;
+use super::{ALL, Input, Table, TableEntry, Tick};
 use crate::live::LiveState;
 use crate::schema::{ByDefault, Cadence, TableDecl};
-use super::{ALL, Input, Table, TableEntry, Tick};
 
 /// One recorded table, driven by a recorder's sampling thread.
 pub trait RecordedTable: Send {

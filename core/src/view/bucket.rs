@@ -23,8 +23,8 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use super::history::{Error, History, Host, Request, add_host, begin, finish, read_parquet};
 use crate::recorder::layout;
-use crate::recorder::s3::{S3Location, build_store, redact, store_err};
 use crate::recorder::objects::{COVERS, ObjName};
+use crate::recorder::s3::{S3Location, build_store, redact, store_err};
 
 /// How long listing the hosts may take (at start, and per `/api/hosts`).
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(60);

@@ -12,10 +12,10 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 
-use crate::tables::columns::{SORT_ROWS, arrow_schema, series_key, sort_rows};
 use crate::recorder::layout::{self, FileName};
 use crate::recorder::store::{self, FileMeta};
 use crate::schema::ColType;
+use crate::tables::columns::{SORT_ROWS, arrow_schema, series_key, sort_rows};
 
 /// A fresh, empty folder under the temporary directory.
 pub fn tempdir(name: &str) -> PathBuf {

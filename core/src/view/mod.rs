@@ -81,7 +81,8 @@ pub fn route(ctx: &ViewContext<'_>, path: &str, query: &str) -> Option<Reply> {
                     "this server has no recording directory: start it with serve_metrics(dir := '...')".into(),
                 ));
             };
-            let req = history::Request::parse(q, crate::schema::Timestamp::now().micros / 1000).map_err(|e| (400, e))?;
+            let req =
+                history::Request::parse(q, crate::schema::Timestamp::now().micros / 1000).map_err(|e| (400, e))?;
             history::read(dir, &req)
                 .map(|h| Reply::json(h.to_json()))
                 .map_err(|e| (e.status(), e.to_string()))
