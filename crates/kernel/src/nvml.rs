@@ -9,7 +9,7 @@
 //! live state (sysmon-core's `LiveState`) opens it once and retries `nvmlInit_v2` until it
 //! succeeds.
 //!
-//! [`Nvml`] implements [`GpuApi`](crate::readers::gpu::GpuApi), the interface the `gpus` table
+//! [`Nvml`] implements [`GpuApi`], the interface the `gpus` table
 //! reads through; the table's unit tests use a fake instead.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_ulonglong, c_void};

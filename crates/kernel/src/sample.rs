@@ -6,7 +6,7 @@
 //! samples themselves are kept in the process-wide ring (sysmon-core's `ring`).
 //!
 //! The [`Collector`] keeps every file open and re-reads it with `pread` (see
-//! [`KeptFile`](crate::procfs::KeptFile)), and remembers which block devices are whole physical
+//! [`KeptFile`]), and remembers which block devices are whole physical
 //! disks and which interfaces are backed by a device, so `/sys` is consulted once per new name.
 
 use std::collections::HashMap;
