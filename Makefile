@@ -159,11 +159,11 @@ fleet-sim: $(VENV_FLEET)/.stamp
 	cargo build --release -p sysmon-core --example fleet_day
 	$(VENV_FLEET)/bin/python scripts/fleet_sim.py --hosts $(FLEET_HOSTS)
 
-# The parsers' property tests (core/src/procfs/fuzz.rs) with many more cases than the short
+# The parsers' property tests (crates/kernel/src/procfs/fuzz.rs) with many more cases than the short
 # run inside `make test-unit`: `make fuzz FUZZ_CASES=1000000`.
 FUZZ_CASES ?= 20000
 fuzz:
-	PROPTEST_CASES=$(FUZZ_CASES) cargo test -p sysmon-core --lib -- procfs::fuzz
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test -p sysmon-kernel --lib -- procfs::fuzz
 
 # Node.js: every live table, a two-second recording read back, INSTALL from the repository.
 test-node: repository node_modules/.stamp

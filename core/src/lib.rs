@@ -16,24 +16,20 @@
 //!
 //! Linux only: the readers need `/proc` and `/sys`.
 
-pub mod access;
 pub mod catalog;
-pub mod host;
-pub mod interval;
 pub mod live;
-pub mod nvml;
 pub mod process;
-pub mod procfs;
 pub mod recorder;
 pub mod registry;
 pub mod ring;
-pub mod sample;
 pub mod schema;
 pub mod serve;
-pub mod sync;
 pub mod tables;
 pub mod view;
 pub mod wait;
+
+// Moved down to the `sysmon-kernel` crate (crates/kernel), re-exported under their old names.
+pub use sysmon_kernel::{access, host, interval, nvml, procfs, sample, sync};
 
 pub use catalog::{Function, functions};
 

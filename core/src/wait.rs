@@ -14,8 +14,9 @@ use crate::interval::describe;
 use crate::live::Clock;
 use crate::ring::Window;
 
-/// The longest wait a call may make when it cannot notice an interrupt.
-pub const BOUND: Duration = Duration::from_secs(1);
+/// The longest wait a call may make when it cannot notice an interrupt (defined in the kernel
+/// crate, whose netlink dumps are bounded by it too).
+pub use sysmon_kernel::bound::BOUND;
 /// A wait sleeps in slices this long, checking for an interrupt between them.
 pub const SLICE: Duration = Duration::from_millis(50);
 

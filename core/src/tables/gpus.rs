@@ -1,24 +1,24 @@
 //! `system_gpus()`: one row per NVIDIA GPU, read through NVML.
 //!
 //! [`GpuApi`] is the interface between NVML and the rows: one call per value, each of which may
-//! fail on its own. [`Nvml`] implements it over the driver's library, opened at run time; the
+//! fail on its own. [`Nvml`](crate::nvml::Nvml) implements it over the driver's library, opened at run time; the
 //! unit tests below use a fake. [`GpuReader`] is what a [`LiveState`] keeps: the opened
 //! library and whether it was initialised. [`rows`] is the pure step from the API's answers to
 //! rows: a value NVML does not support on a GPU (a fan on a passively cooled board) or fails to
 //! read is NULL, never 0, and a host without the NVIDIA driver or a GPU has no rows and no
 //! error.
 
-use std::fmt;
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use super::{Now, Table};
 use crate::access::HostPath;
 use crate::host;
 use crate::live::LiveState;
-use crate::nvml::{self, Nvml};
 use crate::schema::Timestamp;
+pub use sysmon_kernel::readers::gpu::{
+    Clock, GpuApi, GpuMemory, GpuReader, GpuUtilization, INIT_RETRY, NvmlError, Opener, describe,
+};
 
 crate::declare_table! {
     /// One row per NVIDIA GPU that NVML lists (nvidia-smi's GPUs), read through the driver's
@@ -60,76 +60,6 @@ crate::declare_table! {
     }
 }
 
-/// An NVML return code other than success (`nvmlReturn_t`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NvmlError(pub i32);
-
-impl NvmlError {
-    /// Whether the error means there is nothing to read: no library, no driver loaded, no GPU,
-    /// or a library too old to have the functions sysmon needs.
-    pub fn means_no_gpu(self) -> bool {
-        matches!(
-            self.0,
-            nvml::ERROR_LIBRARY_NOT_FOUND
-                | nvml::ERROR_DRIVER_NOT_LOADED
-                | nvml::ERROR_GPU_NOT_FOUND
-                | nvml::ERROR_FUNCTION_NOT_FOUND
-        )
-    }
-}
-
-impl fmt::Display for NvmlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NVML error {}", self.0)
-    }
-}
-
-/// `nvmlUtilization_t`: percentages over the driver's last sample period.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GpuUtilization {
-    pub gpu_pct: u32,
-    pub memory_pct: u32,
-}
-
-/// Device memory, bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GpuMemory {
-    pub total_bytes: u64,
-    pub used_bytes: u64,
-}
-
-/// The clocks read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Clock {
-    Sm,
-    Memory,
-}
-
-/// What the `gpus` table asks of NVML, by GPU index, in NVML's own units.
-pub trait GpuApi: Send + Sync {
-    /// Initialises the library (`nvmlInit_v2`): needed once before the other calls.
-    fn init(&self) -> Result<(), NvmlError>;
-    /// The driver's version, e.g. `580.159.04`.
-    fn driver_version(&self) -> Result<String, NvmlError>;
-    /// NVML's own text for `e` (`nvmlErrorString`).
-    fn error_text(&self, _e: NvmlError) -> Option<String> {
-        None
-    }
-    /// The number of GPUs.
-    fn count(&self) -> Result<u32, NvmlError>;
-    fn uuid(&self, index: u32) -> Result<String, NvmlError>;
-    fn name(&self, index: u32) -> Result<String, NvmlError>;
-    fn utilization(&self, index: u32) -> Result<GpuUtilization, NvmlError>;
-    fn memory(&self, index: u32) -> Result<GpuMemory, NvmlError>;
-    fn temperature_celsius(&self, index: u32) -> Result<u32, NvmlError>;
-    fn power_milliwatts(&self, index: u32) -> Result<u32, NvmlError>;
-    fn power_limit_milliwatts(&self, index: u32) -> Result<u32, NvmlError>;
-    fn clock_mhz(&self, index: u32, clock: Clock) -> Result<u32, NvmlError>;
-    fn fan_pct(&self, index: u32) -> Result<u32, NvmlError>;
-    /// The number of compute processes on the GPU.
-    fn compute_processes(&self, index: u32) -> Result<u32, NvmlError>;
-}
-
 /// The rows `api` gives: none when it says there is no GPU; an error when the GPUs cannot be
 /// counted for another reason (a driver/library version mismatch, no permission).
 pub fn rows(api: &dyn GpuApi, ts: Timestamp, hostname: &str) -> Result<Vec<GpusRow>, NvmlError> {
@@ -162,90 +92,6 @@ fn row(api: &dyn GpuApi, i: u32, ts: Timestamp, hostname: &str) -> GpusRow {
         memory_clock_mhz: api.clock_mhz(i, Clock::Memory).ok().map(f64::from),
         fan_pct: api.fan_pct(i).ok().map(f64::from),
         processes: api.compute_processes(i).ok().map(u64::from),
-    }
-}
-
-/// How long a failed `nvmlInit_v2` is remembered before it is tried again.
-pub const INIT_RETRY: Duration = Duration::from_secs(10);
-
-/// Opens the library: [`Nvml::open`], or a fake in tests.
-pub type Opener = Box<dyn FnMut() -> Result<Arc<dyn GpuApi>, NvmlError> + Send>;
-
-/// NVML as a [`LiveState`] keeps it: the library, opened on first use and then kept (opening
-/// fails the same way until the driver is installed, so a failed open is kept too), and
-/// initialised once: a failed `nvmlInit_v2` (the driver's module not loaded yet) is tried
-/// again at most every [`INIT_RETRY`], so a driver loaded after the process started is found.
-pub struct GpuReader {
-    open: Opener,
-    library: Option<Result<Arc<dyn GpuApi>, NvmlError>>,
-    initialised: bool,
-    failed: Option<(Instant, NvmlError)>,
-}
-
-impl fmt::Debug for GpuReader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GpuReader")
-            .field("opened", &self.library.as_ref().map(|l| l.is_ok()))
-            .field("initialised", &self.initialised)
-            .field("failed", &self.failed)
-            .finish()
-    }
-}
-
-impl Default for GpuReader {
-    /// The driver's NVML.
-    fn default() -> Self {
-        GpuReader::new(Box::new(|| Nvml::open().map(|n| Arc::new(n) as Arc<dyn GpuApi>)))
-    }
-}
-
-impl GpuReader {
-    pub fn new(open: Opener) -> GpuReader {
-        GpuReader {
-            open,
-            library: None,
-            initialised: false,
-            failed: None,
-        }
-    }
-
-    /// The initialised library at time `now`, or why not ([`NvmlError::means_no_gpu`] for a
-    /// host without the driver or a GPU).
-    pub fn api(&mut self, now: Instant) -> Result<Arc<dyn GpuApi>, NvmlError> {
-        let lib = self.library.get_or_insert_with(&mut self.open).clone()?;
-        if self.initialised {
-            return Ok(lib);
-        }
-        if let Some((at, e)) = self.failed
-            && now.saturating_duration_since(at) < INIT_RETRY
-        {
-            return Err(e);
-        }
-        match lib.init() {
-            Ok(()) => {
-                self.initialised = true;
-                self.failed = None;
-                Ok(lib)
-            }
-            Err(e) => {
-                self.failed = Some((now, e));
-                Err(e)
-            }
-        }
-    }
-
-    /// `e` as a sentence, with NVML's own text where the library is open.
-    pub fn describe(&self, e: NvmlError) -> String {
-        let lib = self.library.as_ref().and_then(|l| l.as_ref().ok());
-        describe(lib.map(|l| &**l), e)
-    }
-}
-
-fn describe(api: Option<&dyn GpuApi>, e: NvmlError) -> String {
-    let text = api.and_then(|a| a.error_text(e));
-    match text {
-        Some(t) => format!("cannot read the GPUs through NVML ({}): {t} ({e})", nvml::LIBRARY),
-        None => format!("cannot read the GPUs through NVML ({}): {e}", nvml::LIBRARY),
     }
 }
 
@@ -309,9 +155,11 @@ impl Table for Gpus {
 mod tests {
     use super::*;
     use crate::live::FakeClock;
+    use crate::nvml::{self, Nvml};
     use crate::procfs::Roots;
     use crate::schema::Row;
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::time::Duration;
 
     const NOT_SUPPORTED: NvmlError = NvmlError(nvml::ERROR_NOT_SUPPORTED);
 

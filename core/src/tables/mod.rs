@@ -351,7 +351,7 @@ impl Input for ProcessWindow {
     const FILES: &'static [&'static str] = &["/proc"];
 
     fn live(state: &LiveState, window: Window, columns: &[usize]) -> io::Result<Self> {
-        let (base, window, now) = state.process_pair(window, ProcessFields::for_columns(columns))?;
+        let (base, window, now) = state.process_pair(window, processes::fields_for_columns(columns))?;
         let times = Arc::new(now.times());
         Ok(ProcessWindow {
             base,

@@ -5,16 +5,16 @@
 //! sysmon calls up with `dlsym` (a function an old driver lacks answers
 //! `NVML_ERROR_FUNCTION_NOT_FOUND` for its values only). The library is never closed, and
 //! `nvmlShutdown` is never called (initialising a GPU driver can take a second): the
-//! [`GpuReader`](crate::tables::gpus::GpuReader) of a process's
-//! [`LiveState`](crate::live::LiveState) opens it once and retries `nvmlInit_v2` until it
+//! [`GpuReader`](crate::readers::gpu::GpuReader) of a process's
+//! live state (sysmon-core's `LiveState`) opens it once and retries `nvmlInit_v2` until it
 //! succeeds.
 //!
-//! [`Nvml`] implements [`GpuApi`](crate::tables::gpus::GpuApi), the interface the `gpus` table
+//! [`Nvml`] implements [`GpuApi`], the interface the `gpus` table
 //! reads through; the table's unit tests use a fake instead.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_ulonglong, c_void};
 
-use crate::tables::gpus::{Clock, GpuApi, GpuMemory, GpuUtilization, NvmlError};
+use crate::readers::gpu::{Clock, GpuApi, GpuMemory, GpuUtilization, NvmlError};
 
 /// The library's file name (the driver installs the `.so.1`; the bare `.so` is a dev package's).
 pub const LIBRARY: &str = "libnvidia-ml.so.1";

@@ -197,11 +197,11 @@ impl SockDiag {
         // SAFETY: a fresh descriptor nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         // The kernel answers a dump at once; the bound keeps a query within sysmon's rule for
-        // waits it cannot cancel (`crate::wait::BOUND`, 1 s); past it the dump fails and the
+        // waits it cannot cancel ([`BOUND`](crate::bound::BOUND), 1 s); past it the dump fails and the
         // table falls back to /proc/net.
         let timeout = libc::timeval {
-            tv_sec: crate::wait::BOUND.as_secs() as libc::time_t,
-            tv_usec: crate::wait::BOUND.subsec_micros() as libc::suseconds_t,
+            tv_sec: crate::bound::BOUND.as_secs() as libc::time_t,
+            tv_usec: crate::bound::BOUND.subsec_micros() as libc::suseconds_t,
         };
         // SAFETY: `timeout` is a valid timeval of the size passed, alive for the call.
         let rc = unsafe {
@@ -223,9 +223,10 @@ impl SockDiag {
         })
     }
 
-    /// A reader over `fd`, for tests of what follows a failing dump.
-    #[cfg(test)]
-    pub(crate) fn over(fd: OwnedFd) -> SockDiag {
+    /// A reader over `fd`, for tests of what follows a failing dump (sysmon-core's
+    /// `tables::sockets` tests among them, hence public).
+    #[doc(hidden)]
+    pub fn over(fd: OwnedFd) -> SockDiag {
         SockDiag {
             fd,
             seq: 0,

@@ -2,11 +2,11 @@
 //!
 //! A [`HostSample`] holds the raw counters of `/proc/stat`, `meminfo`, `loadavg`, `uptime`,
 //! `diskstats`, `net/dev`, `net/snmp` and the pressure files, as the kernel reported them at one instant.
-//! Rates and percentages are differences of two samples, computed in [`crate::tables`]; the
-//! samples themselves are kept in the process-wide [`crate::ring`].
+//! Rates and percentages are differences of two samples, computed in sysmon-core's `tables`; the
+//! samples themselves are kept in the process-wide ring (sysmon-core's `ring`).
 //!
 //! The [`Collector`] keeps every file open and re-reads it with `pread` (see
-//! [`KeptFile`](crate::procfs::KeptFile)), and remembers which block devices are whole physical
+//! [`KeptFile`]), and remembers which block devices are whole physical
 //! disks and which interfaces are backed by a device, so `/sys` is consulted once per new name.
 
 use std::collections::HashMap;
@@ -22,7 +22,7 @@ use crate::procfs::pressure::{self, PressureLine};
 use crate::procfs::snmp::Snmp;
 use crate::procfs::stat::Stat;
 use crate::procfs::{KeptFile, Roots, uptime};
-use crate::schema::Timestamp;
+use crate::time::Timestamp;
 
 /// The pressure resources, in the order the files are read.
 pub const PRESSURE_RESOURCES: [&str; 4] = ["cpu", "memory", "io", "irq"];

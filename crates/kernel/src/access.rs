@@ -1,6 +1,6 @@
 //! Which host paths a function reads, and whether DuckDB's lockdown lets it read them.
 //!
-//! Every table declares the paths it reads ([`crate::tables::Table::HOST_PATHS`]); under
+//! Every table declares the paths it reads (`Table::HOST_PATHS` of sysmon-core's `tables`); under
 //! `enable_external_access = false` the SQL binding refuses a function unless each of its paths
 //! lies inside `allowed_directories` or (a file) is listed in `allowed_paths`. The rules follow
 //! DuckDB's own check (`DBConfig::CanAccessFile`, DuckDB 1.5.6 and later): both sides are

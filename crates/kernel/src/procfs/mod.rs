@@ -8,7 +8,7 @@
 //! * a field the kernel did not write (an older kernel, another configuration) is `None`, never 0;
 //! * a malformed or truncated line is skipped, never a panic;
 //! * numbers are kept in the kernel's own unit (ticks, sectors, kB); conversion to the units
-//!   of the SQL columns happens in [`crate::tables`].
+//!   of the SQL columns happens in sysmon-core's `tables`.
 
 pub mod cgroupfs;
 pub mod containers;
@@ -79,7 +79,7 @@ impl Roots {
     pub fn test_fixture(name: &str) -> Self {
         Roots::fixture(
             Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../test/fixtures")
+                .join("../../test/fixtures")
                 .join(name),
         )
     }

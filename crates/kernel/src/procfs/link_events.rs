@@ -8,7 +8,7 @@
 //! largest part of its writer thread's per-tick work (`docs/recorder.md`, round three). With
 //! this socket the files are read again only after the kernel said something changed (one
 //! non-blocking `recv` per tick otherwise), and at least every
-//! [`LINK_REFRESH`](crate::tables::networks::LINK_REFRESH) in any case.
+//! [`LINK_REFRESH`](crate::readers::links::LINK_REFRESH) in any case.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
