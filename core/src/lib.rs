@@ -88,4 +88,78 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn readme_reference_is_current() {
+        use crate::schema::{markdown_reference, splice_reference};
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let updated =
+            splice_reference(&readme, &markdown_reference(&super::reference_tables())).expect("README markers");
+        assert!(
+            updated == readme,
+            "README.md's column reference differs from the table declarations: run `make docs`"
+        );
+    }
+
+    #[test]
+    fn column_names_follow_the_naming_rules() {
+        for t in super::reference_tables() {
+            for c in t.columns {
+                assert!(
+                    c.name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    "{}.{} is not snake_case",
+                    t.function,
+                    c.name
+                );
+                let units = [
+                    ("_bytes", "bytes"),
+                    ("_seconds", "seconds"),
+                    ("_pct", "percent"),
+                    ("_mhz", "MHz"),
+                    ("_bytes_per_sec", "bytes/s"),
+                    ("_bits_per_sec", "bits/s"),
+                    ("_packets_per_sec", "packets/s"),
+                    ("_segs_per_sec", "segments/s"),
+                    ("_datagrams_per_sec", "datagrams/s"),
+                    ("_iops", "1/s"),
+                    ("_celsius", "celsius"),
+                    ("_rpm", "rpm"),
+                    ("_watts", "watts"),
+                    ("_us", "microseconds"),
+                    ("_ms", "milliseconds"),
+                ];
+                if c.name.ends_with("_per_sec") {
+                    assert!(
+                        c.unit.ends_with("/s") || c.unit == "Hz",
+                        "{}.{} has unit {}",
+                        t.function,
+                        c.name,
+                        c.unit
+                    );
+                }
+                for (suffix, unit) in [
+                    ("_us", "microseconds"),
+                    ("_ms", "milliseconds"),
+                    ("_celsius", "celsius"),
+                ] {
+                    if c.unit == unit {
+                        assert!(
+                            c.name.ends_with(suffix),
+                            "{}.{}: unit {unit} needs suffix {suffix}",
+                            t.function,
+                            c.name
+                        );
+                    }
+                }
+                for (suffix, unit) in units {
+                    if c.name.ends_with(suffix) {
+                        assert_eq!(c.unit, unit, "{}.{}", t.function, c.name);
+                    }
+                }
+            }
+        }
+    }
 }

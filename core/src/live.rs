@@ -14,15 +14,14 @@ use crate::procfs::Roots;
 use crate::procfs::syscalls::UserNames;
 use crate::ring::{Ring, Window};
 use crate::sample::{Collector, HostSample};
-use crate::schema::TableDecl;
 use crate::sync::lock;
-use crate::tables::cpus::FreqReader;
-use crate::tables::disks::DiskClasses;
-use crate::tables::filesystems::{StatGuard, StatPolicy, statvfs};
-use crate::tables::gpus::GpuReader;
-use crate::tables::networks::LinkReader;
-use crate::tables::processes::{ProcessCollector, ProcessFields, ProcessSnapshot, ProcessTimes};
-use crate::tables::sensors::SensorReader;
+use sysmon_kernel::readers::disk_class::DiskClasses;
+use sysmon_kernel::readers::freq::FreqReader;
+use sysmon_kernel::readers::gpu::GpuReader;
+use sysmon_kernel::readers::links::LinkReader;
+use sysmon_kernel::readers::processes::{ProcessCollector, ProcessFields, ProcessSnapshot, ProcessTimes};
+use sysmon_kernel::readers::sensors::SensorReader;
+use sysmon_kernel::readers::stat_guard::{StatGuard, StatPolicy, statvfs};
 
 pub use sysmon_kernel::clock::{Clock, FakeClock, SystemClock};
 
@@ -98,13 +97,13 @@ impl LiveState {
         &self.roots
     }
 
-    /// The roots the table `decl` reads below: this state's, except in a state made
+    /// The roots the table of SQL function `function` reads below: this state's, except in a state made
     /// [`with_test_roots`](Self::with_test_roots) (the process's) when a test asks otherwise: with `SYSMON_TEST_HOOKS=1` and `SYSMON_TEST_<NAME>_ROOT=<dir>` in
     /// the environment at query time (`<NAME>`: the function's name without `system_`, upper
     /// case, as `SYSMON_TEST_USERS_ROOT`), the fixture tree `<dir>` ([`Roots::fixture`]).
-    pub fn table_roots(&self, decl: &TableDecl) -> Roots {
+    pub fn table_roots(&self, function: &str) -> Roots {
         if self.test_hooks && std::env::var_os("SYSMON_TEST_HOOKS").is_some_and(|v| v == "1") {
-            let name = decl.function.trim_start_matches("system_").to_ascii_uppercase();
+            let name = function.trim_start_matches("system_").to_ascii_uppercase();
             if let Some(dir) = std::env::var_os(format!("SYSMON_TEST_{name}_ROOT")) {
                 return Roots::fixture(dir);
             }
@@ -135,7 +134,7 @@ impl LiveState {
         lock(&self.links)
     }
 
-    /// The sensors' kept-open input files, listed again every [`sensors::RESCAN`](crate::tables::sensors::RESCAN).
+    /// The sensors' kept-open input files, listed again every [`RESCAN`](sysmon_kernel::readers::sensors::RESCAN).
     pub fn sensors(&self) -> MutexGuard<'_, SensorReader> {
         lock(&self.sensors)
     }

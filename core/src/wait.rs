@@ -258,7 +258,7 @@ mod tests {
         let live = crate::live::LiveState::new(crate::procfs::Roots::default());
         let e = live.window_pair(hour).unwrap_err();
         assert!(e.to_string().contains(HOST_RECORDER), "{e}");
-        let fields = crate::tables::processes::ProcessFields::default();
+        let fields = sysmon_kernel::readers::processes::ProcessFields::default();
         let e = live.process_pair(hour, fields).unwrap_err();
         assert!(e.to_string().contains(PROCESS_RECORDER), "{e}");
         assert!(

@@ -382,15 +382,6 @@ pub fn stop(recorders: &Recorders, id: i64) -> Result<RecordingRow, String> {
     Ok(rec.row())
 }
 
-/// The message of a caught panic.
-pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
-}
-
 /// Microseconds since the Unix epoch now.
 pub fn wall_us() -> i64 {
     Timestamp::now().micros

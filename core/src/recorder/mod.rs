@@ -47,14 +47,14 @@ pub mod writer;
 use crate::schema::Timestamp;
 
 pub use crate::procfs::syscalls::thread_cpu_ns;
+pub use crate::sync::panic_text;
 pub use config::{
     Config, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, MAX_BYTES_MIN_PER_TABLE, PROCESS_DEFAULT,
     PUBLISH_DEFAULT, PUBLISH_MAX, RETENTION_MAX, RETENTION_MIN, Remote, Request, SPOOL_MAX_BYTES_DEFAULT, ShipRequest,
     UPLOAD_INTERVAL_DEFAULT, UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN, check, resolve,
 };
 pub use lifecycle::{
-    CHANNEL_SAMPLES, EXIT_TIMEOUT, Recorder, STOP_TIMEOUT, Shared, State, WriterStatus, panic_text, start, stop,
-    wall_us,
+    CHANNEL_SAMPLES, EXIT_TIMEOUT, Recorder, STOP_TIMEOUT, Shared, State, WriterStatus, start, stop, wall_us,
 };
 pub use registry::Recorders;
 

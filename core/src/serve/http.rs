@@ -20,9 +20,9 @@ use super::metrics::{self, Snapshot};
 use super::{CONNECTION_MAX, HEAD_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD_BYTES, Shared};
 use crate::live::LiveState;
 use crate::procfs::syscalls::thread_cpu_ns;
-use crate::recorder::panic_text;
 use crate::ring::Window;
 use crate::schema::Row;
+use crate::sync::panic_text;
 
 /// What every request of one server needs.
 pub struct Context {

@@ -304,7 +304,7 @@ impl Table for Sockets {
 
     fn rows(input: &Projection, state: &LiveState, options: &SocketsOptions) -> io::Result<Vec<SocketsRow>> {
         collect(
-            &state.table_roots(SocketsRow::TABLE),
+            &state.table_roots(SocketsRow::TABLE.function),
             options.kind,
             SocketFields::of(input),
             &|uid| state.user_name(uid),

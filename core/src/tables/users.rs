@@ -114,7 +114,11 @@ impl Table for Users {
     ];
 
     fn rows(_: &Now, state: &LiveState, _: &()) -> io::Result<Vec<UsersRow>> {
-        collect(&state.table_roots(UsersRow::TABLE), Timestamp::now(), &host::hostname())
+        collect(
+            &state.table_roots(UsersRow::TABLE.function),
+            Timestamp::now(),
+            &host::hostname(),
+        )
     }
 }
 
