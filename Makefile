@@ -156,7 +156,7 @@ test-fleet: release $(VENV_FLEET)/.stamp
 # DuckDB over S3 in two layouts (scripts/fleet_sim.py; a few minutes).
 FLEET_HOSTS ?= 100
 fleet-sim: $(VENV_FLEET)/.stamp
-	cargo build --release -p sysmon-core --example fleet_day
+	cargo build --release -p sysmon-testkit --example fleet_day
 	$(VENV_FLEET)/bin/python scripts/fleet_sim.py --hosts $(FLEET_HOSTS)
 
 # The parsers' property tests (crates/kernel/src/procfs/fuzz.rs) with many more cases than the short

@@ -2,7 +2,7 @@
 """Fleet simulation (`make fleet-sim`): the recordings of many hosts in a local S3 server,
 queried by DuckDB over S3, for the shipped layout and alternatives.
 
-1. `fleet_day` (core/examples/fleet_day.rs) writes, with the recorder's own writer, N hosts x one
+1. `fleet_day` (crates/testkit/examples/fleet_day.rs) writes, with the recorder's own writer, N hosts x one
    finished day of `metrics` at 1 Hz (86,400 rows each, the recorder benchmark's synthetic day:
    a real sample of this machine evolved second by second, one seed per host) plus K earlier days
    of one hour each per host (there so that listing costs what it costs after a week).
@@ -48,7 +48,7 @@ VARIANT_ROWS = 3600
 
 def generate(binary, out, hosts, history):
     if not os.access(binary, os.X_OK):
-        raise SystemExit(f"{binary} is missing: run `cargo build --release -p sysmon-core --example fleet_day` (or `make fleet-sim`)")
+        raise SystemExit(f"{binary} is missing: run `cargo build --release -p sysmon-testkit --example fleet_day` (or `make fleet-sim`)")
     t = time.perf_counter()
     res = subprocess.run([binary, out, "--hosts", str(hosts), "--history", str(history),
                           "--variant", os.path.join(out, "variant"), str(VARIANT_ROWS)],

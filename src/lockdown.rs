@@ -18,10 +18,10 @@ use std::ffi::CStr;
 use std::path::Path;
 
 use duckdb::vtab::{BindInfo, Value};
-use sysmon_core::access::{self, Allowed, HostPath};
 use sysmon_core::process::process;
-use sysmon_core::procfs::Roots;
-use sysmon_core::recorder::Config;
+use sysmon_kernel::access::{self, Allowed, HostPath};
+use sysmon_kernel::procfs::Roots;
+use sysmon_recorder::Config;
 
 /// The first DuckDB version whose stable C API lets an extension read its settings.
 pub const SETTINGS_API_SINCE: (u32, u32, u32) = (1, 5, 6);
@@ -104,11 +104,11 @@ pub fn check_dir(bind: &BindInfo, dir: &Path) -> Result<(), String> {
 }
 
 /// `dir` lies inside one of `dirs` (component-wise) or is one of `paths`. Every path is
-/// compared where it really is (`sysmon_core::access::resolve`: the existing part with its
+/// compared where it really is (`sysmon_kernel::access::resolve`: the existing part with its
 /// symbolic links resolved), so a link inside an allowed directory that points outside it does not make its
 /// target allowed (DuckDB refuses `read_text` and `COPY` through such a link too).
 pub fn allowed(dir: &Path, dirs: &[String], paths: &[String]) -> bool {
-    sysmon_core::access::Allowed::new(dirs, paths).allows(dir, false)
+    sysmon_kernel::access::Allowed::new(dirs, paths).allows(dir, false)
 }
 
 /// The lockdown in force, as DuckDB reports it: its `allowed_directories` and
@@ -134,7 +134,7 @@ pub fn lockdown(bind: &BindInfo) -> Option<Lockdown> {
 }
 
 /// Refuses `function` when the lockdown denies one of the host paths it reads (see
-/// `sysmon_core::access`), with an error that names the setting and how to allow them.
+/// `sysmon_kernel::access`), with an error that names the setting and how to allow them.
 pub fn check_reads(bind: &BindInfo, function: &str, reads: &[HostPath]) -> Result<(), String> {
     let Some(l) = lockdown(bind) else {
         return Ok(());

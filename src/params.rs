@@ -8,7 +8,7 @@ use std::time::Duration;
 use duckdb::core::LogicalTypeId;
 use duckdb::ffi::{duckdb_get_interval, duckdb_get_timestamp, duckdb_value};
 use duckdb::vtab::{BindInfo, Value};
-use sysmon_core::interval::{Interval, describe};
+use sysmon_kernel::interval::{Interval, describe};
 
 use crate::table::BoxError;
 

@@ -1,7 +1,7 @@
 //! One generic DuckDB table function for every declared table.
 //!
 //! A [`LiveTable`] says how to read its options in bind and how to collect its rows; the
-//! columns come from the row type's declaration (`sysmon_core::schema`), so the SQL columns are
+//! columns come from the row type's declaration (`sysmon_tables::schema`), so the SQL columns are
 //! exactly the declared ones. Rows are collected on the first scan call (never in bind: DESCRIBE
 //! and PREPARE bind without scanning) and emitted a vector's worth at a time. Projection
 //! pushdown is on, so only the columns a query uses are written.
@@ -17,8 +17,8 @@ use std::sync::Mutex;
 use duckdb::core::{DataChunkHandle, Inserter, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 use sysmon_core::catalog::{Function, ParamType};
-use sysmon_core::schema::{Cell, ColType, Row};
-use sysmon_core::sync::lock;
+use sysmon_kernel::sync::lock;
+use sysmon_tables::schema::{Cell, ColType, Row};
 
 pub type BoxError = Box<dyn Error>;
 
@@ -290,7 +290,7 @@ fn write_column<R: Row>(output: &DataChunkHandle, out_col: usize, col: usize, ro
 
 #[cfg(test)]
 mod tests {
-    use sysmon_core::schema::{Column, TableDecl};
+    use sysmon_tables::schema::{Column, TableDecl};
 
     use super::*;
 

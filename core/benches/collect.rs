@@ -17,8 +17,8 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
-use sysmon_core::procfs::Roots;
-use sysmon_core::sample::Collector;
+use sysmon_kernel::procfs::Roots;
+use sysmon_kernel::sample::Collector;
 
 const FILES: &[&str] = &[
     "/proc/stat",
@@ -130,7 +130,7 @@ fn main() {
 
 /// Where the collector's time goes beyond the reads: each parser on the current text.
 fn breakdown(files: &[&str]) {
-    use sysmon_core::procfs::{KeptFile, diskstats, meminfo, netdev, stat};
+    use sysmon_kernel::procfs::{KeptFile, diskstats, meminfo, netdev, stat};
     let mut kept: Vec<KeptFile> = files.iter().map(KeptFile::new).collect();
     let reads = median_ns(41, 200, || {
         for k in kept.iter_mut() {

@@ -23,20 +23,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: a failure may abort it
 
-mod synthetic;
+use sysmon_testkit::synthetic;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use sysmon_core::procfs::Roots;
-use sysmon_core::recorder::{self, Request, store, thread_cpu_ns};
-use sysmon_core::sample::Collector;
-use sysmon_core::schema::Row;
-use sysmon_core::tables::columns::Batch;
-use sysmon_core::tables::metrics::MetricsRow;
-use sysmon_core::tables::processes::{ProcessCollector, ProcessFields};
+use sysmon_kernel::procfs::Roots;
+use sysmon_kernel::sample::Collector;
+use sysmon_recorder::{self as recorder, Request, thread_cpu_ns};
+use sysmon_store::store;
+use sysmon_tables::columns::Batch;
+use sysmon_tables::metrics::MetricsRow;
+use sysmon_tables::processes::{ProcessCollector, ProcessFields};
+use sysmon_tables::schema::Row;
 
 /// `target/sysmon-bench`, or `$SYSMON_BENCH_DIR` (two builds benchmarked side by side, each
 /// with its own folder).
@@ -117,7 +118,7 @@ fn start_recorder(
 ) -> std::sync::Arc<recorder::Recorder> {
     let _ = std::fs::remove_dir_all(dir);
     let names = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    let defaults: Vec<&str> = sysmon_core::tables::recorded::defaults(&sysmon_core::process::process().live)
+    let defaults: Vec<&str> = sysmon_tables::recorded::defaults(&sysmon_core::process::process().live)
         .iter()
         .map(|t| t.name())
         .collect();
@@ -459,11 +460,11 @@ fn rewrite(dir: &Path) {
         "{:<14} {:>8} {:>4} {:>14} {:>14}",
         "table", "rows", "cols", "recorded B/v", "merged B/v"
     );
-    for t in sysmon_core::tables::recorded::all() {
+    for t in sysmon_tables::recorded::all() {
         let mut inputs = Vec::new();
         for host in std::fs::read_dir(dir.join(t.name)).into_iter().flatten().flatten() {
-            for (_, day) in recorder::layout::list_days(&host.path()).expect("list days") {
-                inputs.extend(recorder::layout::list_files(&day).expect("list files"));
+            for (_, day) in sysmon_store::layout::list_days(&host.path()).expect("list days") {
+                inputs.extend(sysmon_store::layout::list_files(&day).expect("list files"));
             }
         }
         if inputs.is_empty() {
@@ -473,7 +474,7 @@ fn rewrite(dir: &Path) {
         let recorded: u64 = inputs.iter().map(|e| e.bytes).sum();
         let paths: Vec<PathBuf> = inputs.iter().map(|e| e.path.clone()).collect();
         let decl = t.decl();
-        let schema = sysmon_core::tables::columns::arrow_schema(decl);
+        let schema = sysmon_tables::columns::arrow_schema(decl);
         let meta = store::FileMeta {
             table: t.name,
             host: "rewrite".into(),
@@ -481,13 +482,13 @@ fn rewrite(dir: &Path) {
         };
         let name = format!("{}.parquet", t.name);
         let (bytes, rows) = store::merge_files(
-            &recorder::faults::Hooks::default(),
+            &sysmon_store::faults::Hooks::default(),
             &out,
             &name,
             decl,
             &schema,
             &paths,
-            store::metadata_kv(&meta, recorder::merge::DAY_LEVEL, &[]),
+            store::metadata_kv(&meta, sysmon_store::merge::DAY_LEVEL, &[]),
         )
         .expect("merge");
         let values = rows * decl.columns.len() as u64;
@@ -536,7 +537,7 @@ fn write_day(path_dir: &Path) -> (PathBuf, usize, u64, Duration, u64) {
         name,
         MetricsRow::TABLE,
         &batch,
-        store::metadata_kv(&meta, recorder::merge::DAY_LEVEL, &[]),
+        store::metadata_kv(&meta, sysmon_store::merge::DAY_LEVEL, &[]),
     )
     .expect("write the synthetic day");
     let took = t.elapsed();

@@ -17,11 +17,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sysmon_core::procfs::Roots;
-use sysmon_core::procfs::socket_owners;
-use sysmon_core::schema::Timestamp;
-use sysmon_core::tables::processes;
-use sysmon_core::tables::sockets::{self, InetSource, SocketFields, SocketKind};
+use sysmon_kernel::procfs::Roots;
+use sysmon_kernel::procfs::socket_owners;
+use sysmon_tables::processes;
+use sysmon_tables::schema::Timestamp;
+use sysmon_tables::sockets::{self, InetSource, SocketFields, SocketKind};
 
 const PAIRS: usize = 500;
 
@@ -75,8 +75,8 @@ fn main() {
         sockets::collect_from(source, &roots, kind, fields, &user_name, Timestamp::now(), "h").unwrap()
     };
     let default_source = InetSource::for_roots(&roots);
-    if let Err(e) = sysmon_core::procfs::sock_diag::SockDiag::open()
-        .and_then(|mut d| d.dump(sysmon_core::procfs::net_sockets::Protocol::Tcp, u32::MAX))
+    if let Err(e) = sysmon_kernel::procfs::sock_diag::SockDiag::open()
+        .and_then(|mut d| d.dump(sysmon_kernel::procfs::net_sockets::Protocol::Tcp, u32::MAX))
     {
         println!("  sock_diag refused here ({e}): its figures below are the /proc/net fallback");
     }

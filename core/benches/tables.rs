@@ -11,13 +11,13 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sysmon_core::procfs::Roots;
-use sysmon_core::procfs::mountinfo::Mount;
-use sysmon_core::sample::Collector;
-use sysmon_core::schema::Timestamp;
-use sysmon_core::tables::filesystems;
-use sysmon_core::tables::processes::{self, ProcessCollector, ProcessFields, ProcessTimes};
-use sysmon_core::tables::{cgroups, disks, net_protocols, networks, pressure, sensors};
+use sysmon_kernel::procfs::Roots;
+use sysmon_kernel::procfs::mountinfo::Mount;
+use sysmon_kernel::sample::Collector;
+use sysmon_tables::filesystems;
+use sysmon_tables::processes::{self, ProcessCollector, ProcessFields, ProcessTimes};
+use sysmon_tables::schema::Timestamp;
+use sysmon_tables::{cgroups, disks, net_protocols, networks, pressure, sensors};
 
 /// Median wall time of `f` over `iters` calls (after a warm-up tenth).
 fn median(iters: usize, mut f: impl FnMut()) -> Duration {
@@ -189,7 +189,7 @@ fn main() {
 
     // Processes: per pid, the snapshot with the columns read, against reading stat + statm.
     let mut pc = ProcessCollector::new(roots.clone());
-    let pids: Vec<PathBuf> = sysmon_core::procfs::pid::list_pids(Path::new("/proc"))
+    let pids: Vec<PathBuf> = sysmon_kernel::procfs::pid::list_pids(Path::new("/proc"))
         .unwrap()
         .into_iter()
         .map(|p| Path::new("/proc").join(p.to_string()))

@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use sysmon_core::recorder::layout::{self, MICROS_PER_DAY};
-use sysmon_core::view::history::{self, CHART_TABLES, Request};
-use sysmon_core::view::{fixture, report};
+use sysmon_serve::view::history::{self, CHART_TABLES, Request};
+use sysmon_serve::view::report;
+use sysmon_store::layout::{self, MICROS_PER_DAY};
+use sysmon_testkit::fixture;
 
 const HOST: &str = "bench-host";
 const SERIES: &[(&str, usize)] = &[
@@ -182,7 +183,7 @@ fn main() {
         "== report_metrics for one day at 1 Hz: {} bytes ({:.0} kB; uPlot and page code {} bytes of it), {} rows read, written in {:.0} ms -> {}",
         row.bytes_written,
         row.bytes_written as f64 / 1e3,
-        sysmon_core::view::assets::total_bytes(),
+        sysmon_serve::view::assets::total_bytes(),
         row.rows_read,
         t.elapsed().as_secs_f64() * 1e3,
         out.display()

@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use sysmon_core::schema::Timestamp;
-use sysmon_core::tables::gpus;
+use sysmon_tables::gpus;
+use sysmon_tables::schema::Timestamp;
 
 fn main() {
     let repeat: usize = std::env::args()

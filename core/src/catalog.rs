@@ -14,14 +14,14 @@
 
 use std::fmt::Write as _;
 
-use crate::interval::describe;
-use crate::recorder::{
-    self, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PROCESS_DEFAULT, PUBLISH_DEFAULT,
-    PUBLISH_MAX,
+use sysmon_kernel::interval::describe;
+use sysmon_recorder::{
+    self as recorder, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PROCESS_DEFAULT,
+    PUBLISH_DEFAULT, PUBLISH_MAX,
 };
-use crate::schema::Row;
-use crate::tables;
-pub use crate::tables::function::{Function, Param, ParamType, table_function};
+use sysmon_tables as tables;
+pub use sysmon_tables::function::{Function, Param, ParamType, table_function};
+use sysmon_tables::schema::Row;
 
 /// `record_metrics(dir, interval, ...)`.
 pub fn record_metrics() -> Function {
@@ -29,12 +29,12 @@ pub fn record_metrics() -> Function {
         let items: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
         format!("[{}]", items.join(", "))
     };
-    use crate::schema::ByDefault;
-    let always = crate::tables::recorded::all()
+    use sysmon_tables::schema::ByDefault;
+    let always = sysmon_tables::recorded::all()
         .filter(|t| matches!(t.by_default, ByDefault::Always))
         .map(|t| t.name)
         .collect();
-    let where_present: Vec<&str> = crate::tables::recorded::all()
+    let where_present: Vec<&str> = sysmon_tables::recorded::all()
         .filter(|t| matches!(t.by_default, ByDefault::If(_)))
         .map(|t| t.name)
         .collect();
@@ -66,7 +66,7 @@ pub fn record_metrics() -> Function {
                 defaults,
                 format!(
                     "The tables to record, by name without `system_`; accepted: {}.",
-                    crate::tables::recorded::accepted_names()
+                    sysmon_tables::recorded::accepted_names()
                 ),
             ),
             Param::named(
@@ -218,7 +218,7 @@ pub fn report_metrics() -> Function {
         ],
         example: "SELECT path, host, rows_read, bytes_written FROM report_metrics('sysmon-history', 'sysmon-report.html')",
         reads: Vec::new(),
-        decl: crate::view::report::ReportRow::TABLE,
+        decl: sysmon_serve::view::report::ReportRow::TABLE,
     }
 }
 
@@ -245,7 +245,7 @@ fn region_param(scope: &str) -> Param {
 
 /// `serve_metrics(port := ..., bind := ..., dir := ...)`.
 pub fn serve_metrics() -> Function {
-    use crate::serve::{DEFAULT_BIND, DEFAULT_PORT};
+    use sysmon_serve::{DEFAULT_BIND, DEFAULT_PORT};
     Function {
         name: "serve_metrics",
         summary: "Starts an HTTP server (Prometheus /metrics and the dashboard) on a thread of the process; one row: the server and its url with the access token.",
@@ -273,7 +273,7 @@ pub fn serve_metrics() -> Function {
         ],
         example: "SELECT id, port, url FROM serve_metrics(port := 0)",
         reads: vec!["/proc", "/sys"],
-        decl: crate::serve::ServeStartedRow::TABLE,
+        decl: sysmon_serve::ServeStartedRow::TABLE,
     }
 }
 
@@ -285,7 +285,7 @@ pub fn servers() -> Function {
         params: Vec::new(),
         example: "SELECT id, url, state, requests_served, last_error FROM servers()",
         reads: Vec::new(),
-        decl: crate::serve::ServerRow::TABLE,
+        decl: sysmon_serve::ServerRow::TABLE,
     }
 }
 
@@ -301,7 +301,7 @@ pub fn stop_serving() -> Function {
         )],
         example: "SELECT id, state, requests_served FROM stop_serving(1)",
         reads: Vec::new(),
-        decl: crate::serve::ServerRow::TABLE,
+        decl: sysmon_serve::ServerRow::TABLE,
     }
 }
 
@@ -330,7 +330,7 @@ pub fn sysmon_columns() -> Function {
 }
 
 /// Every SQL function sysmon registers, in the README's order: the live tables of the registry
-/// ([`for_each_table!`](crate::for_each_table)), the recorder's three, `report_metrics`, the server's three, then the
+/// ([`for_each_table!`](sysmon_tables::for_each_table)), the recorder's three, `report_metrics`, the server's three, then the
 /// catalog's two.
 pub fn functions() -> Vec<Function> {
     let mut all: Vec<Function> = tables::ALL.iter().map(|t| (t.function)()).collect();
@@ -348,7 +348,7 @@ pub fn functions() -> Vec<Function> {
     all
 }
 
-crate::declare_table! {
+sysmon_tables::declare_table! {
     /// One row per SQL function of sysmon. The parameter lists are parallel (one element per
     /// parameter, positional ones first), as `duckdb_functions()` lists its `parameters` and
     /// `parameter_types`, but with the names of positional parameters that DuckDB shows as
@@ -379,7 +379,7 @@ crate::declare_table! {
     }
 }
 
-crate::declare_table! {
+sysmon_tables::declare_table! {
     /// One row per column of every sysmon function, in the function's column order (a
     /// function's columns are those of its declaration: `stop_recording` has `recordings`'s).
     pub struct ColumnRow => "sysmon_columns" {
@@ -493,15 +493,15 @@ pub fn update_readme(readme: &str) -> Option<String> {
         README_FUNCTIONS_END,
         &markdown_functions(&all),
     )?;
-    let with_reference = crate::schema::splice_reference(
+    let with_reference = sysmon_tables::schema::splice_reference(
         &with_list,
-        &crate::schema::markdown_reference(&crate::reference_tables()),
+        &sysmon_tables::schema::markdown_reference(&crate::reference_tables()),
     )?;
     splice(
         &with_reference,
-        crate::serve::metrics::README_BEGIN,
-        crate::serve::metrics::README_END,
-        &crate::serve::metrics::markdown_mapping(),
+        sysmon_serve::metrics::README_BEGIN,
+        sysmon_serve::metrics::README_END,
+        &sysmon_serve::metrics::markdown_mapping(),
     )
 }
 
@@ -605,7 +605,7 @@ mod tests {
         assert_eq!(m.recorded_as.as_deref(), Some("metrics"));
         let cols = column_rows();
         let metrics: Vec<_> = cols.iter().filter(|c| c.function_name == "system_metrics").collect();
-        assert_eq!(metrics.len(), crate::tables::metrics::MetricsRow::TABLE.columns.len());
+        assert_eq!(metrics.len(), sysmon_tables::metrics::MetricsRow::TABLE.columns.len());
         assert_eq!((metrics[0].column_index, metrics[0].column_name.as_str()), (1, "ts"));
         let busy = metrics.iter().find(|c| c.column_name == "cpu_busy_pct").unwrap();
         assert_eq!(busy.unit.as_deref(), Some("percent"));

@@ -17,25 +17,15 @@
 //! Linux only: the readers need `/proc` and `/sys`.
 
 pub mod catalog;
-pub mod live;
 pub mod process;
-pub mod recorder;
-pub mod registry;
-pub mod ring;
-pub mod schema;
-pub mod serve;
-pub mod tables;
-pub mod view;
-pub mod wait;
 
 // Moved down to the `sysmon-kernel` crate (crates/kernel), re-exported under their old names.
-pub use sysmon_kernel::{access, host, interval, nvml, procfs, sample, sync};
 
 pub use catalog::{Function, functions};
 
 /// Every declaration's columns, once each, in the order of [`functions`].
-pub fn reference_tables() -> Vec<&'static schema::TableDecl> {
-    let mut all: Vec<&'static schema::TableDecl> = Vec::new();
+pub fn reference_tables() -> Vec<&'static sysmon_tables::schema::TableDecl> {
+    let mut all: Vec<&'static sysmon_tables::schema::TableDecl> = Vec::new();
     for f in functions() {
         if !all.iter().any(|d| std::ptr::eq(*d, f.decl)) {
             all.push(f.decl);
@@ -91,7 +81,7 @@ mod tests {
 
     #[test]
     fn readme_reference_is_current() {
-        use crate::schema::{markdown_reference, splice_reference};
+        use sysmon_tables::schema::{markdown_reference, splice_reference};
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
         let readme = std::fs::read_to_string(path).expect("README.md");
         let updated =

@@ -9,10 +9,10 @@
 
 use std::sync::{Arc, Once, OnceLock};
 
-use crate::live::LiveState;
-use crate::procfs::Roots;
-use crate::recorder::{self, Config, Recorder, Recorders, RecordingRow};
-use crate::serve::{self, Server, ServerRow, Servers};
+use sysmon_kernel::procfs::Roots;
+use sysmon_live::LiveState;
+use sysmon_recorder::{self as recorder, Config, Recorder, Recorders, RecordingRow};
+use sysmon_serve::{self as serve, Server, ServerRow, Servers};
 
 /// The process's live state and what was started on it.
 #[derive(Debug)]

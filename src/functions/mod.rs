@@ -1,4 +1,4 @@
-//! The SQL functions. Every live table of the registry (`sysmon_core::for_each_table!`) is
+//! The SQL functions. Every live table of the registry (`sysmon_tables::for_each_table!`) is
 //! bound by the one generic [`Live`] below: its columns come from its declaration, its named
 //! parameters from its description (`sysmon_core::catalog::table_function`: `"window"` from its
 //! input, one per option: BOOLEAN, or VARCHAR from a list of accepted values), and its rows
@@ -23,8 +23,8 @@ use duckdb::Connection;
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
 use sysmon_core::process::process;
-use sysmon_core::ring::Window;
-use sysmon_core::tables::{Input, OptionArg, OptionType, Options, Table, WINDOW_MAX, WINDOW_MIN};
+use sysmon_live::ring::Window;
+use sysmon_tables::{Input, OptionArg, OptionType, Options, Table, WINDOW_MAX, WINDOW_MIN};
 
 use crate::table::{BoxError, LiveTable, TableFn};
 
@@ -37,7 +37,7 @@ macro_rules! live_tables {
     };
 }
 
-sysmon_core::for_each_table!(live_tables);
+sysmon_tables::for_each_table!(live_tables);
 
 pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     for register in LIVE_TABLES {
@@ -78,7 +78,7 @@ impl<T: Table> LiveTable for Live<T> {
     fn bind(bind: &BindInfo) -> Result<(Window, T::Options), BoxError> {
         crate::lockdown::check_reads(
             bind,
-            <T::Row as sysmon_core::schema::Row>::TABLE.function,
+            <T::Row as sysmon_tables::schema::Row>::TABLE.function,
             T::HOST_PATHS,
         )?;
         let window = match T::Input::WINDOWED {

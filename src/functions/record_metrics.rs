@@ -1,6 +1,6 @@
 //! `record_metrics(dir, interval, tables := [...], process_interval := INTERVAL,
 //! flush_interval := INTERVAL, publish_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT)`: starts a
-//! recorder (see `sysmon_core::recorder`) and returns its row.
+//! recorder (see `sysmon_recorder`) and returns its row.
 //!
 //! Bind checks every argument (and DuckDB's security settings) but starts nothing: DESCRIBE,
 //! EXPLAIN and PREPARE bind without running. The recorder starts on the first scan call, once
@@ -12,11 +12,11 @@ use std::sync::Mutex;
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
 use sysmon_core::process::process;
-use sysmon_core::recorder::{
-    self, Config, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PUBLISH_MAX, RETENTION_MAX, RETENTION_MIN, Request,
-    ShipRequest, StartedRow, UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN,
+use sysmon_kernel::sync::lock;
+use sysmon_recorder::{
+    self as recorder, Config, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, PUBLISH_MAX, RETENTION_MAX,
+    RETENTION_MIN, Request, ShipRequest, StartedRow, UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN,
 };
-use sysmon_core::sync::lock;
 
 use crate::params::{interval, interval_value, positional, positional_interval};
 use crate::table::{BoxError, LiveTable};
@@ -49,7 +49,7 @@ impl LiveTable for RecordMetrics {
             Some(v) if v.is_null() => {
                 return Err(format!(
                     "tables must be a list of table names; got NULL; accepted: {}",
-                    sysmon_core::tables::recorded::accepted_names()
+                    sysmon_tables::recorded::accepted_names()
                 )
                 .into());
             }
@@ -62,7 +62,7 @@ impl LiveTable for RecordMetrics {
                     if i.is_null() {
                         return Err(format!(
                             "tables must not contain NULL; accepted: {}",
-                            sysmon_core::tables::recorded::accepted_names()
+                            sysmon_tables::recorded::accepted_names()
                         )
                         .into());
                     }
@@ -101,7 +101,8 @@ impl LiveTable for RecordMetrics {
             upload_interval: interval(bind, "upload_interval", UPLOAD_INTERVAL_MIN, UPLOAD_INTERVAL_MAX)?,
             spool_max_bytes,
         };
-        if let recorder::destination::Destination::S3 { .. } = recorder::destination::Destination::parse(&dir)? {
+        if let sysmon_store::destination::Destination::S3 { .. } = sysmon_store::destination::Destination::parse(&dir)?
+        {
             crate::lockdown::check_remote(bind, &dir, "recording into object storage")?;
         }
         let req = Request {
@@ -122,7 +123,8 @@ impl LiveTable for RecordMetrics {
             recorder::check(&p.live, &p.recorders, &req)
         }?;
         crate::lockdown::check_dir(bind, &config.dir).map_err(|e| {
-            let lexical = sysmon_core::access::lexical(Path::new(req.dir.strip_prefix("file://").unwrap_or(&req.dir)));
+            let lexical =
+                sysmon_kernel::access::lexical(Path::new(req.dir.strip_prefix("file://").unwrap_or(&req.dir)));
             if lexical == config.dir {
                 e
             } else {

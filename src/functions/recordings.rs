@@ -1,9 +1,9 @@
-//! `recordings()`: one row per recorder started in this process (see `sysmon_core::recorder`).
+//! `recordings()`: one row per recorder started in this process (see `sysmon_recorder`).
 
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
 use sysmon_core::process::process;
-use sysmon_core::recorder::RecordingRow;
+use sysmon_recorder::RecordingRow;
 
 use crate::table::{BoxError, LiveTable};
 

@@ -1,6 +1,6 @@
 //! `report_metrics(dir, path, since := TIMESTAMPTZ, until := TIMESTAMPTZ, host := VARCHAR,
 //! endpoint := VARCHAR, region := VARCHAR)`: writes one self-contained HTML report of a
-//! recording, local or in an S3 bucket (see `sysmon_core::view::report`).
+//! recording, local or in an S3 bucket (see `sysmon_serve::view::report`).
 //!
 //! Bind checks the arguments and DuckDB's security settings (reading `dir` and writing `path`
 //! are file access, as for COPY: refused under `enable_external_access = false` unless
@@ -14,10 +14,10 @@ use std::sync::Mutex;
 
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
-use sysmon_core::recorder::destination::Destination;
-use sysmon_core::recorder::s3::S3Location;
-use sysmon_core::sync::lock;
-use sysmon_core::view::report::{self, Recording, ReportRequest, ReportRow};
+use sysmon_kernel::sync::lock;
+use sysmon_serve::view::report::{self, Recording, ReportRequest, ReportRow};
+use sysmon_store::destination::Destination;
+use sysmon_store::s3::S3Location;
 
 use crate::params::{positional, timestamp};
 use crate::table::{BoxError, LiveTable};
@@ -41,7 +41,7 @@ fn path_arg(bind: &BindInfo, index: u64, name: &str, example: &str) -> Result<Pa
     if text.is_empty() {
         return Err(format!("{name} must be a path, such as '{example}'; got ''").into());
     }
-    sysmon_core::recorder::config::resolve(Path::new(&text)).map_err(|e| format!("{name} '{text}': {e}").into())
+    sysmon_recorder::config::resolve(Path::new(&text)).map_err(|e| format!("{name} '{text}': {e}").into())
 }
 
 impl LiveTable for ReportMetrics {
@@ -81,7 +81,7 @@ impl LiveTable for ReportMetrics {
             }
             // file:///path
             Some(Destination::Local(path)) => Recording::Local(
-                sysmon_core::recorder::config::resolve(Path::new(&path)).map_err(|e| format!("dir '{path}': {e}"))?,
+                sysmon_recorder::config::resolve(Path::new(&path)).map_err(|e| format!("dir '{path}': {e}"))?,
             ),
             None => Recording::Local(path_arg(bind, 0, "dir", "/var/lib/sysmon")?),
         };

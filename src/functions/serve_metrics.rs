@@ -1,6 +1,6 @@
 //! `serve_metrics(port := BIGINT, bind := VARCHAR, dir := VARCHAR, endpoint := VARCHAR,
 //! region := VARCHAR)`: starts an HTTP server
-//! (see `sysmon_core::serve`) and returns its row.
+//! (see `sysmon_serve`) and returns its row.
 //!
 //! Bind checks every argument (and DuckDB's security settings) but starts nothing: DESCRIBE,
 //! EXPLAIN and PREPARE bind without running. The server starts on the first scan call, once per
@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
 use sysmon_core::process::process;
-use sysmon_core::serve::{self, Config, Request, ServeStartedRow};
-use sysmon_core::sync::lock;
+use sysmon_kernel::sync::lock;
+use sysmon_serve::{self as serve, Config, Request, ServeStartedRow};
 
 use crate::table::{BoxError, LiveTable};
 

@@ -1,9 +1,9 @@
-//! `servers()`: one row per HTTP server started in this process (see `sysmon_core::serve`).
+//! `servers()`: one row per HTTP server started in this process (see `sysmon_serve`).
 
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
 use sysmon_core::process::process;
-use sysmon_core::serve::ServerRow;
+use sysmon_serve::ServerRow;
 
 use crate::table::{BoxError, LiveTable};
 

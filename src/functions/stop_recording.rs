@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
 use sysmon_core::process::process;
-use sysmon_core::recorder::RecordingRow;
-use sysmon_core::sync::lock;
+use sysmon_kernel::sync::lock;
+use sysmon_recorder::RecordingRow;
 
 use crate::params::positional;
 use crate::table::{BoxError, LiveTable};

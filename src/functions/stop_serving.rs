@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{self, Function};
 use sysmon_core::process::process;
-use sysmon_core::serve::ServerRow;
-use sysmon_core::sync::lock;
+use sysmon_kernel::sync::lock;
+use sysmon_serve::ServerRow;
 
 use crate::params::positional;
 use crate::table::{BoxError, LiveTable};

@@ -6,11 +6,11 @@
 
 use duckdb::vtab::BindInfo;
 use sysmon_core::catalog::{Function, Param, ParamType};
-use sysmon_core::schema::Row;
+use sysmon_tables::schema::Row;
 
 use crate::table::{BoxError, LiveTable};
 
-sysmon_core::declare_table! {
+sysmon_tables::declare_table! {
     /// Test hook; never returns a row.
     pub struct PanicRow => "sysmon_test_panic" {
         /// Never produced.

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sysmon_core::process;
-use sysmon_core::recorder::{self, Request, ShipRequest, State};
+use sysmon_recorder::{self as recorder, Request, ShipRequest, State};
 
 /// `1s`, `500ms`, `5m`, `2h`, `30d`, also with a space and long units (`1 second`, `5 minutes`).
 fn duration(text: &str) -> Result<Duration, String> {

@@ -1,0 +1,165 @@
+//! An S3 bucket and prefix with its client settings, shared by what writes a recording there
+//! (the recorder's shipper, [`super::ship`]) and what reads it back (the dashboard's history
+//! and the report, `sysmon_serve::view::bucket`): the checks of `endpoint` and `region`, the client
+//! ([`build_store`]) and the redaction of secrets from every error ([`redact`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::aws::AmazonS3Builder;
+use object_store::{ClientOptions, ObjectStore, RetryConfig};
+
+use super::destination::Destination;
+
+/// One request may take at most this long (object_store retries inside it twice).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a recording lies in S3, and how to reach it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Key prefix, without leading or trailing `/` (may be empty).
+    pub prefix: String,
+    /// `s3://bucket/prefix`, as shown to users (never with credentials).
+    pub shown: String,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+}
+
+impl S3Location {
+    /// Checks `endpoint` and `region` for the S3 destination `dest`; `None` when `dest` is a
+    /// local directory.
+    pub fn check(
+        dest: &Destination,
+        endpoint: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<Option<S3Location>, String> {
+        let Destination::S3 { bucket, prefix } = dest else {
+            return Ok(None);
+        };
+        let endpoint = match endpoint {
+            None => None,
+            Some(e) if e.starts_with("http://") || e.starts_with("https://") => {
+                Some(e.trim_end_matches('/').to_string())
+            }
+            Some(e) => {
+                return Err(format!(
+                    "endpoint must be an http:// or https:// URL, such as 'https://s3.eu-west-1.amazonaws.com' or 'http://127.0.0.1:9000'; got '{e}'"
+                ));
+            }
+        };
+        let region = match region {
+            Some(r) if r.trim().is_empty() => {
+                return Err("region must be a region name, such as 'us-east-1'; got an empty string".into());
+            }
+            r => r.map(String::from),
+        };
+        Ok(Some(S3Location {
+            bucket: bucket.clone(),
+            prefix: prefix.clone(),
+            shown: dest.shown(),
+            endpoint,
+            region,
+        }))
+    }
+
+    /// `rel` under the prefix.
+    pub fn key(&self, rel: &str) -> String {
+        match (self.prefix.is_empty(), rel.is_empty()) {
+            (true, _) => rel.to_string(),
+            (false, true) => self.prefix.clone(),
+            (false, false) => format!("{}/{rel}", self.prefix),
+        }
+    }
+}
+
+/// Builds the S3 client: credentials and settings from the standard AWS environment
+/// (`AmazonS3Builder::from_env`), then the named parameters. Opens no connection.
+pub fn build_store(r: &S3Location) -> Result<Arc<dyn ObjectStore>, String> {
+    // reqwest is built without a TLS provider of its own: rustls with ring (no aws-lc-sys).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let retry = RetryConfig {
+        max_retries: 2,
+        retry_timeout: Duration::from_secs(20),
+        ..RetryConfig::default()
+    };
+    let mut b = AmazonS3Builder::from_env()
+        .with_bucket_name(&r.bucket)
+        .with_retry(retry)
+        .with_client_options(
+            ClientOptions::new()
+                .with_timeout(REQUEST_TIMEOUT)
+                .with_connect_timeout(Duration::from_secs(5)),
+        );
+    if let Some(region) = &r.region {
+        b = b.with_region(region);
+    }
+    if let Some(e) = &r.endpoint {
+        b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+    }
+    b.build()
+        .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        .map_err(|e| redact(&format!("cannot set up the S3 client for {}: {e}", r.shown)))
+}
+
+/// `msg` with the values of the secret AWS variables replaced by `***` (object_store's
+/// errors never contain them, but a server's error body or a future version might).
+pub fn redact(msg: &str) -> String {
+    let mut out = msg.to_string();
+    for var in ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
+        if let Ok(v) = std::env::var(var)
+            && v.len() >= 4
+        {
+            out = out.replace(&v, "***");
+        }
+    }
+    out
+}
+
+/// `"<what> '<key>' failed: <e>"`, redacted.
+pub fn store_err(what: &str, key: &str, e: impl std::fmt::Display) -> String {
+    redact(&format!("{what} '{key}' failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_check_endpoint_and_region() {
+        let dest = Destination::parse("s3://b-1/p/q").unwrap();
+        let l = S3Location::check(&dest, Some("http://127.0.0.1:9000/"), Some("eu-west-1"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (l.bucket.as_str(), l.prefix.as_str(), l.shown.as_str()),
+            ("b-1", "p/q", "s3://b-1/p/q")
+        );
+        assert_eq!(l.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(
+            (l.key("metrics"), l.key("")),
+            ("p/q/metrics".to_string(), "p/q".to_string())
+        );
+        let bare = S3Location::check(&Destination::parse("s3://b-1").unwrap(), None, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (bare.key("metrics"), bare.key("")),
+            ("metrics".to_string(), String::new())
+        );
+        assert!(
+            S3Location::check(&dest, Some("ftp://x"), None)
+                .unwrap_err()
+                .starts_with("endpoint must be an http:// or https:// URL")
+        );
+        assert!(
+            S3Location::check(&dest, None, Some(" "))
+                .unwrap_err()
+                .starts_with("region must be")
+        );
+        assert_eq!(
+            S3Location::check(&Destination::parse("/x").unwrap(), None, None),
+            Ok(None)
+        );
+    }
+}
