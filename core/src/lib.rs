@@ -51,9 +51,9 @@ mod tests {
     use std::path::Path;
 
     /// Every SQL function of the registry has its SQL test file, a Python test that calls it,
-    /// and its row in the README's "Tables in detail" index: adding a table without them fails.
+    /// and its row in the index of docs/tables.md: adding a table without them fails.
     #[test]
-    fn every_function_has_its_tests_and_readme_row() {
+    fn every_function_has_its_tests_and_tables_doc_row() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let python: Vec<String> = std::fs::read_dir(root.join("test/python"))
             .expect("test/python")
@@ -64,12 +64,12 @@ mod tests {
             })
             .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
             .collect();
-        let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
-        let index = readme
-            .split("## Tables in detail")
+        let doc = std::fs::read_to_string(root.join("docs/tables.md")).expect("docs/tables.md");
+        let index = doc
+            .split("## Where each function lives")
             .nth(1)
             .and_then(|s| s.split("\n## ").next())
-            .expect("README has a 'Tables in detail' section");
+            .expect("docs/tables.md has a 'Where each function lives' section");
         for f in super::functions() {
             let sql = root.join(format!("test/sql/{}.test", f.name));
             assert!(sql.exists(), "{}() has no SQL test file {}", f.name, sql.display());
@@ -82,10 +82,10 @@ mod tests {
             let row = index
                 .lines()
                 .find(|l| l.starts_with('|') && l.contains(&format!("`{}()`", f.name)));
-            let row = row.unwrap_or_else(|| panic!("{}() has no row in README's 'Tables in detail'", f.name));
+            let row = row.unwrap_or_else(|| panic!("{}() has no row in docs/tables.md's index", f.name));
             assert!(
                 row.contains(&format!("test/sql/{}.test", f.name)),
-                "README's row of {}() does not name its SQL test",
+                "docs/tables.md's row of {}() does not name its SQL test",
                 f.name
             );
         }
