@@ -672,9 +672,12 @@ pub fn update_metrics_mapping(doc: &str) -> Option<String> {
     )
 }
 
+/// Makes the generated parts of one doc current; `None` if a marker is missing.
+pub type UpdateDoc = fn(&str) -> Option<String>;
+
 /// Every file with generated parts (`make docs` rewrites them), relative to the repository
 /// root, with the function that makes them current.
-pub const GENERATED_DOCS: [(&str, fn(&str) -> Option<String>); 3] = [
+pub const GENERATED_DOCS: [(&str, UpdateDoc); 3] = [
     ("README.md", update_function_list),
     ("docs/reference.md", update_column_reference),
     ("docs/prometheus.md", update_metrics_mapping),
