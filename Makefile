@@ -172,7 +172,7 @@ test-node: repository node_modules/.stamp
 
 # Load and long-run checks (scripts/stress.py, scripts/soak.py). `make test` runs short ones;
 # there (a loaded 2-core CI box) missed ticks get a generous bound: the 8 query threads take
-# the CPUs from the 10 ms sampling thread (README, "Stress and soak").
+# the CPUs from the 10 ms sampling thread (docs/benchmarks.md, "Stress and soak").
 STRESS_SECONDS        ?= 60
 STRESS_MAX_MISSED_PCT ?= 1
 MINUTES               ?= 10
@@ -205,7 +205,7 @@ bench: release
 	$(PY) scripts/bench_serve.py --extension $(RELEASE_EXT)
 
 docs:
-	cargo run -q -p sysmon-core --example gen_docs -- --write README.md
+	cargo run -q -p sysmon-core --example gen_docs -- --write .
 
 clean:
 	cargo clean

@@ -10,7 +10,7 @@
 //! stable in DuckDB v1.5.6 (unstable since v1.4.0 and v1.5.0). sysmon is built against the
 //! stable v1.2.0 surface, so in older DuckDB their slots in the function table are absent or
 //! hold other functions: they are called only when `duckdb_library_version()` is at least
-//! v1.5.6. In older DuckDB the recorder cannot see a lockdown (documented in the README).
+//! v1.5.6. In older DuckDB the recorder cannot see a lockdown (documented in docs/security.md).
 //! No connection of sysmon's own is ever opened for this (a kept connection would hold a
 //! file-backed database open).
 
@@ -173,7 +173,7 @@ pub fn check_stop(bind: &BindInfo, id: i64) -> Result<(), String> {
 
 /// `serve_metrics` is refused outright under `enable_external_access = false`: serving HTTP is
 /// external access (a listening socket that answers anyone who reaches it with the token).
-/// Before DuckDB 1.5.6 the setting cannot be seen (see the README).
+/// Before DuckDB 1.5.6 the setting cannot be seen (see docs/security.md).
 pub fn check_serve(bind: &BindInfo) -> Result<(), String> {
     match lockdown(bind) {
         None => Ok(()),

@@ -8,7 +8,7 @@
 //!
 //! * the DuckDB registration of every function's parameters (`src/functions/`),
 //! * `sysmon_functions()` ([`function_rows`]) and `sysmon_columns()` ([`column_rows`]),
-//! * the README's function list ([`markdown_functions`]) and column reference,
+//! * the README's function list ([`markdown_functions`]) and docs/reference.md's column reference,
 //!
 //! so what a user reads cannot drift from what DuckDB accepts.
 
@@ -484,26 +484,44 @@ pub fn splice(readme: &str, begin: &str, end: &str, text: &str) -> Option<String
     Some(format!("{}\n\n{}\n{}", &readme[..from], text, &readme[to..]))
 }
 
-/// `readme` with both generated parts (function list, column reference) current.
-pub fn update_readme(readme: &str) -> Option<String> {
-    let all = functions();
-    let with_list = splice(
+/// README.md with its generated function list current; `None` if a marker is missing.
+pub fn update_function_list(readme: &str) -> Option<String> {
+    splice(
         readme,
         README_FUNCTIONS_BEGIN,
         README_FUNCTIONS_END,
-        &markdown_functions(&all),
-    )?;
-    let with_reference = sysmon_tables::schema::splice_reference(
-        &with_list,
+        &markdown_functions(&functions()),
+    )
+}
+
+/// docs/reference.md with its generated column reference current; `None` if a marker is missing.
+pub fn update_column_reference(doc: &str) -> Option<String> {
+    sysmon_tables::schema::splice_reference(
+        doc,
         &sysmon_tables::schema::markdown_reference(&crate::reference_tables()),
-    )?;
+    )
+}
+
+/// docs/prometheus.md with its generated `/metrics` mapping current; `None` if a marker is missing.
+pub fn update_metrics_mapping(doc: &str) -> Option<String> {
     splice(
-        &with_reference,
+        doc,
         sysmon_serve::metrics::README_BEGIN,
         sysmon_serve::metrics::README_END,
         &sysmon_serve::metrics::markdown_mapping(),
     )
 }
+
+/// Makes the generated parts of one doc current; `None` if a marker is missing.
+pub type UpdateDoc = fn(&str) -> Option<String>;
+
+/// Every file with generated parts (`make docs` rewrites them), relative to the repository
+/// root, with the function that makes them current.
+pub const GENERATED_DOCS: [(&str, UpdateDoc); 3] = [
+    ("README.md", update_function_list),
+    ("docs/reference.md", update_column_reference),
+    ("docs/prometheus.md", update_metrics_mapping),
+];
 
 #[cfg(test)]
 mod tests {
@@ -623,13 +641,15 @@ mod tests {
     }
 
     #[test]
-    fn readme_function_list_is_current() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
-        let readme = std::fs::read_to_string(path).expect("README.md");
-        let updated = update_readme(&readme).expect("README markers");
-        assert!(
-            updated == readme,
-            "README.md's function list or column reference differs from the declarations: run `make docs`"
-        );
+    fn generated_docs_are_current() {
+        for (file, update) in GENERATED_DOCS {
+            let path = format!("{}/../{file}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let updated = update(&text).unwrap_or_else(|| panic!("{file} lacks its generated-part markers"));
+            assert!(
+                updated == text,
+                "{file}'s generated part differs from the declarations: run `make docs`"
+            );
+        }
     }
 }

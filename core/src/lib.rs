@@ -39,9 +39,9 @@ mod tests {
     use std::path::Path;
 
     /// Every SQL function of the registry has its SQL test file, a Python test that calls it,
-    /// and its row in the README's "Tables in detail" index: adding a table without them fails.
+    /// and its row in the index of docs/tables.md: adding a table without them fails.
     #[test]
-    fn every_function_has_its_tests_and_readme_row() {
+    fn every_function_has_its_tests_and_tables_doc_row() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let python: Vec<String> = std::fs::read_dir(root.join("test/python"))
             .expect("test/python")
@@ -52,12 +52,12 @@ mod tests {
             })
             .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
             .collect();
-        let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
-        let index = readme
-            .split("## Tables in detail")
+        let doc = std::fs::read_to_string(root.join("docs/tables.md")).expect("docs/tables.md");
+        let index = doc
+            .split("## Where each function lives")
             .nth(1)
             .and_then(|s| s.split("\n## ").next())
-            .expect("README has a 'Tables in detail' section");
+            .expect("docs/tables.md has a 'Where each function lives' section");
         for f in super::functions() {
             let sql = root.join(format!("test/sql/{}.test", f.name));
             assert!(sql.exists(), "{}() has no SQL test file {}", f.name, sql.display());
@@ -70,25 +70,25 @@ mod tests {
             let row = index
                 .lines()
                 .find(|l| l.starts_with('|') && l.contains(&format!("`{}()`", f.name)));
-            let row = row.unwrap_or_else(|| panic!("{}() has no row in README's 'Tables in detail'", f.name));
+            let row = row.unwrap_or_else(|| panic!("{}() has no row in docs/tables.md's index", f.name));
             assert!(
                 row.contains(&format!("test/sql/{}.test", f.name)),
-                "README's row of {}() does not name its SQL test",
+                "docs/tables.md's row of {}() does not name its SQL test",
                 f.name
             );
         }
     }
 
     #[test]
-    fn readme_reference_is_current() {
+    fn reference_doc_is_current() {
         use sysmon_tables::schema::{markdown_reference, splice_reference};
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
-        let readme = std::fs::read_to_string(path).expect("README.md");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/reference.md");
+        let doc = std::fs::read_to_string(path).expect("docs/reference.md");
         let updated =
-            splice_reference(&readme, &markdown_reference(&super::reference_tables())).expect("README markers");
+            splice_reference(&doc, &markdown_reference(&super::reference_tables())).expect("docs/reference.md markers");
         assert!(
-            updated == readme,
-            "README.md's column reference differs from the table declarations: run `make docs`"
+            updated == doc,
+            "docs/reference.md's column reference differs from the table declarations: run `make docs`"
         );
     }
 

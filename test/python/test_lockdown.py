@@ -4,7 +4,7 @@ On DuckDB 1.5.6 and later a function that reads the host is refused in bind unle
 it reads lies inside `allowed_directories` or is listed in `allowed_paths`; the refusal names
 the setting and the statements that would allow it, and running those statements before the
 lockdown lets the function run. DuckDB 1.4 and 1.5.0-1.5.5 cannot tell an extension its settings:
-there every function still runs (as the README says). The functions are taken from the
+there every function still runs (as docs/security.md says). The functions are taken from the
 extension itself (what LOAD adds), so a new table is tested here without editing this file.
 """
 
@@ -17,7 +17,7 @@ from conftest import connect
 
 VERSION = tuple(int(x) for x in duckdb.__version__.split(".")[:3] if x.isdigit())
 SEES_LOCKDOWN = VERSION >= (1, 5, 6)
-# Functions that read no host file (see README, "Security"): allowed under any lockdown.
+# Functions that read no host file (see docs/security.md): allowed under any lockdown.
 READS_NOTHING = {"recordings", "sysmon_functions", "sysmon_columns"}
 TEST_HOOKS = {"sysmon_test_panic"}
 # The HTTP server's functions: test_serve.py checks them under lockdown (serving is refused outright).
@@ -170,6 +170,6 @@ def test_lockdown_is_invisible_before_1_5_6(tmp_path):
     if SEES_LOCKDOWN:
         pytest.skip("DuckDB 1.5.6 and later tell sysmon its settings")
     # Documented: on DuckDB 1.4 and 1.5.0-1.5.5 sysmon cannot see the lockdown and reads the
-    # host anyway. This test fails, and the README must change, the day that is no longer so.
+    # host anyway. This test fails, and docs/security.md must change, the day that is no longer so.
     con = locked("system_processes", tmp_path)
     assert con.execute("SELECT count(*) FROM system_processes()").fetchone()[0] > 0

@@ -3,7 +3,7 @@
 Debian's `prometheus` (with `promtool`) and `prometheus-node-exporter` packages (`.ci/run`
 installs them). Every server here listens on 127.0.0.1 on a free port and is stopped by the
 test. The node_exporter comparison writes the node_exporter names sysmon does not expose to
-`build/serve/node_exporter_missing.txt` (the README lists them).
+`build/serve/node_exporter_missing.txt` (docs/prometheus.md lists them).
 """
 
 import json
@@ -24,7 +24,7 @@ from conftest import connect, one
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
-# The node_exporter collectors whose metrics sysmon covers (see the README's mapping).
+# The node_exporter collectors whose metrics sysmon covers (see docs/prometheus.md's mapping).
 COLLECTORS = ["cpu", "cpufreq", "diskstats", "filesystem", "loadavg", "meminfo", "netclass", "netdev",
               "netstat", "pressure", "stat", "time"]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -116,7 +116,7 @@ def test_report_of_a_range_and_host(recording, tmp_path):
 def test_report_obeys_lockdown(recording, tmp_path):
     con = connect()
     if con.execute("SELECT version()").fetchone()[0] < "v1.5.6":
-        pytest.skip("DuckDB before 1.5.6 cannot tell sysmon its settings (README)")
+        pytest.skip("DuckDB before 1.5.6 cannot tell sysmon its settings (docs/security.md)")
     out = tmp_path / "out"
     out.mkdir()
     con.execute(f"SET allowed_directories = ['{recording}']")

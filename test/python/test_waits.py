@@ -2,7 +2,7 @@
 
 DuckDB gives a table function no way to notice `con.interrupt()` or Ctrl-C, so a window that
 no kept sample can serve within a second is refused at once with an error that says what to
-do (README, "Windows"). Before that rule a first call with a one-hour window slept an hour:
+do (docs/tables.md, "Windows"). Before that rule a first call with a one-hour window slept an hour:
 each test below would hang until its timeout.
 """
 

@@ -5,7 +5,7 @@
 //! and the unstable one up to DuckDB 2.0) gives a table function no way to see that flag, and a
 //! scan call that has not returned cannot be stopped. So the rule is: no call waits longer than
 //! [`BOUND`] unless it can notice an interrupt; a wait that would be longer is refused at once
-//! with an error that says what to do instead. The README's "Windows" section states the rule.
+//! with an error that says what to do instead. docs/tables.md's "Windows" section states the rule.
 
 use std::io;
 use std::time::{Duration, Instant};

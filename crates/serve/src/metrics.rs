@@ -2,7 +2,7 @@
 //!
 //! [`render`] is a pure function from a [`Snapshot`] (rows of the live tables) to text; the
 //! server takes the snapshot ([`super::http`]). Every family is described once in [`FAMILIES`]
-//! (name, type, labels, the column it comes from, whether node_exporter has it): the README's
+//! (name, type, labels, the column it comes from, whether node_exporter has it): docs/prometheus.md's
 //! mapping table is generated from that list, and a test renders a fixture snapshot and checks
 //! the output against it, so the two cannot drift.
 //!
@@ -677,12 +677,12 @@ mod tests {
     }
 
     #[test]
-    fn readme_mapping_is_current() {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    fn prometheus_doc_mapping_is_current() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/prometheus.md")).unwrap();
         let table = markdown_mapping();
         assert!(
-            readme.contains(&table),
-            "README's /metrics mapping is stale: run `make docs` (or paste crate::metrics::markdown_mapping())"
+            doc.contains(&table),
+            "docs/prometheus.md's /metrics mapping is stale: run `make docs` (or paste sysmon_serve::metrics::markdown_mapping())"
         );
     }
 }

@@ -673,15 +673,15 @@ mod tests {
         }
     }
 
-    /// README's security table lists, for each table, exactly the paths it declares.
+    /// docs/security.md's table lists, for each table, exactly the paths it declares.
     #[test]
-    fn readme_security_table_is_current() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
-        let readme = std::fs::read_to_string(path).expect("README.md");
-        let table = readme
+    fn security_doc_table_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/security.md");
+        let doc = std::fs::read_to_string(path).expect("docs/security.md");
+        let table = doc
             .split("<!-- security-table")
             .nth(1)
-            .expect("README has the security table marker");
+            .expect("docs/security.md has the security table marker");
         let roots = sysmon_kernel::procfs::Roots::default();
         for t in ALL {
             let name = format!("| `{}()` |", t.decl.function);
@@ -690,7 +690,7 @@ mod tests {
                 .skip(1)
                 .take_while(|l| l.starts_with('|'))
                 .find(|l| l.starts_with(&name))
-                .unwrap_or_else(|| panic!("README's security table has no row for {}()", t.decl.function));
+                .unwrap_or_else(|| panic!("docs/security.md's table has no row for {}()", t.decl.function));
             let reads = row.split('|').nth(2).unwrap_or_default();
             let listed: Vec<&str> = reads
                 .split('`')
@@ -704,7 +704,7 @@ mod tests {
                 .map(|p| p.path(&roots).display().to_string())
                 .collect();
             declared.dedup();
-            assert_eq!(listed, declared, "README's security row of {}()", t.decl.function);
+            assert_eq!(listed, declared, "docs/security.md's row of {}()", t.decl.function);
         }
     }
 }

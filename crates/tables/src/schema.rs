@@ -6,7 +6,7 @@
 //!
 //! * the SQL table function's result columns (the DuckDB binding reads [`TableDecl::columns`]),
 //! * the recorder's Parquet schema (same columns, same order, same types),
-//! * the README's column reference ([`markdown_reference`], checked by a unit test),
+//! * docs/reference.md's column reference ([`markdown_reference`], checked by a unit test),
 //!
 //! so the three cannot drift apart.
 //!
@@ -434,7 +434,7 @@ macro_rules! __entry_getter {
     }};
 }
 
-/// The README's column reference for `tables`, in Markdown.
+/// docs/reference.md's column reference for `tables`, in Markdown.
 pub fn markdown_reference(tables: &[&TableDecl]) -> String {
     let mut out = String::new();
     for t in tables {
@@ -458,7 +458,7 @@ pub fn markdown_reference(tables: &[&TableDecl]) -> String {
     out
 }
 
-/// Markers around the generated reference in README.md.
+/// Markers around the generated reference in docs/reference.md.
 pub const README_BEGIN: &str = "<!-- BEGIN GENERATED COLUMN REFERENCE (make docs) -->";
 pub const README_END: &str = "<!-- END GENERATED COLUMN REFERENCE -->";
 

@@ -26,7 +26,7 @@ def httpfs_path():
 
 def connect(s3, log_http=False):
     """A fresh in-memory DuckDB (no cache shared with another connection) that reads the
-    server `s3` (an S3Server) through httpfs, with the secret the README shows."""
+    server `s3` (an S3Server) through httpfs, with the secret docs/fleet.md shows."""
     con = duckdb.connect(config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"})
     con.execute(f"LOAD '{httpfs_path()}'")
     con.execute(

@@ -1,9 +1,9 @@
 """Apache Spark (pyspark from PyPI on Debian's JDK, local[1]) reads a real recording's layout,
 hive partitions included: the Spark type of every column of every recorded table, the values,
-and the README's fleet queries (Spark's and DuckDB's, over the same rows, agree).
+and docs/fleet.md's fleet queries (Spark's and DuckDB's, over the same rows, agree).
 
 Spark reads the local copy of the recording: reading the bucket needs Hadoop's S3A connector
-(hadoop-aws and the AWS SDK bundle jars), which no PyPI package ships (README, "Reading the fleet").
+(hadoop-aws and the AWS SDK bundle jars), which no PyPI package ships (docs/fleet.md, "Reading the fleet").
 """
 
 import os
@@ -28,7 +28,7 @@ SPARK_TYPE = {
     "TIMESTAMP WITH TIME ZONE": "timestamp",  # TIMESTAMP(MICROS, isAdjustedToUTC): an instant
 }
 
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), "README.md")
+FLEET_DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), "docs", "fleet.md")
 
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="no java (Debian: openjdk-17-jre-headless); .ci/run installs it")
 
@@ -77,26 +77,26 @@ def test_spark_types_and_values_of_every_column(spark, recording):
         assert spark_row == duck_row and duck_row[0] > 0, table
 
 
-def readme_block(marker):
-    """The fenced code block right after `<!-- marker -->` in README.md."""
-    text = open(README).read()
+def fleet_doc_block(marker):
+    """The fenced code block right after `<!-- marker -->` in docs/fleet.md."""
+    text = open(FLEET_DOC).read()
     m = re.search(r"<!-- " + re.escape(marker) + r" -->\s*```\w*\n(.*?)```", text, re.S)
-    assert m, f"README.md lacks the block marked {marker}"
+    assert m, f"docs/fleet.md lacks the block marked {marker}"
     return m.group(1)
 
 
-def test_readme_fleet_queries_agree(spark, recording, s3, bucket):
-    # DuckDB over S3, the README's query with the bucket of this test.
-    duck_sql = readme_block("fleet-query-duckdb")
+def test_fleet_doc_queries_agree(spark, recording, s3, bucket):
+    # DuckDB over S3, docs/fleet.md's query with the bucket of this test.
+    duck_sql = fleet_doc_block("fleet-query-duckdb")
     duck_sql = re.sub(r"s3://[^/']+/[^']*?/metrics/", f"{bucket['root']}/metrics/", duck_sql)
     duck = s3_duckdb.connect(s3).execute(duck_sql).fetchall()
     assert duck, duck_sql
-    # Spark, the README's code with the local copy (Spark has no S3 connector here).
-    code = readme_block("fleet-query-spark")
+    # Spark, docs/fleet.md's code with the local copy (Spark has no S3 connector here).
+    code = fleet_doc_block("fleet-query-spark")
     code = re.sub(r"s3a://[^\"']+/metrics", f"{recording['dir']}/metrics", code)
     code = code.replace("SparkSession.builder", "SparkSession.builder.master('local[1]')")
     scope = {}
-    exec(compile(code, "README.md (Spark fleet query)", "exec"), scope)
+    exec(compile(code, "docs/fleet.md (Spark fleet query)", "exec"), scope)
     rows = [tuple(r) for r in scope["top"].collect()]
     assert [r[0] for r in rows] == [r[0] for r in duck]
     for (h1, cpu1, mem1), (h2, cpu2, mem2) in zip(rows, duck):
@@ -105,7 +105,7 @@ def test_readme_fleet_queries_agree(spark, recording, s3, bucket):
 
 def test_users_host_column_in_spark(spark, tmp_path):
     """users' own `host` column is hidden by the partition key in Spark too, and kept with
-    recursiveFileLookup (no partition discovery), as the README says. A stand-in file with the
+    recursiveFileLookup (no partition discovery), as docs/fleet.md says. A stand-in file with the
     users columns (this machine may have no login session to record)."""
     d = tmp_path / "users" / "host=web-1" / "date=2026-11-25"
     d.mkdir(parents=True)

@@ -175,11 +175,11 @@ families! {
     CG_PIDS = "sysmon_cgroup_pids", Gauge, ["hierarchy", "path"], false, Cgroups, "system_cgroups.pids_current", "Tasks in a cgroup.";
 }
 
-/// The markers of the mapping table in the README (`make docs` rewrites what is between them).
+/// The markers of the mapping table in docs/prometheus.md (`make docs` rewrites what is between them).
 pub const README_BEGIN: &str = "<!-- BEGIN GENERATED METRICS MAPPING (make docs) -->";
 pub const README_END: &str = "<!-- END GENERATED METRICS MAPPING -->";
 
-/// The README's mapping table: one row per family.
+/// docs/prometheus.md's mapping table: one row per family.
 pub fn markdown_mapping() -> String {
     let mut s = String::from("| metric | type | labels | from | node_exporter has it |\n|---|---|---|---|---|\n");
     for f in FAMILIES {
