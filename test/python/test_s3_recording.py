@@ -3,7 +3,7 @@
 The server is `moto_server` from PyPI (`moto[server]`), started per test module on 127.0.0.1 and
 a free port, and stopped by the fixture (and by itself with the test process: it is its child).
 Kill points are reached through the shipper's test pauses (SYSMON_TEST_SHIP_PAUSE, see
-core/src/recorder/faults.rs).
+crates/store/src/faults.rs).
 """
 
 import glob
