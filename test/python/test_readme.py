@@ -57,7 +57,13 @@ for b in blocks:
             if first in ("SELECT", "FROM", "WITH") and not rows and not any(f in text for f in MAY_BE_EMPTY):
                 raise AssertionError(f"no rows from: {text.strip()}")
             if "record_metrics(" in text:
-                time.sleep(2.5)  # let the recorder take a few samples before the tour reads them
+                # The tour reads what the recorder took: wait (with a deadline, not a fixed
+                # sleep) until it has a few samples.
+                deadline = time.monotonic() + 60
+                while con.execute("SELECT coalesce(min(samples_taken), 0) FROM recordings() WHERE state = 'running'").fetchone()[0] < 3:
+                    if time.monotonic() > deadline:
+                        raise AssertionError("the recorder took fewer than 3 samples in 60 s")
+                    time.sleep(0.05)
     except Exception as e:
         print(f"{where} failed: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(1)
