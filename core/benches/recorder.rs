@@ -20,6 +20,9 @@
 //! real recording for `--rewrite`), `--run a,b,b60,b10,c,a10` (only those CPU runs; `b60`/`b10`: the default set
 //! at `publish_interval` 60 s / 10 s, the cost curve), `--child ...` (internal: one recorder
 //! process of the CPU runs).
+//!
+//! One file of 700 lines on purpose: a benchmark program whose runs share their helpers and
+//! print side by side; splitting it would scatter one measurement over several files.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: a failure may abort it
 

@@ -41,7 +41,7 @@ use sysmon_store::faults::Hooks;
 use sysmon_store::handle::{Dir, FileId, open_root};
 use sysmon_store::lock::Partition;
 use sysmon_store::store::{self, FileMeta};
-use sysmon_store::wal::{self, Wal};
+use sysmon_store::wal::Wal;
 use sysmon_store::{layout, merge, retention};
 use sysmon_tables::columns::Batch;
 use sysmon_tables::recorded::RecordableTable;
@@ -59,6 +59,7 @@ pub const WAL_PUBLISH_BYTES: u64 = 16 << 20;
 /// batch, so what a crash may lose is unchanged (both are memory until the next flush).
 pub const DRAIN_INTERVAL: Duration = Duration::from_secs(1);
 
+mod journal;
 mod publish;
 
 struct Pending {
@@ -361,53 +362,6 @@ impl Writer {
             .any(|t| t.wal.as_ref().is_some_and(|w| w.len() >= WAL_PUBLISH_BYTES))
     }
 
-    /// Opens each table's log; what a previous recorder of the partition left there (it was
-    /// killed, or lost power) is published now.
-    fn replay(&mut self) {
-        let mut failures = Vec::new();
-        for ti in 0..self.tables.len() {
-            self.open_wal(ti, &mut failures);
-        }
-        self.report(failures);
-        if self
-            .tables
-            .iter()
-            .any(|t| t.wal.as_ref().is_some_and(|w| !w.is_empty()))
-        {
-            self.publish_all();
-        }
-    }
-
-    /// Opens table `ti`'s log if it is not open; false when it cannot be.
-    fn open_wal(&mut self, ti: usize, failures: &mut Vec<Failure>) -> bool {
-        let t = &mut self.tables[ti];
-        if t.wal.is_some() {
-            return true;
-        }
-        match Wal::open(&t.part.dir) {
-            Ok((w, note)) => {
-                if let Some(note) = note {
-                    failures.push(Failure {
-                        table: t.entry.name(),
-                        what: format!("replaying {}", t.part.shown.display()),
-                        error: note,
-                    });
-                }
-                t.wal_rows = 0;
-                t.wal = Some(w);
-                true
-            }
-            Err(e) => {
-                failures.push(Failure {
-                    table: t.entry.name(),
-                    what: format!("opening the write-ahead log of {}", t.part.shown.display()),
-                    error: e.to_string(),
-                });
-                false
-            }
-        }
-    }
-
     /// Turns a tick into rows.
     fn take(&mut self, tick: Sampled) {
         let day = layout::day_of(tick.ts);
@@ -488,52 +442,6 @@ impl Writer {
         self.apply_retention();
         super::trim_heap();
         all
-    }
-
-    /// Appends table `ti`'s rows to its log (one `pwrite`, no fsync); true if none is left
-    /// pending.
-    fn append_table(&mut self, ti: usize, failures: &mut Vec<Failure>) -> bool {
-        {
-            let t = &mut self.tables[ti];
-            if !t.batch.is_empty() {
-                stash_batch(t, &self.shared);
-            }
-            if t.pending.is_empty() {
-                return true;
-            }
-        }
-        if !self.open_wal(ti, failures) {
-            return false;
-        }
-        let hooks = &self.hooks;
-        let t = &mut self.tables[ti];
-        let Some(wal) = t.wal.as_mut() else { return false };
-        let entries: Vec<wal::Entry<'_>> = t
-            .pending
-            .iter()
-            .map(|p| wal::Entry {
-                day: p.day,
-                first_us: p.first_us,
-                last_us: p.last_us,
-                batch: &p.batch,
-            })
-            .collect();
-        match hooks.check_write().and_then(|()| wal.append(&entries)) {
-            Ok(()) => {
-                t.wal_rows += t.pending_rows;
-                t.pending.clear();
-                t.pending_rows = 0;
-                true
-            }
-            Err(e) => {
-                failures.push(Failure {
-                    table: t.entry.name(),
-                    what: format!("writing under '{}'", self.config.dir.display()),
-                    error: e.to_string(),
-                });
-                false
-            }
-        }
     }
 
     /// Merges each finished day left with several files (by a restart or a crash).
