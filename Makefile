@@ -127,6 +127,7 @@ install: repository
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	$(PYTHON) scripts/module_cycles.py
 
 test-unit:
 	cargo test --workspace

@@ -7,7 +7,7 @@
 //!   that takes it with kept-open descriptors;
 //! * [`readers`]: the per-table readers a process keeps (CPU clocks, disk classes, the
 //!   `statvfs` guard, GPUs, network links, processes, sensors);
-//! * [`nvml`]: NVIDIA's management library, opened at run time;
+//! * [`readers::nvml`]: NVIDIA's management library, opened at run time (the GPU reader's);
 //! * [`clock`]: the monotonic clock windows are measured on (real and fake);
 //! * [`time`]: [`Timestamp`](time::Timestamp), wall-clock microseconds since the epoch;
 //! * [`bound`]: the longest wait a call may make inside a query;
@@ -22,7 +22,6 @@ pub mod bound;
 pub mod clock;
 pub mod host;
 pub mod interval;
-pub mod nvml;
 pub mod procfs;
 pub mod readers;
 pub mod sample;

@@ -6,7 +6,6 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::registry::{Recorders, refuse_running_on, refuse_running_to};
 use sysmon_kernel::host;
 use sysmon_kernel::interval::describe;
 use sysmon_kernel::procfs::syscalls::{fs_kind, writable};
@@ -142,7 +141,7 @@ pub struct Config {
     pub host: String,
     /// When the request was checked (in bind): a recorder started after this by another
     /// `record_metrics` of the same statement is named as such in the error (see
-    /// [`super::registry::Recorders::refuse_running_on`]).
+    /// [`super::lifecycle::refuse_running_on`]).
     pub checked_at: Instant,
     /// The test hooks this recorder injects into its own writes: the `SYSMON_TEST_*`
     /// variables when [`check`] ran; unit tests set their own (see [`sysmon_store::faults`]).
@@ -316,8 +315,9 @@ fn check_dir(raw: &str) -> Result<PathBuf, String> {
 }
 
 /// Checks a request without acting (safe in bind): every error names the parameter and what
-/// it accepts. A recorder of `state` already writing the directory is refused too.
-pub fn check(state: &LiveState, recorders: &Recorders, req: &Request) -> Result<Config, String> {
+/// it accepts. Whether another recorder already writes the destination is checked by
+/// [`super::lifecycle::check`], which calls this.
+pub fn check(state: &LiveState, req: &Request) -> Result<Config, String> {
     let (dir, remote) = match Destination::parse(&req.dir)? {
         Destination::Local(path) => {
             if let Some(p) = req.ship.given().first() {
@@ -399,7 +399,6 @@ pub fn check(state: &LiveState, recorders: &Recorders, req: &Request) -> Result<
             Some(b)
         }
     };
-    refuse_running_on(recorders, &dir, Instant::now())?;
     if let Some(r) = &remote {
         let floor = MAX_BYTES_MIN_PER_TABLE * tables.len() as u64;
         if r.spool_max_bytes < floor {
@@ -409,7 +408,6 @@ pub fn check(state: &LiveState, recorders: &Recorders, req: &Request) -> Result<
                 r.spool_max_bytes
             ));
         }
-        refuse_running_to(recorders, &r.shown)?;
     }
     Ok(Config {
         dir,

@@ -4,7 +4,7 @@
 //! connection): [`start`] spawns two threads and [`stop`] (or the process's normal exit,
 //! through an `atexit` hook) ends them after a final flush. The rooms: [`config`] (the request
 //! and every check of it), [`lifecycle`] (start, stop, the threads' shared state),
-//! [`registry`] (the recorders of a state), `sysmon_tables::recorded` (which tables, driven how), [`sampler`]
+//! [`Recorders`] (the recorders of a process, in [`lifecycle`]), `sysmon_tables::recorded` (which tables, driven how), [`sampler`]
 //! and [`writer`] (the two threads), the store crate's `handle` (folders held open, so links cannot redirect
 //! writes) and `lock` (one writer per partition). Design rules, each with the reason:
 //!
@@ -28,7 +28,6 @@
 
 pub mod config;
 pub mod lifecycle;
-pub mod registry;
 pub mod sampler;
 pub mod ship;
 pub mod writer;
@@ -38,12 +37,12 @@ use sysmon_tables::schema::Timestamp;
 pub use config::{
     Config, FLUSH_DEFAULT, FLUSH_MAX, FLUSH_MIN, INTERVAL_MAX, INTERVAL_MIN, MAX_BYTES_MIN_PER_TABLE, PROCESS_DEFAULT,
     PUBLISH_DEFAULT, PUBLISH_MAX, RETENTION_MAX, RETENTION_MIN, Remote, Request, SPOOL_MAX_BYTES_DEFAULT, ShipRequest,
-    UPLOAD_INTERVAL_DEFAULT, UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN, check, resolve,
+    UPLOAD_INTERVAL_DEFAULT, UPLOAD_INTERVAL_MAX, UPLOAD_INTERVAL_MIN, resolve,
 };
 pub use lifecycle::{
-    CHANNEL_SAMPLES, EXIT_TIMEOUT, Recorder, STOP_TIMEOUT, Shared, State, WriterStatus, start, stop, wall_us,
+    CHANNEL_SAMPLES, EXIT_TIMEOUT, Recorder, Recorders, STOP_TIMEOUT, Shared, State, WriterStatus, check, start, stop,
+    wall_us,
 };
-pub use registry::Recorders;
 pub use sysmon_kernel::procfs::syscalls::thread_cpu_ns;
 pub use sysmon_kernel::sync::panic_text;
 

@@ -1,7 +1,7 @@
 //! `system_gpus()`: one row per NVIDIA GPU, read through NVML.
 //!
 //! [`GpuApi`] is the interface between NVML and the rows: one call per value, each of which may
-//! fail on its own. [`Nvml`](sysmon_kernel::nvml::Nvml) implements it over the driver's library, opened at run time; the
+//! fail on its own. [`Nvml`](sysmon_kernel::readers::nvml::Nvml) implements it over the driver's library, opened at run time; the
 //! unit tests below use a fake. [`GpuReader`] is what a [`LiveState`] keeps: the opened
 //! library and whether it was initialised. [`rows`] is the pure step from the API's answers to
 //! rows: a value NVML does not support on a GPU (a fan on a passively cooled board) or fails to
@@ -157,8 +157,8 @@ mod tests {
     use crate::schema::Row;
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     use std::time::Duration;
-    use sysmon_kernel::nvml::{self, Nvml};
     use sysmon_kernel::procfs::Roots;
+    use sysmon_kernel::readers::nvml::{self, Nvml};
     use sysmon_live::FakeClock;
 
     const NOT_SUPPORTED: NvmlError = NvmlError(nvml::ERROR_NOT_SUPPORTED);

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::nvml::{self, Nvml};
+use crate::readers::nvml::{self, Nvml};
 
 /// An NVML return code other than success (`nvmlReturn_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

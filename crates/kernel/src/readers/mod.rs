@@ -16,6 +16,7 @@ pub mod disk_class;
 pub mod freq;
 pub mod gpu;
 pub mod links;
+pub mod nvml;
 pub mod processes;
 pub mod sensors;
 pub mod stat_guard;
