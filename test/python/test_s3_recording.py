@@ -142,6 +142,33 @@ def test_recording_lands_in_the_bucket_and_reads_back(con, server, bucket, tmp_p
     assert set(m.column("hostname").to_pylist()) == {host}
 
 
+def test_the_endpoint_from_the_environment_works_and_plain_http_needs_aws_allow_http(
+    con, server, bucket, tmp_path, monkeypatch
+):
+    # The AWS SDKs' own variables, no endpoint := (issue 20: this failed with "builder error").
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint)
+    e = None
+    try:
+        con.execute(f"SELECT id FROM record_metrics('s3://{bucket}/env', INTERVAL '200 milliseconds', spool := '{tmp_path / 'a'}')")
+    except duckdb.Error as err:
+        e = str(err)
+    assert e is not None, "a plain http:// endpoint from the environment must be refused without AWS_ALLOW_HTTP"
+    assert "AWS_ENDPOINT_URL" in e and "AWS_ALLOW_HTTP=true" in e and f"endpoint := '{server.endpoint}'" in e, e
+    assert "builder error" not in e and SECRET not in e, e
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
+    rid = con.execute(
+        f"SELECT id FROM record_metrics('s3://{bucket}/env', INTERVAL '200 milliseconds', tables := {TABLES}, "
+        f"upload_interval := INTERVAL 1 SECOND, flush_interval := INTERVAL '400 milliseconds', spool := '{tmp_path / 'b'}')"
+    ).fetchall()[0][0]
+    assert wait_for(
+        lambda: con.execute("SELECT objects_uploaded FROM recordings() WHERE id = ?", [rid]).fetchone()[0] or 0,
+        timeout=60,
+    )
+    row = stop_row(con, rid)
+    assert row["last_error"] is None, row["last_error"]
+    assert [k for k in keys(server, bucket, "env/") if "/metrics/" in k], keys(server, bucket, "env/")
+
+
 def test_other_schemes_are_refused_and_never_a_relative_path(con, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for dest, expect in [

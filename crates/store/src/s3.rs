@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
 
 use super::destination::Destination;
@@ -73,24 +73,39 @@ impl S3Location {
     }
 }
 
-/// Builds the S3 client: credentials and settings from the standard AWS environment
-/// (`AmazonS3Builder::from_env`), then the named parameters. Opens no connection.
+/// The endpoint variables the AWS SDKs and CLI read, the service-specific one first.
+pub const ENDPOINT_VARS: [&str; 3] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"];
+
+/// Builds the S3 client: sysmon's time-outs and retries, then the standard AWS environment
+/// (every `AWS_*` variable object_store knows, as `AmazonS3Builder::from_env` reads them:
+/// credentials, `AWS_REGION`, `AWS_ENDPOINT_URL[_S3]`, `AWS_ALLOW_HTTP`, ...), then the named
+/// parameters. Opens no connection. An `http://` endpoint is refused up front, with what to
+/// do, unless `endpoint := 'http://...'` names it or `AWS_ALLOW_HTTP` allows it (the client
+/// would otherwise fail at the first request with a bare "builder error").
 pub fn build_store(r: &S3Location) -> Result<Arc<dyn ObjectStore>, String> {
     // reqwest is built without a TLS provider of its own: rustls with ring (no aws-lc-sys).
     let _ = rustls::crypto::ring::default_provider().install_default();
+    check_endpoint(r, |k| std::env::var(k).ok())?;
     let retry = RetryConfig {
         max_retries: 2,
         retry_timeout: Duration::from_secs(20),
         ..RetryConfig::default()
     };
-    let mut b = AmazonS3Builder::from_env()
-        .with_bucket_name(&r.bucket)
-        .with_retry(retry)
-        .with_client_options(
-            ClientOptions::new()
-                .with_timeout(REQUEST_TIMEOUT)
-                .with_connect_timeout(Duration::from_secs(5)),
-        );
+    // The client options first: `with_client_options` replaces every client option, so the
+    // environment's (`AWS_ALLOW_HTTP` among them) must come after it.
+    let mut b = AmazonS3Builder::new().with_retry(retry).with_client_options(
+        ClientOptions::new()
+            .with_timeout(REQUEST_TIMEOUT)
+            .with_connect_timeout(Duration::from_secs(5)),
+    );
+    for (key, value) in std::env::vars() {
+        if key.starts_with("AWS_")
+            && let Ok(k) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>()
+        {
+            b = b.with_config(k, value);
+        }
+    }
+    b = b.with_bucket_name(&r.bucket);
     if let Some(region) = &r.region {
         b = b.with_region(region);
     }
@@ -100,6 +115,29 @@ pub fn build_store(r: &S3Location) -> Result<Arc<dyn ObjectStore>, String> {
     b.build()
         .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         .map_err(|e| redact(&format!("cannot set up the S3 client for {}: {e}", r.shown)))
+}
+
+/// Refuses a plain-HTTP endpoint taken from the environment unless `AWS_ALLOW_HTTP` is true
+/// (`var` looks a variable up); an `endpoint :=` parameter of `http://` allows itself.
+pub fn check_endpoint(r: &S3Location, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    if r.endpoint.is_some() {
+        return Ok(());
+    }
+    let Some((name, url)) = ENDPOINT_VARS
+        .iter()
+        .find_map(|&v| var(v).filter(|u| !u.trim().is_empty()).map(|u| (v, u)))
+    else {
+        return Ok(());
+    };
+    let allowed =
+        var("AWS_ALLOW_HTTP").is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+    if url.trim_start().to_ascii_lowercase().starts_with("http://") && !allowed {
+        return Err(format!(
+            "{}: the S3 endpoint '{url}' from {name} is plain http://, which is refused: set AWS_ALLOW_HTTP=true, or pass endpoint := '{url}'",
+            r.shown
+        ));
+    }
+    Ok(())
 }
 
 /// `msg` with the values of the secret AWS variables replaced by `***` (object_store's
@@ -124,6 +162,45 @@ pub fn store_err(what: &str, key: &str, e: impl std::fmt::Display) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn location(endpoint: Option<&str>) -> S3Location {
+        let dest = Destination::parse("s3://bucket/p").unwrap();
+        S3Location::check(&dest, endpoint, None).unwrap().unwrap()
+    }
+
+    #[test]
+    fn an_http_endpoint_from_the_environment_needs_aws_allow_http() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let e = check_endpoint(&location(None), env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")])).unwrap_err();
+        assert!(
+            e.contains("AWS_ENDPOINT_URL")
+                && e.contains("AWS_ALLOW_HTTP=true")
+                && e.contains("endpoint := 'http://127.0.0.1:9000'"),
+            "{e}"
+        );
+        // The service-specific variable is the one named, as the AWS SDKs prefer it.
+        let e = check_endpoint(
+            &location(None),
+            env(&[("AWS_ENDPOINT_URL", "https://x"), ("AWS_ENDPOINT_URL_S3", "http://y:1")]),
+        )
+        .unwrap_err();
+        assert!(e.contains("AWS_ENDPOINT_URL_S3"), "{e}");
+        for ok in [
+            env(&[
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+                ("AWS_ALLOW_HTTP", "true"),
+            ]),
+            env(&[("AWS_ENDPOINT_URL", "https://s3.example")]),
+            env(&[]),
+        ] {
+            assert!(check_endpoint(&location(None), ok).is_ok());
+        }
+        // endpoint := 'http://...' is the user's own choice of plain HTTP.
+        let given = location(Some("http://127.0.0.1:9000"));
+        assert!(check_endpoint(&given, env(&[("AWS_ENDPOINT_URL", "http://other:1")])).is_ok());
+    }
 
     #[test]
     fn locations_check_endpoint_and_region() {
