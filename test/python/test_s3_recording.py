@@ -169,6 +169,38 @@ def test_the_endpoint_from_the_environment_works_and_plain_http_needs_aws_allow_
     assert [k for k in keys(server, bucket, "env/") if "/metrics/" in k], keys(server, bucket, "env/")
 
 
+def test_credentials_and_region_from_an_aws_profile(con, server, bucket, tmp_path, monkeypatch):
+    # As the AWS CLI reads them: AWS_PROFILE's section of the shared credentials and config files.
+    creds, config = tmp_path / "credentials", tmp_path / "config"
+    creds.write_text(f"[default]\naws_access_key_id = WRONG\n\n[sysmon]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n")
+    config.write_text("[profile sysmon]\nregion = us-east-1\n")
+    for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint)
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
+    # Without credentials object_store would ask the instance metadata service: keep that on
+    # loopback (refused) so that a profile not read fails here instead of going anywhere.
+    monkeypatch.setenv("AWS_METADATA_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_PROFILE", "nosuch")
+    with pytest.raises(duckdb.Error) as e:
+        con.execute(f"SELECT id FROM record_metrics('s3://{bucket}/prof', INTERVAL '200 milliseconds', spool := '{tmp_path / 'a'}')")
+    assert "AWS_PROFILE 'nosuch'" in str(e.value) and str(creds) in str(e.value), str(e.value)
+    monkeypatch.setenv("AWS_PROFILE", "sysmon")
+    rid = con.execute(
+        f"SELECT id FROM record_metrics('s3://{bucket}/prof', INTERVAL '200 milliseconds', tables := {TABLES}, "
+        f"upload_interval := INTERVAL 1 SECOND, flush_interval := INTERVAL '400 milliseconds', spool := '{tmp_path / 'b'}')"
+    ).fetchall()[0][0]
+    assert wait_for(
+        lambda: con.execute("SELECT objects_uploaded FROM recordings() WHERE id = ?", [rid]).fetchone()[0] or 0,
+        timeout=60,
+    )
+    row = stop_row(con, rid)
+    assert row["last_error"] is None, row["last_error"]
+    assert [k for k in keys(server, bucket, "prof/") if "/metrics/" in k]
+
+
 def test_other_schemes_are_refused_and_never_a_relative_path(con, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for dest, expect in [

@@ -9,10 +9,12 @@
 //! * [`wal`]: the write-ahead log of flushed, not yet published rows;
 //! * [`merge`]: compaction of a day's files, crash-safe, and its recovery;
 //! * [`retention`]: deleting by age and by size;
-//! * [`destination`], [`s3`], [`objects`]: where a recording goes (a folder or `s3://`), the S3
-//!   client and its checks, and the bucket's object names;
+//! * [`destination`], [`s3`], [`aws_profile`], [`objects`]: where a recording goes (a folder or
+//!   `s3://`), the S3 client and its checks, the `~/.aws` profile it reads, and the bucket's
+//!   object names;
 //! * [`faults`]: the test hooks a recorder injects into its own writes.
 
+pub mod aws_profile;
 pub mod destination;
 pub mod faults;
 pub mod handle;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
 
+use super::aws_profile::{self, Profile};
 use super::destination::Destination;
 
 /// One request may take at most this long (object_store retries inside it twice).
@@ -78,14 +79,16 @@ pub const ENDPOINT_VARS: [&str; 3] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL",
 
 /// Builds the S3 client: sysmon's time-outs and retries, then the standard AWS environment
 /// (every `AWS_*` variable object_store knows, as `AmazonS3Builder::from_env` reads them:
-/// credentials, `AWS_REGION`, `AWS_ENDPOINT_URL[_S3]`, `AWS_ALLOW_HTTP`, ...), then the named
+/// credentials, `AWS_REGION`, `AWS_ENDPOINT_URL[_S3]`, `AWS_ALLOW_HTTP`, ...), then what the
+/// selected profile of `~/.aws` gives that no variable does ([`aws_profile`]), then the named
 /// parameters. Opens no connection. An `http://` endpoint is refused up front, with what to
 /// do, unless `endpoint := 'http://...'` names it or `AWS_ALLOW_HTTP` allows it (the client
 /// would otherwise fail at the first request with a bare "builder error").
 pub fn build_store(r: &S3Location) -> Result<Arc<dyn ObjectStore>, String> {
     // reqwest is built without a TLS provider of its own: rustls with ring (no aws-lc-sys).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    check_endpoint(r, |k| std::env::var(k).ok())?;
+    let profile = aws_profile::current().map_err(|e| format!("{}: {e}", r.shown))?;
+    check_endpoint(r, profile.as_ref(), |k| std::env::var(k).ok())?;
     let retry = RetryConfig {
         max_retries: 2,
         retry_timeout: Duration::from_secs(20),
@@ -105,6 +108,9 @@ pub fn build_store(r: &S3Location) -> Result<Arc<dyn ObjectStore>, String> {
             b = b.with_config(k, value);
         }
     }
+    if let Some(p) = &profile {
+        b = with_profile(b, p, r, |k| std::env::var(k).ok());
+    }
     b = b.with_bucket_name(&r.bucket);
     if let Some(region) = &r.region {
         b = b.with_region(region);
@@ -117,16 +123,60 @@ pub fn build_store(r: &S3Location) -> Result<Arc<dyn ObjectStore>, String> {
         .map_err(|e| redact(&format!("cannot set up the S3 client for {}: {e}", r.shown)))
 }
 
-/// Refuses a plain-HTTP endpoint taken from the environment unless `AWS_ALLOW_HTTP` is true
-/// (`var` looks a variable up); an `endpoint :=` parameter of `http://` allows itself.
-pub fn check_endpoint(r: &S3Location, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+/// What `profile` gives that neither the variables (`var`) nor the parameters do: its keys
+/// (only when `AWS_ACCESS_KEY_ID` is not set, so a pair is never mixed), its region, its
+/// endpoint.
+fn with_profile(
+    mut b: AmazonS3Builder,
+    p: &Profile,
+    r: &S3Location,
+    var: impl Fn(&str) -> Option<String>,
+) -> AmazonS3Builder {
+    let set = |k: &str| var(k).is_some_and(|v| !v.trim().is_empty());
+    if !set("AWS_ACCESS_KEY_ID")
+        && let (Some(id), Some(secret)) = (&p.access_key_id, &p.secret_access_key)
+    {
+        b = b.with_access_key_id(id).with_secret_access_key(secret);
+        if let Some(t) = &p.session_token {
+            b = b.with_token(t);
+        }
+    }
+    if r.region.is_none()
+        && !set("AWS_REGION")
+        && !set("AWS_DEFAULT_REGION")
+        && let Some(region) = &p.region
+    {
+        b = b.with_region(region);
+    }
+    if r.endpoint.is_none()
+        && !ENDPOINT_VARS.iter().any(|v| set(v))
+        && let Some(e) = &p.endpoint_url
+    {
+        b = b.with_endpoint(e.trim_end_matches('/'));
+    }
+    b
+}
+
+/// Refuses a plain-HTTP endpoint taken from the environment (a variable, or the profile's
+/// `endpoint_url`) unless `AWS_ALLOW_HTTP` is true (`var` looks a variable up); an
+/// `endpoint :=` parameter of `http://` allows itself.
+pub fn check_endpoint(
+    r: &S3Location,
+    profile: Option<&Profile>,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
     if r.endpoint.is_some() {
         return Ok(());
     }
-    let Some((name, url)) = ENDPOINT_VARS
+    let from_var = ENDPOINT_VARS
         .iter()
-        .find_map(|&v| var(v).filter(|u| !u.trim().is_empty()).map(|u| (v, u)))
-    else {
+        .find_map(|&v| var(v).filter(|u| !u.trim().is_empty()).map(|u| (v.to_string(), u)));
+    let from_profile = || {
+        let p = profile?;
+        let url = p.endpoint_url.clone()?;
+        Some((format!("endpoint_url of profile '{}' in {}", p.name, p.source), url))
+    };
+    let Some((name, url)) = from_var.or_else(from_profile) else {
         return Ok(());
     };
     let allowed =
@@ -143,13 +193,17 @@ pub fn check_endpoint(r: &S3Location, var: impl Fn(&str) -> Option<String>) -> R
 /// `msg` with the values of the secret AWS variables replaced by `***` (object_store's
 /// errors never contain them, but a server's error body or a future version might).
 pub fn redact(msg: &str) -> String {
+    let mut secrets: Vec<String> = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .collect();
+    if let Ok(Some(p)) = aws_profile::current() {
+        secrets.extend(p.secret_access_key);
+        secrets.extend(p.session_token);
+    }
     let mut out = msg.to_string();
-    for var in ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
-        if let Ok(v) = std::env::var(var)
-            && v.len() >= 4
-        {
-            out = out.replace(&v, "***");
-        }
+    for v in secrets.iter().filter(|v| v.len() >= 4) {
+        out = out.replace(v.as_str(), "***");
     }
     out
 }
@@ -173,7 +227,12 @@ mod tests {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
         };
-        let e = check_endpoint(&location(None), env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")])).unwrap_err();
+        let e = check_endpoint(
+            &location(None),
+            None,
+            env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")]),
+        )
+        .unwrap_err();
         assert!(
             e.contains("AWS_ENDPOINT_URL")
                 && e.contains("AWS_ALLOW_HTTP=true")
@@ -183,6 +242,7 @@ mod tests {
         // The service-specific variable is the one named, as the AWS SDKs prefer it.
         let e = check_endpoint(
             &location(None),
+            None,
             env(&[("AWS_ENDPOINT_URL", "https://x"), ("AWS_ENDPOINT_URL_S3", "http://y:1")]),
         )
         .unwrap_err();
@@ -195,11 +255,21 @@ mod tests {
             env(&[("AWS_ENDPOINT_URL", "https://s3.example")]),
             env(&[]),
         ] {
-            assert!(check_endpoint(&location(None), ok).is_ok());
+            assert!(check_endpoint(&location(None), None, ok).is_ok());
         }
         // endpoint := 'http://...' is the user's own choice of plain HTTP.
         let given = location(Some("http://127.0.0.1:9000"));
-        assert!(check_endpoint(&given, env(&[("AWS_ENDPOINT_URL", "http://other:1")])).is_ok());
+        assert!(check_endpoint(&given, None, env(&[("AWS_ENDPOINT_URL", "http://other:1")])).is_ok());
+        // A profile's endpoint_url is held to the same rule, and named in the message.
+        let p = Profile {
+            name: "ci".into(),
+            endpoint_url: Some("http://127.0.0.1:9000".into()),
+            source: "/home/u/.aws/config".into(),
+            ..Profile::default()
+        };
+        let e = check_endpoint(&location(None), Some(&p), env(&[])).unwrap_err();
+        assert!(e.contains("endpoint_url of profile 'ci' in /home/u/.aws/config"), "{e}");
+        assert!(check_endpoint(&location(None), Some(&p), env(&[("AWS_ALLOW_HTTP", "true")])).is_ok());
     }
 
     #[test]
