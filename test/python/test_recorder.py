@@ -377,6 +377,22 @@ def test_relative_dir_is_resolved_and_reported(con, tmp_path, monkeypatch):
     assert d == str(tmp_path / "rel" / "x")
 
 
+def test_tilde_is_the_home_directory_and_tilde_user_is_refused(con, tmp_path, monkeypatch):
+    # As a shell and DuckDB's own file functions expand it (it used to make a folder named '~').
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    rid, d = con.execute("SELECT id, dir FROM record_metrics('~/hist', INTERVAL 1 SECOND)").fetchone()
+    stop(con, rid)
+    assert d == str(home / "hist")
+    assert (home / "hist" / "metrics").is_dir() and not (cwd / "~").exists()
+    with pytest.raises(duckdb.Error, match="'~user' paths are not expanded"):
+        con.execute("SELECT * FROM record_metrics('~root/hist', INTERVAL 1 SECOND)")
+    assert not (cwd / "~root").exists()
+
+
 def test_second_recorder_on_the_same_dir_is_refused(con, tmp_path):
     rid = start(con, tmp_path)
     with pytest.raises(Exception, match=f"recorder {rid} is already recording"):

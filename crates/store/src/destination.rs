@@ -23,8 +23,16 @@ pub const ACCEPTED: &str =
 impl Destination {
     /// Parses the first argument of `record_metrics`.
     pub fn parse(raw: &str) -> Result<Destination, String> {
+        Destination::parse_with_home(raw, std::env::var("HOME").ok())
+    }
+
+    /// [`Destination::parse`] with `home` as the home directory: a local path `~` or `~/...`
+    /// is the home directory or below it, as a shell and DuckDB's own file functions expand
+    /// it (`'~/x'` used to become a folder named `~` in the working directory); `~user/...`
+    /// is refused, since it names another user's home.
+    pub fn parse_with_home(raw: &str, home: Option<String>) -> Result<Destination, String> {
         let Some((scheme, rest)) = raw.split_once("://") else {
-            return Ok(Destination::Local(raw.to_string()));
+            return expand_home(raw, home).map(Destination::Local);
         };
         let valid_scheme = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
@@ -112,6 +120,24 @@ pub fn default_spool(shown: &str, endpoint: Option<&str>, var: impl Fn(&str) -> 
     Some(cache.join("sysmon").join("spool").join(format!("{:016x}", fnv64(&key))))
 }
 
+/// `raw` with a leading `~` (alone or before `/`) replaced by `home`.
+fn expand_home(raw: &str, home: Option<String>) -> Result<String, String> {
+    let Some(rest) = raw.strip_prefix('~') else {
+        return Ok(raw.to_string());
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return Err(format!(
+            "destination '{raw}': '~user' paths are not expanded; write the full path, such as '/home/user/sysmon'"
+        ));
+    }
+    match home.filter(|h| h.starts_with('/')) {
+        Some(h) => Ok(format!("{}{rest}", h.trim_end_matches('/'))),
+        None => Err(format!(
+            "destination '{raw}' starts with '~' but HOME is not set to an absolute path; write the full path"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +147,24 @@ mod tests {
         assert_eq!(Destination::parse("/a/b"), Ok(Destination::Local("/a/b".into())));
         assert_eq!(Destination::parse("rel/dir"), Ok(Destination::Local("rel/dir".into())));
         assert_eq!(Destination::parse("file:///a/b"), Ok(Destination::Local("/a/b".into())));
+        let home = || Some("/home/u/".to_string());
+        for (raw, local) in [
+            ("~", "/home/u"),
+            ("~/x/y", "/home/u/x/y"),
+            ("a/~/b", "a/~/b"),
+            ("~x", ""),
+        ] {
+            let got = Destination::parse_with_home(raw, home());
+            match local {
+                "" => assert!(got.unwrap_err().contains("'~user' paths are not expanded"), "{raw}"),
+                l => assert_eq!(got, Ok(Destination::Local(l.into())), "{raw}"),
+            }
+        }
+        assert!(
+            Destination::parse_with_home("~/x", None)
+                .unwrap_err()
+                .contains("HOME is not set")
+        );
         assert_eq!(
             Destination::parse("s3://my-bucket/fleet/x/"),
             Ok(Destination::S3 {
