@@ -377,6 +377,23 @@ def test_relative_dir_is_resolved_and_reported(con, tmp_path, monkeypatch):
     assert d == str(tmp_path / "rel" / "x")
 
 
+def test_journaled_rows_are_counted_before_they_are_published(con, tmp_path):
+    # recordings() said rows_written 0, files_written 0 for the first minutes: flushes go to the
+    # write-ahead log, and only a publish writes files. Each is counted now.
+    d = tmp_path / "j"
+    rid = con.execute(
+        f"SELECT id FROM record_metrics('{d}', INTERVAL '100 milliseconds', tables := ['metrics'], "
+        "flush_interval := INTERVAL '200 milliseconds', publish_interval := INTERVAL 1 HOUR)"
+    ).fetchone()[0]
+    assert wait_for(lambda: status(con, rid)["rows_journaled"] > 0, timeout=60)
+    s = status(con, rid)
+    assert s["rows_written"] == 0 and s["files_written"] == 0 and not parquet_files(d), s
+    row = stop(con, rid)
+    # The stop publishes the log: every journaled row is then in a file, once.
+    assert row["rows_written"] == row["rows_journaled"] == row["samples_taken"], row
+    assert len(read_ts(con, d)) == row["rows_written"]
+
+
 def test_tilde_is_the_home_directory_and_tilde_user_is_refused(con, tmp_path, monkeypatch):
     # As a shell and DuckDB's own file functions expand it (it used to make a folder named '~').
     home, cwd = tmp_path / "home", tmp_path / "cwd"

@@ -79,8 +79,12 @@ sysmon_tables::declare_table! {
         samples_taken: u64 [""],
         /// Ticks that could not be served in time (counted, not made up).
         samples_missed: u64 [""],
-        /// Rows in files that were written.
+        /// Rows in published files (what `read_parquet` sees), counted when they are published.
         rows_written: u64 [""],
+        /// Rows flushed to the hidden write-ahead log, every `flush_interval`: safe from a crash
+        /// of the process (the next recorder of the folder publishes them), in `rows_written`
+        /// once published, at the latest `publish_interval` later.
+        rows_journaled: u64 [""],
         /// Rows lost because the bounded buffer overflowed while writes failed.
         rows_dropped: u64 [""],
         /// Parquet files written (flushes and merges).

@@ -48,6 +48,7 @@ impl State {
 #[derive(Clone, Debug, Default)]
 pub struct WriterStatus {
     pub rows_written: u64,
+    pub rows_journaled: u64,
     pub rows_dropped: u64,
     pub files_written: u64,
     pub bytes_written: u64,
@@ -232,6 +233,7 @@ impl Recorder {
             samples_taken: sh.samples_taken.load(Ordering::Relaxed),
             samples_missed: sh.samples_missed.load(Ordering::Relaxed),
             rows_written: s.rows_written,
+            rows_journaled: s.rows_journaled,
             rows_dropped: s.rows_dropped + dropped_at_channel + ship_dropped,
             files_written: s.files_written,
             bytes_written: s.bytes_written,

@@ -3,6 +3,7 @@
 //! `pwrite`, no fsync: [`Writer::append_table`]). See [`sysmon_store::wal`] for the format.
 
 use super::{Failure, Writer, stash_batch};
+use sysmon_kernel::sync::lock;
 use sysmon_store::wal::{self, Wal};
 
 impl Writer {
@@ -83,6 +84,7 @@ impl Writer {
             .collect();
         match hooks.check_write().and_then(|()| wal.append(&entries)) {
             Ok(()) => {
+                lock(&self.shared.status).rows_journaled += t.pending_rows as u64;
                 t.wal_rows += t.pending_rows;
                 t.pending.clear();
                 t.pending_rows = 0;
