@@ -198,7 +198,7 @@ pub fn report_metrics() -> Function {
             Param::named(
                 "since",
                 ParamType::TimestampTz,
-                "one day before until".into(),
+                "one day before until, or the host's first recorded row when that is later".into(),
                 "Start of the charted range (inclusive).".into(),
             ),
             Param::named(

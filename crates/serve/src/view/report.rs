@@ -15,7 +15,8 @@ use sysmon_tables::schema::Timestamp;
 
 /// Points per chart: about a wide screen's pixels.
 pub const REPORT_WIDTH: usize = 1200;
-/// The range when `since` is left out: the day before `until`.
+/// The range when `since` is left out: the day before `until`, or less when the host's first
+/// recorded row is later (a recording younger than a day is charted whole, not as a sliver).
 pub const DEFAULT_SPAN_US: i64 = MICROS_PER_DAY;
 
 sysmon_tables::declare_table! {
@@ -52,7 +53,8 @@ pub enum Recording {
 pub struct ReportRequest {
     pub dir: Recording,
     pub path: PathBuf,
-    /// Microseconds since the epoch; `None`: [`DEFAULT_SPAN_US`] before `until`.
+    /// Microseconds since the epoch; `None`: [`DEFAULT_SPAN_US`] before `until`, or the host's
+    /// first recorded row when that is later.
     pub since_us: Option<i64>,
     /// `None`: just after the host's newest recorded row.
     pub until_us: Option<i64>,
@@ -134,7 +136,10 @@ fn write_from(
         .until_us
         .or(host.last_us.map(|l| l + 1))
         .ok_or_else(|| format!("host '{}' has no recorded file under '{}'", host.host, dir))?;
-    let since_us = req.since_us.unwrap_or(until_us - DEFAULT_SPAN_US);
+    let since_us = req.since_us.unwrap_or_else(|| {
+        let day_before = until_us - DEFAULT_SPAN_US;
+        host.first_us.filter(|&f| f > day_before && f < until_us).unwrap_or(day_before)
+    });
     if since_us >= until_us {
         return Err(format!(
             "since ({}) must be before until ({})",
@@ -296,7 +301,9 @@ mod tests {
         assert_eq!(row.host, "web-1");
         assert_eq!(row.rows_read, 3600 * (1 + 2 + 2 + 1 + 3));
         assert_eq!(row.until.micros, day + 3_599_000_001);
-        assert_eq!(row.span_seconds, 86_400.0);
+        // An hour of recording is charted whole: from its first row, not a day before `until`.
+        assert_eq!(row.since.micros, day);
+        assert_eq!(row.span_seconds, 3_599.000_001);
         let html = fs::read_to_string(&out).unwrap();
         assert_eq!(row.bytes_written, html.len() as u64);
         assert!(html.contains("window.SYSMON_REPORT = {\"host\":\"web-1\""));
