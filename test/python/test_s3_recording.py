@@ -198,6 +198,10 @@ def test_credentials_and_region_from_an_aws_profile(con, server, bucket, tmp_pat
     )
     row = stop_row(con, rid)
     assert row["last_error"] is None, row["last_error"]
+    # The test's own boto3 client reads AWS_PROFILE too: back to the plain test environment.
+    for v in ("AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(v)
+    set_aws_env(monkeypatch, KEY_ID, SECRET)
     assert [k for k in keys(server, bucket, "prof/") if "/metrics/" in k]
 
 
