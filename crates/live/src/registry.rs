@@ -12,6 +12,26 @@ use std::time::{Duration, Instant};
 
 use sysmon_kernel::sync::lock;
 
+/// Where an entry is in its life: what the `state` column of `recordings()` and `servers()`
+/// says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Running,
+    Stopped,
+    /// Ended by itself on an error (the entry's `last_error` says which).
+    Failed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Stopped => "stopped",
+            State::Failed => "failed",
+        }
+    }
+}
+
 /// What a registry holds: something with an id that runs in the background until stopped.
 pub trait Entry: Send + Sync + 'static {
     /// The row of the kind's listing function (`recordings()`, `servers()`).
@@ -22,8 +42,7 @@ pub trait Entry: Send + Sync + 'static {
     const LISTING: &'static str;
 
     fn id(&self) -> i64;
-    /// `None` while running; otherwise the state's name (`stopped`, `failed`).
-    fn stopped_as(&self) -> Option<&'static str>;
+    fn state(&self) -> State;
     fn row(&self) -> Self::Row;
     /// Asks the entry's threads to stop; returns at once.
     fn request_stop(&self);
@@ -90,9 +109,9 @@ impl<T: Entry> Registry<T> {
                     false => format!("no {noun} has id {id}; ids of this process: {}", ids.join(", ")),
                 })
             }
-            Some(e) => match e.stopped_as() {
-                Some(state) => Err(format!("{noun} {id} is already {state}; see {}", T::LISTING)),
-                None => Ok(e),
+            Some(e) => match e.state() {
+                State::Running => Ok(e),
+                state => Err(format!("{noun} {id} is already {}; see {}", state.as_str(), T::LISTING)),
             },
         }
     }
@@ -140,8 +159,11 @@ mod tests {
         fn id(&self) -> i64 {
             self.id
         }
-        fn stopped_as(&self) -> Option<&'static str> {
-            self.stop.load(Ordering::SeqCst).then_some("stopped")
+        fn state(&self) -> State {
+            match self.stop.load(Ordering::SeqCst) {
+                true => State::Stopped,
+                false => State::Running,
+            }
         }
         fn row(&self) -> (i64, bool) {
             (self.id, self.stop.load(Ordering::SeqCst))

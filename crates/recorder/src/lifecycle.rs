@@ -27,22 +27,7 @@ pub const CHANNEL_SAMPLES: usize = 4096;
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 pub const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    Running,
-    Stopped,
-    Failed,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Running => "running",
-            State::Stopped => "stopped",
-            State::Failed => "failed",
-        }
-    }
-}
+pub use sysmon_live::registry::State;
 
 /// What the writer thread reports.
 #[derive(Clone, Debug, Default)]
@@ -414,11 +399,8 @@ impl Entry for Recorder {
         self.id
     }
 
-    fn stopped_as(&self) -> Option<&'static str> {
-        match self.state() {
-            State::Running => None,
-            s => Some(s.as_str()),
-        }
+    fn state(&self) -> State {
+        self.shared.state()
     }
 
     fn row(&self) -> RecordingRow {

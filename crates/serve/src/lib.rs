@@ -197,22 +197,7 @@ pub fn check_recording(dir: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    Running,
-    Stopped,
-    Failed,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Running => "running",
-            State::Stopped => "stopped",
-            State::Failed => "failed",
-        }
-    }
-}
+pub use sysmon_live::registry::State;
 
 /// What the server's thread and its handle share.
 #[derive(Debug)]
@@ -376,11 +361,8 @@ impl Entry for Server {
         self.id
     }
 
-    fn stopped_as(&self) -> Option<&'static str> {
-        match self.state() {
-            State::Running => None,
-            s => Some(s.as_str()),
-        }
+    fn state(&self) -> State {
+        self.shared.state()
     }
 
     fn row(&self) -> ServerRow {

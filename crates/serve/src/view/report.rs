@@ -138,7 +138,9 @@ fn write_from(
         .ok_or_else(|| format!("host '{}' has no recorded file under '{}'", host.host, dir))?;
     let since_us = req.since_us.unwrap_or_else(|| {
         let day_before = until_us - DEFAULT_SPAN_US;
-        host.first_us.filter(|&f| f > day_before && f < until_us).unwrap_or(day_before)
+        host.first_us
+            .filter(|&f| f > day_before && f < until_us)
+            .unwrap_or(day_before)
     });
     if since_us >= until_us {
         return Err(format!(
