@@ -799,7 +799,7 @@ fn check_resolves_links_and_names_what_is_wrong_with_a_directory() {
 /// days is published as.
 fn logged(host_dir: &Path) -> (Vec<i64>, Vec<(i64, String)>) {
     let schema = arrow_schema(MetricsRow::TABLE);
-    let (w, note) = wal::Wal::open(&handle::Dir::open(host_dir).unwrap()).unwrap();
+    let (w, note) = wal::Wal::open(&handle::Dir::open(host_dir).unwrap(), &schema).unwrap();
     assert!(note.is_none(), "{note:?}");
     let mut ts = Vec::new();
     for r in w.records() {

@@ -21,7 +21,12 @@
 //! ```
 //!
 //! Reading stops at the first record that is torn (shorter than its length) or whose checksum
-//! or decoding fails; what follows is cut off and reported ([`Wal::open`]).
+//! fails; what follows is cut off and reported ([`Wal::open`]). A record whose checksum is
+//! right but whose payload does not decode (a writer bug, a checksum collision, a column type
+//! changed between versions) is found when the log is opened, not at the publish: what precedes
+//! it is kept and published, and the record with everything after it is moved aside to
+//! `.wal.damaged-<µs>` for inspection, its rows counted as dropped, so that one bad record
+//! cannot stop the table from ever publishing again.
 //!
 //! # Crash safety (with [`super::writer`]'s publish order)
 //!
@@ -62,6 +67,15 @@ pub struct Record {
     len: usize,
 }
 
+/// What [`Wal::open`] cut from the log: the message for `last_error`, and the rows that were
+/// in the cut part (counted in `rows_dropped`; a record that does not decode adds none, as its
+/// rows cannot be counted, and the message says so).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub message: String,
+    pub rows_dropped: u64,
+}
+
 /// One table's log, held open.
 #[derive(Debug)]
 pub struct Wal {
@@ -80,9 +94,10 @@ pub struct Entry<'a> {
 }
 
 impl Wal {
-    /// Opens (creating) the log in `dir` without following a link, and reads its records.
-    /// A torn or corrupt tail is cut off; the second value then says what was cut.
-    pub fn open(dir: &Dir) -> io::Result<(Wal, Option<String>)> {
+    /// Opens (creating) the log in `dir` without following a link, and reads its records,
+    /// decoding each as `schema`. A torn or corrupt tail is cut off, an undecodable record and
+    /// what follows it moved aside; the second value then says what was cut.
+    pub fn open(dir: &Dir, schema: &SchemaRef) -> io::Result<(Wal, Option<Cut>)> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -93,15 +108,55 @@ impl Wal {
         let size = file.metadata()?.len();
         let mut bytes = vec![0u8; size as usize];
         file.read_exact_at(&mut bytes, 0)?;
-        let (records, good, problem) = scan(&bytes);
+        let (mut records, mut good, problem) = scan(&bytes);
+        let payload = |r: &Record| &bytes[r.offset as usize..r.offset as usize + r.len];
         let mut note = None;
-        if let Some(problem) = problem {
+        if let Some(bad) = records.iter().position(|r| decode(payload(r), schema).is_err()) {
+            let why = decode(payload(&records[bad]), schema)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            let start = records[bad].offset - (HEADER + META) as u64;
+            let later = &records[bad + 1..];
+            let rows: u64 = later
+                .iter()
+                .filter_map(|r| decode(payload(r), schema).ok())
+                .map(|b| b.num_rows() as u64)
+                .sum();
+            let aside = format!(
+                "{WAL_FILE}.damaged-{}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_micros())
+            );
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(dir.join(&aside))
+                .and_then(|f| f.write_all_at(&bytes[start as usize..], 0).and_then(|()| f.sync_all()))?;
+            file.set_len(start)?;
+            file.sync_data()?;
+            note = Some(Cut {
+                message: format!(
+                    "the write-ahead log {WAL_FILE} holds a record that does not decode ({why}): the {bad} record(s) before it are published; it and the {} after it ({} bytes; {rows} rows, not counting the damaged record's, which cannot be read) were moved to {aside} for inspection and counted in rows_dropped",
+                    later.len(),
+                    size - start,
+                ),
+                rows_dropped: rows,
+            });
+            records.truncate(bad);
+            good = start;
+        } else if let Some(problem) = problem {
             file.set_len(good)?;
             file.sync_data()?;
-            note = Some(format!(
-                "the write-ahead log {WAL_FILE} had {} bytes after its last valid record ({problem}); replay stopped at the last valid record and the rest was cut off",
-                size - good
-            ));
+            note = Some(Cut {
+                message: format!(
+                    "the write-ahead log {WAL_FILE} had {} bytes after its last valid record ({problem}); replay stopped at the last valid record and the rest was cut off",
+                    size - good
+                ),
+                rows_dropped: 0,
+            });
         }
         Ok((
             Wal {
@@ -359,13 +414,13 @@ mod tests {
     fn records_round_trip_and_survive_reopening() {
         let d = tmp("rt");
         let dir = Dir::open(&d).unwrap();
-        let (mut w, note) = Wal::open(&dir).unwrap();
+        let (mut w, note) = Wal::open(&dir, &schema(false)).unwrap();
         assert!(note.is_none() && w.is_empty());
         append(&mut w, 0, 3);
         append(&mut w, 3, 2);
         assert_eq!(rows(&w), vec![0, 1, 2, 3, 4]);
         drop(w);
-        let (w, note) = Wal::open(&dir).unwrap();
+        let (w, note) = Wal::open(&dir, &schema(false)).unwrap();
         assert!(note.is_none());
         assert_eq!(w.records().len(), 2);
         assert_eq!((w.records()[1].first_us, w.records()[1].last_us), (3, 4));
@@ -391,7 +446,7 @@ mod tests {
     fn a_torn_or_corrupt_tail_stops_replay_at_the_last_good_record() {
         let d = tmp("torn");
         let dir = Dir::open(&d).unwrap();
-        let (mut w, _) = Wal::open(&dir).unwrap();
+        let (mut w, _) = Wal::open(&dir, &schema(false)).unwrap();
         append(&mut w, 0, 3);
         let good = w.len();
         append(&mut w, 3, 3);
@@ -402,9 +457,9 @@ mod tests {
         // Every cut inside the second record: the first survives, the tail is cut off.
         for cut in (good + 1..full).step_by(7).chain([good + 3, full - 1]) {
             std::fs::write(&path, &bytes[..cut as usize]).unwrap();
-            let (w, note) = Wal::open(&dir).unwrap();
+            let (w, note) = Wal::open(&dir, &schema(false)).unwrap();
             assert_eq!(rows(&w), vec![0, 1, 2], "cut at {cut}");
-            assert!(note.unwrap().contains("torn"), "cut at {cut}");
+            assert!(note.unwrap().message.contains("torn"), "cut at {cut}");
             assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
         }
         // A flipped bit anywhere in the second record's payload: its checksum fails.
@@ -412,25 +467,88 @@ mod tests {
             let mut b = bytes.clone();
             b[at as usize] ^= 0x10;
             std::fs::write(&path, &b).unwrap();
-            let (w, note) = Wal::open(&dir).unwrap();
+            let (w, note) = Wal::open(&dir, &schema(false)).unwrap();
             assert_eq!(rows(&w), vec![0, 1, 2], "flip at {at}");
-            assert!(note.unwrap().contains("checksum"), "flip at {at}");
+            assert!(note.unwrap().message.contains("checksum"), "flip at {at}");
         }
         // A bad first record: nothing is replayed.
         let mut b = bytes.clone();
         b[0] = b'X';
         std::fs::write(&path, &b).unwrap();
-        let (w, note) = Wal::open(&dir).unwrap();
+        let (w, note) = Wal::open(&dir, &schema(false)).unwrap();
         assert!(w.is_empty());
-        assert!(note.unwrap().contains("marker"));
+        assert!(note.unwrap().message.contains("marker"));
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    }
+
+    /// A record whose checksum is right but whose payload does not decode cannot wedge the
+    /// table: what precedes it is kept, it and what follows go aside, counted.
+    #[test]
+    fn a_record_that_does_not_decode_is_moved_aside_with_what_follows() {
+        let d = tmp("undecodable");
+        let dir = Dir::open(&d).unwrap();
+        let (mut w, _) = Wal::open(&dir, &schema(false)).unwrap();
+        append(&mut w, 0, 3);
+        let first_end = w.len() as usize;
+        append(&mut w, 3, 2);
+        let second_end = w.len() as usize;
+        append(&mut w, 5, 4);
+        drop(w);
+        let path = d.join(WAL_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        // The second record's Arrow bytes become junk, under a checksum that matches them.
+        for b in &mut bytes[first_end + HEADER + META..second_end] {
+            *b = 0x5a;
+        }
+        let crc = crc32fast::hash(&bytes[first_end + HEADER..second_end]);
+        bytes[first_end + 8..first_end + 12].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let (w, cut) = Wal::open(&dir, &schema(false)).unwrap();
+        let cut = cut.expect("the damage is reported");
+        assert_eq!(rows(&w), vec![0, 1, 2], "the record before the damage is kept");
+        assert_eq!(cut.rows_dropped, 4, "the decodable record after it is counted");
+        assert!(
+            cut.message.contains("does not decode") && cut.message.contains(".wal.damaged-"),
+            "{}",
+            cut.message
+        );
+        assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, first_end);
+        let aside: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".wal.damaged-"))
+            .collect();
+        assert_eq!(aside.len(), 1);
+        assert_eq!(
+            std::fs::read(aside[0].path()).unwrap(),
+            &bytes[first_end..],
+            "kept for inspection"
+        );
+        // Opening again finds a clean log: nothing more is cut.
+        drop(w);
+        let (w, cut) = Wal::open(&dir, &schema(false)).unwrap();
+        assert!(cut.is_none());
+        assert_eq!(rows(&w), vec![0, 1, 2]);
+        // A column whose type changed between versions does not decode either.
+        let other = Arc::new(Schema::new(vec![
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new("v", DataType::Utf8, true),
+        ]));
+        drop(w);
+        let (w, cut) = Wal::open(&dir, &other).unwrap();
+        assert!(w.is_empty());
+        assert!(cut.unwrap().message.contains("column v as Int64, not Utf8"));
     }
 
     #[test]
     fn fuzzed_logs_never_panic_and_keep_a_valid_prefix() {
         let d = tmp("fuzz");
         let dir = Dir::open(&d).unwrap();
-        let (mut w, _) = Wal::open(&dir).unwrap();
+        let (mut w, _) = Wal::open(&dir, &schema(false)).unwrap();
         for i in 0..4 {
             append(&mut w, i * 5, 5);
         }
@@ -461,7 +579,7 @@ mod tests {
             let cut = (next() % (b.len() as u64 + 1)) as usize;
             b.truncate(cut.max(at + 1).min(b.len()));
             std::fs::write(&path, &b).unwrap();
-            let (w, _) = Wal::open(&dir).unwrap();
+            let (w, _) = Wal::open(&dir, &schema(false)).unwrap();
             let n = w.records().len();
             // Whatever survives is a prefix of the records written, each decoding to its rows.
             assert_eq!(rows(&w), (0..n as i64 * 5).collect::<Vec<_>>());
@@ -473,7 +591,7 @@ mod tests {
     fn keep_drops_published_records() {
         let d = tmp("keep");
         let dir = Dir::open(&d).unwrap();
-        let (mut w, _) = Wal::open(&dir).unwrap();
+        let (mut w, _) = Wal::open(&dir, &schema(false)).unwrap();
         for i in 0..3 {
             append(&mut w, i * 2, 2);
         }
@@ -481,7 +599,7 @@ mod tests {
         assert_eq!(rows(&w), vec![2, 3, 4, 5]);
         append(&mut w, 6, 1);
         drop(w);
-        let (mut w, note) = Wal::open(&dir).unwrap();
+        let (mut w, note) = Wal::open(&dir, &schema(false)).unwrap();
         assert!(note.is_none());
         assert_eq!(rows(&w), vec![2, 3, 4, 5, 6]);
         w.clear().unwrap();

@@ -30,13 +30,14 @@ impl Writer {
         if t.wal.is_some() {
             return true;
         }
-        match Wal::open(&t.part.dir) {
-            Ok((w, note)) => {
-                if let Some(note) = note {
+        match Wal::open(&t.part.dir, &t.schema) {
+            Ok((w, cut)) => {
+                if let Some(cut) = cut {
+                    lock(&self.shared.status).rows_dropped += cut.rows_dropped;
                     failures.push(Failure {
                         table: t.entry.name(),
                         what: format!("replaying {}", t.part.shown.display()),
-                        error: note,
+                        error: cut.message,
                     });
                 }
                 t.wal_rows = 0;
