@@ -830,6 +830,70 @@ fn logged(host_dir: &Path) -> (Vec<i64>, Vec<(i64, String)>) {
     (ts, names)
 }
 
+/// A log whose middle record has a right checksum but does not decode (issue 20: it stopped
+/// the table from ever publishing again). The next recorder publishes what precedes it, counts
+/// the decodable rows after it as dropped, says so in `last_error`, and then records normally.
+#[test]
+fn a_log_record_that_does_not_decode_cannot_wedge_its_table() {
+    let dir = tmp("undecodable");
+    let state = fixture_state();
+    let host = layout::host_partition(&sysmon_kernel::host::hostname());
+    let host_dir = layout::host_dir(&dir, "metrics", &host);
+    fs::create_dir_all(&host_dir).unwrap();
+    let schema = arrow_schema(MetricsRow::TABLE);
+    let day0 = (wall_us() / MICROS_PER_DAY - 1) * MICROS_PER_DAY;
+    let batch_of = |start_us: i64, n: usize| {
+        let mut b = Batch::new(MetricsRow::TABLE);
+        for w in samples(start_us, n + 1).windows(2) {
+            b.push(&metrics::row(&w[0], &w[1]));
+        }
+        let (first_us, last_us) = b.ts_range().unwrap();
+        (first_us, last_us, b.take().unwrap())
+    };
+    let (mut w, _) = wal::Wal::open(&handle::Dir::open(&host_dir).unwrap(), &schema).unwrap();
+    let mut lens = Vec::new();
+    for (i, n) in [(0, 60), (1, 5), (2, 7)] {
+        let (first_us, last_us, batch) = batch_of(day0 + i * 100_000_000, n);
+        w.append(&[wal::Entry {
+            day: layout::day_of(first_us),
+            first_us,
+            last_us,
+            batch: &batch,
+        }])
+        .unwrap();
+        lens.push(w.len() as usize);
+    }
+    drop(w);
+    // The second record's Arrow bytes become junk under a matching checksum.
+    let log = host_dir.join(wal::WAL_FILE);
+    let mut bytes = fs::read(&log).unwrap();
+    let (from, to) = (lens[0], lens[1]);
+    for b in &mut bytes[from + 12 + 24..to] {
+        *b = 0x5a;
+    }
+    let crc = crc32fast::hash(&bytes[from + 12..to]);
+    bytes[from + 8..from + 12].copy_from_slice(&crc.to_le_bytes());
+    fs::write(&log, &bytes).unwrap();
+
+    let rec = start(&state, &fast_request(&dir, &["metrics"])).unwrap();
+    wait_for(|| last_error(&rec).contains("does not decode") && rec.row().samples_taken >= 3);
+    let row = stop(&state, rec.id).unwrap();
+    let ts = all_ts(&host_dir);
+    let before: Vec<i64> = ts.iter().copied().filter(|&t| t < wall_us() - 3_600_000_000).collect();
+    assert_eq!(before.len(), 60, "the 60 rows before the damage are published");
+    assert_eq!(
+        row.rows_dropped, 7,
+        "the decodable record after it is counted as dropped"
+    );
+    assert_eq!(
+        ts.len() as u64,
+        60 + row.samples_taken,
+        "and recording goes on as usual"
+    );
+    assert!(row.last_error.unwrap_or_default().contains(".wal.damaged-"));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Runs a recorder of `metrics` on `dir` for a few samples; its row.
 fn run_briefly(state: &Rig, dir: &Path) -> RecordingRow {
     let rec = start(state, &fast_request(dir, &["metrics"])).unwrap();
