@@ -377,6 +377,48 @@ def test_relative_dir_is_resolved_and_reported(con, tmp_path, monkeypatch):
     assert d == str(tmp_path / "rel" / "x")
 
 
+@pytest.mark.parametrize("first", ["new_recorder", "old_recorder"])
+def test_a_deleted_folder_taken_over_by_another_recorder_never_gets_a_row_twice(con, tmp_path, first):
+    # Issue 20: recorder A records, its folder is deleted, recorder B (another process) records
+    # into the same path and stops; A's stop published its whole journal into B's folder, so
+    # the (host, ts) of the ticks both sampled appeared twice. Both orders of stop.
+    import shutil
+
+    d = tmp_path / "race"
+    opts = "tables := ['metrics'], flush_interval := INTERVAL '200 milliseconds', publish_interval := INTERVAL 1 HOUR"
+    rid = con.execute(f"SELECT id FROM record_metrics('{d}', INTERVAL '100 milliseconds', {opts})").fetchone()[0]
+    assert wait_for(lambda: status(con, rid)["rows_journaled"] >= 5, timeout=60)
+    shutil.rmtree(d)
+    b = child(
+        f"""
+        (bid,) = con.execute("SELECT id FROM record_metrics('{d}', INTERVAL '100 milliseconds', {opts})").fetchone()
+        deadline = time.time() + 60
+        while con.execute("SELECT samples_taken FROM recordings() WHERE id = ?", [bid]).fetchone()[0] < 10:
+            assert time.time() < deadline, "B took no samples"
+            time.sleep(0.05)
+        print('recording', flush=True)
+        sys.stdin.readline()
+        print(con.execute("SELECT state, last_error FROM stop_recording(?)", [bid]).fetchone(), flush=True)
+        """,
+        stdin=subprocess.PIPE,
+    )
+    assert b.stdout.readline().strip() == "recording", b.stderr.read()
+    if first == "new_recorder":
+        out, err = b.communicate("stop\n", timeout=120)
+        assert "'stopped', None" in out, (out, err)
+        a = stop(con, rid)
+    else:
+        a = stop(con, rid)
+        out, err = b.communicate("stop\n", timeout=120)
+        assert "'stopped', None" in out, (out, err)
+    # A stopped without writing into the partition B took over, and says what it dropped.
+    assert "another recorder" in (a["last_error"] or ""), a
+    assert a["rows_dropped"] > 0, a
+    ts = read_ts(con, d)
+    assert ts, "B's rows are there"
+    assert len(ts) == len(set(ts)), "no (host, ts) twice"
+
+
 def test_journaled_rows_are_counted_before_they_are_published(con, tmp_path):
     # recordings() said rows_written 0, files_written 0 for the first minutes: flushes go to the
     # write-ahead log, and only a publish writes files. Each is counted now.

@@ -248,7 +248,7 @@ impl Writer {
 
     /// Checks that table `ti`'s partition lock is still the lock on disk, and takes it again
     /// when it is not (the folders were deleted or replaced). When another recorder holds it
-    /// now, marks the writer lost.
+    /// now, or held it since (its stamp is in the new lock), marks the writer lost.
     fn ensure_partition(&mut self, ti: usize) -> Result<(), String> {
         self.ensure_root()?;
         let t = &mut self.tables[ti];
@@ -266,7 +266,7 @@ impl Writer {
                 ));
                 Ok(())
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::AlreadyExists) => {
                 let msg = format!(
                     "stopped: {} was deleted or replaced while recording and another recorder has taken its lock since ({e}); this recorder stopped so that one writer alone writes each partition (its unwritten rows are counted in rows_dropped)",
                     t.part.shown.display()

@@ -11,12 +11,20 @@
 //! holds is still the one on disk ([`Partition::still_held`]: same device and inode, reached
 //! from the recording directory without following links) and otherwise takes the lock again
 //! ([`Partition::acquire`]), which fails if another recorder got there first.
+//!
+//! And it fails if another recorder got there *and left*: each recorder writes its own stamp
+//! (pid and a number unique in the process) into the `.lock` it takes, so a recorder that takes
+//! a lost partition again ([`Partition::reacquire`]) and finds another's stamp in the new
+//! `.lock` knows that another writer owned the partition meanwhile, and refuses it (kind
+//! `AlreadyExists`): publishing its held rows there would store rows of one `(host, ts)` twice,
+//! since recorders of one host sample the same aligned ticks.
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::handle::{Dir, FileId};
 use super::layout::{self, LOCK_FILE};
@@ -31,6 +39,18 @@ pub struct Partition {
     table: String,
     host: String,
     lock: File,
+    /// This writer's stamp, written into the `.lock` it holds.
+    owner: String,
+}
+
+/// A stamp no other partition writer has: this process's id and a number it never reuses.
+fn new_owner() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "sysmon {} {}\n",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 impl Partition {
@@ -38,6 +58,13 @@ impl Partition {
     /// an error of kind `WouldBlock` if another recorder holds it. `root_shown` is the
     /// recording directory's path, for messages.
     pub fn acquire(root: &Dir, root_shown: &Path, table: &str, host: &str) -> io::Result<Partition> {
+        let (p, _) = Partition::take(root, root_shown, table, host, new_owner())?;
+        Ok(p)
+    }
+
+    /// Locks the partition for `owner`, writes its stamp, and returns the stamp that was in
+    /// the `.lock` before (empty for a new one).
+    fn take(root: &Dir, root_shown: &Path, table: &str, host: &str, owner: String) -> io::Result<(Partition, String)> {
         let shown = layout::host_dir(root_shown, table, host);
         let table_dir = root.child(table, true, &root_shown.join(table))?;
         let dir = table_dir.child(&format!("host={host}"), true, &shown)?;
@@ -64,13 +91,19 @@ impl Partition {
             }
             return Err(e);
         }
-        Ok(Partition {
+        let mut before = Vec::new();
+        std::io::Read::read_to_end(&mut &lock, &mut before)?;
+        lock.set_len(0)?;
+        lock.write_all_at(owner.as_bytes(), 0)?;
+        let p = Partition {
             dir,
             shown,
             table: table.to_string(),
             host: host.to_string(),
             lock,
-        })
+            owner,
+        };
+        Ok((p, String::from_utf8_lossy(&before).into_owned()))
     }
 
     /// Whether the lock this holds is the `.lock` reached from `root` now (and the folder
@@ -86,9 +119,28 @@ impl Partition {
         matches!((here, held), (Ok(a), Ok(b)) if a == b)
     }
 
-    /// Takes the partition again below `root` (after [`Self::still_held`] said no).
+    /// Takes the partition again below `root` (after [`Self::still_held`] said no): kind
+    /// `WouldBlock` when another recorder holds it now, `AlreadyExists` when another held it
+    /// since this one lost it (its stamp is in the `.lock`), so that this one never writes a
+    /// partition another writer took over.
     pub fn reacquire(&self, root: &Dir, root_shown: &Path) -> io::Result<Partition> {
-        Partition::acquire(root, root_shown, &self.table, &self.host)
+        let (p, before) = Partition::take(root, root_shown, &self.table, &self.host, self.owner.clone())?;
+        if !before.is_empty() && before != self.owner {
+            // Give the stamp back: the other writer's, as it was (it may start again).
+            let _ = p
+                .lock
+                .set_len(0)
+                .and_then(|()| p.lock.write_all_at(before.as_bytes(), 0));
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "another recorder wrote {} after its folder was deleted or replaced (its stamp is in {})",
+                    p.shown.display(),
+                    p.shown.join(LOCK_FILE).display()
+                ),
+            ));
+        }
+        Ok(p)
     }
 }
 
@@ -125,9 +177,20 @@ mod tests {
         assert!(!a.still_held(&root) && b.still_held(&root));
         let e = a.reacquire(&root, &dir).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
+        // Once the other recorder is gone, its stamp says it wrote here: still refused.
         drop(b);
-        let a2 = a.reacquire(&root, &dir).unwrap();
-        assert!(a2.still_held(&root));
+        let e = a.reacquire(&root, &dir).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+        assert!(e.to_string().contains("another recorder wrote"), "{e}");
+        // A folder deleted with nobody else around: taken again (the new .lock is empty).
+        let c = Partition::acquire(&root, &dir, "disks", "h").unwrap();
+        fs::remove_dir_all(dir.join("disks")).unwrap();
+        let c2 = c.reacquire(&root, &dir).unwrap();
+        assert!(c2.still_held(&root));
+        // And its own stamp does not stop it either.
+        drop(c2);
+        let c3 = c.reacquire(&root, &dir).unwrap();
+        assert!(c3.still_held(&root));
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -63,7 +63,10 @@ pub fn dir_bytes(dir: &Path) -> u64 {
         for e in rd.flatten() {
             match e.file_type() {
                 Ok(t) if t.is_dir() => total += dir_bytes(&e.path()),
-                Ok(t) if t.is_file() => total += e.metadata().map(|m| m.len()).unwrap_or(0),
+                // A partition's `.lock` holds its writer's stamp, not rows waiting for upload.
+                Ok(t) if t.is_file() && e.file_name() != sysmon_store::layout::LOCK_FILE => {
+                    total += e.metadata().map(|m| m.len()).unwrap_or(0)
+                }
                 _ => {}
             }
         }
