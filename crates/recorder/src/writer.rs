@@ -308,19 +308,22 @@ impl Writer {
         }
         match self.lost.take() {
             None => self.final_flush(),
-            Some(msg) => {
-                // Another recorder owns a partition now: nothing more is written, and what is
-                // buffered is dropped (writing it would store rows twice).
-                self.shared.request_stop();
-                let lost: usize = self
-                    .tables
-                    .iter()
-                    .map(|t| t.pending_rows + t.batch.len() + t.wal_rows)
-                    .sum();
-                lock(&self.shared.status).rows_dropped += lost as u64;
-                self.shared.error(msg);
-            }
+            Some(msg) => self.drop_held(msg),
         }
+    }
+
+    /// Another recorder owns a partition now: nothing more is written, and every row this one
+    /// holds (buffered, or in the log of the folder it lost) is counted as dropped: writing it
+    /// would store rows twice.
+    fn drop_held(&mut self, msg: String) {
+        self.shared.request_stop();
+        let lost: usize = self
+            .tables
+            .iter()
+            .map(|t| t.pending_rows + t.batch.len() + t.wal_rows)
+            .sum();
+        lock(&self.shared.status).rows_dropped += lost as u64;
+        self.shared.error(msg);
     }
 
     /// Takes in the ticks queued in the channel: those there now, or when `until_closed`, every
@@ -482,7 +485,12 @@ impl Writer {
     fn final_flush(&mut self) {
         for attempt in 0..3 {
             let appended = self.flush_all();
-            if self.publish_all() && appended {
+            let published = self.lost.is_none() && self.publish_all();
+            if let Some(msg) = self.lost.take() {
+                // The final publish found the partition taken over (see `ensure_partition`).
+                return self.drop_held(msg);
+            }
+            if published && appended {
                 return;
             }
             if attempt < 2 {
