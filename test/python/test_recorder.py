@@ -61,8 +61,13 @@ def test_rows_match_elapsed_time_and_interval(con, tmp_path):
     ts = read_ts(con, tmp_path)
     assert len(ts) == taken, "one metrics row per sample"
     assert gaps(ts, 100_000) == [] or missed > 0
-    # Ticks are aligned on the wall clock: every sample early in its 100 ms slot.
-    assert all(t % 100_000 < 50_000 for t in ts), [t % 100_000 for t in ts]
+    # Ticks are aligned on the wall clock: one per 100 ms slot, carrying the slot's due time when
+    # its reads began within the 2 ms tolerance (all ticks or nearly on an idle machine), else
+    # the moment they began (a tick woken late: on a loaded machine many are, by 4 to 60 ms).
+    late = [t % 100_000 for t in ts]
+    assert len({t // 100_000 for t in ts}) == len(ts), late
+    assert all(x == 0 or x > 2_000 for x in late), late
+    assert 0 in late, late
     ncpu = con.execute("SELECT count(*) FROM system_cpus()").fetchone()[0]
     assert len(read_ts(con, tmp_path, "cpus")) == taken * ncpu
     assert row["rows_written"] == taken * (1 + ncpu)
