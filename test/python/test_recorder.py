@@ -599,6 +599,26 @@ def _files_below(path):
     return out
 
 
+def _exchange(a, b):
+    """Swaps two paths atomically (renameat2 RENAME_EXCHANGE): the recorder, which recreates a
+    folder it finds missing, never sees a moment with neither in place."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, rename_exchange = -100, 2
+    if libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e), str(a), None, str(b))
+
+
+def _swap_in_link(path, target):
+    """Replaces `path` by a symbolic link to `target` in one step; returns where `path` went."""
+    link = path.parent / (path.name + ".link")
+    os.symlink(target, link)
+    _exchange(path, link)
+    return link
+
+
 def test_links_swapped_in_while_recording_never_redirect_writes(con, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -606,13 +626,11 @@ def test_links_swapped_in_while_recording_never_redirect_writes(con, tmp_path):
     rid = start(con, d, "50 milliseconds", tables="['metrics', 'cpus']", flush_interval="INTERVAL '100 milliseconds'", publish_interval="INTERVAL '100 milliseconds'")
     assert wait_for(lambda: status(con, rid)["rows_written"] > 0)
     # A table folder replaced by a link to elsewhere: refused, never followed.
-    _remove_tree(d / "cpus")
-    os.symlink(outside, d / "cpus")
+    _remove_tree(_swap_in_link(d / "cpus", outside))
     assert wait_for(lambda: "is a symbolic link" in (status(con, rid)["last_error"] or ""))
     assert "1 of 2 tables (cpus)" in status(con, rid)["last_error"]
     # The recording directory itself replaced by a link: nothing is written, rows stay buffered.
-    os.rename(d, tmp_path / "moved")
-    os.symlink(outside, d)
+    moved = _swap_in_link(d, outside)
     assert wait_for(lambda: "replaced by a symbolic link" in (status(con, rid)["last_error"] or ""))
     written = status(con, rid)["rows_written"]
     time.sleep(0.4)
@@ -620,8 +638,8 @@ def test_links_swapped_in_while_recording_never_redirect_writes(con, tmp_path):
     assert status(con, rid)["state"] == "running"
     assert _files_below(outside) == []
     # Put back without the cpus link: the buffered rows are written.
-    os.unlink(d)
-    os.rename(tmp_path / "moved", d)
+    _exchange(moved, d)
+    os.unlink(moved)
     os.unlink(d / "cpus")
     assert wait_for(lambda: status(con, rid)["rows_written"] > written)
     row = stop(con, rid)
