@@ -92,11 +92,6 @@ def child(code, env=None, **kw):
     )
 
 
-def gaps(ts, interval_us):
-    """Differences between consecutive timestamps larger than 1.5 intervals."""
-    return [b - a for a, b in zip(ts, ts[1:]) if b - a > 1.5 * interval_us]
-
-
 def missing_slots(ts, interval_us):
     """The interval slots between the first and the last of the sorted `ts` that hold no row.
     A recorder that skips a slot (a tick served late, on a loaded machine) counts it in
