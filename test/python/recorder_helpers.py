@@ -2,6 +2,7 @@
 
 import glob
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -91,6 +92,55 @@ def child(code, env=None, **kw):
     )
 
 
-def gaps(ts, interval_us):
-    """Differences between consecutive timestamps larger than 1.5 intervals."""
-    return [b - a for a, b in zip(ts, ts[1:]) if b - a > 1.5 * interval_us]
+def missing_slots(ts, interval_us):
+    """The interval slots between the first and the last of the sorted `ts` that hold no row.
+    A recorder that skips a slot (a tick served late, on a loaded machine) counts it in
+    `samples_missed`, so on continuous data this is at most the missed ticks counted."""
+    return sum(b // interval_us - a // interval_us - 1 for a, b in zip(ts, ts[1:]) if b // interval_us > a // interval_us)
+
+
+# Child code (see `reporting_child`) that reports its recorder's counters instead of sleeping: one line
+# "<time before the query> <samples_taken> <samples_missed>" every 20 ms.
+REPORTING = """
+while True:
+    at = time.time()
+    print(at, *con.execute("SELECT samples_taken, samples_missed FROM recordings()").fetchone(), flush=True)
+    time.sleep(0.02)
+"""
+
+
+def reporting_child(code, env=None, **kw):
+    """`child` running `code` (which starts a recorder), then REPORTING."""
+    return child(textwrap.dedent(code) + REPORTING, env=env, **kw)
+
+
+def parse_report(line):
+    """(time, samples_taken, samples_missed) of a REPORTING line, None for anything else."""
+    parts = line.split()
+    if len(parts) != 3:
+        return None
+    return float(parts[0]), int(parts[1]), int(parts[2])
+
+
+def await_samples(p, n, timeout=60.0):
+    """Reads a REPORTING child's lines until its recorder has taken `n` samples."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = p.stdout.readline()
+        if not line:
+            raise AssertionError(f"the child ended: {p.stderr.read()}")
+        r = parse_report(line)
+        if r and r[1] >= n:
+            return r
+    raise AssertionError(f"the child's recorder took fewer than {n} samples in {timeout} s")
+
+
+def kill_reporting(p, last):
+    """SIGKILLs a REPORTING child: (the time of the kill, its last report). The report is the
+    last line it wrote before it died, read from the pipe after the kill (`last`, the latest
+    one read before, when it wrote none since)."""
+    os.kill(p.pid, signal.SIGKILL)
+    killed_at = time.time()
+    out, _ = p.communicate()
+    reports = [r for r in map(parse_report, out.splitlines()) if r]
+    return killed_at, reports[-1] if reports else last

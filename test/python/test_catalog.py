@@ -119,7 +119,12 @@ for name, example in con.execute("SELECT function_name, example FROM sysmon_func
     result = con.execute(example).fetchall()
     print(name, len(result))
     if name == "record_metrics":
-        time.sleep(2.5)  # a few ticks recorded, so that report_metrics' example has rows to chart
+        # A few ticks recorded (a second apart; longer on a loaded machine), so that
+        # report_metrics' example has rows to chart.
+        deadline = time.monotonic() + 60
+        while con.execute("SELECT samples_taken FROM recordings()").fetchone()[0] < 2:
+            assert time.monotonic() < deadline, "the example's recorder took fewer than 2 samples in 60 s"
+            time.sleep(0.05)
 """
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,

@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from conftest import connect
+from recorder_helpers import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +24,18 @@ def served(tmp_path_factory):
     (rid,) = con.execute(
         f"SELECT id FROM record_metrics('{rec}', INTERVAL 1 SECOND, flush_interval := INTERVAL 1 SECOND, publish_interval := INTERVAL 1 SECOND)"
     ).fetchone()
-    time.sleep(3)  # a flush or two: history has rows
     (sid, url) = con.execute(f"SELECT id, url FROM serve_metrics(port := 0, dir := '{rec}')").fetchone()
+
+    def history_rows():
+        now = int(time.time() * 1000)
+        status, hosts = api(url, "/api/hosts")
+        if status != 200 or not hosts["hosts"]:
+            return 0
+        status, h = api(url, "/api/history", table="metrics", host=hosts["hosts"][0]["host"], **{"from": now - 600_000}, to=now, width=100)
+        return h["rows_read"] if status == 200 else 0
+
+    # A flush or two (a second apart; longer on a loaded machine): history has rows.
+    assert wait_for(lambda: history_rows() >= 2, timeout=60, step=0.2)
     yield con, url, rec
     con.execute(f"SELECT * FROM stop_serving({sid})").fetchall()
     con.execute(f"SELECT * FROM stop_recording({rid})").fetchall()

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import duckdb
 import pytest
 
-from recorder_helpers import SEES_LOCKDOWN, connect
+from recorder_helpers import SEES_LOCKDOWN, connect, wait_for
 from s3_server import bucketless_server, set_aws_env
 
 SECRET = "sysmon-test-SECRET-h1st0ry"
@@ -99,7 +99,11 @@ def recorded(server, tmp_path_factory):
             f"endpoint := '{server.endpoint}', spool := '{spool}', upload_interval := INTERVAL 1 SECOND, "
             "flush_interval := INTERVAL '400 milliseconds')"
         ).fetchall()[0][0]
-        time.sleep(4)
+        # Some 3 s recorded (15 ticks; longer on a loaded machine).
+        assert wait_for(
+            lambda: con.execute("SELECT samples_taken FROM recordings() WHERE id = ?", [rid]).fetchall()[0][0] >= 15,
+            timeout=60,
+        )
         cur = con.execute("SELECT * FROM stop_recording(?)", [rid])
         row = dict(zip([c[0] for c in cur.description], cur.fetchall()[0]))
         assert row["last_error"] is None and row["upload_backlog_bytes"] == 0, row

@@ -65,6 +65,10 @@ def start_s3(con, server, bucket, spool, interval="200 milliseconds", **named):
     ).fetchall()[0][0]
 
 
+def samples_taken(con, rid):
+    return con.execute("SELECT samples_taken FROM recordings() WHERE id = ?", [rid]).fetchall()[0][0]
+
+
 def stop_row(con, rid):
     cur = con.execute("SELECT * FROM stop_recording(?)", [rid])
     cols = [c[0] for c in cur.description]
@@ -110,7 +114,8 @@ def spool_parquet(spool):
 def test_recording_lands_in_the_bucket_and_reads_back(con, server, bucket, tmp_path):
     spool = tmp_path / "spool"
     rid = start_s3(con, server, bucket, spool)
-    time.sleep(3.5)
+    # Some 3 s recorded (15 ticks; longer on a loaded machine) and uploaded on the way.
+    assert wait_for(lambda: samples_taken(con, rid) >= 15, timeout=60)
     row = stop_row(con, rid)
     assert row["destination"] == f"s3://{bucket}/fleet"
     assert row["dir"] == str(spool)
@@ -226,7 +231,7 @@ def test_other_schemes_are_refused_and_never_a_relative_path(con, tmp_path, monk
 
 def test_file_url_records_locally(con, tmp_path):
     rid = con.execute(f"SELECT id FROM record_metrics('file://{tmp_path}/rec', INTERVAL '100 milliseconds', tables := ['metrics'])").fetchall()[0][0]
-    time.sleep(0.5)
+    assert wait_for(lambda: samples_taken(con, rid) >= 3, timeout=60)
     row = stop_row(con, rid)
     assert row["dir"] == str(tmp_path / "rec") and row["destination"] == str(tmp_path / "rec")
     assert row["objects_uploaded"] is None and row["upload_lag_seconds"] is None
@@ -367,7 +372,8 @@ def test_kill_between_upload_and_local_delete_leaves_no_row_twice(con, server, b
 def _past_day_parts(server, bucket, con, tmp_path):
     """Records a little, then copies two of its metrics objects into yesterday's folder."""
     rid = start_s3(con, server, bucket, tmp_path / "seed", tables="['metrics']")
-    time.sleep(2.5)
+    # Uploads every second: two metrics objects before the final one (longer on a loaded machine).
+    assert wait_for(lambda: len([k for k in keys(server, bucket) if "/metrics/" in k]) >= 2, timeout=60, step=0.2)
     stop_row(con, rid)
     ks = [k for k in keys(server, bucket) if "/metrics/" in k]
     assert len(ks) >= 2, ks
@@ -400,7 +406,12 @@ def test_kill_mid_day_compaction_loses_and_doubles_nothing(con, server, bucket, 
     if step == "day_after_upload":
         assert len(keys(server, bucket, day_prefix)) == 3, "day object and both parts: rows visible twice until the next start"
     rid = start_s3(con, server, bucket, spool)
-    time.sleep(2.5)
+    # The next recorder finishes the day's compaction (at once on an idle machine).
+    def compacted():
+        day = keys(server, bucket, day_prefix)
+        return len(day) == 1 and day[0].split("/")[-1].startswith("D-")
+
+    assert wait_for(compacted, timeout=60, step=0.2), keys(server, bucket, day_prefix)
     stop_row(con, rid)
     day = keys(server, bucket, day_prefix)
     assert len(day) == 1 and day[0].split("/")[-1].startswith("D-"), day

@@ -4,11 +4,11 @@ nvidia-smi where it is installed); the recorder records `gpus` by default only w
 import ctypes
 import shutil
 import subprocess
-import time
 
 import pytest
 
 from conftest import one, rows
+from recorder_helpers import wait_for
 
 
 def nvml_gpu_count():
@@ -66,10 +66,8 @@ def test_recorder_records_gpus_by_default_only_with_a_gpu(db, tmp_path):
     # Named, it is accepted everywhere; without a GPU it writes no rows and no error.
     r = one(db, f"SELECT id, tables FROM record_metrics('{tmp_path}/named', INTERVAL '50 milliseconds', tables := ['gpus'])")
     # Stopped only once a few ticks were sampled: a recorder stopped at once may have sampled none.
-    deadline = time.monotonic() + 10
-    while one(db, "SELECT samples_taken FROM recordings() WHERE id = ?", [r["id"]])["samples_taken"] < 3:
-        assert time.monotonic() < deadline, "the recorder took no sample in 10 s"
-        time.sleep(0.05)
+    assert wait_for(lambda: one(db, "SELECT samples_taken FROM recordings() WHERE id = ?", [r["id"]])["samples_taken"] >= 3, timeout=60), \
+        "the recorder took fewer than 3 samples in 60 s"
     stopped = one(db, "SELECT * FROM stop_recording(?)", [r["id"]])
     assert r["tables"] == ["gpus"]
     assert stopped["last_error"] is None, stopped

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from conftest import extension_path, rows
+from recorder_helpers import wait_for
 
 needs_ss = pytest.mark.skipif(shutil.which("ss") is None, reason="ss (iproute2) is not installed")
 
@@ -56,12 +57,18 @@ def test_connected_pair_and_queued_bytes(db):
         acc, _ = srv.accept()
         try:
             cli.sendall(b"hello")
-            time.sleep(0.05)
             cport = cli.getsockname()[1]
-            got = {
-                r["local_port"]: r
-                for r in socket_rows(db, "protocol = 'tcp' AND state = 'ESTABLISHED' AND ? IN (local_port, remote_port) AND ? IN (local_port, remote_port)", [port, cport])
-            }
+
+            def pair():
+                return {
+                    r["local_port"]: r
+                    for r in socket_rows(db, "protocol = 'tcp' AND state = 'ESTABLISHED' AND ? IN (local_port, remote_port) AND ? IN (local_port, remote_port)", [port, cport])
+                }
+
+            # The 5 bytes reach the accepting end's queue at once on loopback; a loaded machine
+            # may take a moment.
+            wait_for(lambda: pair().get(port, {}).get("rx_queue_bytes") == 5, timeout=30)
+            got = pair()
             assert set(got) == {port, cport}
             assert got[port]["remote_port"] == cport and got[cport]["remote_port"] == port
             assert got[port]["rx_queue_bytes"] == 5, "5 bytes sent and not read"
@@ -96,6 +103,34 @@ def test_ipv6_loopback_and_v4_mapped(db):
         finally:
             cli.close()
             acc.close()
+
+
+def test_kind_is_case_insensitive_and_listening_leaves_out_what_all_keeps(db):
+    # A listener, a connected pair and a Unix pair of this process: kind := 'ALL' has all of
+    # them, kind := 'LISTENING' (the same as 'listening') only the listener.
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        port = srv.getsockname()[1]
+        cli = socket.create_connection(("127.0.0.1", port))
+        acc, _ = srv.accept()
+        a, b = socket.socketpair()
+        try:
+            mine = {os.fstat(x.fileno()).st_ino: name for x, name in ((srv, "listener"), (cli, "client"), (acc, "accepted"), (a, "unix a"), (b, "unix b"))}
+            inodes = ", ".join(map(str, mine))
+
+            def found(kind):
+                return sorted(mine[r["inode"]] for r in socket_rows(db, f"inode IN ({inodes})", kind=kind))
+
+            assert found("ALL") == found("all") == sorted(mine.values())
+            assert found("LISTENING") == found("listening") == ["listener"]
+            (r,) = socket_rows(db, "protocol = 'tcp' AND local_port = ?", [port], kind="Listening")
+            assert (r["state"], r["pid"]) == ("LISTEN", os.getpid())
+        finally:
+            cli.close()
+            acc.close()
+            a.close()
+            b.close()
 
 
 def test_udp_bound_is_listening(db):

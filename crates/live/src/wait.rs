@@ -226,17 +226,11 @@ mod tests {
 
     #[test]
     fn for_base_refuses_an_hour_at_once_and_says_what_to_do() {
-        let t = Instant::now();
+        let c = FakeClock::new();
+        let t = c.now();
         let hour = Window::Exactly(Duration::from_secs(3600));
-        let err = for_base(
-            &SystemClock,
-            t + Duration::from_secs(3600),
-            hour,
-            || Some(t),
-            HOST_RECORDER,
-        )
-        .unwrap_err();
-        assert!(t.elapsed() < Duration::from_secs(1), "refused without waiting");
+        let err = for_base(&c, t + Duration::from_secs(3600), hour, || Some(t), HOST_RECORDER).unwrap_err();
+        assert_eq!(c.sleeps(), 0, "refused without waiting");
         let text = err.to_string();
         for part in [
             "\"window\" of 1 hour needs a sample taken 1 hour to twice that ago",

@@ -34,7 +34,11 @@ RECORD = textwrap.dedent(
         "SELECT id FROM record_metrics(?, INTERVAL 200 MILLISECONDS, tables := ['metrics', 'cpus', 'networks'], "
         "flush_interval := INTERVAL 1 SECOND, endpoint := ?, region := 'us-east-1', spool := ?, "
         "upload_interval := INTERVAL 1 SECOND)", [dest, endpoint, spool]).fetchone()[0]
-    time.sleep(4)
+    # A few seconds recorded (15 ticks; longer on a loaded machine), with a deadline.
+    deadline = time.monotonic() + 60
+    while con.execute("SELECT samples_taken FROM recordings() WHERE id = ?", [rid]).fetchone()[0] < 15:
+        assert time.monotonic() < deadline, "fewer than 15 ticks in 60 s"
+        time.sleep(0.05)
     cur = con.execute("SELECT * FROM stop_recording(?)", [rid])
     names = [c[0] for c in cur.description]
     row = dict(zip(names, cur.fetchone()))
