@@ -334,13 +334,16 @@ impl Run {
                     next_try = next_take;
                 }
                 Err(e) => {
-                    let wait = backoff.fail();
+                    let now = Instant::now();
+                    next_try = now + backoff.fail();
+                    // The next try is the sooner of the backoff and the next take (the loop
+                    // above wakes at either): say when it really is.
+                    let retry_in = next_take.min(next_try).saturating_duration_since(now);
                     self.shared.error(format!(
                         "uploading to {}: {e}; retrying in {} s (rows stay in the spool)",
                         self.spool.remote.shown,
-                        wait.as_secs()
+                        retry_in.as_secs_f64().ceil() as u64
                     ));
-                    next_try = Instant::now() + wait;
                 }
             }
         }
