@@ -147,6 +147,21 @@ def test_recording_lands_in_the_bucket_and_reads_back(con, server, bucket, tmp_p
     assert set(m.column("hostname").to_pylist()) == {host}
 
 
+def record_until_uploaded(con, dest, spool):
+    """Records `dest` (no endpoint := : the client's settings come from the environment) until
+    an object is uploaded, stops, and checks that nothing went wrong."""
+    rid = con.execute(
+        f"SELECT id FROM record_metrics('{dest}', INTERVAL '200 milliseconds', tables := {TABLES}, "
+        f"upload_interval := INTERVAL 1 SECOND, flush_interval := INTERVAL '400 milliseconds', spool := '{spool}')"
+    ).fetchall()[0][0]
+    assert wait_for(
+        lambda: con.execute("SELECT objects_uploaded FROM recordings() WHERE id = ?", [rid]).fetchone()[0] or 0,
+        timeout=60,
+    )
+    row = stop_row(con, rid)
+    assert row["last_error"] is None, row["last_error"]
+
+
 def test_the_endpoint_from_the_environment_works_and_plain_http_needs_aws_allow_http(
     con, server, bucket, tmp_path, monkeypatch
 ):
@@ -161,16 +176,7 @@ def test_the_endpoint_from_the_environment_works_and_plain_http_needs_aws_allow_
     assert "AWS_ENDPOINT_URL" in e and "AWS_ALLOW_HTTP=true" in e and f"endpoint := '{server.endpoint}'" in e, e
     assert "builder error" not in e and SECRET not in e, e
     monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
-    rid = con.execute(
-        f"SELECT id FROM record_metrics('s3://{bucket}/env', INTERVAL '200 milliseconds', tables := {TABLES}, "
-        f"upload_interval := INTERVAL 1 SECOND, flush_interval := INTERVAL '400 milliseconds', spool := '{tmp_path / 'b'}')"
-    ).fetchall()[0][0]
-    assert wait_for(
-        lambda: con.execute("SELECT objects_uploaded FROM recordings() WHERE id = ?", [rid]).fetchone()[0] or 0,
-        timeout=60,
-    )
-    row = stop_row(con, rid)
-    assert row["last_error"] is None, row["last_error"]
+    record_until_uploaded(con, f"s3://{bucket}/env", tmp_path / "b")
     assert [k for k in keys(server, bucket, "env/") if "/metrics/" in k], keys(server, bucket, "env/")
 
 
@@ -193,16 +199,7 @@ def test_credentials_and_region_from_an_aws_profile(con, server, bucket, tmp_pat
         con.execute(f"SELECT id FROM record_metrics('s3://{bucket}/prof', INTERVAL '200 milliseconds', spool := '{tmp_path / 'a'}')")
     assert "AWS_PROFILE 'nosuch'" in str(e.value) and str(creds) in str(e.value), str(e.value)
     monkeypatch.setenv("AWS_PROFILE", "sysmon")
-    rid = con.execute(
-        f"SELECT id FROM record_metrics('s3://{bucket}/prof', INTERVAL '200 milliseconds', tables := {TABLES}, "
-        f"upload_interval := INTERVAL 1 SECOND, flush_interval := INTERVAL '400 milliseconds', spool := '{tmp_path / 'b'}')"
-    ).fetchall()[0][0]
-    assert wait_for(
-        lambda: con.execute("SELECT objects_uploaded FROM recordings() WHERE id = ?", [rid]).fetchone()[0] or 0,
-        timeout=60,
-    )
-    row = stop_row(con, rid)
-    assert row["last_error"] is None, row["last_error"]
+    record_until_uploaded(con, f"s3://{bucket}/prof", tmp_path / "b")
     # The test's own boto3 client reads AWS_PROFILE too: back to the plain test environment.
     for v in ("AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
         monkeypatch.delenv(v)
