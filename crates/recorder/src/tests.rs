@@ -725,6 +725,31 @@ fn a_deleted_recording_is_taken_again_or_left_to_the_recorder_that_took_its_lock
     fs::remove_dir_all(dir.parent().unwrap()).unwrap();
 }
 
+/// Found at the next flush, not at the next publish (an hour away here): the folder is taken
+/// again and what the recorder held is published into it.
+#[test]
+fn a_deleted_recording_is_found_at_the_next_flush() {
+    let dir = tmp("deleted-flush").join("rec");
+    let state = fixture_state();
+    let mut req = fast_request(&dir, &["metrics"]);
+    req.publish_interval = Some(Duration::from_secs(3600));
+    let rec = start(&state, &req).unwrap();
+    wait_for(|| rec.row().rows_journaled > 0);
+    remove_tree(&dir);
+    wait_for(|| last_error(&rec).contains("took the lock again"));
+    let host_dir = layout::host_dir(&dir, "metrics", &rec.config.host);
+    wait_for(|| !all_ts(&host_dir).is_empty());
+    let row = stop(&state, rec.id).unwrap();
+    assert_eq!(row.rows_dropped, 0);
+    let ts = all_ts(&host_dir);
+    assert_eq!(
+        ts.len() as u64,
+        row.rows_written,
+        "every row published after the loss is in the new folder"
+    );
+    fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+}
+
 #[test]
 fn a_second_start_of_one_statement_names_the_recorder_left_running() {
     let dir = tmp("twice");

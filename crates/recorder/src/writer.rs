@@ -427,6 +427,13 @@ impl Writer {
             all &= self.append_table(ti, &mut failures);
         }
         self.report(failures);
+        // A folder deleted or replaced is found here at the latest, not at the next publish
+        // (up to `publish_interval` later): every table is published at once, which takes the
+        // partition again (or stops the recorder when another recorder took it), so the rows
+        // go to a folder this recorder holds, and the next flush to a log there.
+        if self.tables.iter().any(|t| !t.part.still_held(&self.root)) {
+            all &= self.publish_all();
+        }
         all
     }
 
