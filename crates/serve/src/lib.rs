@@ -139,19 +139,19 @@ pub fn check(req: &Request) -> Result<Config, String> {
             )
         })?,
     };
+    // Every dir goes through the destination's parsing (a plain path too), so `~/x` means the
+    // same here as in record_metrics and report_metrics.
     let dest = match req.dir.as_deref() {
-        Some(d) if d.contains("://") => Some(Destination::parse(d).map_err(|e| format!("dir: {e}"))?),
-        _ => None,
+        Some(d) => Some(Destination::parse(d).map_err(|e| format!("dir: {e}"))?),
+        None => None,
     };
     let bucket = match &dest {
         Some(d) => S3Location::check(d, req.endpoint.as_deref(), req.region.as_deref())?,
         None => None,
     };
-    let dir = match (req.dir.as_deref(), &dest) {
-        (None, _) => None,
-        (Some(_), Some(Destination::S3 { .. })) => None,
-        (Some(_), Some(Destination::Local(path))) => Some(check_recording(path)?),
-        (Some(d), None) => Some(check_recording(d)?),
+    let dir = match &dest {
+        Some(Destination::Local(path)) => Some(check_recording(path)?),
+        Some(Destination::S3 { .. }) | None => None,
     };
     if bucket.is_none()
         && let Some(p) = [("endpoint", &req.endpoint), ("region", &req.region)]
