@@ -65,6 +65,7 @@ pub fn logical_type(ty: ColType) -> LogicalTypeHandle {
         ColType::Double => LogicalTypeId::Double,
         ColType::Varchar => LogicalTypeId::Varchar,
         ColType::TimestampTz => LogicalTypeId::TimestampTZ,
+        ColType::Date => LogicalTypeId::Date,
         ColType::VarcharList => {
             return LogicalTypeHandle::list(&LogicalTypeHandle::from(LogicalTypeId::Varchar));
         }
@@ -80,6 +81,7 @@ pub fn param_type(ty: ParamType) -> LogicalTypeHandle {
         ParamType::Varchar => LogicalTypeId::Varchar,
         ParamType::Interval => LogicalTypeId::Interval,
         ParamType::TimestampTz => LogicalTypeId::TimestampTZ,
+        ParamType::Any => LogicalTypeId::Any,
         ParamType::VarcharList => {
             return LogicalTypeHandle::list(&LogicalTypeHandle::from(LogicalTypeId::Varchar));
         }
@@ -176,7 +178,7 @@ fn slot(ty: ColType, cell: Cell<'_>) -> Option<Slot<'_>> {
     Some(match (ty, cell) {
         (_, Cell::Null) => Slot::Null,
         (ColType::Boolean, Cell::Bool(b)) => Slot::Bool(b),
-        (ColType::Integer, Cell::I32(x)) => Slot::I32(x),
+        (ColType::Integer, Cell::I32(x)) | (ColType::Date, Cell::Date(x)) => Slot::I32(x),
         (ColType::UInteger, Cell::U32(x)) => Slot::U32(x),
         (ColType::BigInt, Cell::I64(x)) | (ColType::TimestampTz, Cell::Ts(x)) => Slot::I64(x),
         (ColType::UBigInt, Cell::U64(x)) => Slot::U64(x),
@@ -200,6 +202,7 @@ fn cell_type(cell: Cell<'_>) -> &'static str {
         Cell::Str(_) => ColType::Varchar.sql_name(),
         Cell::Ts(_) => ColType::TimestampTz.sql_name(),
         Cell::StrList(_) => ColType::VarcharList.sql_name(),
+        Cell::Date(_) => ColType::Date.sql_name(),
     }
 }
 
@@ -357,6 +360,7 @@ mod tests {
             (ColType::Varchar, Cell::Str("x")),
             (ColType::TimestampTz, Cell::Ts(1)),
             (ColType::VarcharList, Cell::StrList(&list)),
+            (ColType::Date, Cell::Date(3)),
         ];
         for (ty, _) in cells {
             assert_eq!(slot(ty, Cell::Null), Some(Slot::Null), "{ty:?}");

@@ -222,6 +222,64 @@ pub fn report_metrics() -> Function {
     }
 }
 
+/// `read_recording(location, table, ...)`.
+pub fn read_recording() -> Function {
+    Function {
+        name: "read_recording",
+        summary: "A recorded table's rows from recording folders and s3:// prefixes: published files, the not yet published write-ahead log and, in the recording process, the recorder's buffer, every row once; the table's columns, then host and date.",
+        params: vec![
+            Param::positional(
+                "location",
+                ParamType::Any,
+                "A directory record_metrics wrote, or the s3://<bucket>[/<prefix>] it uploads to; or a VARCHAR[] of several, read together.".into(),
+            ),
+            Param::positional(
+                "table",
+                ParamType::Varchar,
+                format!(
+                    "The recorded table: {} (or its function's name, such as 'system_metrics').",
+                    tables::recorded::accepted_names()
+                ),
+            ),
+            Param::named(
+                "since",
+                ParamType::TimestampTz,
+                "the first recorded row".into(),
+                "Only rows at or after this ts; partitions, files and row groups before it are not read.".into(),
+            ),
+            Param::named(
+                "until",
+                ParamType::TimestampTz,
+                "the newest row".into(),
+                "Only rows before this ts (exclusive).".into(),
+            ),
+            Param::named(
+                "host",
+                ParamType::Varchar,
+                "every host".into(),
+                "Only this host's rows, as recorded in host=<name> folders.".into(),
+            ),
+            endpoint_param("s3:// location"),
+            region_param("s3:// location"),
+        ],
+        example: "SELECT date_trunc('minute', ts) AS minute, avg(cpu_busy_pct) FROM read_recording('sysmon-history', 'metrics') GROUP BY minute ORDER BY minute",
+        reads: Vec::new(),
+        decl: RecordingPartition::TABLE,
+    }
+}
+
+sysmon_tables::declare_table! {
+    /// The columns `read_recording` adds after the recorded table's own (which are those of the
+    /// table's function, as `sysmon_columns()` lists them): where each row was recorded, as the
+    /// hive layout names it.
+    pub struct RecordingPartition => "read_recording" {
+        /// The host whose recorder wrote the row, as its folder names it (`host=<name>`).
+        host: String [""],
+        /// The row's UTC day, as its folder names it (`date=<YYYY-MM-DD>`).
+        date: sysmon_tables::schema::Date [""],
+    }
+}
+
 /// `endpoint`, as record_metrics, serve_metrics and report_metrics take it; `scope` says when it
 /// applies (`s3://`, `s3:// dir`).
 fn endpoint_param(scope: &str) -> Param {
@@ -338,6 +396,7 @@ pub fn functions() -> Vec<Function> {
         record_metrics(),
         recordings(),
         stop_recording(),
+        read_recording(),
         report_metrics(),
         serve_metrics(),
         servers(),

@@ -50,6 +50,12 @@ impl Process {
         recorder::stop(&self.recorders, id)
     }
 
+    /// Has this process's recorders of folder `dir` flush their buffers into the log (at most
+    /// `timeout` each), so that a reader of the folder sees their latest samples.
+    pub fn flush_recording(&self, dir: &std::path::Path, timeout: std::time::Duration) -> usize {
+        recorder::lifecycle::flush_folder(&self.recorders, dir, timeout)
+    }
+
     /// Starts an HTTP server (the act of `serve_metrics`).
     pub fn serve(&self, config: serve::Config) -> Result<Arc<Server>, String> {
         self.register_exit_hook();

@@ -5,6 +5,7 @@
 //! from `Table::rows` on the process's live state. The recorder's three functions and the
 //! catalog's two have a module each.
 
+mod read_recording;
 mod record_metrics;
 mod recordings;
 mod report_metrics;
@@ -46,6 +47,8 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<record_metrics::RecordMetrics>(con)?;
     register_one::<recordings::Recordings>(con)?;
     register_one::<stop_recording::StopRecording>(con)?;
+    con.register_table_function::<read_recording::ReadRecording>("read_recording")
+        .map_err(|e| format!("cannot register read_recording(): {e}"))?;
     register_one::<report_metrics::ReportMetrics>(con)?;
     register_one::<serve_metrics::ServeMetrics>(con)?;
     register_one::<servers::Servers>(con)?;

@@ -138,6 +138,11 @@ impl LiveTable for ReportMetrics {
         if let Some(row) = written.as_ref() {
             return Ok(vec![row.clone()]);
         }
+        // A recorder of this folder in this process: its latest samples go to the log first,
+        // which the report reads with the published files.
+        if let Recording::Local(dir) = &r.req.dir {
+            sysmon_core::process::process().flush_recording(dir, std::time::Duration::from_secs(2));
+        }
         let row = report::write(&r.req)?;
         *written = Some(row.clone());
         Ok(vec![row])

@@ -24,10 +24,11 @@ pub const FLUSH_DEFAULT: Duration = Duration::from_secs(10);
 pub const FLUSH_MIN: Duration = Duration::from_millis(100);
 pub const FLUSH_MAX: Duration = Duration::from_secs(86_400);
 /// The default and the largest `publish_interval` (how often the write-ahead log's rows become
-/// visible Parquet files; at least `flush_interval`, the default never below it). 5 minutes:
-/// the fleet shipper's upload cadence, and where the writer's cost curve flattens
-/// (`docs/recorder.md`).
-pub const PUBLISH_DEFAULT: Duration = Duration::from_secs(300);
+/// visible Parquet files; at least `flush_interval`, the default never below it). One minute:
+/// plain `read_parquet` over the folder then sees a sample within a minute (issue 20), for a
+/// writer cost per sample measured in `docs/recorder.md` ("Freshness"); `read_recording` reads
+/// the log too and does not wait for it.
+pub const PUBLISH_DEFAULT: Duration = Duration::from_secs(60);
 pub const PUBLISH_MAX: Duration = Duration::from_secs(86_400);
 /// The default `process_interval` (never below `interval`).
 pub const PROCESS_DEFAULT: Duration = Duration::from_secs(60);

@@ -50,6 +50,10 @@ pub struct WriterStatus {
 struct Ending {
     stop_requested: bool,
     finished: bool,
+    /// Flushes asked for ([`Shared::request_flush`]) and done by the writer, counted: a
+    /// request is met once `flushed` reaches the count it set.
+    flushes_wanted: u64,
+    flushed: u64,
 }
 
 /// State shared by a recorder's threads and its handle.
@@ -129,9 +133,41 @@ impl Shared {
         }
     }
 
-    /// Sleeps until `deadline` or a stop request; true if stopped.
+    /// Sleeps until `deadline`, a stop request or a flush request; true if stopped.
     pub fn sleep_until(&self, deadline: Instant) -> bool {
-        self.wait(deadline, |e| e.stop_requested)
+        self.wait(deadline, |e| e.stop_requested || e.flushes_wanted > e.flushed);
+        self.stop_requested()
+    }
+
+    /// Asks the writer to flush its buffered rows into the write-ahead log now, and waits until
+    /// it has (or `timeout` passes, or the writer ends); whether it did. What a reader of the
+    /// folder in this process calls first, so that it sees the latest samples.
+    pub fn request_flush(&self, timeout: Duration) -> bool {
+        let wanted = {
+            let mut e = lock(&self.ending);
+            if e.finished || e.stop_requested {
+                return false;
+            }
+            e.flushes_wanted += 1;
+            e.flushes_wanted
+        };
+        self.changed.notify_all();
+        self.wait(Instant::now() + timeout, |e| e.flushed >= wanted || e.finished)
+            && lock(&self.ending).flushed >= wanted
+    }
+
+    /// The flush requests not met yet: the count to report done after the flush.
+    pub(super) fn flush_wanted(&self) -> Option<u64> {
+        let e = lock(&self.ending);
+        (e.flushes_wanted > e.flushed).then_some(e.flushes_wanted)
+    }
+
+    /// The writer flushed for every request up to `upto`.
+    pub(super) fn flushed(&self, upto: u64) {
+        let mut e = lock(&self.ending);
+        e.flushed = e.flushed.max(upto);
+        drop(e);
+        self.changed.notify_all();
     }
 
     /// Called once by the writer thread when it ends, whatever the reason.
@@ -367,6 +403,18 @@ fn probe_writable(dir: &Dir) -> io::Result<()> {
     let p = dir.join(&format!(".sysmon-probe-{}{}", std::process::id(), layout::TEMP_SUFFIX));
     std::fs::OpenOptions::new().write(true).create_new(true).open(&p)?;
     std::fs::remove_file(&p)
+}
+
+/// Asks every running recorder of `recorders` that writes into folder `dir` to flush its
+/// buffered rows into the write-ahead log, each waiting at most `timeout`; how many did.
+/// `read_recording` in the recording process calls it so that it reads up to the latest sample.
+pub fn flush_folder(recorders: &Recorders, dir: &std::path::Path, timeout: Duration) -> usize {
+    recorders
+        .all()
+        .iter()
+        .filter(|r| r.config.dir == dir && r.state() == State::Running)
+        .filter(|r| r.shared.request_flush(timeout))
+        .count()
 }
 
 /// Stops recorder `id` of `recorders` after its final flush and returns its final row (the

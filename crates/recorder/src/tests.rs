@@ -1060,7 +1060,7 @@ fn an_s3_recording_publishes_at_least_as_often_as_it_uploads_by_default() {
     req.publish_interval = None;
     req.ship.endpoint = Some("http://127.0.0.1:9".into());
     req.ship.spool = Some(spool.display().to_string());
-    for (upload, publish) in [(60, 60), (3_600, 300)] {
+    for (upload, publish) in [(30, 30), (3_600, config::PUBLISH_DEFAULT.as_secs())] {
         req.ship.upload_interval = Some(Duration::from_secs(upload));
         let config = check(&state, &req).unwrap();
         assert_eq!(
@@ -1069,7 +1069,7 @@ fn an_s3_recording_publishes_at_least_as_often_as_it_uploads_by_default() {
             "upload_interval {upload} s"
         );
     }
-    // A local recording keeps the 5-minute default.
+    // A local recording keeps the one-minute default.
     let local = fast_request(&spool, &["metrics"]);
     let config = check(
         &state,
@@ -1080,4 +1080,47 @@ fn an_s3_recording_publishes_at_least_as_often_as_it_uploads_by_default() {
     )
     .unwrap();
     assert_eq!(config.publish_interval, config::PUBLISH_DEFAULT);
+}
+
+/// `read_recording` in the recording process asks for a flush first: with an hour between
+/// flushes, the log holds the samples taken until the request once it returns.
+#[test]
+fn a_flush_request_puts_the_latest_samples_in_the_log() {
+    let dir = tmp("flush-request");
+    let state = fixture_state();
+    let mut req = fast_request(&dir, &["metrics"]);
+    req.flush_interval = Some(Duration::from_secs(3600));
+    req.publish_interval = Some(Duration::from_secs(3600));
+    let rec = start(&state, &req).unwrap();
+    wait_for(|| rec.row().samples_taken >= 3);
+    let host_dir = layout::host_dir(&dir, "metrics", &rec.config.host);
+    let schema = sysmon_tables::columns::arrow_schema(rec.config.tables[0].decl());
+    assert!(sysmon_store::wal::snapshot(&host_dir, &schema).unwrap().is_empty());
+    let taken = rec.row().samples_taken;
+    assert_eq!(
+        super::lifecycle::flush_folder(&state.recorders, &dir, Duration::from_secs(30)),
+        1
+    );
+    let rows: usize = sysmon_store::wal::snapshot(&host_dir, &schema)
+        .unwrap()
+        .iter()
+        .map(|(_, b)| b.num_rows())
+        .sum();
+    assert!(
+        rows as u64 >= taken,
+        "{rows} rows in the log, {taken} samples taken before the request"
+    );
+    // Another folder's reader asks nothing of this recorder.
+    assert_eq!(
+        super::lifecycle::flush_folder(&state.recorders, &dir.join("x"), Duration::from_secs(1)),
+        0
+    );
+    let row = stop(&state, rec.id).unwrap();
+    assert_eq!(row.rows_dropped, 0);
+    // A stopped recorder is not asked.
+    assert_eq!(
+        super::lifecycle::flush_folder(&state.recorders, &dir, Duration::from_secs(1)),
+        0
+    );
+    fs::remove_dir_all(&dir).unwrap();
 }

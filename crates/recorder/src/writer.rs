@@ -291,6 +291,14 @@ impl Writer {
             let stopping = self.shared.sleep_until(next_flush.min(next_drain));
             let closed = self.drain(&rx, stopping);
             let now = Instant::now();
+            // A reader in this process wants the latest samples in the log (`read_recording`):
+            // the ticks drained above are flushed now, on top of the regular flushes.
+            if let Some(wanted) = self.shared.flush_wanted()
+                && !closed
+            {
+                self.flush_all();
+                self.shared.flushed(wanted);
+            }
             if now >= next_flush && !closed {
                 self.flush_all();
                 next_flush = Instant::now() + self.config.flush_interval;

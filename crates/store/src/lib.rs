@@ -12,6 +12,8 @@
 //! * [`destination`], [`s3`], [`aws_profile`], [`objects`]: where a recording goes (a folder or
 //!   `s3://`), the S3 client and its checks, the `~/.aws` profile it reads, and the bucket's
 //!   object names;
+//! * [`read_recording`]: a recorded table as its rows, published files and the log together,
+//!   every row once (`read_recording()`, and the dashboard's and report's history);
 //! * [`faults`]: the test hooks a recorder injects into its own writes.
 
 pub mod aws_profile;
@@ -22,6 +24,7 @@ pub mod layout;
 pub mod lock;
 pub mod merge;
 pub mod objects;
+pub mod read_recording;
 pub mod retention;
 pub mod s3;
 pub mod store;

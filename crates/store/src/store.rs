@@ -155,6 +155,7 @@ fn column_encoding(name: &str, ty: ColType) -> Option<Encoding> {
         ColType::Double if cumulative_seconds(name) => Some(Encoding::PLAIN),
         ColType::Double => Some(Encoding::BYTE_STREAM_SPLIT),
         ColType::Boolean | ColType::Varchar | ColType::VarcharList => None,
+        ColType::Date => Some(Encoding::DELTA_BINARY_PACKED),
     }
 }
 

@@ -284,6 +284,60 @@ impl Wal {
     }
 }
 
+/// What a reader sees of the log in `host_dir` without opening it for writing: the rows of
+/// each record, oldest first, up to the first record that is torn, fails its checksum or does
+/// not decode (exactly what [`Wal::open`] would keep and publish). Takes no lock and changes
+/// nothing, so it works on the folder of a running, stopped or killed recorder, from any
+/// process. A missing log (nothing flushed, or all published) is empty; a link in its place is
+/// refused, never followed.
+pub fn snapshot(host_dir: &std::path::Path, schema: &SchemaRef) -> io::Result<Vec<(Record, RecordBatch)>> {
+    use std::io::Read;
+    let mut file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(host_dir.join(WAL_FILE))
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(super::handle::link_refused(&host_dir.join(WAL_FILE)));
+        }
+        Err(e) => return Err(e),
+    };
+    // One read of the whole file: the writer only appends (a record is whole once its one
+    // `pwrite` returns) or empties it, so a torn tail here is a record being written, and is
+    // left out as `scan` leaves it out.
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let (records, _, _) = scan(&bytes);
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        match decode(&bytes[r.offset as usize..r.offset as usize + r.len], schema) {
+            Ok(batch) => out.push((r, batch)),
+            Err(_) => break,
+        }
+    }
+    Ok(out)
+}
+
+/// The first and last `ts` of the valid records of the log in `host_dir`, from their headers
+/// (nothing decoded); `None` for an empty or missing log. As [`snapshot`], read-only.
+pub fn extent(host_dir: &std::path::Path) -> io::Result<Option<(i64, i64)>> {
+    let bytes = match super::handle::open_nofollow(&host_dir.join(WAL_FILE)) {
+        Ok(mut f) => {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut b)?;
+            b
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let (records, _, _) = scan(&bytes);
+    let first = records.iter().map(|r| r.first_us).min();
+    let last = records.iter().map(|r| r.last_us).max();
+    Ok(first.zip(last))
+}
+
 fn arrow_err(e: arrow_schema::ArrowError) -> io::Error {
     io::Error::other(e.to_string())
 }

@@ -23,8 +23,8 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    ArrayBuilder, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
-    TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder,
+    ArrayBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder,
+    StringBuilder, TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMicrosecondType, UInt32Type};
@@ -48,6 +48,7 @@ pub fn arrow_type(ty: ColType) -> DataType {
         ColType::Varchar => DataType::Utf8,
         ColType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some(TIMESTAMP_TZ.into())),
         ColType::VarcharList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+        ColType::Date => DataType::Date32,
     }
 }
 
@@ -71,6 +72,7 @@ enum Builder {
     Str(StringBuilder),
     Ts(TimestampMicrosecondBuilder),
     List(ListBuilder<StringBuilder>),
+    Date(Date32Builder),
 }
 
 impl Builder {
@@ -85,6 +87,7 @@ impl Builder {
             ColType::Varchar => Builder::Str(StringBuilder::new()),
             ColType::TimestampTz => Builder::Ts(TimestampMicrosecondBuilder::new().with_timezone(TIMESTAMP_TZ)),
             ColType::VarcharList => Builder::List(ListBuilder::new(StringBuilder::new())),
+            ColType::Date => Builder::Date(Date32Builder::new()),
         }
     }
 
@@ -100,6 +103,7 @@ impl Builder {
             (Builder::F64(b), Cell::F64(v)) => b.append_value(v),
             (Builder::Str(b), Cell::Str(v)) => b.append_value(v),
             (Builder::Ts(b), Cell::Ts(v)) => b.append_value(v),
+            (Builder::Date(b), Cell::Date(v)) => b.append_value(v),
             (Builder::List(b), Cell::StrList(items)) => {
                 for s in items {
                     b.values().append_value(s);
@@ -115,6 +119,7 @@ impl Builder {
             (Builder::Str(b), _) => b.append_null(),
             (Builder::Ts(b), _) => b.append_null(),
             (Builder::List(b), _) => b.append(false),
+            (Builder::Date(b), _) => b.append_null(),
         }
     }
 
@@ -129,6 +134,7 @@ impl Builder {
             Builder::Str(b) => Arc::new(b.finish()),
             Builder::Ts(b) => Arc::new(b.finish()),
             Builder::List(b) => Arc::new(b.finish()),
+            Builder::Date(b) => Arc::new(b.finish()),
         }
     }
 
@@ -143,6 +149,7 @@ impl Builder {
             Builder::Str(b) => b.len(),
             Builder::Ts(b) => b.len(),
             Builder::List(b) => b.len(),
+            Builder::Date(b) => b.len(),
         }
     }
 }

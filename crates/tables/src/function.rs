@@ -21,6 +21,8 @@ pub enum ParamType {
     Interval,
     /// `TIMESTAMP WITH TIME ZONE`.
     TimestampTz,
+    /// Any type, checked in bind (`read_recording`'s location: a `VARCHAR` or a `VARCHAR[]`).
+    Any,
 }
 
 impl ParamType {
@@ -33,6 +35,7 @@ impl ParamType {
             ParamType::VarcharList => "VARCHAR[]",
             ParamType::Interval => "INTERVAL",
             ParamType::TimestampTz => "TIMESTAMP WITH TIME ZONE",
+            ParamType::Any => "ANY",
         }
     }
 }

@@ -32,6 +32,8 @@ pub enum ColType {
     TimestampTz,
     /// `VARCHAR[]`.
     VarcharList,
+    /// `DATE`, days since the Unix epoch (`read_recording`'s `date`, as the hive layout has it).
+    Date,
 }
 
 impl ColType {
@@ -47,6 +49,7 @@ impl ColType {
             ColType::Varchar => "VARCHAR",
             ColType::TimestampTz => "TIMESTAMP WITH TIME ZONE",
             ColType::VarcharList => "VARCHAR[]",
+            ColType::Date => "DATE",
         }
     }
 }
@@ -153,6 +156,8 @@ pub enum Cell<'a> {
     /// Microseconds since the Unix epoch.
     Ts(i64),
     StrList(&'a [String]),
+    /// Days since the Unix epoch.
+    Date(i32),
 }
 
 /// A Rust field type that can be a column: its SQL type and how to read it as a [`Cell`].
@@ -182,6 +187,13 @@ column_value!(f64, Double, |v| if v.is_finite() { Cell::F64(*v) } else { Cell::N
 column_value!(String, Varchar, |v| Cell::Str(v.as_str()));
 column_value!(Timestamp, TimestampTz, |v| Cell::Ts(v.micros));
 column_value!(Vec<String>, VarcharList, |v| Cell::StrList(v.as_slice()));
+column_value!(Date, Date, |v| Cell::Date(v.days));
+
+/// A `DATE` value: days since the Unix epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    pub days: i32,
+}
 
 impl<T: ColumnValue> ColumnValue for Option<T> {
     const TYPE: ColType = T::TYPE;

@@ -158,5 +158,8 @@ fn column(name: &str, ty: ColType, is_key: bool, host: &str, rows: &[(usize, i64
             rows.iter().for_each(|_| b.append(true));
             Arc::new(b.finish())
         }
+        ColType::Date => Arc::new(arrow_array::Date32Array::from_iter_values(
+            rows.iter().map(|&(_, ts)| ts.div_euclid(86_400_000_000) as i32),
+        )),
     }
 }

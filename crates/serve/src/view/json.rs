@@ -105,6 +105,7 @@ pub fn cell(out: &mut String, c: Cell<'_>) {
         Cell::F64(v) => number(out, v),
         Cell::Str(s) => string(out, s),
         Cell::Ts(us) => number(out, us as f64 / 1000.0),
+        Cell::Date(d) => number(out, d as f64 * 86_400_000.0),
         Cell::StrList(l) => {
             out.push('[');
             for (i, s) in l.iter().enumerate() {

@@ -41,6 +41,12 @@ pub fn hosts(dir: &Path) -> io::Result<Vec<Host>> {
                     last = Some(last.map_or(f.name.last_us, |v| v.max(f.name.last_us)));
                 }
             }
+            // Rows flushed and not yet published count too: they are drawn (the history reads
+            // the log), so a recording a minute old has a minute to show.
+            if let Ok(Some((f, l))) = sysmon_store::wal::extent(&entry.path()) {
+                first = Some(first.map_or(f, |v| v.min(f)));
+                last = Some(last.map_or(l, |v| v.max(l)));
+            }
             add_host(&mut out, h, t.name, first, last);
         }
     }

@@ -14,6 +14,7 @@ use parquet::file::reader::ChunkReader;
 use parquet::file::statistics::Statistics;
 
 use super::*;
+use sysmon_store::read_recording::{Scope, Source, plan_local};
 
 /// Reads one table of one host under `dir` over the request's range.
 pub fn read(dir: &Path, req: &Request) -> Result<History, Error> {
@@ -30,15 +31,31 @@ pub fn read(dir: &Path, req: &Request) -> Result<History, Error> {
             });
         }
     }
-    let (first_day, last_day) = (layout::day_of(from_us), layout::day_of(to_us - 1));
+    // The recording's own plan (`sysmon_store::read_recording`): published files, a merge in
+    // flight read once, and the write-ahead log's rows not yet published, so the charts are as
+    // fresh as the last flush.
+    let scope = Scope {
+        host: Some(req.host.clone()),
+        since_us: Some(from_us),
+        until_us: Some(to_us),
+    };
+    let schema = match t.decl() {
+        Some(decl) => sysmon_tables::columns::arrow_schema(decl),
+        None => return Ok(finish(t, ds, h)),
+    };
+    let parts = match plan_local(dir, t.name, &schema, &scope) {
+        Ok(p) => p,
+        // A host that has other tables but not this one yet: nothing to draw.
+        Err(_) if !host_dir.is_dir() => Vec::new(),
+        Err(e) => return Err(Error::Io(e)),
+    };
     let mut files: Vec<PathBuf> = Vec::new();
-    for (day, day_dir) in layout::list_days(&host_dir)? {
-        if day < first_day || day > last_day {
-            continue;
-        }
-        for f in layout::list_names(&day_dir)? {
-            if f.name.last_us >= from_us && f.name.first_us < to_us {
-                files.push(f.path);
+    for part in parts {
+        match part.source {
+            Source::File { path, .. } => files.push(path),
+            Source::Rows { batch, .. } => add_batch(&batch, t, &mut ds, &mut h),
+            Source::Object { bytes, key } => {
+                read_parquet(bytes, t, &mut ds, &mut h).map_err(|e| Error::Io(format!("reading '{key}': {e}")))?
             }
         }
     }
