@@ -17,8 +17,8 @@
 //! `--rewrite DIR` (each table of the recording in DIR merged into one file by the recorder's
 //! merge: bytes per value per table of a real recording), `--soak SET IV_MS SECS DIR [PUBLISH_S [EVERY_S]]`
 //! (record into DIR for SECS seconds, printing the RSS and heap series: the memory aim, and a
-//! real recording for `--rewrite`), `--run a,b,b60,b10,c,a10` (only those CPU runs; `b60`/`b10`: the default set
-//! at `publish_interval` 60 s / 10 s, the cost curve), `--child ...` (internal: one recorder
+//! real recording for `--rewrite`), `--run a,b,b300,b10,c,a10` (only those CPU runs; `b300`/`b10`: the default set
+//! at `publish_interval` 5 minutes (the default before issue 20) / 10 s, the cost curve), `--child ...` (internal: one recorder
 //! process of the CPU runs).
 //!
 //! One file of 700 lines on purpose: a benchmark program whose runs share their helpers and
@@ -617,15 +617,15 @@ fn main() {
         "  raw /proc reads + process snapshot (all fields)   {:>8.1} us/sample   (baseline for (c))",
         (raw + raw_p) / 1e3
     );
-    // 1 Hz: a 12 s warm-up (start-up and the first flush), then whole publish periods: 300
-    // samples at the default 5 minutes (thirty 10 s flushes to the log, one publish), 120 at
-    // 60 s, 100 at 10 s (ten publishes and the first level-1 merge).
+    // 1 Hz: a 12 s warm-up (start-up and the first flush), then whole publish periods: 120
+    // samples at the default 60 s (six 10 s flushes to the log per publish, two publishes), 300
+    // at the old default of 5 minutes, 100 at 10 s (ten publishes and the first level-1 merge).
     let (warm, n1) = if quick { (12.0, 20) } else { (12.0, 100) };
     let sadc = find_sadc();
     if sadc.is_none() {
         println!("  sadc: not installed (Debian: apt-get install sysstat); sadc baselines unavailable");
     }
-    // publish_interval 0 = the default (5 minutes); the window of a run is a whole number of
+    // publish_interval 0 = the default (60 s); the window of a run is a whole number of
     // publish periods (a publish lands once per period, on the wall clock), so each run's
     // figure includes its publishes, merges and flushes in their steady-state proportion.
     let only: Vec<&str> = args
@@ -634,22 +634,39 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map(|v| v.split(',').collect())
         .unwrap_or_default();
+    let p_default = if quick { 60 } else { 120 };
     let p300 = if quick { 60 } else { 300 };
     let runs = [
-        ("a", Set::Host, 1000u64, 0u64, p300, "(a) metrics+cpus at 1 Hz", raw),
-        ("b", Set::Default, 1000, 0, p300, "(b) default set at 1 Hz", raw),
-        ("b60", Set::Default, 1000, 60, 120, "(b) publish_interval 60 s", raw),
+        (
+            "a",
+            Set::Host,
+            1000u64,
+            0u64,
+            p_default,
+            "(a) metrics+cpus at 1 Hz",
+            raw,
+        ),
+        ("b", Set::Default, 1000, 0, p_default, "(b) default set at 1 Hz", raw),
+        ("b300", Set::Default, 1000, 300, p300, "(b) publish_interval 5 min", raw),
         ("b10", Set::Default, 1000, 10, n1, "(b) publish_interval 10 s", raw),
         (
             "c",
             Set::WithProcesses,
             1000,
             0,
-            p300,
+            p_default,
             "(c) default+processes at 1 Hz",
             raw + raw_p,
         ),
-        ("a10", Set::Host, 100, 0, 10 * p300, "(a) metrics+cpus at 10 Hz", raw),
+        (
+            "a10",
+            Set::Host,
+            100,
+            0,
+            10 * p_default,
+            "(a) metrics+cpus at 10 Hz",
+            raw,
+        ),
     ];
     let runs = runs
         .into_iter()

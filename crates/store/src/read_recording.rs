@@ -47,7 +47,9 @@ use bytes::Bytes;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowFilter,
+};
 use parquet::file::reader::{ChunkReader, FileReader, SerializedFileReader};
 use parquet::file::statistics::Statistics;
 
@@ -350,15 +352,16 @@ const PARALLEL_GETS: usize = 8;
 /// An object of a date folder, named as the shipper (`P-`, `D-`) or the recorder (`L<n>-`,
 /// a folder copied into a bucket) names them.
 #[derive(Clone, Debug)]
-struct Object {
-    name: String,
-    first_us: i64,
-    last_us: i64,
-    day_object: bool,
-    level: u32,
+pub struct Object {
+    pub name: String,
+    pub first_us: i64,
+    pub last_us: i64,
+    pub day_object: bool,
+    pub level: u32,
 }
 
-fn object(name: &str) -> Option<Object> {
+/// An object's name as the shipper or the recorder names them; `None` for anything else.
+pub fn object(name: &str) -> Option<Object> {
     if let Some(o) = ObjName::parse(name) {
         return Some(Object {
             name: name.to_string(),
@@ -382,8 +385,8 @@ fn key(loc: &S3Location, rel: &str) -> Result<Key, Error> {
     Key::parse(&k).map_err(|e| format!("'{k}' is not an object key: {e}"))
 }
 
-/// The "folders" directly under `rel`, and the objects there.
-async fn list(store: &dyn ObjectStore, loc: &S3Location, rel: &str) -> Result<(Vec<String>, Vec<Object>), Error> {
+/// The "folders" directly under `rel` (their last path parts), and our objects there.
+pub async fn list(store: &dyn ObjectStore, loc: &S3Location, rel: &str) -> Result<(Vec<String>, Vec<Object>), Error> {
     let k = key(loc, rel)?;
     let listed = store
         .list_with_delimiter(Some(&k))
@@ -693,13 +696,42 @@ fn parquet<R: ChunkReader + 'static>(
         return Ok(Inner::Done);
     }
     let mask = ProjectionMask::roots(sd, wanted);
-    let reader = builder
+    let mut builder = builder
         .with_projection(mask)
         .with_row_groups(groups)
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(perr)?;
-    Ok(Inner::Parquet(reader))
+        .with_batch_size(BATCH_ROWS);
+    // A range that cuts into the row groups read (a day's file is one row group): `ts` is
+    // decoded first and the other columns only for the rows in range (late materialisation;
+    // an hour of a day decodes a twenty-fourth of the values).
+    let cuts = groups_cut(&meta, ts_leaf, scope);
+    if cuts && let Some(ts) = root("ts") {
+        let range = scope.clone();
+        let predicate = ArrowPredicateFn::new(ProjectionMask::roots(sd, [ts]), move |batch: RecordBatch| {
+            Ok(match batch.column(0).as_primitive_opt::<TimestampMicrosecondType>() {
+                Some(ts) => ts.iter().map(|t| Some(t.is_some_and(|t| range.contains(t)))).collect(),
+                None => BooleanArray::from(vec![true; batch.num_rows()]),
+            })
+        });
+        builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+    }
+    Ok(Inner::Parquet(builder.build().map_err(perr)?))
+}
+
+/// Whether the range cuts into any row group read (by its `ts` statistics; a group without
+/// them may be cut).
+fn groups_cut(meta: &parquet::file::metadata::ParquetMetaData, ts_leaf: Option<usize>, scope: &Scope) -> bool {
+    if scope.since_us.is_none() && scope.until_us.is_none() {
+        return false;
+    }
+    (0..meta.num_row_groups()).any(
+        |i| match ts_leaf.and_then(|l| meta.row_group(i).column(l).statistics()) {
+            Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
+                (Some(&lo), Some(&hi)) => !(scope.contains(lo) && scope.contains(hi)),
+                _ => true,
+            },
+            _ => true,
+        },
+    )
 }
 
 #[cfg(test)]

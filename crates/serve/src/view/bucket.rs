@@ -1,8 +1,9 @@
 //! History read from an S3 bucket a recorder ships to (`record_metrics('s3://bucket/prefix')`):
 //! the same `<table>/host=<h>/date=<d>/` layout as a local recording, read with object_store.
 //!
-//! Pruning is the local reader's: by `host=` and the `date=` prefixes the range touches (one
-//! LIST each), then by object name (each names its first and last `ts`: the shipper's
+//! The plan is `read_recording`'s (`sysmon_store::read_recording::plan_bucket`), so the charts,
+//! the report and SQL read a bucket alike. Pruning is the local reader's: by `host=` and the
+//! `date=` prefixes the range touches (one LIST each), then by object name (each names its first and last `ts`: the shipper's
 //! `P-`/`D-` objects, and the recorder's own `L<level>-` files where a local recording was
 //! copied into a bucket). Each object in range is fetched whole (one GET: a day object is a few
 //! MB) and decoded as a local file is, row groups pruned by their `ts` statistics. A day object
@@ -12,26 +13,20 @@
 //! Everything here is async: the server awaits it on its own runtime; `report_metrics` runs it
 //! on a `current_thread` runtime of its first scan.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use object_store::path::Path as Key;
-use object_store::{ObjectStore, ObjectStoreExt};
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use object_store::ObjectStore;
 
 use super::history::{Error, History, Host, Request, add_host, begin, finish, read_parquet};
 use sysmon_store::layout;
-use sysmon_store::objects::{COVERS, ObjName};
-use sysmon_store::s3::{S3Location, build_store, redact, store_err};
+use sysmon_store::read_recording::{self, Object, Scope, Source};
+use sysmon_store::s3::{S3Location, build_store, redact};
 
 /// How long listing the hosts may take (at start, and per `/api/hosts`).
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one history read may take.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
-/// Objects fetched at once.
-pub const PARALLEL_GETS: usize = 8;
 
 /// A recording in a bucket, with its client.
 pub struct Bucket {
@@ -43,32 +38,6 @@ impl std::fmt::Debug for Bucket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bucket").field("location", &self.location).finish()
     }
-}
-
-/// An object of a date folder, named as the shipper or the recorder names them.
-#[derive(Clone, Debug)]
-struct Object {
-    name: String,
-    first_us: i64,
-    last_us: i64,
-    day_object: bool,
-}
-
-fn object(name: &str) -> Option<Object> {
-    if let Some(o) = ObjName::parse(name) {
-        return Some(Object {
-            name: name.to_string(),
-            first_us: o.first_us,
-            last_us: o.last_us,
-            day_object: o.day_object,
-        });
-    }
-    layout::FileName::parse(name).map(|f| Object {
-        name: name.to_string(),
-        first_us: f.first_us,
-        last_us: f.last_us,
-        day_object: false,
-    })
 }
 
 async fn within<T>(limit: Duration, what: &str, f: impl Future<Output = Result<T, String>>) -> Result<T, String> {
@@ -90,31 +59,9 @@ impl Bucket {
         Bucket { location, store }
     }
 
-    fn key(&self, rel: &str) -> Result<Key, String> {
-        let k = self.location.key(rel);
-        Key::parse(&k).map_err(|e| format!("'{k}' is not an object key: {e}"))
-    }
-
-    /// The last path parts of the "folders" directly under `rel`, and the objects there.
+    /// The "folders" directly under `rel`, and the objects there.
     async fn list(&self, rel: &str) -> Result<(Vec<String>, Vec<Object>), String> {
-        let key = self.key(rel)?;
-        let shown = self.location.key(rel);
-        let listed = self
-            .store
-            .list_with_delimiter(Some(&key))
-            .await
-            .map_err(|e| store_err("listing", &shown, e))?;
-        let folders = listed
-            .common_prefixes
-            .iter()
-            .filter_map(|p| p.filename().map(String::from))
-            .collect();
-        let objects = listed
-            .objects
-            .iter()
-            .filter_map(|o| o.location.filename().and_then(object))
-            .collect();
-        Ok((folders, objects))
+        read_recording::list(self.store.as_ref(), &self.location, rel).await
     }
 
     /// The `date=` folders of one table of one host, as days.
@@ -181,31 +128,6 @@ impl Bucket {
         Ok(hosts)
     }
 
-    /// Fetches `names` of folder `rel`, [`PARALLEL_GETS`] at a time, in order.
-    async fn get_all(&self, rel: &str, names: &[String]) -> Result<Vec<(String, Bytes)>, String> {
-        let mut out = Vec::with_capacity(names.len());
-        for chunk in names.chunks(PARALLEL_GETS) {
-            let mut set = tokio::task::JoinSet::new();
-            for (i, n) in chunk.iter().enumerate() {
-                let key = self.key(&format!("{rel}/{n}"))?;
-                let shown = self.location.key(&format!("{rel}/{n}"));
-                let store = self.store.clone();
-                set.spawn(async move {
-                    let got = async { store.get(&key).await?.bytes().await }.await;
-                    (i, got.map_err(|e| store_err("reading", &shown, e)))
-                });
-            }
-            let mut got: Vec<(usize, Bytes)> = Vec::with_capacity(chunk.len());
-            while let Some(r) = set.join_next().await {
-                let (i, b) = r.map_err(|e| format!("internal error: a download task failed: {e}"))?;
-                got.push((i, b?));
-            }
-            got.sort_by_key(|(i, _)| *i);
-            out.extend(got.into_iter().map(|(i, b)| (chunk[i].clone(), b)));
-        }
-        Ok(out)
-    }
-
     /// One table of one host over the request's range, as [`super::history::read`] reads a local
     /// recording.
     pub async fn read(&self, req: &Request) -> Result<History, Error> {
@@ -240,57 +162,23 @@ impl Bucket {
                 });
             }
         }
-        let (first_day, last_day) = (layout::day_of(from_us), layout::day_of(to_us - 1));
-        for day in days.into_iter().filter(|d| (first_day..=last_day).contains(d)) {
-            let rel = format!("{}/host={}/date={}", t.name, req.host, layout::date_string(day));
-            let objects: Vec<Object> = self
-                .day_objects(t.name, &req.host, day)
-                .await
-                .map_err(Error::Io)?
-                .into_iter()
-                .filter(|o| o.last_us >= from_us && o.first_us < to_us)
-                .collect();
-            // Day objects first: the objects they cover are not read again.
-            let days_first: Vec<String> = objects
-                .iter()
-                .filter(|o| o.day_object)
-                .map(|o| o.name.clone())
-                .collect();
-            let mut covered: HashSet<String> = HashSet::new();
-            let mut fetched = self.get_all(&rel, &days_first).await.map_err(Error::Io)?;
-            for (name, bytes) in &fetched {
-                covered.extend(covers(bytes).into_iter().filter(|c| c != name));
-            }
-            let rest: Vec<String> = objects
-                .iter()
-                .filter(|o| !o.day_object && !covered.contains(&o.name))
-                .map(|o| o.name.clone())
-                .collect();
-            fetched.extend(self.get_all(&rel, &rest).await.map_err(Error::Io)?);
-            for (name, bytes) in fetched {
-                read_parquet(bytes, t, &mut ds, &mut h).map_err(|e| {
-                    Error::Io(format!(
-                        "reading '{}': {e}",
-                        self.location.key(&format!("{rel}/{name}"))
-                    ))
-                })?;
+        // The plan `read_recording` makes of a bucket: day objects first, the parts they
+        // cover left out, objects and row groups pruned by the range.
+        let scope = Scope {
+            host: Some(req.host.clone()),
+            since_us: Some(from_us),
+            until_us: Some(to_us),
+        };
+        let parts = read_recording::plan_bucket(&self.store, &self.location, t.name, &scope)
+            .await
+            .map_err(Error::Io)?;
+        for part in parts {
+            if let Source::Object { bytes, key } = part.source {
+                read_parquet(bytes, t, &mut ds, &mut h).map_err(|e| Error::Io(format!("reading '{key}': {e}")))?;
             }
         }
         Ok(finish(t, ds, h))
     }
-}
-
-/// The names a day object's footer says it covers (none for other objects).
-fn covers(bytes: &Bytes) -> Vec<String> {
-    let Ok(r) = SerializedFileReader::new(bytes.clone()) else {
-        return Vec::new();
-    };
-    r.metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .and_then(|kv| kv.iter().find(|k| k.key == COVERS).and_then(|k| k.value.clone()))
-        .map(|v| v.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -298,10 +186,12 @@ mod tests {
     use super::*;
     use crate::view::history::chart_table;
     use crate::view::{ViewContext, route_async};
-    use object_store::PutPayload;
     use object_store::memory::InMemory;
+    use object_store::path::Path as Key;
+    use object_store::{ObjectStoreExt, PutPayload};
     use sysmon_store::faults::Hooks;
     use sysmon_store::layout::MICROS_PER_DAY;
+    use sysmon_store::objects::{COVERS, ObjName};
     use sysmon_store::store::{self, FileMeta};
     use sysmon_testkit::fixture;
 

@@ -260,10 +260,13 @@
   let histCharts = null;
   let hosts = [];
   const local = (ms) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000); return d.toISOString().slice(0, 19); };
-  function setRange(seconds) {
+  // `fit`: a recording shorter than the range is shown from its first row (a 90 s recording
+  // fills the charts instead of being a sliver at the right edge of an hour).
+  function setRange(seconds, fit) {
     const h = hosts.find((x) => x.host === hostSel.value);
     const to = Math.min(Date.now(), h && h.last_ms ? h.last_ms + 1000 : Date.now());
-    fromIn.value = local(to - seconds * 1000);
+    const from = fit && h && h.first_ms ? Math.max(to - seconds * 1000, h.first_ms) : to - seconds * 1000;
+    fromIn.value = local(Math.min(from, to - 1000));
     toIn.value = local(to);
     form.querySelectorAll('.ranges button').forEach((b) => b.classList.toggle('active', Number(b.dataset.range) === seconds));
   }
@@ -293,9 +296,9 @@
     histCharts = makeCharts(document.getElementById('history-charts'), 'history');
     form.querySelectorAll('.ranges button').forEach((b) =>
       b.addEventListener('click', () => { setRange(Number(b.dataset.range)); show(); }));
-    hostSel.addEventListener('change', () => { setRange(3600); show(); });
+    hostSel.addEventListener('change', () => { setRange(3600, true); show(); });
     form.addEventListener('submit', (e) => { e.preventDefault(); show(); });
-    setRange(3600);
+    setRange(3600, true);
     show();
   }, (e) => { status.textContent = 'hosts: ' + e.message; });
 })();
