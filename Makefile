@@ -34,6 +34,9 @@ VENV_FLEET := .venv-fleet
 PY       := $(VENV)/bin/python
 PIP_INSTALL := pip install --quiet --disable-pip-version-check
 
+# Where cargo writes (CARGO_TARGET_DIR when set, as for a worktree that builds apart).
+CARGO_TARGET := $(or $(CARGO_TARGET_DIR),target)
+
 RELEASE_EXT := build/release/sysmon.duckdb_extension
 DEBUG_EXT   := build/debug/sysmon.duckdb_extension
 
@@ -93,11 +96,11 @@ APPEND_METADATA = $(PY) scripts/append_metadata.py --platform $(PLATFORM) \
 
 release: configure
 	SYSMON_EXTENSION_VERSION=$(EXTENSION_VERSION) cargo build --release -p sysmon
-	$(APPEND_METADATA) --input target/release/libsysmon.so --output $(RELEASE_EXT)
+	$(APPEND_METADATA) --input $(CARGO_TARGET)/release/libsysmon.so --output $(RELEASE_EXT)
 
 debug: configure
 	SYSMON_EXTENSION_VERSION=$(EXTENSION_VERSION) cargo build -p sysmon
-	$(APPEND_METADATA) --input target/debug/libsysmon.so --output $(DEBUG_EXT)
+	$(APPEND_METADATA) --input $(CARGO_TARGET)/debug/libsysmon.so --output $(DEBUG_EXT)
 
 run: release
 	$(VENV)/bin/duckdb -unsigned -line -c "LOAD '$(RELEASE_EXT)'; SELECT * FROM system_info(); SELECT * FROM system_metrics();"

@@ -49,9 +49,11 @@ pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
     ))
 }
 
-/// Whether the running DuckDB can tell sysmon its settings.
+/// Whether the running DuckDB can tell sysmon its settings (the library's version, read once:
+/// it cannot change while the extension is loaded, and every table function's bind asks).
 pub fn settings_visible() -> bool {
-    running_version().is_some_and(|v| v >= SETTINGS_API_SINCE)
+    static VISIBLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *VISIBLE.get_or_init(|| running_version().is_some_and(|v| v >= SETTINGS_API_SINCE))
 }
 
 fn strings(v: Option<Value>) -> Vec<String> {

@@ -2,12 +2,12 @@
 
 use std::io;
 
-use super::{HostPath, Now, Table};
+use super::{HostPath, Projection, Table};
 use std::collections::HashSet;
 use sysmon_live::LiveState;
 
 use crate::gpus;
-use crate::schema::Timestamp;
+use crate::schema::{Row, Timestamp};
 use sysmon_kernel::host;
 use sysmon_kernel::procfs::meminfo::MemInfo;
 use sysmon_kernel::procfs::stat::Stat;
@@ -60,17 +60,46 @@ pub const EXTENSION_VERSION: &str = match option_env!("SYSMON_EXTENSION_VERSION"
 /// Reads the facts for `system_info()` below `roots`; `nvml` is NVML's state (whether it is
 /// available, the driver's version: see [`gpus::driver`]).
 pub fn collect(roots: &Roots, nvml: (bool, Option<String>)) -> std::io::Result<InfoRow> {
-    let stat_text = std::fs::read_to_string(roots.proc("stat"))?;
-    let stat = Stat::parse(&stat_text);
-    let mem = read_small(&roots.proc("meminfo"))
-        .map(|t| MemInfo::parse(&t))
-        .unwrap_or_default();
-    let cpus = read_small(&roots.proc("cpuinfo"))
-        .map(|t| cpuinfo::parse(&t))
-        .unwrap_or_default();
-    let (os_name, os_version) = host::os_release(&roots.etc);
-    let u = host::uname();
-    let (nvml_available, nvidia_driver_version) = nvml;
+    collect_columns(roots, &Projection::default(), || nvml)
+}
+
+/// [`collect`] of the columns `projection` names: a file (or NVML) that only columns left out
+/// need is not read, and their fields stay empty (`hostname` alone is one `uname`).
+pub fn collect_columns(
+    roots: &Roots,
+    projection: &Projection,
+    nvml: impl FnOnce() -> (bool, Option<String>),
+) -> std::io::Result<InfoRow> {
+    let wants = |names: &[&str]| projection.reads_any(InfoRow::TABLE, names);
+    let want_cores = wants(&["physical_cores"]);
+    let stat = match wants(&["logical_cpus", "physical_cores", "boot_time"]) {
+        true => Stat::parse(&std::fs::read_to_string(roots.proc("stat"))?),
+        false => Stat::default(),
+    };
+    let mem = match wants(&["mem_total_bytes"]) {
+        true => read_small(&roots.proc("meminfo"))
+            .map(|t| MemInfo::parse(&t))
+            .unwrap_or_default(),
+        false => MemInfo::default(),
+    };
+    let cpus = match wants(&["cpu_model"]) || want_cores {
+        true => read_small(&roots.proc("cpuinfo"))
+            .map(|t| cpuinfo::parse(&t))
+            .unwrap_or_default(),
+        false => Vec::new(),
+    };
+    let (os_name, os_version) = match wants(&["os_name", "os_version"]) {
+        true => host::os_release(&roots.etc),
+        false => (None, None),
+    };
+    let u = match wants(&["hostname", "kernel_version", "arch"]) {
+        true => host::uname(),
+        false => host::Uname::default(),
+    };
+    let (nvml_available, nvidia_driver_version) = match wants(&["nvml_available", "nvidia_driver_version"]) {
+        true => nvml(),
+        false => (false, None),
+    };
     Ok(InfoRow {
         hostname: u.nodename,
         os_name,
@@ -79,7 +108,10 @@ pub fn collect(roots: &Roots, nvml: (bool, Option<String>)) -> std::io::Result<I
         arch: u.machine,
         cpu_model: cpus.iter().find_map(|c| c.model_name.clone()),
         logical_cpus: i32::try_from(stat.cpus.len()).unwrap_or(i32::MAX),
-        physical_cores: physical_cores(roots, &stat, &cpus),
+        physical_cores: match want_cores {
+            true => physical_cores(roots, &stat, &cpus),
+            false => None,
+        },
         mem_total_bytes: mem.total,
         boot_time: stat
             .boot_time
@@ -130,7 +162,7 @@ pub struct Info;
 impl Table for Info {
     type Row = InfoRow;
     type Options = ();
-    type Input = Now;
+    type Input = Projection;
     const SUMMARY: &'static str =
         "One row: what the host is (name, OS, kernel, CPU model and count, memory, boot time).";
     const EXAMPLE: &'static str =
@@ -150,8 +182,9 @@ impl Table for Info {
         HostPath::EtcFile("../usr/lib/os-release"),
     ];
 
-    fn rows(_: &Now, state: &LiveState, _: &()) -> io::Result<Vec<InfoRow>> {
-        Ok(vec![collect(state.roots(), gpus::driver(state))?])
+    /// Only what the query's columns need is read.
+    fn rows(input: &Projection, state: &LiveState, _: &()) -> io::Result<Vec<InfoRow>> {
+        Ok(vec![collect_columns(state.roots(), input, || gpus::driver(state))?])
     }
 }
 
@@ -173,6 +206,45 @@ mod tests {
         assert_eq!(r.os_version.as_deref(), Some("12"));
         assert_eq!(r.mem_total_bytes, Some(4_028_536 * 1024));
         assert_eq!(r.boot_time, Some(Timestamp::from_micros(1_700_000_000 * 1_000_000)));
+    }
+
+    #[test]
+    fn only_the_projected_columns_are_read() {
+        let roots = Roots::test_fixture("modern");
+        let all = collect(&roots, (true, Some("1.0".into()))).unwrap();
+        let index = |name: &str| InfoRow::TABLE.columns.iter().position(|c| c.name == name).unwrap();
+        let some = |names: &[&str]| Projection {
+            columns: Some(names.iter().map(|n| index(n)).collect()),
+        };
+        let called = std::cell::Cell::new(false);
+        let r = collect_columns(&roots, &some(&["hostname"]), || {
+            called.set(true);
+            (true, None)
+        })
+        .unwrap();
+        assert!(!called.get(), "NVML is not asked for a hostname");
+        assert_eq!(r.hostname, all.hostname);
+        assert_eq!(
+            (r.cpu_model, r.os_name, r.mem_total_bytes, r.boot_time),
+            (None, None, None, None)
+        );
+        // Every column asked for alone has the value it has among all.
+        let r = collect_columns(&roots, &some(&["physical_cores", "boot_time", "os_version"]), || {
+            (false, None)
+        })
+        .unwrap();
+        assert_eq!((r.physical_cores, r.boot_time), (all.physical_cores, all.boot_time));
+        assert_eq!(r.os_version, all.os_version);
+        let r = collect_columns(&roots, &some(&["cpu_model", "logical_cpus", "mem_total_bytes"]), || {
+            (false, None)
+        })
+        .unwrap();
+        assert_eq!(
+            (r.cpu_model, r.logical_cpus, r.mem_total_bytes),
+            (all.cpu_model, all.logical_cpus, all.mem_total_bytes)
+        );
+        let r = collect_columns(&roots, &some(&["nvidia_driver_version"]), || (true, Some("1.0".into()))).unwrap();
+        assert_eq!((r.nvml_available, r.nvidia_driver_version), (true, Some("1.0".into())));
     }
 
     #[test]

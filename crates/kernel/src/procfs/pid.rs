@@ -175,6 +175,55 @@ pub fn parse_cgroup(text: &str) -> Option<String> {
     }
 }
 
+/// Reads `file` to its end into `buf` (whose contents are kept). With `seq_file`, a read
+/// shorter than asked for is taken as the end: the kernel's `seq_file` files that print one
+/// record (`/proc/[pid]/stat`, whose line is at most about 1 KiB) hand all of it to the first
+/// read that has room for it, so the read that would return 0 is saved.
+fn read_to_end(file: &OwnedFd, buf: &mut Vec<u8>, seq_file: bool) -> io::Result<()> {
+    if buf.capacity() < 1024 {
+        buf.reserve(1024);
+    }
+    loop {
+        let len = buf.len();
+        let spare = buf.capacity() - len;
+        if spare == 0 {
+            buf.reserve(buf.capacity());
+            continue;
+        }
+        // SAFETY: reads at most `spare` bytes into the vector's spare capacity.
+        let n = unsafe { libc::read(file.as_raw_fd(), buf.as_mut_ptr().add(len).cast(), spare) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        // SAFETY: the kernel initialised `n` more bytes.
+        unsafe { buf.set_len(len + n as usize) };
+        if seq_file && (n as usize) < spare {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads the one-record `seq_file` at `path` (such as `/proc/[pid]/stat`) into `buf` (cleared
+/// first) with one `open` and, as a rule, one `read` (see [`read_to_end`]).
+pub fn read_seq_file(path: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    // SAFETY: `path` is NUL-terminated; the descriptor is owned (and closed) below.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nothing else owns.
+    let file = unsafe { OwnedFd::from_raw_fd(fd) };
+    read_to_end(&file, buf, true)
+}
+
 /// An open `/proc/[pid]` directory.
 #[derive(Debug)]
 pub struct PidDir {
@@ -204,31 +253,7 @@ impl PidDir {
         }
         // SAFETY: `fd` is a fresh descriptor nothing else owns.
         let file = unsafe { OwnedFd::from_raw_fd(fd) };
-        if buf.capacity() < 1024 {
-            buf.reserve(1024);
-        }
-        loop {
-            let len = buf.len();
-            let spare = buf.capacity() - len;
-            if spare == 0 {
-                buf.reserve(buf.capacity());
-                continue;
-            }
-            // SAFETY: reads at most `spare` bytes into the vector's spare capacity.
-            let n = unsafe { libc::read(file.as_raw_fd(), buf.as_mut_ptr().add(len).cast(), spare) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            if n == 0 {
-                return Ok(());
-            }
-            // SAFETY: the kernel initialised `n` more bytes.
-            unsafe { buf.set_len(len + n as usize) };
-        }
+        read_to_end(&file, buf, false)
     }
 
     /// The target of the symlink `name` (e.g. `exe`).
@@ -306,6 +331,26 @@ fn parse_pid(name: &OsStr) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seq_file_reads_are_whole() {
+        let mut buf = Vec::new();
+        read_seq_file(c"/proc/self/stat", &mut buf).unwrap();
+        let line = String::from_utf8(buf.clone()).unwrap();
+        assert!(
+            line.starts_with(&format!("{} (", std::process::id())) && line.ends_with('\n'),
+            "{line}"
+        );
+        // A regular file longer than the first read is read to its end all the same.
+        let path = std::env::temp_dir().join(format!("sysmon-seq-{}", std::process::id()));
+        let text: Vec<u8> = (0..10_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        std::fs::write(&path, &text).unwrap();
+        let c = CString::new(path.as_os_str().as_bytes()).unwrap();
+        read_seq_file(&c, &mut buf).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(buf, text);
+        assert!(read_seq_file(c"/proc/self/no-such-file", &mut buf).is_err());
+    }
 
     const STAT: &str = "4242 (my (weird) name) S 1 4242 4242 0 -1 4194560 1200 0 3 0 250 50 0 0 20 0 4 0 12345 104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
 

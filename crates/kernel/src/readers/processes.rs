@@ -100,6 +100,8 @@ pub struct ProcessCollector {
     boot_time: Option<u64>,
     users: Arc<Mutex<UserNames>>,
     buf: Vec<u8>,
+    /// `/proc/[pid]/stat` as a C string, for a pass that reads nothing else.
+    stat_path: Vec<u8>,
 }
 
 impl ProcessCollector {
@@ -122,6 +124,7 @@ impl ProcessCollector {
             boot_time,
             users,
             buf: Vec::with_capacity(4096),
+            stat_path: Vec::with_capacity(64),
         }
     }
 
@@ -154,6 +157,21 @@ impl ProcessCollector {
 
     /// Reads one process; `None` if it exited (or its `stat` is unreadable or malformed).
     fn read_one(&mut self, dir_path: &std::path::Path, fields: ProcessFields) -> Option<ProcessInfo> {
+        if fields == ProcessFields::default() {
+            // `stat` alone (`count(*)`, the common columns): one open of the file itself,
+            // where the directory would cost an open and a close more.
+            use std::os::unix::ffi::OsStrExt as _;
+            self.stat_path.clear();
+            self.stat_path.extend_from_slice(dir_path.as_os_str().as_bytes());
+            self.stat_path.extend_from_slice(b"/stat\0");
+            let path = std::ffi::CStr::from_bytes_with_nul(&self.stat_path).ok()?;
+            pid::read_seq_file(path, &mut self.buf).ok()?;
+            let stat = PidStat::parse_bytes(&self.buf)?;
+            return Some(ProcessInfo {
+                stat,
+                ..ProcessInfo::default()
+            });
+        }
         let dir = PidDir::open(dir_path).ok()?;
         dir.read(c"stat", &mut self.buf).ok()?;
         let stat = PidStat::parse_bytes(&self.buf)?;
