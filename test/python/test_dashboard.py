@@ -86,6 +86,12 @@ def test_dashboard_live_and_history(served):
         assert shown["cpus"] == ncpu
         assert shown["top_rows"] == 10
         b.wait_for("!document.getElementById('history').hidden && Number(document.body.dataset.historyLoads || 0) >= 1")
+        # A recording shorter than the default hour is shown from its first row (issue 20),
+        # not as a sliver at the right edge of the hour.
+        _, hosts = api(url, "/api/hosts")
+        first_ms = hosts["hosts"][0]["first_ms"]
+        from_ms = b.eval("new Date(document.getElementById('history-from').value).getTime()")
+        assert first_ms - 1000 <= from_ms <= first_ms + 1000, (from_ms, first_ms)
         points = dict(b.eval(CHART_POINTS))
         for chart in ("history-cpu", "history-cpus", "history-memory", "history-load"):
             assert points.get(chart, 0) > 0, (chart, points)
