@@ -7,6 +7,7 @@ URL-encoded), a port in use, lockdown: each refused cleanly, and the server keep
 """
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -335,7 +336,7 @@ def test_idle_connections_cannot_lock_out_a_scraper_or_the_dashboard(server, par
     ok = failed = 0
     errors = []
     with Attacker(port, 200, partial) as attacker:
-        wait_for(lambda: attacker.opened >= 200, timeout=30)
+        assert wait_for(lambda: attacker.opened >= 200, timeout=30), attacker.opened
         started = time.monotonic()
         i = 0
         # At least 100 requests, over at least 6 s (the attacker's connections time out and
@@ -363,3 +364,66 @@ def test_idle_connections_cannot_lock_out_a_scraper_or_the_dashboard(server, par
     assert reopened >= 200, "the attacker's connections were not closed and reopened: nothing was tested"
     assert shed >= reopened // 2, (shed, reopened)
     assert serving(port, token)
+
+
+def test_a_token_file_keeps_the_token_across_a_restart_of_the_process(tmp_path):
+    token_file = tmp_path / "serve.token"
+    script = f"""
+import duckdb, urllib.request
+con = duckdb.connect(config={{"allow_unsigned_extensions": "true"}})
+con.execute("LOAD '{extension_path()}'")
+sid, url = con.execute("SELECT id, url FROM serve_metrics(port := 0, token_file := '{token_file}')").fetchone()
+print(url, flush=True)
+assert b"node_load1" in urllib.request.urlopen(url.replace("/?", "/metrics?"), timeout=30).read()
+shown = con.execute("SELECT * FROM servers() WHERE id = ?", [sid]).fetchall()
+assert url.split("token=")[1] not in repr(shown), shown
+print(shown[0][0:6], flush=True)
+"""
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60) for _ in range(2)]
+    for done in runs:
+        assert done.returncode == 0, done.stderr
+    tokens = [token_of(done.stdout.splitlines()[0]) for done in runs]
+    assert tokens[0] == tokens[1], "the second process read the token the first one created"
+    assert token_file.read_text() == tokens[0] + "\n"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert str(token_file) in runs[0].stdout.splitlines()[1], "servers() names the token file"
+    assert sorted(os.listdir(tmp_path)) == ["serve.token"], "no temporary file left"
+
+
+def test_a_token_file_given_by_hand_and_the_files_refused(tmp_path):
+    con = connect()
+    mine = "sysmon-" + "x" * 40
+    good = tmp_path / "good.token"
+    good.write_text(mine + "\n")
+    good.chmod(0o600)
+    row = one(con, f"SELECT * FROM serve_metrics(port := 0, token_file := '{good}')")
+    assert token_of(row["url"]) == mine
+    assert serving(row["port"], mine)
+    r = one(con, "SELECT url, token_file FROM servers() WHERE id = ?", [row["id"]])
+    assert r == {"url": f"http://127.0.0.1:{row['port']}/", "token_file": str(good)}
+    con.execute("SELECT * FROM stop_serving(?)", [row["id"]]).fetchall()
+
+    before = con.execute("SELECT count(*) FROM servers()").fetchone()[0]
+    open_file = tmp_path / "open.token"
+    open_file.write_text(mine)
+    open_file.chmod(0o644)
+    link = tmp_path / "link.token"
+    link.symlink_to(good)
+    empty = tmp_path / "empty.token"
+    empty.write_text("\n")
+    empty.chmod(0o600)
+    refused = {
+        open_file: "has mode 0644: its group or others may read or change it; it must be readable by its owner only, mode 0600 or 0400",
+        link: "is a symbolic link",
+        empty: "is empty",
+        tmp_path: "is a directory",
+        tmp_path / "no" / "such.token": "create the directory first",
+    }
+    for path, why in refused.items():
+        with pytest.raises(duckdb.Error, match=re.escape(why)):
+            con.execute(f"SELECT * FROM serve_metrics(port := 0, token_file := '{path}')").fetchall()
+    assert con.execute("SELECT count(*) FROM servers()").fetchone()[0] == before, "nothing started"
+    # DESCRIBE binds without starting: the file is not created.
+    con.execute(f"DESCRIBE SELECT * FROM serve_metrics(port := 0, token_file := '{tmp_path}/later.token')").fetchall()
+    assert not (tmp_path / "later.token").exists()
+    con.close()
