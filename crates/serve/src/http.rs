@@ -4,9 +4,10 @@
 //! Connections that send nothing (issue 23): each connection tells the accept loop when its
 //! client last sent a byte and whether a request of it is being answered ([`Conn`]). When
 //! [`MAX_CONNECTIONS`] are open and another arrives, the accept loop closes the one whose client
-//! has been silent longest ([`victim`]) and keeps the new one: one that never sent a byte goes
-//! before one that did (an idle keep-alive connection, a head not finished), and one being
-//! answered or with bytes the server has not read yet is never closed. Only when every open
+//! has been silent longest ([`victim`]) and keeps the new one: one that has sent nothing for
+//! [`SILENT_GRACE_US`] goes before the others (an idle keep-alive connection, a head not
+//! finished, a connection too new to have sent), and one being answered or with bytes in its
+//! socket, unread or undelivered, is never closed. Only when every open
 //! connection is such a busy one is the new connection closed instead. A connection that sends
 //! no byte within [`FIRST_BYTE_TIMEOUT`] is closed too. So 64 (or 200) silent connections,
 //! reopened as fast as they are closed, only ever push each other out.
@@ -166,13 +167,22 @@ pub struct Seen {
     pub answering: bool,
 }
 
+/// How long a new connection may stay silent before it goes first among the victims: a real
+/// client sends its request within a round trip of connecting.
+pub const SILENT_GRACE_US: u64 = 100_000;
+
 /// Which of `open` to close for a new connection: the one silent longest among those that
-/// never sent a byte, else among the rest; never one being answered, nor one for which
+/// never sent a byte in [`SILENT_GRACE_US`] or more, else the one silent longest among the
+/// rest (an idle keep-alive connection, whose client reconnects on its own, goes before a new
+/// one that has not had the time to send); never one being answered, nor one for which
 /// `in_flight` says bytes wait in its socket (asked in that order, of as few as needed).
 /// `None`: every one is busy.
 pub fn victim(open: &[Seen], in_flight: impl Fn(usize) -> bool) -> Option<usize> {
     let mut order: Vec<usize> = (0..open.len()).filter(|&i| !open[i].answering).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse((!open[i].heard, open[i].quiet_us)));
+    order.sort_by_key(|&i| {
+        let s = &open[i];
+        std::cmp::Reverse((!s.heard && s.quiet_us >= SILENT_GRACE_US, s.quiet_us))
+    });
     order.into_iter().find(|&i| !in_flight(i))
 }
 

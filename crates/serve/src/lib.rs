@@ -10,7 +10,7 @@
 //!
 //! Limits, each with its reason: at most [`MAX_CONNECTIONS`] open connections, and when they
 //! are all open a new one takes the place of the one whose client has been silent longest (one
-//! that never sent a byte first; one being answered, or with bytes waiting, never), so
+//! that never sent a byte in 100 ms first; one being answered, or with bytes waiting, never), so
 //! connections that send nothing cannot lock out a scraper (issue 23); only when every open
 //! connection is busy is the new one closed at once (counted); a connection that sends no byte
 //! within [`FIRST_BYTE_TIMEOUT`] is closed; request heads larger than [`MAX_HEAD_BYTES`] are

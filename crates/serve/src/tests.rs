@@ -208,12 +208,20 @@ fn the_victim_is_the_longest_silent_and_never_a_busy_one() {
         answering,
     };
     let none = |_: usize| false;
-    // Never heard goes before heard, however long the heard one has been quiet.
-    let open = [seen(true, 4000, false), seen(false, 10, false), seen(false, 900, false)];
+    let grace = http::SILENT_GRACE_US;
+    // Never heard for the grace or longer goes before heard, however long that one is quiet.
+    let open = [
+        seen(true, 40 * grace, false),
+        seen(false, grace, false),
+        seen(false, 9 * grace, false),
+        seen(false, grace / 2, false),
+    ];
     assert_eq!(http::victim(&open, none), Some(2));
     // Bytes waiting (a request not read yet, an answer not delivered) protect a connection.
     assert_eq!(http::victim(&open, |i| i == 2), Some(1));
-    assert_eq!(http::victim(&open, |i| i != 0), Some(0));
+    // Then the longest silent: a new connection still in its grace goes last.
+    assert_eq!(http::victim(&open, |i| i == 1 || i == 2), Some(0));
+    assert_eq!(http::victim(&open, |i| i != 3), Some(3));
     // One being answered is never closed; every one busy: none.
     let busy = [seen(true, 9000, true), seen(false, 9000, true)];
     assert_eq!(http::victim(&busy, none), None);
