@@ -301,7 +301,7 @@ fn region_param(scope: &str) -> Param {
     )
 }
 
-/// `serve_metrics(port := ..., bind := ..., dir := ...)`.
+/// `serve_metrics(port := ..., bind := ..., dir := ..., token_file := ...)`.
 pub fn serve_metrics() -> Function {
     use sysmon_serve::{DEFAULT_BIND, DEFAULT_PORT};
     Function {
@@ -328,6 +328,12 @@ pub fn serve_metrics() -> Function {
             ),
             endpoint_param("s3:// dir"),
             region_param("s3:// dir"),
+            Param::named(
+                "token_file",
+                ParamType::Varchar,
+                "none: a new token at each start".into(),
+                "A file that keeps the token across restarts (for Prometheus' credentials_file): read when it exists (a regular file, mode 0600 or 0400, not a symlink), else created with mode 0600.".into(),
+            ),
         ],
         example: "SELECT id, port, url FROM serve_metrics(port := 0)",
         reads: vec!["/proc", "/sys"],
