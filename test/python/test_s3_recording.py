@@ -244,6 +244,16 @@ def test_missing_bucket_is_a_clear_error_and_no_secret_is_shown(con, server, tmp
     assert "cannot write to s3://no-such-bucket-x/p" in msg and "NoSuchBucket" in msg, msg
     assert SECRET not in msg
     assert not con.execute("SELECT * FROM recordings() WHERE destination LIKE 's3://no-such%'").fetchall()
+    # The refused start leaves nothing behind: the spool it created is gone, no
+    # <spool>/metrics/host=<h>/.lock stays (issue 20).
+    assert not os.path.exists(tmp_path / "s"), sorted(str(p) for p in (tmp_path / "s").rglob("*"))
+    # A spool that was there before stays, as empty as it was.
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(duckdb.Error, match="NoSuchBucket"):
+        con.execute(
+            f"SELECT * FROM record_metrics('s3://no-such-bucket-x/p', INTERVAL 1 SECOND, endpoint := '{server.endpoint}', spool := '{tmp_path}/kept')"
+        ).fetchall()
+    assert list((tmp_path / "kept").rglob("*")) == []
 
 
 def test_wrong_credentials_are_a_clear_error(con, tmp_path):
@@ -259,6 +269,7 @@ def test_wrong_credentials_are_a_clear_error(con, tmp_path):
     msg = str(e.value)
     assert "cannot write to s3://some-bucket/p" in msg and ("InvalidAccessKeyId" in msg or "403" in msg), msg
     assert SECRET not in msg
+    assert not os.path.exists(tmp_path / "s"), "a refused start leaves no spool behind"
 
 
 def test_secret_never_appears_in_rows_errors_or_files(con, server, bucket, tmp_path):
