@@ -1,0 +1,155 @@
+//! The live source: the same readers and the same table code as the SQL functions
+//! (`system_metrics()` and the others, through [`Table::rows`]), on a [`LiveState`] of this
+//! process. No DuckDB.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sysmon_kernel::procfs::Roots;
+use sysmon_kernel::sample::HostSample;
+use sysmon_live::LiveState;
+use sysmon_live::ring::Window;
+use sysmon_tables::cpus::Cpus;
+use sysmon_tables::disks::{Disks, DisksOptions};
+use sysmon_tables::filesystems::Filesystems;
+use sysmon_tables::metrics::Metrics;
+use sysmon_tables::networks::Networks;
+use sysmon_tables::pressure::Pressure;
+use sysmon_tables::processes::{Processes, ProcessesOptions, ProcessesRow};
+use sysmon_tables::schema::Row as _;
+use sysmon_tables::{HostWindow, Input, Now, ProcessWindow, Table};
+
+use crate::data::{Frame, Proc, Rows};
+
+/// The process columns the view reads (so the reader opens only the files they need).
+const PROCESS_COLUMNS: &[&str] = &[
+    "pid",
+    "name",
+    "state",
+    "cmdline",
+    "user",
+    "start_time",
+    "threads",
+    "cpu_pct",
+    "rss_bytes",
+    "mem_pct",
+    "read_bytes",
+    "written_bytes",
+];
+
+pub struct LiveSource {
+    state: LiveState,
+    interval: Duration,
+    prev_host: Arc<HostSample>,
+    prev_procs: Option<(Instant, Vec<Proc>)>,
+    columns: Vec<usize>,
+    frame: Frame,
+}
+
+impl LiveSource {
+    /// A source on the host's `/proc` and `/sys` (or `roots`), refreshed every `interval`.
+    pub fn new(roots: Roots, interval: Duration) -> io::Result<LiveSource> {
+        let state = LiveState::new(roots);
+        let prev_host = state.sample_now()?;
+        let columns = PROCESS_COLUMNS
+            .iter()
+            .filter_map(|c| ProcessesRow::TABLE.column_index(c))
+            .collect();
+        Ok(LiveSource {
+            state,
+            interval,
+            prev_host,
+            prev_procs: None,
+            columns,
+            frame: Frame::empty(),
+        })
+    }
+
+    pub fn frame(&self) -> &Frame {
+        &self.frame
+    }
+
+    /// Takes a new sample: every table's rows since the previous one. `filesystems` only
+    /// where the pane shows them (a `statvfs` per mount).
+    pub fn refresh(&mut self, filesystems: bool) -> io::Result<&Frame> {
+        let now = self.state.sample_now()?;
+        let input = HostWindow {
+            base: std::mem::replace(&mut self.prev_host, now.clone()),
+            now,
+        };
+        let state = &self.state;
+        let f = &mut self.frame;
+        f.metrics = Rows::from_rows(&Metrics::rows(&input, state, &())?);
+        f.cpus = Rows::from_rows(&Cpus::rows(&input, state, &())?);
+        f.disks = Rows::from_rows(&Disks::rows(&input, state, &DisksOptions::default())?);
+        f.networks = Rows::from_rows(&Networks::rows(&input, state, &())?);
+        f.pressure = Rows::from_rows(&Pressure::rows(&input, state, &())?);
+        f.filesystems = match filesystems {
+            true => Some(Rows::from_rows(&Filesystems::rows(&Now, state, &Default::default())?)),
+            false => None,
+        };
+        f.ts_us = f.metrics.get(0, "ts").i64();
+        // Against the snapshot of the previous refresh (a window a little shorter than the
+        // interval, so that one is always old enough).
+        let window = Window::Exactly(self.interval.mul_f64(0.8).max(Duration::from_millis(10)));
+        let pw = ProcessWindow::live(state, window, &self.columns)?;
+        let rows = Processes::rows(&pw, state, &ProcessesOptions::default())?;
+        let mut procs = Proc::from_rows(&Rows::from_rows(&rows));
+        let at = Instant::now();
+        if let Some((then, before)) = &self.prev_procs {
+            Proc::set_rates(&mut procs, before, at.duration_since(*then).as_secs_f64());
+        }
+        self.prev_procs = Some((at, procs.clone()));
+        f.procs = Some(procs);
+        f.procs_ts_us = None;
+        f.history.push(
+            f.metrics.f64(0, "cpu_busy_pct"),
+            mem_pct(&f.metrics, 0),
+            net_rate(&f.networks),
+        );
+        Ok(&self.frame)
+    }
+}
+
+/// Used memory, percent of the total.
+pub fn mem_pct(m: &Rows, row: usize) -> Option<f64> {
+    let total = m.f64(row, "mem_total_bytes").filter(|t| *t > 0.0)?;
+    Some(m.f64(row, "mem_used_bytes")? / total * 100.0)
+}
+
+/// Received plus sent over the physical interfaces (all of them where none is physical).
+pub fn net_rate(n: &Rows) -> Option<f64> {
+    let physical: Vec<usize> = (0..n.len())
+        .filter(|&i| n.get(i, "is_physical").bool() == Some(true))
+        .collect();
+    let rows: Vec<usize> = match physical.is_empty() {
+        true => (0..n.len()).filter(|&i| n.str(i, "interface") != Some("lo")).collect(),
+        false => physical,
+    };
+    let mut sum = None;
+    for i in rows {
+        for c in ["rx_bytes_per_sec", "tx_bytes_per_sec"] {
+            if let Some(v) = n.f64(i, c) {
+                sum = Some(sum.unwrap_or(0.0) + v);
+            }
+        }
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixture_host_fills_every_table() {
+        let mut src = LiveSource::new(Roots::test_fixture("modern"), Duration::from_millis(20)).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let f = src.refresh(true).unwrap();
+        assert_eq!(f.metrics.len(), 1);
+        assert!(!f.cpus.is_empty());
+        assert!(f.procs.as_ref().is_some_and(|p| !p.is_empty()));
+        assert!(f.ts_us.is_some());
+    }
+}
