@@ -45,6 +45,7 @@ fn command() -> Command {
                     Arg::new("at")
                         .long("at")
                         .value_name("TIME")
+                        .allow_hyphen_values(true)
                         .requires("replay")
                         .help("Start at TIME (UTC): '2026-12-06 03:12', 2026-12-06T03:12:00Z or -5m; default the newest sample"),
                 )

@@ -270,6 +270,11 @@ pub fn format_ts(us: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
+/// [`format_ts`] with milliseconds (a replay's cursor, whose samples may be 200 ms apart).
+pub fn format_ts_ms(us: i64) -> String {
+    format!("{}.{:03}", format_ts(us), us.rem_euclid(1_000_000) / 1000)
+}
+
 /// Parses a time: `YYYY-MM-DD HH:MM[:SS]` or `YYYY-MM-DDTHH:MM[:SS][Z]` (UTC), a date alone
 /// (midnight UTC), or a duration before `newest_us` (`-5m`, `-1h30m` is not: one unit).
 pub fn parse_time(text: &str, newest_us: i64) -> Result<i64, String> {

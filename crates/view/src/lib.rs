@@ -63,7 +63,6 @@ pub struct TopOptions {
 
 /// Runs `sysmon top`.
 pub fn top(opts: &TopOptions) -> Result<(), TopError> {
-    term::check_terminal()?;
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let interval = opts.interval.max(Duration::from_millis(100));
     match &opts.replay {
@@ -75,6 +74,7 @@ pub fn top(opts: &TopOptions) -> Result<(), TopError> {
                 src.seek(data::parse_time(at, src.newest_us()).map_err(TopError::usage)?);
             }
             src.load().map_err(TopError::usage)?;
+            term::check_terminal()?;
             let mode = app::Mode::Replay {
                 location: src.location.shown(),
                 index: src.cursor + 1,
@@ -90,6 +90,7 @@ pub fn top(opts: &TopOptions) -> Result<(), TopError> {
             if opts.at.is_some() || opts.host.is_some() {
                 return Err(TopError::usage("--at and --host need --replay <recording>"));
             }
+            term::check_terminal()?;
             let src = live::LiveSource::new(Roots::default(), interval)
                 .map_err(|e| TopError::usage(format!("reading the host: {e}")))?;
             let mode = app::Mode::Live {

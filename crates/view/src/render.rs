@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::{App, Mode, PANES, Pane, Prompt, SortKey};
-use crate::data::{Frame, Rows, format_ts};
+use crate::data::{Frame, Rows, format_ts, format_ts_ms};
 use crate::live::mem_pct;
 
 /// `-` for what the platform did not give.
@@ -171,7 +171,7 @@ fn header_lines(app: &App, width: usize, height: usize) -> Vec<Line<'static>> {
         }
         Mode::Replay { index, count, .. } => format!(
             "replay {} UTC [{index}/{count}]",
-            f.ts_us.map_or(NONE.into(), format_ts)
+            f.ts_us.map_or(NONE.into(), format_ts_ms)
         ),
     };
     lines.push(Line::from(vec![
@@ -227,7 +227,7 @@ fn header_lines(app: &App, width: usize, height: usize) -> Vec<Line<'static>> {
     mem.extend(gauge(su, stt, gw, &st, Color::Red));
     mem.push(Span::raw(format!(" {}/{}", bytes(su), bytes(stt))));
     lines.push(Line::from(mem));
-    lines.push(Line::from(psi_text(&f.pressure)));
+    lines.push(Line::from(psi_text(&f.pressure, app.is_replay())));
     // Sparklines: CPU, memory, network over the kept history.
     let h = &f.history;
     let sw = (width.saturating_sub(48) / 3).max(4);
@@ -253,9 +253,12 @@ fn header_lines(app: &App, width: usize, height: usize) -> Vec<Line<'static>> {
     lines
 }
 
-fn psi_text(p: &Rows) -> String {
+fn psi_text(p: &Rows, replay: bool) -> String {
     if p.is_empty() {
-        return "PSI  - (no pressure stall information on this kernel)".into();
+        return match replay {
+            false => "PSI  - (no pressure stall information on this kernel)".into(),
+            true => "PSI  - (not recorded at this time)".into(),
+        };
     }
     let mut parts = Vec::new();
     for kind in ["some", "full"] {

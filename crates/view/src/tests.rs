@@ -186,9 +186,9 @@ fn replay_shows_the_cursor_time_and_panes() {
         true,
     );
     a.frame = frame();
-    a.frame.ts_us = Some(1_796_526_720_000_000);
+    a.frame.ts_us = Some(1_796_526_720_250_000);
     let s = screen(&a, 100, 30);
-    assert!(s[0].contains("replay 2026-12-06 03:12:00 UTC [3/9]"), "{}", s[0]);
+    assert!(s[0].contains("replay 2026-12-06 03:12:00.250 UTC [3/9]"), "{}", s[0]);
     a.pane = Pane::Disks;
     let s = screen(&a, 100, 30);
     assert!(row_of(&s, "DEVICE").is_some() && row_of(&s, "no disks at this time").is_some());
