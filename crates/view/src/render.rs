@@ -183,7 +183,7 @@ fn header_lines(app: &App, width: usize, height: usize) -> Vec<Line<'static>> {
         Span::styled(when, st.bold().patch(st.fg(Color::Yellow))),
     ]));
     // The whole host's CPU, then one bar per CPU in columns.
-    let bar_w = width.saturating_sub(44).clamp(10, 60);
+    let bar_w = width.saturating_sub(50).clamp(10, 60);
     let mut all = vec![Span::raw("CPU  ")];
     all.extend(cpu_bar(m, 0, bar_w, &st));
     all.push(Span::raw(format!(

@@ -166,6 +166,8 @@ fn a_small_terminal_still_shows_header_and_processes() {
     };
     let s = screen(&a, 80, 24);
     assert!(s[0].contains("testhost"));
+    let cpu = &s[row_of(&s, "CPU  [").unwrap()];
+    assert!(cpu.trim_end().ends_with("st -"), "the whole CPU line fits: {cpu}");
     assert!(row_of(&s, "Mem  [").is_some());
     assert!(row_of(&s, "more CPUs").is_some(), "{s:#?}");
     assert!(
