@@ -146,6 +146,20 @@ def test_live_filter_sort_and_quit(pane, tmp_path):
 
 
 @needs_tmux
+def test_sigterm_restores_the_terminal(pane):
+    pane.run(f"{sysmon_bin()} top; echo top-exit=$?")
+    wait_for("the view", lambda: "PID" in pane.screen())
+    shell = int(pane.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
+    top = wait_for("the view's process", lambda: open(f"/proc/{shell}/task/{shell}/children").read().split())
+    os.kill(int(top[0]), signal.SIGTERM)
+    wait_for("the shell back, exit 143", lambda: "top-exit=143" in pane.screen())
+    assert "PID" not in pane.screen()
+    # Raw mode is off again: the shell echoes what is typed, and runs it.
+    pane.run("echo cooked-$((40+2))")
+    wait_for("a cooked terminal", lambda: "cooked-42" in pane.screen())
+
+
+@needs_tmux
 def test_replay_a_recording_and_step(pane, tmp_path):
     exe = sysmon_bin()
     rec = tmp_path / "rec"

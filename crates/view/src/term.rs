@@ -2,6 +2,7 @@
 //! panic: the panic hook restores before the message is printed), and the event loop.
 
 use std::io::{self, IsTerminal, Stdout};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
@@ -21,6 +22,29 @@ pub fn restore() {
     let _ = disable_raw_mode();
     let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
 }
+
+/// The stop signal received (SIGTERM or SIGHUP), 0 while none.
+static STOP: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_stop(signal: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP.store(signal, Ordering::Relaxed);
+}
+
+/// On SIGTERM and SIGHUP the loop ends at its next wake-up (at most [`WAKE`] later) and the
+/// terminal is restored on the way out.
+fn catch_stop_signals() {
+    for s in [libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: `on_stop` is an `extern "C" fn(c_int)` that only stores to an atomic, which is
+        // async-signal-safe; `signal` installs it for a valid signal number.
+        unsafe {
+            libc::signal(s, on_stop as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        }
+    }
+}
+
+/// The longest the loop sleeps between looks at [`STOP`].
+const WAKE: Duration = Duration::from_millis(250);
 
 /// Restores the terminal when dropped (a return, an error, an unwinding panic).
 struct Guard;
@@ -74,6 +98,7 @@ fn sync(app: &mut App, src: &Source) {
 
 /// Runs the view until `q`.
 pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopError> {
+    catch_stop_signals();
     let (_guard, mut term) = enter().map_err(TopError::io)?;
     // The first live frame after a short window (the processes' first one waits for its own).
     let mut next = Instant::now() + interval.min(Duration::from_millis(200));
@@ -101,9 +126,16 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
             term.draw(|f| render::draw(f, &app)).map_err(TopError::io)?;
             dirty = false;
         }
+        let signal = STOP.load(Ordering::Relaxed);
+        if signal != 0 {
+            return Err(TopError {
+                code: 128u8.saturating_add(signal as u8),
+                message: format!("stopped by signal {signal} (the terminal is restored)"),
+            });
+        }
         let wait = match src {
-            Source::Live(_) => next.saturating_duration_since(Instant::now()),
-            Source::Replay(_) => Duration::from_secs(3600),
+            Source::Live(_) => next.saturating_duration_since(Instant::now()).min(WAKE),
+            Source::Replay(_) => WAKE,
         };
         if !event::poll(wait).map_err(TopError::io)? {
             continue;
