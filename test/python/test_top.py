@@ -160,6 +160,16 @@ def test_sigterm_restores_the_terminal(pane):
 
 
 @needs_tmux
+def test_a_panic_restores_the_terminal_first(pane):
+    pane.run(f"SYSMON_TEST_TOP_PANIC=1 {sysmon_bin()} top; echo top-exit=$?")
+    screen = wait_for("the shell back, exit 101", lambda: "top-exit=101" in (s := pane.screen()) and s)
+    assert "a panic to test that the terminal is restored" in screen, screen
+    assert "PID" not in screen
+    pane.run("echo cooked-$((40+2))")
+    wait_for("a cooked terminal", lambda: "cooked-42" in pane.screen())
+
+
+@needs_tmux
 def test_replay_a_recording_and_step(pane, tmp_path):
     exe = sysmon_bin()
     rec = tmp_path / "rec"

@@ -125,6 +125,7 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
         if dirty {
             term.draw(|f| render::draw(f, &app)).map_err(TopError::io)?;
             dirty = false;
+            panic_for_tests();
         }
         let signal = STOP.load(Ordering::Relaxed);
         if signal != 0 {
@@ -180,6 +181,15 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
             }
             _ => {}
         }
+    }
+}
+
+/// `SYSMON_TEST_TOP_PANIC` set: a panic after a frame is drawn, so that a test sees the panic
+/// hook restore the terminal (test/python/test_top.py).
+#[allow(clippy::panic)]
+fn panic_for_tests() {
+    if std::env::var_os("SYSMON_TEST_TOP_PANIC").is_some() {
+        panic!("SYSMON_TEST_TOP_PANIC: a panic to test that the terminal is restored");
     }
 }
 
