@@ -20,7 +20,7 @@ use sysmon_tables::processes::{Processes, ProcessesOptions, ProcessesRow};
 use sysmon_tables::schema::Row as _;
 use sysmon_tables::{HostWindow, Input, Now, ProcessWindow, Table};
 
-use crate::data::{Frame, Proc, Rows};
+use crate::data::{Frame, History, Proc, Rows};
 
 /// The process columns the view reads (so the reader opens only the files they need).
 const PROCESS_COLUMNS: &[&str] = &[
@@ -44,6 +44,7 @@ pub struct LiveSource {
     prev_host: Arc<HostSample>,
     prev_procs: Option<(Instant, Vec<Proc>)>,
     columns: Vec<usize>,
+    history: History,
     frame: Frame,
 }
 
@@ -62,12 +63,18 @@ impl LiveSource {
             prev_host,
             prev_procs: None,
             columns,
+            history: History::default(),
             frame: Frame::empty(),
         })
     }
 
     pub fn frame(&self) -> &Frame {
         &self.frame
+    }
+
+    /// The newest frame, moved out (the next refresh makes a new one).
+    pub fn take_frame(&mut self) -> Frame {
+        std::mem::replace(&mut self.frame, Frame::empty())
     }
 
     /// Takes a new sample: every table's rows since the previous one. `filesystems` only
@@ -103,11 +110,12 @@ impl LiveSource {
         self.prev_procs = Some((at, procs.clone()));
         f.procs = Some(procs);
         f.procs_ts_us = None;
-        f.history.push(
+        self.history.push(
             f.metrics.f64(0, "cpu_busy_pct"),
             mem_pct(&f.metrics, 0),
             net_rate(&f.networks),
         );
+        f.history = self.history.clone();
         Ok(&self.frame)
     }
 }

@@ -83,9 +83,9 @@ pub enum Source {
     Replay(Box<ReplaySource>),
 }
 
-fn sync(app: &mut App, src: &Source) {
+fn sync(app: &mut App, src: &mut Source) {
     match src {
-        Source::Live(l) => app.frame = l.frame().clone(),
+        Source::Live(l) => app.frame = l.take_frame(),
         Source::Replay(r) => {
             app.frame = r.frame().clone();
             if let Mode::Replay { index, count, .. } = &mut app.mode {
@@ -104,7 +104,7 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
     let mut next = Instant::now() + interval.min(Duration::from_millis(200));
     let mut dirty = true;
     if let Source::Replay(_) = src {
-        sync(&mut app, &src);
+        sync(&mut app, &mut src);
     }
     loop {
         if let Source::Live(live) = &mut src
@@ -114,7 +114,7 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
             if let Err(e) = live.refresh(shows_fs) {
                 app.message = Some(format!("reading the host: {e}"));
             }
-            sync(&mut app, &src);
+            sync(&mut app, &mut src);
             next += interval;
             let now = Instant::now();
             if next < now {
@@ -171,7 +171,7 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
                 }
                 if let Source::Replay(_) = src {
                     let msg = app.message.take();
-                    sync(&mut app, &src);
+                    sync(&mut app, &mut src);
                     app.message = msg;
                 }
             }
