@@ -2,11 +2,13 @@
 //! (`system_metrics()` and the others, through [`Table::rows`]), on a [`LiveState`] of this
 //! process. No DuckDB.
 
+use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sysmon_kernel::procfs::Roots;
+use sysmon_kernel::procfs::pid::{self, PidDir};
 use sysmon_kernel::sample::HostSample;
 use sysmon_live::LiveState;
 use sysmon_live::ring::Window;
@@ -22,13 +24,14 @@ use sysmon_tables::{HostWindow, Input, Now, ProcessWindow, Table};
 
 use crate::data::{Frame, History, Proc, Rows};
 
-/// The process columns the view reads (so the reader opens only the files they need).
+/// The process columns read at every refresh (so the reader opens only `stat`, `statm` and
+/// `io`). A process's user and command line do not change often enough to read them every
+/// second: they are read once per process (pid and start time) with the same kernel readers,
+/// and kept while it lives ([`Identity`]).
 const PROCESS_COLUMNS: &[&str] = &[
     "pid",
     "name",
     "state",
-    "cmdline",
-    "user",
     "start_time",
     "threads",
     "cpu_pct",
@@ -38,6 +41,35 @@ const PROCESS_COLUMNS: &[&str] = &[
     "written_bytes",
 ];
 
+/// What is read once per process: its user and command line.
+#[derive(Clone, Debug)]
+struct Identity {
+    user: Option<String>,
+    /// `None`: unreadable (the process exited); the name in brackets is shown.
+    command: Option<String>,
+}
+
+/// Reads `/proc/<pid>/status` (the effective uid, as `system_processes().user`) and `cmdline`.
+fn read_identity(state: &LiveState, pid: i64, buf: &mut Vec<u8>) -> Identity {
+    let mut id = Identity {
+        user: None,
+        command: None,
+    };
+    let Ok(dir) = PidDir::open(&state.roots().proc.join(pid.to_string())) else {
+        return id;
+    };
+    if dir.read(c"status", buf).is_ok()
+        && let Some(uid) = pid::parse_status_euid(&String::from_utf8_lossy(buf))
+    {
+        id.user = state.user_name(uid);
+    }
+    if dir.read(c"cmdline", buf).is_ok() {
+        let args = pid::parse_cmdline(buf);
+        id.command = (!args.is_empty()).then(|| args.join(" "));
+    }
+    id
+}
+
 pub struct LiveSource {
     state: LiveState,
     interval: Duration,
@@ -45,6 +77,8 @@ pub struct LiveSource {
     prev_procs: Option<(Instant, Vec<Proc>)>,
     columns: Vec<usize>,
     history: History,
+    identities: HashMap<(i64, Option<i64>), Identity>,
+    buf: Vec<u8>,
     frame: Frame,
 }
 
@@ -64,6 +98,8 @@ impl LiveSource {
             prev_procs: None,
             columns,
             history: History::default(),
+            identities: HashMap::new(),
+            buf: Vec::new(),
             frame: Frame::empty(),
         })
     }
@@ -103,6 +139,20 @@ impl LiveSource {
         let pw = ProcessWindow::live(state, window, &self.columns)?;
         let rows = Processes::rows(&pw, state, &ProcessesOptions::default())?;
         let mut procs = Proc::from_rows(&Rows::from_rows(&rows));
+        let mut seen = HashMap::with_capacity(procs.len());
+        for p in &mut procs {
+            let key = (p.pid, p.start_us);
+            let id = match self.identities.remove(&key) {
+                Some(id) => id,
+                None => read_identity(state, p.pid, &mut self.buf),
+            };
+            p.user = id.user.clone();
+            if let Some(c) = &id.command {
+                p.command = c.clone();
+            }
+            seen.insert(key, id);
+        }
+        self.identities = seen;
         let at = Instant::now();
         if let Some((then, before)) = &self.prev_procs {
             Proc::set_rates(&mut procs, before, at.duration_since(*then).as_secs_f64());
@@ -159,5 +209,15 @@ mod tests {
         assert!(!f.cpus.is_empty());
         assert!(f.procs.as_ref().is_some_and(|p| !p.is_empty()));
         assert!(f.ts_us.is_some());
+        // User and command line, read once per process, are there.
+        let procs = f.procs.clone().unwrap();
+        assert!(procs.iter().any(|p| p.user.is_some()), "{procs:?}");
+        assert!(procs.iter().any(|p| !p.command.starts_with('[')), "{procs:?}");
+        let again = src.refresh(false).unwrap().procs.clone().unwrap();
+        assert_eq!(
+            again.iter().map(|p| (&p.user, &p.command)).collect::<Vec<_>>(),
+            procs.iter().map(|p| (&p.user, &p.command)).collect::<Vec<_>>(),
+            "kept from the first read"
+        );
     }
 }
