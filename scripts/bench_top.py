@@ -90,6 +90,16 @@ def main():
             rows.append((n, cpu_s, cpu_s / elapsed * 100, status_kib(p, "VmRSS"), status_kib(p, "VmHWM")))
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+        # Both end with their terminal; make sure (by pid) before reporting.
+        deadline = time.monotonic() + 5
+        for pid in locals().get("pids", {}).values():
+            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if os.path.exists(f"/proc/{pid}"):
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
     print(f"\n`sysmon top` vs procps `top`, 1 s refresh, {a.width}x{a.height} tmux panes, {elapsed:.0f} s, {os.cpu_count()} CPUs\n")
     print("| program | CPU time (s) | CPU % of one core | RSS (MiB) | peak RSS (MiB) |")
     print("|---|---:|---:|---:|---:|")

@@ -160,6 +160,34 @@ def test_sigterm_restores_the_terminal(pane):
 
 
 @needs_tmux
+def test_a_closed_terminal_ends_the_view(tmp_path):
+    """The pane closes under it (tmux's server killed): the view exits, never spinning on the
+    terminal's end of file."""
+    sock = f"sysmon-test-hup-{os.getpid()}"
+    subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "h", "-x", "100", "-y", "30",
+                    f"exec {sysmon_bin()} top"], check=True)
+    try:
+        pid = int(subprocess.run(["tmux", "-L", sock, "display-message", "-p", "-t", "h", "#{pane_pid}"],
+                                 check=True, capture_output=True, text=True).stdout)
+        wait_for("the view", lambda: "PID" in subprocess.run(
+            ["tmux", "-L", sock, "capture-pane", "-p", "-t", "h"], capture_output=True, text=True).stdout)
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+
+    def gone():
+        try:
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+
+    try:
+        wait_for("the view to exit", gone, timeout=10)
+    finally:
+        if not gone():
+            os.kill(pid, signal.SIGKILL)
+
+
+@needs_tmux
 def test_a_panic_restores_the_terminal_first(pane):
     pane.run(f"SYSMON_TEST_TOP_PANIC=1 {sysmon_bin()} top; echo top-exit=$?")
     screen = wait_for("the shell back, exit 101", lambda: "top-exit=101" in (s := pane.screen()) and s)
@@ -187,9 +215,11 @@ def test_replay_a_recording_and_step(pane, tmp_path):
         sizes.add(sum(f.stat().st_size for f in (rec / "metrics").rglob("*") if f.is_file()) if rec.is_dir() else 0)
         return len(sizes - {0}) >= 2
 
-    wait_for("two flushes of samples", grown, timeout=30)
-    recorder.send_signal(signal.SIGTERM)
-    out, err = recorder.communicate(timeout=30)
+    try:
+        wait_for("two flushes of samples", grown, timeout=30)
+    finally:
+        recorder.send_signal(signal.SIGTERM)
+        out, err = recorder.communicate(timeout=60)
     assert recorder.returncode == 0, (out, err)
 
     pane.run(f"{exe} top --replay {rec}; echo top-exit=$?")

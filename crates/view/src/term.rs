@@ -46,6 +46,21 @@ fn catch_stop_signals() {
 /// The longest the loop sleeps between looks at [`STOP`].
 const WAKE: Duration = Duration::from_millis(250);
 
+/// Waits up to `wait` for input on the terminal (standard input); whether it hung up (its
+/// window or pane closed: crossterm would read its end of file without end). A signal (a
+/// resize) ends the wait early.
+fn tty_hung_up(wait: Duration) -> bool {
+    let mut fd = libc::pollfd {
+        fd: 0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid `pollfd` for a count of 1; the kernel writes only its `revents`.
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    n > 0 && fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+}
+
 /// Restores the terminal when dropped (a return, an error, an unwinding panic).
 struct Guard;
 
@@ -138,48 +153,54 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
             Source::Live(_) => next.saturating_duration_since(Instant::now()).min(WAKE),
             Source::Replay(_) => WAKE,
         };
-        if !event::poll(wait).map_err(TopError::io)? {
-            continue;
+        if tty_hung_up(wait) {
+            return Err(TopError {
+                code: 1,
+                message: "the terminal hung up".into(),
+            });
         }
-        match event::read().map_err(TopError::io)? {
-            Event::Key(k) if k.kind != KeyEventKind::Release => {
-                let before = app.pane;
-                let action = app.key(k);
-                dirty = true;
-                match (action, &mut src) {
-                    (Action::Quit, _) => return Ok(()),
-                    (Action::Step(n), Source::Replay(r)) => {
-                        r.step(n);
-                        load(&mut app, r);
-                    }
-                    (Action::Seek(secs), Source::Replay(r)) => {
-                        r.seek(r.cursor_us().saturating_add(secs.saturating_mul(1_000_000)));
-                        load(&mut app, r);
-                    }
-                    (Action::GoTo(text), Source::Replay(r)) => match parse_time(&text, r.newest_us()) {
-                        Ok(ts) => {
-                            r.seek(ts);
+        // Every event crossterm has read (a paste or `tmux send-keys` brings several at once).
+        while event::poll(Duration::ZERO).map_err(TopError::io)? {
+            match event::read().map_err(TopError::io)? {
+                Event::Key(k) if k.kind != KeyEventKind::Release => {
+                    let before = app.pane;
+                    let action = app.key(k);
+                    dirty = true;
+                    match (action, &mut src) {
+                        (Action::Quit, _) => return Ok(()),
+                        (Action::Step(n), Source::Replay(r)) => {
+                            r.step(n);
                             load(&mut app, r);
                         }
-                        Err(e) => app.message = Some(e),
-                    },
-                    (_, Source::Live(_)) if before != app.pane && app.pane == crate::app::Pane::Filesystems => {
-                        // Read the mounts now rather than at the next tick.
-                        next = Instant::now();
+                        (Action::Seek(secs), Source::Replay(r)) => {
+                            r.seek(r.cursor_us().saturating_add(secs.saturating_mul(1_000_000)));
+                            load(&mut app, r);
+                        }
+                        (Action::GoTo(text), Source::Replay(r)) => match parse_time(&text, r.newest_us()) {
+                            Ok(ts) => {
+                                r.seek(ts);
+                                load(&mut app, r);
+                            }
+                            Err(e) => app.message = Some(e),
+                        },
+                        (_, Source::Live(_)) if before != app.pane && app.pane == crate::app::Pane::Filesystems => {
+                            // Read the mounts now rather than at the next tick.
+                            next = Instant::now();
+                        }
+                        _ => {}
                     }
-                    _ => {}
+                    if let Source::Replay(_) = src {
+                        let msg = app.message.take();
+                        sync(&mut app, &mut src);
+                        app.message = msg;
+                    }
                 }
-                if let Source::Replay(_) = src {
-                    let msg = app.message.take();
-                    sync(&mut app, &mut src);
-                    app.message = msg;
+                Event::Resize(..) => {
+                    term.autoresize().map_err(TopError::io)?;
+                    dirty = true;
                 }
+                _ => {}
             }
-            Event::Resize(..) => {
-                term.autoresize().map_err(TopError::io)?;
-                dirty = true;
-            }
-            _ => {}
         }
     }
 }
