@@ -39,6 +39,10 @@ CARGO_TARGET := $(or $(CARGO_TARGET_DIR),target)
 
 RELEASE_EXT := build/release/sysmon.duckdb_extension
 DEBUG_EXT   := build/debug/sysmon.duckdb_extension
+# The recorder as a service (core/src/bin/sysmon-record.rs, docs/recorder.md), next to the extension.
+RELEASE_RECORD := build/release/sysmon-record
+# Where cargo writes: target/, or $CARGO_TARGET_DIR when set.
+CARGO_TARGET := $(or $(CARGO_TARGET_DIR),target)
 
 # cargo lives in ~/.cargo/bin on rustup installs, which is not always on PATH.
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -97,6 +101,8 @@ APPEND_METADATA = $(PY) scripts/append_metadata.py --platform $(PLATFORM) \
 release: configure
 	SYSMON_EXTENSION_VERSION=$(EXTENSION_VERSION) cargo build --release -p sysmon
 	$(APPEND_METADATA) --input $(CARGO_TARGET)/release/libsysmon.so --output $(RELEASE_EXT)
+	cargo build --release -p sysmon-core --bin sysmon-record
+	install -m 755 $(CARGO_TARGET)/release/sysmon-record $(RELEASE_RECORD)
 	cargo build --release -p sysmon-cli && cp $(CARGO_TARGET)/release/sysmon build/release/sysmon  # `sysmon top`, `sysmon record`
 
 debug: configure
@@ -143,10 +149,10 @@ test-sql: release
 	done
 
 test-python: release
-	cargo build -p sysmon-core --bin sysmon-record  # the service binary test_s3_recording.py runs
 	@for venv in $(VENVS); do \
 		echo "== pytest with $$venv"; \
-		SYSMON_EXTENSION=$(abspath $(RELEASE_EXT)) SYSMON_DUCKDB_CLI=$(abspath $(VENV)/bin/duckdb) SYSMON_BIN=$(abspath build/release/sysmon) \
+		SYSMON_EXTENSION=$(abspath $(RELEASE_EXT)) SYSMON_DUCKDB_CLI=$(abspath $(VENV)/bin/duckdb) \
+			SYSMON_RECORD_BIN=$(abspath $(RELEASE_RECORD)) SYSMON_BIN=$(abspath build/release/sysmon) \
 			$$venv/bin/python -m pytest -q test/python --ignore=test/python/fleet || exit 1; \
 	done
 

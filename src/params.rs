@@ -8,11 +8,12 @@ use std::time::Duration;
 use duckdb::core::LogicalTypeId;
 use duckdb::ffi::{duckdb_get_interval, duckdb_get_timestamp, duckdb_value};
 use duckdb::vtab::{BindInfo, Value};
-use sysmon_kernel::interval::{Interval, describe};
+use sysmon_kernel::interval::{Interval, accepts, describe, from_seconds, parse_text};
 
 use crate::table::BoxError;
 
-/// A named INTERVAL parameter as a duration within `min..=max`; `None` when not given.
+/// A named interval parameter (an INTERVAL or a number of seconds, see [`interval_value`]) as a
+/// duration within `min..=max`; `None` when not given.
 pub fn interval(bind: &BindInfo, name: &str, min: Duration, max: Duration) -> Result<Option<Duration>, BoxError> {
     match bind.get_named_parameter(name) {
         None => Ok(None),
@@ -20,7 +21,7 @@ pub fn interval(bind: &BindInfo, name: &str, min: Duration, max: Duration) -> Re
     }
 }
 
-/// Positional parameter `index` as an INTERVAL within `min..=max`.
+/// Positional parameter `index` as an interval within `min..=max` (see [`interval_value`]).
 pub fn positional_interval(
     bind: &BindInfo,
     index: u64,
@@ -39,33 +40,67 @@ pub fn positional(bind: &BindInfo, index: u64, name: &str) -> Result<Value, BoxE
     Ok(bind.get_parameter(index))
 }
 
-/// An INTERVAL value as a duration within `min..=max`: NULL, negative, out-of-range values
-/// and month parts are refused. The parts are read through the C API (`duckdb_get_interval`,
-/// stable since v1.2.0); DuckDB's text of the value only appears in error messages.
+/// An interval parameter's value as a duration within `min..=max`: an INTERVAL, a number of
+/// seconds (any numeric type: `1`, `1.5`, `2e-1`) or a text (`'1 second'`, `'500ms'`, see
+/// [`parse_text`]). The parameters are registered as `ANY` so that DuckDB passes what the call
+/// wrote instead of failing to cast a number to INTERVAL. NULL, negative, out-of-range values
+/// and month parts are refused. The parts of an INTERVAL are read through the C API
+/// (`duckdb_get_interval`, stable since v1.2.0); any other value is read as DuckDB's text of it
+/// (`duckdb_get_varchar`), which for a number is its decimal digits.
 pub fn interval_value(value: &Value, name: &str, min: Duration, max: Duration) -> Result<Duration, BoxError> {
-    let accepts = format!(
-        "{name} must be an INTERVAL from {} to {}, such as INTERVAL '2 seconds'",
-        describe(min),
-        describe(max)
-    );
+    let accepts = accepts(name, min, max);
     if value.is_null() {
         return Err(format!("{accepts}; got NULL").into());
     }
-    let iv = interval_parts(value).ok_or_else(|| format!("{accepts}; got '{value}', which is not an INTERVAL"))?;
-    if iv.months != 0 {
-        return Err(format!(
-            "{accepts}; got '{value}', which has a month part (a month has no fixed length: use days)"
-        )
-        .into());
-    }
-    match iv.to_duration() {
-        Some(d) if d >= min && d <= max => Ok(d),
-        _ => Err(format!("{accepts}; got '{value}'").into()),
+    let (d, shown) = match value.logical_type_id() {
+        LogicalTypeId::Interval => {
+            let iv = interval_parts(value).ok_or_else(|| format!("{accepts}; got '{value}'"))?;
+            if iv.months != 0 {
+                return Err(format!(
+                    "{accepts}; got '{value}', which has a month part (a month has no fixed length: use days)"
+                )
+                .into());
+            }
+            let d = iv
+                .to_duration()
+                .ok_or_else(|| format!("{accepts}; got '{value}', which is negative"))?;
+            (d, format!("'{value}' ({})", describe(d)))
+        }
+        LogicalTypeId::Varchar => {
+            let text = value.to_string();
+            let d = parse_text(&text).map_err(|why| format!("{accepts}; got '{text}', but {why}"))?;
+            (d, format!("'{text}'"))
+        }
+        _ => {
+            let text = value.to_string();
+            let d = match number(&text) {
+                Some(secs) => from_seconds(secs).map_err(|why| format!("{accepts}; got {text} seconds, {why}"))?,
+                None => {
+                    return Err(format!("{accepts}; got '{text}', which is neither an INTERVAL nor a number").into());
+                }
+            };
+            (d, format!("{text} seconds"))
+        }
+    };
+    if (min..=max).contains(&d) {
+        Ok(d)
+    } else {
+        Err(format!("{accepts}; got {shown}").into())
     }
 }
 
-/// The months, days and microseconds of an INTERVAL value; `None` for a value of another type
-/// (DuckDB casts an argument to the parameter's declared type before bind, so that is a bug).
+/// DuckDB's text of a numeric value (`1`, `-2`, `1.50`, `1e-05`) as a number; `None` for the
+/// text of any other type (`true`, `2024-01-01`, `[1]`).
+fn number(text: &str) -> Option<f64> {
+    let numeric = !text.is_empty()
+        && text.bytes().any(|c| c.is_ascii_digit())
+        && text
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'));
+    numeric.then(|| text.parse().ok()).flatten()
+}
+
+/// The months, days and microseconds of an INTERVAL value; `None` for a value of another type.
 fn interval_parts(value: &Value) -> Option<Interval> {
     if value.logical_type_id() != LogicalTypeId::Interval {
         return None;

@@ -79,7 +79,8 @@ pub fn param_type(ty: ParamType) -> LogicalTypeHandle {
         ParamType::Boolean => LogicalTypeId::Boolean,
         ParamType::BigInt => LogicalTypeId::Bigint,
         ParamType::Varchar => LogicalTypeId::Varchar,
-        ParamType::Interval => LogicalTypeId::Interval,
+        // An INTERVAL or a number of seconds: bind reads either (`crate::params::interval_value`).
+        ParamType::Interval => LogicalTypeId::Any,
         ParamType::TimestampTz => LogicalTypeId::TimestampTZ,
         ParamType::Any => LogicalTypeId::Any,
         ParamType::VarcharList => {

@@ -301,7 +301,7 @@ fn region_param(scope: &str) -> Param {
     )
 }
 
-/// `serve_metrics(port := ..., bind := ..., dir := ...)`.
+/// `serve_metrics(port := ..., bind := ..., dir := ..., token_file := ...)`.
 pub fn serve_metrics() -> Function {
     use sysmon_serve::{DEFAULT_BIND, DEFAULT_PORT};
     Function {
@@ -328,6 +328,12 @@ pub fn serve_metrics() -> Function {
             ),
             endpoint_param("s3:// dir"),
             region_param("s3:// dir"),
+            Param::named(
+                "token_file",
+                ParamType::Varchar,
+                "none: a new token at each start".into(),
+                "A file that keeps the token across restarts (for Prometheus' credentials_file): read when it exists (a regular file, mode 0600 or 0400, not a symlink), else created with mode 0600.".into(),
+            ),
         ],
         example: "SELECT id, port, url FROM serve_metrics(port := 0)",
         reads: vec!["/proc", "/sys"],
@@ -421,7 +427,7 @@ sysmon_tables::declare_table! {
         signature: String [""],
         /// Parameter names: positional ones in call order, then named ones.
         parameters: Vec<String> [""],
-        /// Each parameter's type, as `duckdb_functions()` spells it.
+        /// Each parameter's type, as `duckdb_functions()` spells it; `INTERVAL or number of seconds` for a duration, which DuckDB lists as `ANY`.
         parameter_types: Vec<String> [""],
         /// Each parameter's kind: `positional` (required, in order) or `named` (`name := value`, may be left out).
         parameter_kinds: Vec<String> [""],
@@ -642,7 +648,7 @@ mod tests {
         assert!(disks.reads.contains(&"/sys/class/block"));
         assert_eq!(
             disks.signature(),
-            "system_disks(\"window\" := INTERVAL, include_virtual := BOOLEAN)"
+            "system_disks(\"window\" := INTERVAL or number of seconds, include_virtual := BOOLEAN)"
         );
         assert_eq!(disks.params[1].default.as_deref(), Some("true"));
         assert_eq!(
@@ -656,7 +662,7 @@ mod tests {
         let f = record_metrics();
         assert_eq!(
             f.signature(),
-            "record_metrics(dir VARCHAR, interval INTERVAL, tables := VARCHAR[], process_interval := INTERVAL, flush_interval := INTERVAL, publish_interval := INTERVAL, retention := INTERVAL, max_bytes := BIGINT, endpoint := VARCHAR, region := VARCHAR, spool := VARCHAR, upload_interval := INTERVAL, spool_max_bytes := BIGINT)"
+            "record_metrics(dir VARCHAR, interval INTERVAL or number of seconds, tables := VARCHAR[], process_interval := INTERVAL or number of seconds, flush_interval := INTERVAL or number of seconds, publish_interval := INTERVAL or number of seconds, retention := INTERVAL or number of seconds, max_bytes := BIGINT, endpoint := VARCHAR, region := VARCHAR, spool := VARCHAR, upload_interval := INTERVAL or number of seconds, spool_max_bytes := BIGINT)"
         );
         let tables = f.params.iter().find(|p| p.name == "tables").unwrap();
         assert!(tables.default.as_deref().unwrap().starts_with("['metrics', 'cpus'"));
@@ -677,6 +683,7 @@ mod tests {
         assert_eq!(rm.parameter_kinds[..3], ["positional", "positional", "named"]);
         assert_eq!(rm.parameter_defaults[0], "required");
         assert_eq!(rm.parameter_types.len(), rm.parameters.len());
+        assert_eq!(rm.parameter_types[1], "INTERVAL or number of seconds");
         assert_eq!(rm.recorded_as, None);
         let m = rows.iter().find(|r| r.function_name == "system_metrics").unwrap();
         assert_eq!(m.recorded_as.as_deref(), Some("metrics"));

@@ -38,7 +38,9 @@ use sysmon_core::catalog;
 use sysmon_core::process::process;
 use sysmon_kernel::sync::lock;
 use sysmon_store::destination::Destination;
-use sysmon_store::read_recording::{Chunk, Part, PartReader, Scope, plan_bucket_now, plan_local};
+use sysmon_store::read_recording::{
+    Chunk, PARALLEL_GETS, Part, PartReader, Scope, Source, fetch_now, plan_bucket_now, plan_local,
+};
 use sysmon_store::s3::S3Location;
 use sysmon_tables::columns::arrow_schema;
 use sysmon_tables::recorded::{self, RecordableTable};
@@ -280,6 +282,23 @@ impl VTab for ReadRecording {
         };
         loop {
             if state.current.is_none() {
+                // Objects of a bucket are fetched when their turn comes, several at once.
+                if state
+                    .parts
+                    .front()
+                    .is_some_and(|p| matches!(p.source, Source::Remote { .. }))
+                {
+                    let n = state
+                        .parts
+                        .iter()
+                        .take(PARALLEL_GETS)
+                        .take_while(|p| matches!(p.source, Source::Remote { .. }))
+                        .count();
+                    let batch: Vec<Part> = state.parts.drain(..n).collect();
+                    for (i, p) in fetch_now(batch)?.into_iter().enumerate() {
+                        state.parts.insert(i, p);
+                    }
+                }
                 let Some(part) = state.parts.pop_front() else {
                     output.set_len(0);
                     return Ok(());

@@ -1,6 +1,11 @@
 //! `serve_metrics(port := BIGINT, bind := VARCHAR, dir := VARCHAR, endpoint := VARCHAR,
-//! region := VARCHAR)`: starts an HTTP server
+//! region := VARCHAR, token_file := VARCHAR)`: starts an HTTP server
 //! (see `sysmon_serve`) and returns its row.
+//!
+//! `token_file` is checked in bind (an existing file must be a valid token file; a missing one
+//! needs its directory) and under `enable_external_access = false` must be allowed like a file
+//! DuckDB itself reads (its path resolved, symlinks included); it is created, if missing, only
+//! by the start.
 //!
 //! Bind checks every argument (and DuckDB's security settings) but starts nothing: DESCRIBE,
 //! EXPLAIN and PREPARE bind without running. The server starts on the first scan call, once per
@@ -57,10 +62,18 @@ impl LiveTable for ServeMetrics {
             )?,
             endpoint: text("endpoint", "an http:// or https:// URL")?,
             region: text("region", "a region name, such as 'us-east-1'")?,
+            token_file: text(
+                "token_file",
+                "the path of the file that holds the token (created with mode 0600 when missing), such as '/etc/sysmon/serve.token'",
+            )?,
         };
         let config = serve::check(&req)?;
         if let Some(dir) = &config.dir {
             crate::lockdown::check_dir(bind, dir)?;
+        }
+        if let Some(path) = &config.token_file {
+            check_token_file(bind, path)?;
+            serve::auth::check_token_file(path)?;
         }
         if let Some(b) = &config.bucket {
             crate::lockdown::check_remote(bind, &b.shown, "reading a recording from object storage")?;
@@ -81,4 +94,24 @@ impl LiveTable for ServeMetrics {
         *started = Some(row.clone());
         Ok(vec![row])
     }
+}
+
+/// Refuses `path` when DuckDB's lockdown denies it: allowed when it is listed in
+/// `allowed_paths` or lies inside `allowed_directories`, both compared where they really are
+/// (`sysmon_kernel::access::resolve`: symlinks followed), as DuckDB compares its own files.
+fn check_token_file(bind: &BindInfo, path: &std::path::Path) -> Result<(), String> {
+    let Some(l) = crate::lockdown::lockdown(bind) else {
+        return Ok(());
+    };
+    if sysmon_kernel::access::Allowed::new(&l.dirs, &l.paths).allows(path, false) {
+        return Ok(());
+    }
+    let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+    Err(format!(
+        "DuckDB's configuration denies access to token_file '{}' (resolved: '{}'): enable_external_access is false, and it is not inside allowed_directories ({}) nor listed in allowed_paths ({})",
+        path.display(),
+        sysmon_kernel::access::resolve(path).display(),
+        list(&l.dirs),
+        list(&l.paths),
+    ))
 }

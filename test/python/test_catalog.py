@@ -36,9 +36,14 @@ def registered_by_sysmon():
     return {name: params for name, params in after.items() if name not in before}
 
 
+# A duration parameter takes an INTERVAL or a number of seconds: DuckDB registers it as ANY.
+DURATION = "INTERVAL or number of seconds"
+
+
 def mismatch(described, registered):
     """What differs between a sysmon_functions() row and DuckDB's (parameters, types); None if nothing."""
     names, types = registered
+    described = dict(described, parameter_types=["ANY" if t == DURATION else t for t in described["parameter_types"]])
     positional = [t for n, t in zip(names, types) if POSITIONAL.fullmatch(n)]
     named = {n: t for n, t in zip(names, types) if not POSITIONAL.fullmatch(n)}
     ours = list(zip(described["parameters"], described["parameter_types"], described["parameter_kinds"]))
@@ -70,6 +75,9 @@ def test_the_comparison_catches_a_difference():
         "parameter_kinds": ["positional", "positional", "named"],
     }
     assert mismatch(row, (["col0", "col1", "max_bytes"], ["VARCHAR", "INTERVAL", "BIGINT"])) is None
+    duration = dict(row, parameter_types=["VARCHAR", DURATION, "BIGINT"])
+    assert mismatch(duration, (["col0", "col1", "max_bytes"], ["VARCHAR", "ANY", "BIGINT"])) is None
+    assert mismatch(duration, (["col0", "col1", "max_bytes"], ["VARCHAR", "INTERVAL", "BIGINT"]))
     assert mismatch(row, (["col0", "col1", "max_bytes"], ["INTERVAL", "VARCHAR", "BIGINT"]))
     assert mismatch(row, (["col0", "col1", "max_bytes"], ["VARCHAR", "INTERVAL", "VARCHAR"]))
     assert mismatch(row, (["col0", "col1", "retention"], ["VARCHAR", "INTERVAL", "BIGINT"]))

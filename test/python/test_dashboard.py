@@ -86,6 +86,12 @@ def test_dashboard_live_and_history(served):
         assert shown["cpus"] == ncpu
         assert shown["top_rows"] == 10
         b.wait_for("!document.getElementById('history').hidden && Number(document.body.dataset.historyLoads || 0) >= 1")
+        # A recording shorter than the default hour is shown from its first row (issue 20),
+        # not as a sliver at the right edge of the hour.
+        _, hosts = api(url, "/api/hosts")
+        first_ms = hosts["hosts"][0]["first_ms"]
+        from_ms = b.eval("new Date(document.getElementById('history-from').value).getTime()")
+        assert first_ms - 1000 <= from_ms <= first_ms + 1000, (from_ms, first_ms)
         points = dict(b.eval(CHART_POINTS))
         for chart in ("history-cpu", "history-cpus", "history-memory", "history-load"):
             assert points.get(chart, 0) > 0, (chart, points)
@@ -95,6 +101,36 @@ def test_dashboard_live_and_history(served):
         b.pump(1.5)
         b.eval("document.getElementById('history').scrollIntoView()")
         b.screenshot("dashboard-history.png")
+        assert b.console_errors == [], b.console_errors
+    finally:
+        b.close()
+
+
+def test_a_single_point_gets_an_axis_of_seconds_around_it(served):
+    """The first frame has one point per series: its x-axis is seconds around that point, not
+    years (uPlot's own range pads a zero span by the magnitude of a Unix time)."""
+    con, url, rec = served
+    from browser import Browser
+
+    b = Browser()
+    try:
+        # Only the first poll of /api/live: the page's 1 s poll timer never fires.
+        b.call("Page.addScriptToEvaluateOnNewDocument", source="window.setInterval = () => 0;")
+        b.open(url)
+        b.wait_for("Number(document.body.dataset.liveUpdates || 0) >= 1", timeout=30)
+        axes = b.eval(
+            """Object.entries(window.sysmonCharts).filter(([id]) => id.startsWith('live-')).map(([id, u]) =>
+                 ({ id, points: u.data[0].length, t: u.data[0][0], min: u.scales.x.min, max: u.scales.x.max,
+                    ticks: u.axes[0]._splits || [] }))"""
+        )
+        assert {a["id"] for a in axes} >= {"live-cpu", "live-memory", "live-load"}, axes
+        for a in axes:
+            assert a["points"] == 1, a
+            t = a["t"]
+            assert a["min"] < t < a["max"] and a["max"] - a["min"] <= 60, str(a)
+            # Every label of the time axis is within a minute of the point.
+            assert a["ticks"] and all(abs(x - t) <= 60 for x in a["ticks"]), a
+        b.screenshot("dashboard-first-frame.png")
         assert b.console_errors == [], b.console_errors
     finally:
         b.close()

@@ -20,6 +20,7 @@ import urllib.request
 import pytest
 
 from conftest import connect, one
+from recorder_helpers import wait_for
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
@@ -161,6 +162,65 @@ scrape_configs:
         assert int(samples[0]["value"][1]) >= 10, samples
     finally:
         stop(proc)
+
+
+def targets(web):
+    return json.loads(get(f"http://127.0.0.1:{web}/api/v1/targets"))["data"]["activeTargets"]
+
+
+def scraped_up_since(web, since):
+    """Whether Prometheus's one target was scraped successfully after `since` (epoch seconds)."""
+    from datetime import datetime
+
+    t = targets(web)
+    if len(t) != 1 or t[0]["health"] != "up" or t[0]["lastScrape"].startswith("0001"):
+        return False
+    return datetime.fromisoformat(t[0]["lastScrape"].replace("Z", "+00:00")).timestamp() > since
+
+
+@pytest.mark.skipif(not PROMETHEUS, reason="prometheus not installed (.ci/run installs it)")
+def test_a_scrape_config_with_the_token_file_survives_a_restart(tmp_path):
+    """The config of README.md's 'A scrape config that survives restarts': Prometheus reads the
+    file serve_metrics created; the server is stopped and started again (a new process would
+    read the file the same way: test_serve.py) and Prometheus keeps scraping unchanged."""
+    con = connect()
+    token_file = tmp_path / "sysmon.token"
+    row = one(con, f"SELECT * FROM serve_metrics(port := 0, token_file := '{token_file}')")
+    port, web = row["port"], free_port()
+    (tmp_path / "prometheus.yml").write_text(f"""
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: sysmon
+    authorization:
+      credentials_file: {token_file}
+    static_configs:
+      - targets: ["127.0.0.1:{port}"]
+""")
+    proc = subprocess.Popen(
+        [PROMETHEUS, f"--config.file={tmp_path}/prometheus.yml", f"--storage.tsdb.path={tmp_path}/data",
+         f"--web.listen-address=127.0.0.1:{web}", "--log.level=warn"],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prometheus.log", "w"),
+    )
+    try:
+        wait_listening(web, proc)
+        started = time.time()
+        assert wait_for(lambda: scraped_up_since(web, started), timeout=60), targets(web)
+        con.execute("SELECT * FROM stop_serving(?)", [row["id"]]).fetchall()
+        # While it is down, the target goes down (the restart is real) ...
+        assert wait_for(lambda: targets(web)[0]["health"] == "down", timeout=60), targets(web)
+        again = one(con, f"SELECT * FROM serve_metrics(port := {port}, token_file := '{token_file}')")
+        assert again["url"] == row["url"], "the same token"
+        restarted = time.time()
+        # ... and up again with the same config and file, nothing rewritten.
+        assert wait_for(lambda: scraped_up_since(web, restarted), timeout=60), targets(web)
+        served = one(con, "SELECT requests_served, requests_refused FROM servers() WHERE id = ?", [again["id"]])
+        assert served["requests_served"] >= 1 and served["requests_refused"] == 0, served
+        con.execute("SELECT * FROM stop_serving(?)", [again["id"]]).fetchall()
+    finally:
+        stop(proc)
+        con.close()
 
 
 # Absolute slack per name where values move between two scrapes a few ms apart (else 5 %).

@@ -244,6 +244,16 @@ def test_missing_bucket_is_a_clear_error_and_no_secret_is_shown(con, server, tmp
     assert "cannot write to s3://no-such-bucket-x/p" in msg and "NoSuchBucket" in msg, msg
     assert SECRET not in msg
     assert not con.execute("SELECT * FROM recordings() WHERE destination LIKE 's3://no-such%'").fetchall()
+    # The refused start leaves nothing behind: the spool it created is gone, no
+    # <spool>/metrics/host=<h>/.lock stays (issue 20).
+    assert not os.path.exists(tmp_path / "s"), sorted(str(p) for p in (tmp_path / "s").rglob("*"))
+    # A spool that was there before stays, as empty as it was.
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(duckdb.Error, match="NoSuchBucket"):
+        con.execute(
+            f"SELECT * FROM record_metrics('s3://no-such-bucket-x/p', INTERVAL 1 SECOND, endpoint := '{server.endpoint}', spool := '{tmp_path}/kept')"
+        ).fetchall()
+    assert list((tmp_path / "kept").rglob("*")) == []
 
 
 def test_wrong_credentials_are_a_clear_error(con, tmp_path):
@@ -259,6 +269,7 @@ def test_wrong_credentials_are_a_clear_error(con, tmp_path):
     msg = str(e.value)
     assert "cannot write to s3://some-bucket/p" in msg and ("InvalidAccessKeyId" in msg or "403" in msg), msg
     assert SECRET not in msg
+    assert not os.path.exists(tmp_path / "s"), "a refused start leaves no spool behind"
 
 
 def test_secret_never_appears_in_rows_errors_or_files(con, server, bucket, tmp_path):
@@ -418,10 +429,60 @@ def test_kill_mid_day_compaction_loses_and_doubles_nothing(con, server, bucket, 
 
 
 def record_bin():
-    for p in (os.environ.get("SYSMON_RECORD_BIN"), "target/release/sysmon-record", "target/debug/sysmon-record"):
+    for p in (os.environ.get("SYSMON_RECORD_BIN"), "build/release/sysmon-record", "target/release/sysmon-record",
+              "target/debug/sysmon-record"):
         if p and os.path.exists(p):
             return os.path.abspath(p)
-    pytest.skip("sysmon-record not built (cargo build -p sysmon-core --bin sysmon-record)")
+    pytest.skip("sysmon-record not built (make release builds build/release/sysmon-record)")
+
+
+def test_service_binary_takes_every_duration_spelling_and_publishes_as_told(tmp_path):
+    # publish_interval of 1 s (the default is minutes): Parquet files appear while it runs.
+    dest = tmp_path / "rec"
+    p = subprocess.Popen(
+        [record_bin(), str(dest), "--interval", "'200 milliseconds'", "--tables", "metrics",
+         "--flush-interval", "0.5", "--publish-interval=1 second", "--process-interval", "2 minutes",
+         "--retention", "30d"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = p.stdout.readline()
+        assert f"into {dest} every 0.2 s" in line, line + p.stderr.read()
+        assert wait_for(lambda: glob.glob(str(dest / "metrics" / "**" / "*.parquet"), recursive=True), timeout=30)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, out + err
+    fields = dict(l.split("=", 1) for l in out.splitlines() if "=" in l and not l.startswith("sysmon-record"))
+    assert fields["state"] == "stopped" and int(fields["rows_written"]) > 0, out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--flush-interval", "5x"], "sysmon-record: --flush-interval: '5x' is not a duration ('x' is not a unit"),
+        (["--interval", "5ms"], "sysmon-record: --interval must be from 10 ms to 1 day; got '5ms' (5 ms)"),
+        (["--retention", "1 month"], "month has no fixed length: use days"),
+        (["--publish-interval"], "sysmon-record: --publish-interval needs a value"),
+        (["--bogus", "1"], "sysmon-record: unknown option --bogus; accepted: --interval, --tables, --process-interval"),
+        (["--max-bytes", "lots"], "--max-bytes must be a positive whole number of bytes, such as 1073741824; got 'lots'"),
+        (["--interval", "1", "--publish-interval", "1", "--flush-interval", "2"], "publish_interval must be at least flush_interval"),
+    ],
+)
+def test_service_binary_usage_errors_say_what_is_accepted(tmp_path, args, message):
+    r = subprocess.run([record_bin(), str(tmp_path / "rec"), *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and message in r.stderr, r
+    assert not (tmp_path / "rec").exists(), "nothing started"
+
+
+def test_service_binary_help_lists_every_record_metrics_option(con):
+    r = subprocess.run([record_bin(), "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    (params,) = con.execute("SELECT parameters FROM sysmon_functions() WHERE function_name = 'record_metrics'").fetchone()
+    for name in params[1:]:
+        assert f"--{name.replace('_', '-')}" in r.stdout, (name, r.stdout)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -170,14 +170,10 @@ impl Config {
     }
 }
 
-/// The error for an INTERVAL parameter outside `min..=max` (the binding phrases NULL and month
-/// parts the same way).
+/// The error for an interval parameter outside `min..=max` (the binding phrases NULL, month
+/// parts and texts that are no duration the same way), with an example inside the bounds.
 pub fn interval_accepts(name: &str, min: Duration, max: Duration) -> String {
-    format!(
-        "{name} must be an INTERVAL from {} to {}, such as INTERVAL '2 seconds'",
-        describe(min),
-        describe(max)
-    )
+    sysmon_kernel::interval::accepts(name, min, max)
 }
 
 fn within(name: &str, d: Duration, min: Duration, max: Duration) -> Result<Duration, String> {

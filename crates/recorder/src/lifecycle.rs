@@ -315,23 +315,36 @@ pub fn start(state: &Arc<LiveState>, recorders: &Recorders, config: Config) -> R
     let _starting = recorders.starting();
     refuse_running_on(recorders, &config.dir, config.checked_at)?;
     let dir_shown = config.dir.display().to_string();
+    let existed = config.dir.exists();
     let root = open_root(&config.dir).map_err(|e| format!("dir '{dir_shown}' cannot be created: {e}"))?;
     probe_writable(&root).map_err(|e| format!("dir '{dir_shown}' is not writable: {e}"))?;
+    // A start refused from here on leaves no folder or `.lock` it made behind.
+    let give_up = |partitions: Vec<Partition>, e: String| -> String {
+        abandon(&root, partitions, (!existed).then_some(config.dir.as_path()));
+        e
+    };
     let mut partitions: Vec<Partition> = Vec::new();
     for t in &config.tables {
-        partitions.push(
-            Partition::acquire(&root, &config.dir, t.name(), &config.host)
-                .map_err(|e| format!("dir '{dir_shown}': {e}"))?,
-        );
+        match Partition::acquire(&root, &config.dir, t.name(), &config.host) {
+            Ok(p) => partitions.push(p),
+            Err(e) => return Err(give_up(partitions, format!("dir '{dir_shown}': {e}"))),
+        }
     }
-    for p in &partitions {
+    let recovered = partitions.iter().try_for_each(|p| {
         merge::recover(&p.dir.path())
-            .map_err(|e| format!("dir '{dir_shown}': cannot clean up {}: {e}", p.shown.display()))?;
+            .map(drop)
+            .map_err(|e| format!("dir '{dir_shown}': cannot clean up {}: {e}", p.shown.display()))
+    });
+    if let Err(e) = recovered {
+        return Err(give_up(partitions, e));
     }
     let id = recorders.next_id();
     let shared = Arc::new(Shared::default());
     let shipper = match &config.remote {
-        Some(_) => Some(ship::start(&config, shared.clone(), hooks.clone(), id)?),
+        Some(_) => match ship::start(&config, shared.clone(), hooks.clone(), id) {
+            Ok(s) => Some(s),
+            Err(e) => return Err(give_up(partitions, e)),
+        },
         None => None,
     };
     let mut collector = Collector::new(state.roots().clone());
@@ -344,7 +357,7 @@ pub fn start(state: &Arc<LiveState>, recorders: &Recorders, config: Config) -> R
         Ok(b) => b,
         Err(e) => {
             stop_shipper(&shipper);
-            return Err(format!("cannot sample the host: {e}"));
+            return Err(give_up(partitions, format!("cannot sample the host: {e}")));
         }
     };
     baseline.instant = state.now();
@@ -396,6 +409,19 @@ pub fn start(state: &Arc<LiveState>, recorders: &Recorders, config: Config) -> R
     });
     recorders.add(rec.clone());
     Ok(rec)
+}
+
+/// Gives up the partitions of a refused start ([`Partition::abandon`]: each one that holds
+/// nothing but its `.lock` is removed), then the recording directory itself when this start
+/// created it (`created`) and it is empty.
+fn abandon(root: &Dir, partitions: Vec<Partition>, created: Option<&Path>) {
+    for p in partitions {
+        p.abandon(root);
+    }
+    if let Some(dir) = created {
+        // rmdir: only an empty folder, never a link.
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 /// Creates and removes a file in the held directory.

@@ -1,12 +1,26 @@
 //! The server's thread: a `current_thread` tokio runtime, the accept loop, hyper's HTTP/1
 //! connections, and the answer to each request (method, token, path, route).
+//!
+//! Connections that send nothing (issue 23): each connection tells the accept loop when its
+//! client last sent a byte and whether a request of it is being answered ([`Conn`]). When
+//! [`MAX_CONNECTIONS`] are open and another arrives, the accept loop closes the one whose client
+//! has been silent longest ([`victim`]) and keeps the new one: one that has sent nothing for
+//! [`SILENT_GRACE_US`] goes before the others (an idle keep-alive connection, a head not
+//! finished, a connection too new to have sent), and one being answered or with bytes in its
+//! socket, unread or undelivered, is never closed. Only when every open
+//! connection is such a busy one is the new connection closed instead. A connection that sends
+//! no byte within [`FIRST_BYTE_TIMEOUT`] is closed too. So 64 (or 200) silent connections,
+//! reopened as fast as they are closed, only ever push each other out.
 
 use std::convert::Infallible;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
-use std::time::Duration;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -17,7 +31,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 
 use super::auth;
 use super::metrics::{self, Snapshot};
-use super::{CONNECTION_MAX, HEAD_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD_BYTES, Shared};
+use super::{CONNECTION_MAX, FIRST_BYTE_TIMEOUT, HEAD_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD_BYTES, Shared};
 use sysmon_kernel::procfs::syscalls::thread_cpu_ns;
 use sysmon_kernel::sync::panic_text;
 use sysmon_live::LiveState;
@@ -34,6 +48,8 @@ pub struct Context {
     /// The cookie's name: `sysmon_token_<port>` (cookies are shared by every port of a host).
     pub cookie: String,
     pub shared: Arc<Shared>,
+    /// The clock [`Conn`]'s times count from.
+    pub epoch: Instant,
 }
 
 /// The server thread's body: serves until asked to stop, then drops every connection. `ready`
@@ -88,7 +104,195 @@ impl Drop for Open {
     }
 }
 
+/// What a connection's task tells the accept loop about its client.
+#[derive(Debug)]
+pub struct Conn {
+    /// The socket, while the connection's task holds it (-1 once it is closed): only peeked
+    /// at, to see whether bytes wait there.
+    fd: AtomicI32,
+    /// Whether the client sent a byte yet.
+    heard: AtomicBool,
+    /// Microseconds from the server's epoch to the last sign of the client: its accept, its
+    /// last byte read, or the end of the last answer to it.
+    quiet_since_us: AtomicU64,
+    /// Requests of it being answered now.
+    answering: AtomicU32,
+}
+
+impl Conn {
+    fn new(fd: RawFd, now_us: u64) -> Conn {
+        Conn {
+            fd: AtomicI32::new(fd),
+            heard: AtomicBool::new(false),
+            quiet_since_us: AtomicU64::new(now_us),
+            answering: AtomicU32::new(0),
+        }
+    }
+
+    fn heard_at(&self, now_us: u64) {
+        self.heard.store(true, Ordering::Relaxed);
+        self.quiet_since_us.store(now_us, Ordering::Relaxed);
+    }
+
+    /// Whether bytes wait in the socket: from the client, unread by the server (a request that
+    /// arrived before its task ran), or to it, not yet delivered (an answer being written to a
+    /// slow reader). A closed socket has none.
+    fn in_flight(&self) -> bool {
+        let fd = self.fd.load(Ordering::Relaxed);
+        if fd < 0 {
+            return false;
+        }
+        let mut byte = 0u8;
+        // SAFETY: `byte` is a live local of the length given. MSG_PEEK leaves the data in the
+        // socket and MSG_DONTWAIT never blocks, so the call changes no descriptor: if the
+        // connection closed since `fd` was read (its task clears it first) and the number was
+        // reused, the answer is only wrong, never harmful.
+        let n = unsafe { libc::recv(fd, (&raw mut byte).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+        if n > 0 {
+            return true;
+        }
+        let mut unsent: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ for a socket) writes one c_int, here a live local; it only
+        // reads the queue's length (on another kind of descriptor it fails, and 0 stays).
+        let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &raw mut unsent) };
+        r == 0 && unsent > 0
+    }
+}
+
+/// What the accept loop decides from of one open connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub heard: bool,
+    pub quiet_us: u64,
+    pub answering: bool,
+}
+
+/// How long a new connection may stay silent before it goes first among the victims: a real
+/// client sends its request within a round trip of connecting.
+pub const SILENT_GRACE_US: u64 = 100_000;
+
+/// Which of `open` to close for a new connection: the one silent longest among those that
+/// never sent a byte in [`SILENT_GRACE_US`] or more, else the one silent longest among the
+/// rest (an idle keep-alive connection, whose client reconnects on its own, goes before a new
+/// one that has not had the time to send); never one being answered, nor one for which
+/// `in_flight` says bytes wait in its socket (asked in that order, of as few as needed).
+/// `None`: every one is busy.
+pub fn victim(open: &[Seen], in_flight: impl Fn(usize) -> bool) -> Option<usize> {
+    let mut order: Vec<usize> = (0..open.len()).filter(|&i| !open[i].answering).collect();
+    order.sort_by_key(|&i| {
+        let s = &open[i];
+        std::cmp::Reverse((!s.heard && s.quiet_us >= SILENT_GRACE_US, s.quiet_us))
+    });
+    order.into_iter().find(|&i| !in_flight(i))
+}
+
+/// The client's side of a connection as hyper reads and writes it, telling [`Conn`] of every
+/// byte read.
+struct Watched {
+    stream: tokio::net::TcpStream,
+    conn: Arc<Conn>,
+    epoch: Instant,
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        // Before the stream (a field) closes the descriptor.
+        self.conn.fd.store(-1, Ordering::Relaxed);
+    }
+}
+
+impl Watched {
+    /// Bytes written to the client are a sign of it too: it reads its answer.
+    fn wrote(&self, r: &Poll<std::io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = r
+            && *n > 0
+        {
+            self.conn.quiet_since_us.store(us_since(self.epoch), Ordering::Relaxed);
+        }
+    }
+}
+
+fn us_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.conn.heard_at(us_since(this.epoch));
+        }
+        r
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.wrote(&r);
+        r
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.wrote(&r);
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+/// Counts a request of `conn` as being answered while it lives; its end is a sign of the
+/// client too (an idle keep-alive connection is silent from there).
+struct Answering {
+    conn: Arc<Conn>,
+    epoch: Instant,
+}
+
+impl Answering {
+    fn new(conn: Arc<Conn>, epoch: Instant) -> Answering {
+        conn.answering.fetch_add(1, Ordering::Relaxed);
+        Answering { conn, epoch }
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.conn.quiet_since_us.store(us_since(self.epoch), Ordering::Relaxed);
+        self.conn.answering.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// An open connection, as the accept loop keeps it.
+struct Slot {
+    conn: Arc<Conn>,
+    task: tokio::task::AbortHandle,
+}
+
 async fn accept_loop(listener: tokio::net::TcpListener, ctx: Arc<Context>) {
+    let mut open: Vec<Slot> = Vec::new();
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
@@ -100,37 +304,83 @@ async fn accept_loop(listener: tokio::net::TcpListener, ctx: Arc<Context>) {
             }
         };
         let sh = &ctx.shared;
-        if sh.connections_open.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
-            sh.connections_refused.fetch_add(1, Ordering::Relaxed);
-            drop(stream);
-            continue;
-        }
-        sh.connections_open.fetch_add(1, Ordering::Relaxed);
-        let open = Open(ctx.clone());
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(async move {
-            let ctx = open.0.clone();
-            let svc_ctx = ctx.clone();
-            let service = hyper::service::service_fn(move |req| {
-                let ctx = svc_ctx.clone();
-                async move { Ok::<_, Infallible>(answer(&ctx, &req).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEAD_TIMEOUT)
-                .max_header_size(MAX_HEAD_BYTES)
-                .serve_connection(TokioIo::new(stream), service);
-            match tokio::time::timeout(CONNECTION_MAX, conn).await {
-                Ok(Ok(())) | Err(_) => {}
-                // A head too large (hyper answered 431), too slow, or malformed.
-                Ok(Err(_)) => {
-                    ctx.shared.requests_refused.fetch_add(1, Ordering::Relaxed);
+        open.retain(|s| !s.task.is_finished());
+        if open.len() as u64 >= MAX_CONNECTIONS {
+            let now = us_since(ctx.epoch);
+            let seen: Vec<Seen> = open
+                .iter()
+                .map(|s| Seen {
+                    heard: s.conn.heard.load(Ordering::Relaxed),
+                    quiet_us: now.saturating_sub(s.conn.quiet_since_us.load(Ordering::Relaxed)),
+                    answering: s.conn.answering.load(Ordering::Relaxed) > 0,
+                })
+                .collect();
+            match victim(&seen, |i| open[i].conn.in_flight()) {
+                Some(i) => {
+                    open.remove(i).task.abort();
+                    sh.connections_shed.fetch_add(1, Ordering::Relaxed);
+                }
+                None => {
+                    sh.connections_refused.fetch_add(1, Ordering::Relaxed);
+                    drop(stream);
+                    continue;
                 }
             }
-            ctx.shared.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
-            drop(open);
+        }
+        sh.connections_open.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let conn = Arc::new(Conn::new(stream.as_raw_fd(), us_since(ctx.epoch)));
+        let io = Watched {
+            stream,
+            conn: conn.clone(),
+            epoch: ctx.epoch,
+        };
+        let task = tokio::spawn(connection(io, Open(ctx.clone())));
+        open.push(Slot {
+            conn,
+            task: task.abort_handle(),
         });
     }
+}
+
+/// One connection: its first byte within [`FIRST_BYTE_TIMEOUT`], then hyper's HTTP/1.
+async fn connection(io: Watched, open: Open) {
+    let ctx = open.0.clone();
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(FIRST_BYTE_TIMEOUT, io.stream.peek(&mut first)).await {
+        Ok(Ok(n)) if n > 0 => io.conn.heard_at(us_since(ctx.epoch)),
+        // Closed by the client, or an error: nothing to answer.
+        Ok(_) => return,
+        Err(_) => {
+            ctx.shared.connections_shed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+    let svc_ctx = ctx.clone();
+    let conn = io.conn.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let ctx = svc_ctx.clone();
+        let busy = Answering::new(conn.clone(), ctx.epoch);
+        async move {
+            let r = answer(&ctx, &req).await;
+            drop(busy);
+            Ok::<_, Infallible>(r)
+        }
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_header_size(MAX_HEAD_BYTES)
+        .serve_connection(TokioIo::new(io), service);
+    match tokio::time::timeout(CONNECTION_MAX, served).await {
+        Ok(Ok(())) | Err(_) => {}
+        // A head too large (hyper answered 431), too slow, or malformed.
+        Ok(Err(_)) => {
+            ctx.shared.requests_refused.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    ctx.shared.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
+    drop(open);
 }
 
 fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {

@@ -8,10 +8,18 @@
 //! normal exit, through an `atexit` hook) ends it. Rooms: [`auth`] (token, path and query
 //! checks), [`http`] (the connection loop and the limits), [`metrics`] (the text format).
 //!
-//! Limits, each with its reason: at most [`MAX_CONNECTIONS`] open connections (more are
-//! closed at once and counted); request heads larger than [`MAX_HEAD_BYTES`] are answered 431;
-//! a head not received within [`HEAD_TIMEOUT`] closes the connection (a slow client cannot
-//! hold a slot); a connection lives at most [`CONNECTION_MAX`]; only GET and HEAD are answered.
+//! Limits, each with its reason: at most [`MAX_CONNECTIONS`] open connections, and when they
+//! are all open a new one takes the place of the one whose client has been silent longest (one
+//! that never sent a byte in 100 ms first; one being answered, or with bytes waiting, never), so
+//! connections that send nothing cannot lock out a scraper (issue 23); only when every open
+//! connection is busy is the new one closed at once (counted); a connection that sends no byte
+//! within [`FIRST_BYTE_TIMEOUT`] is closed; request heads larger than [`MAX_HEAD_BYTES`] are
+//! answered 431; a head not received within [`HEAD_TIMEOUT`] closes the connection (a slow
+//! client cannot hold a slot); a connection lives at most [`CONNECTION_MAX`]; only GET and
+//! HEAD are answered.
+//!
+//! The token is drawn anew at each start, or, with `token_file`, read from that file (created
+//! there, mode 0600, on the first start), so a scrape config survives restarts ([`auth`]).
 
 pub mod auth;
 pub mod http;
@@ -44,6 +52,10 @@ pub const MAX_CONNECTIONS: u64 = 64;
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Time to receive a request head.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time from the accept to the connection's first byte: every HTTP client sends its request
+/// at once (a scraper, a browser), so a connection silent this long is closed (before, it held
+/// a slot for the whole [`HEAD_TIMEOUT`]).
+pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Lifetime of a connection at most (a keep-alive scraper reconnects).
 pub const CONNECTION_MAX: Duration = Duration::from_secs(120);
 /// How long `stop_serving` and the exit hook wait for the server's thread.
@@ -73,7 +85,7 @@ sysmon_tables::declare_table! {
     pub struct ServerRow => "servers" {
         /// The server's id, for `stop_serving(id)`.
         id: i64 [""],
-        /// Where to open it, with the access token.
+        /// Where it answers, `http://<bind>:<port>/`, without the token (only serve_metrics' own row carries it).
         url: String [""],
         /// The address it listens on.
         bind: String [""],
@@ -81,6 +93,8 @@ sysmon_tables::declare_table! {
         port: i32 [""],
         /// The recording the dashboard's history reads; NULL when only live values are served.
         dir: Option<String> [""],
+        /// The file the token was read from (or created in), absolute; NULL when it was drawn anew at this start.
+        token_file: Option<String> [""],
         /// `running`, `stopped`, or `failed` (its thread ended without being stopped).
         state: String [""],
         /// When it started.
@@ -91,8 +105,10 @@ sysmon_tables::declare_table! {
         requests_served: u64 [""],
         /// Requests refused: no or wrong token, a refused path or method, an unknown route, a head too large or too slow.
         requests_refused: u64 [""],
-        /// Connections closed at once because MAX_CONNECTIONS were open.
+        /// Connections closed at once because MAX_CONNECTIONS were open and every one was busy (being answered, or with bytes not yet read).
         connections_refused: u64 [""],
+        /// Connections closed because their client was silent: no byte within FIRST_BYTE_TIMEOUT of connecting, or the longest silent when MAX_CONNECTIONS were open and another came.
+        connections_shed: u64 [""],
         /// The most recent error of the server itself (a failed read of the host, a failed accept), NULL when there was none.
         last_error: Option<String> [""],
         /// When `last_error` happened.
@@ -111,6 +127,8 @@ pub struct Request {
     /// `dir := 's3://...'` only.
     pub endpoint: Option<String>,
     pub region: Option<String>,
+    /// The file the token is kept in (read, or created on the first start).
+    pub token_file: Option<String>,
 }
 
 /// A checked request.
@@ -122,6 +140,9 @@ pub struct Config {
     /// `dir := 's3://bucket/prefix'`: the bucket the history is read from (checked to hold a
     /// recording when the server starts, on its runtime).
     pub bucket: Option<S3Location>,
+    /// `token_file`: absolute, `.` and `..` removed, `~` expanded; not read here (the binding
+    /// checks the lockdown first, then [`auth::check_token_file`]); created by the start.
+    pub token_file: Option<PathBuf>,
 }
 
 /// Checks `req` without acting (what `serve_metrics`'s bind calls).
@@ -166,10 +187,15 @@ pub fn check(req: &Request) -> Result<Config, String> {
                 .map_or("no recording".to_string(), |d| format!("the local directory '{d}'"))
         ));
     }
+    let token_file = match req.token_file.as_deref() {
+        Some(raw) => Some(auth::token_file_path(raw)?),
+        None => None,
+    };
     Ok(Config {
         addr: SocketAddr::new(ip, port),
         dir,
         bucket,
+        token_file,
     })
 }
 
@@ -211,6 +237,7 @@ pub struct Shared {
     pub requests_served: AtomicU64,
     pub requests_refused: AtomicU64,
     pub connections_refused: AtomicU64,
+    pub connections_shed: AtomicU64,
     pub connections_open: AtomicU64,
     pub cpu_ns: AtomicU64,
     last_error: Mutex<Option<(String, Timestamp)>>,
@@ -228,6 +255,7 @@ impl Default for Shared {
             requests_served: AtomicU64::new(0),
             requests_refused: AtomicU64::new(0),
             connections_refused: AtomicU64::new(0),
+            connections_shed: AtomicU64::new(0),
             connections_open: AtomicU64::new(0),
             cpu_ns: AtomicU64::new(0),
             last_error: Mutex::new(None),
@@ -286,6 +314,7 @@ pub struct Server {
     pub config: Config,
     /// The address it really listens on (the port the kernel chose for port 0).
     pub local: SocketAddr,
+    /// With the token: serve_metrics' row only, never servers().
     pub url: String,
     pub started_at: Timestamp,
     pub shared: Arc<Shared>,
@@ -320,16 +349,18 @@ impl Server {
         let err = lock(&sh.last_error).clone();
         ServerRow {
             id: self.id,
-            url: self.url.clone(),
+            url: format!("http://{}/", self.local),
             bind: self.local.ip().to_string(),
             port: i32::from(self.local.port()),
             dir: self.dir_text(),
+            token_file: self.config.token_file.as_ref().map(|p| p.display().to_string()),
             state: self.state().as_str().to_string(),
             started_at: self.started_at,
             stopped_at: *lock(&sh.stopped_at),
             requests_served: sh.requests_served.load(Ordering::Relaxed),
             requests_refused: sh.requests_refused.load(Ordering::Relaxed),
             connections_refused: sh.connections_refused.load(Ordering::Relaxed),
+            connections_shed: sh.connections_shed.load(Ordering::Relaxed),
             last_error: err.as_ref().map(|e| e.0.clone()),
             last_error_at: err.map(|e| e.1),
             cpu_seconds: sh.cpu_ns.load(Ordering::Relaxed) as f64 / 1e9,
@@ -409,7 +440,10 @@ pub fn start(state: &Arc<LiveState>, servers: &Servers, config: Config) -> Resul
     listener
         .set_nonblocking(true)
         .map_err(|e| format!("cannot make the socket non-blocking: {e}"))?;
-    let token = auth::new_token().map_err(|e| format!("cannot draw a random token: {e}"))?;
+    let token = match &config.token_file {
+        Some(path) => auth::token_from_file(path)?,
+        None => auth::new_token().map_err(|e| format!("cannot draw a random token: {e}"))?,
+    };
     let bucket = match &config.bucket {
         Some(loc) => Some(Arc::new(crate::view::bucket::Bucket::new(loc.clone())?)),
         None => None,
@@ -423,6 +457,7 @@ pub fn start(state: &Arc<LiveState>, servers: &Servers, config: Config) -> Resul
         cookie: format!("sysmon_token_{}", local.port()),
         token,
         shared: shared.clone(),
+        epoch: Instant::now(),
     };
     let url = url_of(&local, &ctx.token);
     // The thread answers once its runtime runs (and, with a bucket, once the bucket answered

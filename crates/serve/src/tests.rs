@@ -162,11 +162,11 @@ fn a_slow_client_is_cut_off_and_others_are_served_meanwhile() {
 }
 
 #[test]
-fn connections_beyond_the_limit_are_closed_and_counted() {
+fn silent_connections_at_the_limit_make_room_for_a_new_one() {
     let st = state();
     let s = start(&st, any_port()).unwrap();
     let t = token_of(&s);
-    let held: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+    let mut held: Vec<TcpStream> = (0..MAX_CONNECTIONS)
         .map(|_| TcpStream::connect(s.local).unwrap())
         .collect();
     // Wait until the server has accepted them all.
@@ -174,23 +174,102 @@ fn connections_beyond_the_limit_are_closed_and_counted() {
     while s.shared.connections_open.load(Ordering::Relaxed) < MAX_CONNECTIONS && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
+    // The new connection is answered: the oldest silent one was closed for it.
     let a = get(&s, &format!("/metrics?token={t}"), "");
-    assert_eq!(a, "", "closed without an answer");
-    assert!(s.row().connections_refused >= 1);
-    drop(held);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let a = get(&s, &format!("/metrics?token={t}"), "");
-        if status(&a) == 200 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not serving again after the clients left"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert_eq!(status(&a), 200, "{a}");
+    assert!(s.row().connections_shed >= 1, "{:?}", s.row());
+    assert_eq!(s.row().connections_refused, 0);
+    held[0].set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(
+        matches!(held[0].read(&mut buf), Ok(0) | Err(_)),
+        "the oldest silent connection was the one closed"
+    );
+    // The others are closed too, FIRST_BYTE_TIMEOUT after they connected.
+    let last = held.last_mut().unwrap();
+    last.set_read_timeout(Some(FIRST_BYTE_TIMEOUT * 10)).unwrap();
+    let started = std::time::Instant::now();
+    let r = last.read(&mut buf);
+    assert!(
+        matches!(r, Ok(0))
+            || r.as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "closed by the server, not by our read timeout: {r:?}"
+    );
+    assert!(started.elapsed() < FIRST_BYTE_TIMEOUT * 5, "{:?}", started.elapsed());
     stop(&st, s.id).unwrap();
+}
+
+#[test]
+fn the_victim_is_the_longest_silent_and_never_a_busy_one() {
+    let seen = |heard, quiet_us, answering| http::Seen {
+        heard,
+        quiet_us,
+        answering,
+    };
+    let none = |_: usize| false;
+    let grace = http::SILENT_GRACE_US;
+    // Never heard for the grace or longer goes before heard, however long that one is quiet.
+    let open = [
+        seen(true, 40 * grace, false),
+        seen(false, grace, false),
+        seen(false, 9 * grace, false),
+        seen(false, grace / 2, false),
+    ];
+    assert_eq!(http::victim(&open, none), Some(2));
+    // Bytes waiting (a request not read yet, an answer not delivered) protect a connection.
+    assert_eq!(http::victim(&open, |i| i == 2), Some(1));
+    // Then the longest silent: a new connection still in its grace goes last.
+    assert_eq!(http::victim(&open, |i| i == 1 || i == 2), Some(0));
+    assert_eq!(http::victim(&open, |i| i != 3), Some(3));
+    // One being answered is never closed; every one busy: none.
+    let busy = [seen(true, 9000, true), seen(false, 9000, true)];
+    assert_eq!(http::victim(&busy, none), None);
+    assert_eq!(http::victim(&open, |_| true), None);
+    assert_eq!(http::victim(&[], none), None);
+}
+
+#[test]
+fn a_token_file_keeps_the_token_across_restarts() {
+    let d = std::env::temp_dir().join(format!("sysmon-serve-token-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let file = d.join("serve.token");
+    let mut c = any_port();
+    c.token_file = Some(file.clone());
+    let st = state();
+    let first = start(&st, c.clone()).unwrap();
+    let t = token_of(&first);
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), format!("{t}\n"));
+    let row = first.row();
+    assert_eq!(row.token_file.as_deref(), Some(file.to_str().unwrap()));
+    assert!(
+        !format!("{row:?}").contains(&t),
+        "servers() never shows the token: {row:?}"
+    );
+    assert_eq!(row.url, format!("http://{}/", first.local));
+    stop(&st, first.id).unwrap();
+    // A restart on the same port reads the same token; a scrape with it is answered.
+    c.addr = first.local;
+    let second = start(&st, c).unwrap();
+    assert_eq!(token_of(&second), t);
+    let a = get(&second, "/metrics", &format!("Authorization: Bearer {t}\r\n"));
+    assert_eq!(status(&a), 200);
+    stop(&st, second.id).unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        [std::ffi::OsString::from("serve.token")],
+        "no temporary file left"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]

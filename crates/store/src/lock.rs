@@ -106,6 +106,24 @@ impl Partition {
         Ok((p, String::from_utf8_lossy(&before).into_owned()))
     }
 
+    /// Gives the partition up after a refused start: when its folder holds nothing but the
+    /// `.lock` this holds (nothing was ever recorded there), the `.lock`, the folder and the
+    /// table's folder (when that is empty too) are removed, so that a start that failed leaves
+    /// nothing behind; a partition with files is left as it is. The lock is released last.
+    pub fn abandon(self, root: &Dir) {
+        let only_lock = std::fs::read_dir(self.dir.path())
+            .map(|entries| entries.filter_map(Result::ok).all(|e| e.file_name() == LOCK_FILE))
+            .unwrap_or(false);
+        if only_lock && self.still_held(root) {
+            let table = root.join(&self.table);
+            let _ = std::fs::remove_file(self.dir.join(LOCK_FILE));
+            // rmdir refuses a folder that is not empty (another host's, or one a recorder
+            // just began) and a link: both are left alone.
+            let _ = std::fs::remove_dir(table.join(format!("host={}", self.host)));
+            let _ = std::fs::remove_dir(&table);
+        }
+    }
+
     /// Whether the lock this holds is the `.lock` reached from `root` now (and the folder
     /// held is the one at the path): false when the folder was deleted, moved or replaced.
     pub fn still_held(&self, root: &Dir) -> bool {
@@ -161,6 +179,32 @@ mod tests {
         assert!(a.still_held(&root));
         drop(a);
         let _b = Partition::acquire(&root, &dir, "metrics", "h").unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_abandoned_partition_leaves_nothing_unless_it_holds_files() {
+        let dir = std::env::temp_dir().join(format!("sysmon-lock-abandon-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let root = Dir::open(&dir).unwrap();
+        let a = Partition::acquire(&root, &dir, "metrics", "h").unwrap();
+        assert!(dir.join("metrics/host=h/.lock").exists());
+        a.abandon(&root);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "no folder and no .lock left");
+        // Another host's folder keeps the table's; a partition with a file keeps everything.
+        let other = Partition::acquire(&root, &dir, "metrics", "other").unwrap();
+        let b = Partition::acquire(&root, &dir, "metrics", "h").unwrap();
+        b.abandon(&root);
+        assert!(!dir.join("metrics/host=h").exists() && dir.join("metrics/host=other/.lock").exists());
+        fs::write(dir.join("metrics/host=other/data_0.parquet"), b"x").unwrap();
+        other.abandon(&root);
+        assert!(
+            dir.join("metrics/host=other/.lock").exists(),
+            "a recorded partition is kept"
+        );
+        // And the lock is released: the partition can be taken again.
+        let _c = Partition::acquire(&root, &dir, "metrics", "other").unwrap();
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -27,8 +27,9 @@
 //!   the log, are added by the caller with [`add_buffered`], which keeps only rows after
 //!   everything durable.
 //!
-//! In a bucket there is no log (the spool is the recorder's), and the shipper's day objects
-//! hide the parts they cover (their footer's [`COVERS`]).
+//! In a bucket there is no log (the spool is the recorder's); the shipper's day object of a
+//! date folder hides the parts whose range it covers (the parts its footer's `sysmon.covers`
+//! names), decided from names, so that objects are fetched only when they are read.
 //!
 //! The rows of one partition come out in `ts` order of their files; nothing is sorted.
 
@@ -50,12 +51,12 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowFilter,
 };
-use parquet::file::reader::{ChunkReader, FileReader, SerializedFileReader};
+use parquet::file::reader::ChunkReader;
 use parquet::file::statistics::Statistics;
 
 use super::handle::open_nofollow;
 use super::layout::{self, FileName};
-use super::objects::{COVERS, ObjName};
+use super::objects::ObjName;
 use super::s3::{S3Location, store_err};
 use super::wal;
 
@@ -98,6 +99,8 @@ impl Scope {
 pub enum Source {
     /// A published file, opened when it was planned.
     File { file: File, path: PathBuf },
+    /// An object of a bucket, not fetched yet ([`fetch`] fetches it, [`PartReader::new`] too).
+    Remote { store: Arc<dyn ObjectStore>, key: String },
     /// An object of a bucket, fetched whole.
     Object { bytes: Bytes, key: String },
     /// Rows of the write-ahead log, or a recorder's buffer, with the table's whole schema.
@@ -109,6 +112,7 @@ impl std::fmt::Debug for Source {
         match self {
             Source::File { path, .. } => write!(f, "File({})", path.display()),
             Source::Object { key, .. } => write!(f, "Object({key})"),
+            Source::Remote { key, .. } => write!(f, "Remote({key})"),
             Source::Rows { batch, what } => write!(f, "Rows({what}, {})", batch.num_rows()),
         }
     }
@@ -347,7 +351,7 @@ pub fn add_buffered(parts: &mut Vec<Part>, host: &str, batch: RecordBatch, scope
 /// How long planning a bucket's read may take.
 pub const BUCKET_TIMEOUT: Duration = Duration::from_secs(120);
 /// Objects fetched at once.
-const PARALLEL_GETS: usize = 8;
+pub const PARALLEL_GETS: usize = 8;
 
 /// An object of a date folder, named as the shipper (`P-`, `D-`) or the recorder (`L<n>-`,
 /// a folder copied into a bucket) names them.
@@ -405,51 +409,65 @@ pub async fn list(store: &dyn ObjectStore, loc: &S3Location, rel: &str) -> Resul
     Ok((folders, objects))
 }
 
-/// Fetches `names` of folder `rel`, [`PARALLEL_GETS`] at a time, in order.
-async fn get_all(
-    store: &Arc<dyn ObjectStore>,
-    loc: &S3Location,
-    rel: &str,
-    names: &[String],
-) -> Result<Vec<(String, Bytes)>, Error> {
-    let mut out = Vec::with_capacity(names.len());
-    for chunk in names.chunks(PARALLEL_GETS) {
+/// Fetches every [`Source::Remote`] part of `parts`, [`PARALLEL_GETS`] at a time, in order
+/// (the others are returned as they are).
+pub async fn fetch(parts: Vec<Part>) -> Result<Vec<Part>, Error> {
+    let mut out: Vec<Option<Part>> = parts.into_iter().map(Some).collect();
+    let remote: Vec<usize> = (0..out.len())
+        .filter(|&i| matches!(out[i].as_ref().map(|p| &p.source), Some(Source::Remote { .. })))
+        .collect();
+    for chunk in remote.chunks(PARALLEL_GETS) {
         let mut set = tokio::task::JoinSet::new();
-        for (i, n) in chunk.iter().enumerate() {
-            let k = key(loc, &format!("{rel}/{n}"))?;
-            let shown = loc.key(&format!("{rel}/{n}"));
-            let store = Arc::clone(store);
+        for &i in chunk {
+            let Some(Source::Remote { store, key }) = out[i].as_ref().map(|p| &p.source) else {
+                continue;
+            };
+            let (store, key) = (Arc::clone(store), key.clone());
             set.spawn(async move {
-                let got = async { store.get(&k).await?.bytes().await }.await;
-                (i, got.map_err(|e| store_err("reading", &shown, e)))
+                let got = async {
+                    let k = Key::parse(&key).map_err(|e| format!("'{key}' is not an object key: {e}"))?;
+                    let got = async { store.get(&k).await?.bytes().await }.await;
+                    got.map_err(|e| store_err("reading", &key, e))
+                }
+                .await;
+                (i, key, got)
             });
         }
-        let mut got: Vec<(usize, Bytes)> = Vec::with_capacity(chunk.len());
         while let Some(r) = set.join_next().await {
-            let (i, b) = r.map_err(|e| format!("internal error: a download task failed: {e}"))?;
-            got.push((i, b?));
+            let (i, key, got) = r.map_err(|e| format!("internal error: a download task failed: {e}"))?;
+            let bytes = got?;
+            if let Some(p) = out[i].as_mut() {
+                p.source = Source::Object { bytes, key };
+            }
         }
-        got.sort_by_key(|(i, _)| *i);
-        out.extend(got.into_iter().map(|(i, b)| (chunk[i].clone(), b)));
     }
-    Ok(out)
+    Ok(out.into_iter().flatten().collect())
 }
 
-/// The names a day object's footer says it covers (none for other objects).
-fn covers(bytes: &Bytes) -> Vec<String> {
-    let Ok(r) = SerializedFileReader::new(bytes.clone()) else {
-        return Vec::new();
-    };
-    r.metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .and_then(|kv| kv.iter().find(|k| k.key == COVERS).and_then(|k| k.value.clone()))
-        .map(|v| v.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
-        .unwrap_or_default()
+/// [`fetch`] on a `current_thread` runtime of the calling thread (not inside a runtime), within
+/// [`BUCKET_TIMEOUT`].
+pub fn fetch_now(parts: Vec<Part>) -> Result<Vec<Part>, Error> {
+    if !parts.iter().any(|p| matches!(p.source, Source::Remote { .. })) {
+        return Ok(parts);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime to read a bucket: {e}"))?;
+    rt.block_on(async {
+        match tokio::time::timeout(BUCKET_TIMEOUT, fetch(parts)).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "reading a bucket: no answer within {} s",
+                BUCKET_TIMEOUT.as_secs()
+            )),
+        }
+    })
 }
 
-/// Plans table `table` of the bucket recording `loc` over `scope`, fetching every object in
-/// range (a day object first, so that the parts it covers are not fetched).
+/// Plans table `table` of the bucket recording `loc` over `scope`: its objects in range, as
+/// [`Source::Remote`] parts (fetched when read: a query over a month holds a few objects in
+/// memory at a time, not the month).
 pub async fn plan_bucket(
     store: &Arc<dyn ObjectStore>,
     loc: &S3Location,
@@ -491,39 +509,26 @@ pub async fn plan_bucket(
                 .into_iter()
                 .filter(|o| scope.overlaps(o.first_us, o.last_us))
                 .collect();
-            let day_objects: Vec<String> = objects
-                .iter()
-                .filter(|o| o.day_object)
-                .map(|o| o.name.clone())
-                .collect();
-            let mut fetched = get_all(store, loc, &rel, &day_objects).await?;
-            let mut covered: HashSet<String> = HashSet::new();
-            for (name, bytes) in &fetched {
-                covered.extend(covers(bytes).into_iter().filter(|c| c != name));
-            }
-            let merged_into = |o: &Object| {
-                objects
-                    .iter()
-                    .any(|g| !g.day_object && g.level > o.level && g.first_us <= o.first_us && o.last_us <= g.last_us)
+            // A day object replaces the parts of its day, a merged file the files it merged:
+            // an object whose range lies inside the range of one that ranks above it in the
+            // same folder was compacted into it (the shipper crashed between writing the day
+            // object and deleting its parts), and is not read. Decided from names alone, so
+            // nothing is fetched before it is read.
+            let rank = |o: &Object| if o.day_object { u32::MAX } else { o.level };
+            let hidden = |o: &Object| {
+                objects.iter().any(|g| {
+                    g.name != o.name && rank(g) > rank(o) && g.first_us <= o.first_us && o.last_us <= g.last_us
+                })
             };
-            let rest: Vec<String> = objects
-                .iter()
-                .filter(|o| !o.day_object && !covered.contains(&o.name) && !merged_into(o))
-                .map(|o| o.name.clone())
-                .collect();
-            fetched.extend(get_all(store, loc, &rel, &rest).await?);
-            for (name, bytes) in fetched {
-                let Some(o) = objects.iter().find(|o| o.name == name) else {
-                    continue;
-                };
+            for o in objects.iter().filter(|o| !hidden(o)) {
                 parts.push(Part {
                     host: host.clone(),
                     day,
                     first_us: o.first_us,
                     last_us: o.last_us,
-                    source: Source::Object {
-                        bytes,
-                        key: loc.key(&format!("{rel}/{name}")),
+                    source: Source::Remote {
+                        store: Arc::clone(store),
+                        key: loc.key(&format!("{rel}/{}", o.name)),
                     },
                 });
             }
@@ -583,6 +588,12 @@ enum Inner {
 
 impl PartReader {
     pub fn new(part: Part, schema: &SchemaRef, columns: &[usize], scope: &Scope) -> Result<PartReader, Error> {
+        let part = match part.source {
+            Source::Remote { .. } => fetch_now(vec![part])?
+                .pop()
+                .ok_or("internal error: a fetched part is gone")?,
+            _ => part,
+        };
         let (inner, shown) = match part.source {
             Source::File { file, path } => {
                 let shown = path.display().to_string();
@@ -596,6 +607,7 @@ impl PartReader {
                 key,
             ),
             Source::Rows { batch, what } => (Inner::Rows(Some(batch)), what.to_string()),
+            Source::Remote { key, .. } => return Err(format!("internal error: '{key}' was not fetched")),
         };
         Ok(PartReader {
             schema: Arc::clone(schema),

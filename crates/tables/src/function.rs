@@ -18,6 +18,9 @@ pub enum ParamType {
     Varchar,
     /// `VARCHAR[]`.
     VarcharList,
+    /// A duration: an `INTERVAL` or a number of seconds (integer or decimal), or a text such
+    /// as `'1 second'`. Registered with DuckDB as `ANY`, so that a number reaches bind instead
+    /// of failing DuckDB's cast to INTERVAL; bind reads and checks it.
     Interval,
     /// `TIMESTAMP WITH TIME ZONE`.
     TimestampTz,
@@ -26,14 +29,23 @@ pub enum ParamType {
 }
 
 impl ParamType {
-    /// The type's name as DuckDB spells it (as `duckdb_functions()` lists it).
+    /// What the parameter takes, as a user reads it: the type's name as DuckDB spells it, and
+    /// `INTERVAL or number of seconds` for a duration.
     pub fn sql_name(self) -> &'static str {
+        match self {
+            ParamType::Interval => "INTERVAL or number of seconds",
+            other => other.registered_name(),
+        }
+    }
+
+    /// The type the parameter is registered with, as `duckdb_functions()` lists it.
+    pub fn registered_name(self) -> &'static str {
         match self {
             ParamType::Boolean => "BOOLEAN",
             ParamType::BigInt => "BIGINT",
             ParamType::Varchar => "VARCHAR",
             ParamType::VarcharList => "VARCHAR[]",
-            ParamType::Interval => "INTERVAL",
+            ParamType::Interval => "ANY",
             ParamType::TimestampTz => "TIMESTAMP WITH TIME ZONE",
             ParamType::Any => "ANY",
         }
@@ -57,7 +69,7 @@ pub struct Param {
 const RESERVED: &[&str] = &["window", "order", "group", "table", "limit", "offset", "default"];
 
 impl Param {
-    /// As a call writes it: `dir VARCHAR`, `"window" := INTERVAL`.
+    /// As a call writes it: `dir VARCHAR`, `"window" := INTERVAL or number of seconds`.
     pub fn signature(&self) -> String {
         let name = if RESERVED.contains(&self.name) {
             format!("\"{}\"", self.name)
@@ -124,7 +136,7 @@ impl Function {
     }
 }
 
-/// The function of live table `T`: `"window" := INTERVAL` when its input is windowed, a named
+/// The function of live table `T`: `"window" := INTERVAL or number of seconds` when its input is windowed, a named
 /// parameter per option (BOOLEAN, or VARCHAR with its accepted values), and the host paths of its input and its own.
 pub fn table_function<T: Table>() -> Function {
     let mut params = Vec::new();

@@ -172,10 +172,17 @@ impl Bucket {
         let parts = read_recording::plan_bucket(&self.store, &self.location, t.name, &scope)
             .await
             .map_err(Error::Io)?;
-        for part in parts {
-            if let Source::Object { bytes, key } = part.source {
-                read_parquet(bytes, t, &mut ds, &mut h).map_err(|e| Error::Io(format!("reading '{key}': {e}")))?;
+        // Fetched a few at a time as they are read, so a long range holds a few objects in
+        // memory, not all of them.
+        let mut rest = parts;
+        while !rest.is_empty() {
+            let later = rest.split_off(rest.len().min(read_recording::PARALLEL_GETS));
+            for part in read_recording::fetch(rest).await.map_err(Error::Io)? {
+                if let Source::Object { bytes, key } = part.source {
+                    read_parquet(bytes, t, &mut ds, &mut h).map_err(|e| Error::Io(format!("reading '{key}': {e}")))?;
+                }
             }
+            rest = later;
         }
         Ok(finish(t, ds, h))
     }

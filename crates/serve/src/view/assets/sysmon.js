@@ -44,6 +44,15 @@
       live: (s) => Object.fromEntries(s.pressure.map((p) => [p.resource + '/' + p.kind, p.stall_pct])) },
   ];
   CHARTS.forEach((c) => { if (!c.recorded) c.recorded = 'metrics'; });
+  // The live x-axis: the data's span, or, for one point (or all points at one time), ten
+  // seconds around it. uPlot's own range gives one point a day in milliseconds, which for
+  // times in seconds is 1000 days (April 2027 to August 2029), and passes that range here.
+  const POINT_SPAN = 10;
+  function xSpan(u, lo, hi) {
+    const t = u.data[0] || [];
+    if (t.length && t[t.length - 1] - t[0] <= 1e-3) return [t[0] - POINT_SPAN / 2, t[t.length - 1] + POINT_SPAN / 2];
+    return [lo, hi];
+  }
   function pick(obj, cols) {
     const out = {};
     cols.forEach((c) => { out[short(c)] = obj ? obj[c] : null; });
@@ -121,7 +130,7 @@
         width: this.width(),
         height: 220,
         cursor: { drag: { x: true, y: false } },
-        scales: { x: xRange ? { time: true, range: () => xRange } : { time: true }, y: { range: (uu, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] } },
+        scales: { x: { time: true, range: xRange ? () => xRange : xSpan }, y: { range: (uu, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] } },
         axes: [
           {},
           { label: u.label, size: 90, values: (uu, vals) => vals.map((v) => u.fmt(v)) },

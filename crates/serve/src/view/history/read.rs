@@ -54,6 +54,11 @@ pub fn read(dir: &Path, req: &Request) -> Result<History, Error> {
         match part.source {
             Source::File { path, .. } => files.push(path),
             Source::Rows { batch, .. } => add_batch(&batch, t, &mut ds, &mut h),
+            Source::Remote { key, .. } => {
+                return Err(Error::Io(format!(
+                    "internal error: '{key}' of a folder's plan is remote"
+                )));
+            }
             Source::Object { bytes, key } => {
                 read_parquet(bytes, t, &mut ds, &mut h).map_err(|e| Error::Io(format!("reading '{key}': {e}")))?
             }
