@@ -73,7 +73,7 @@ class Pane:
         self.tmux("send-keys", "-t", "t", *keys)
 
     def type(self, text):
-        self.tmux("send-keys", "-t", "t", "-l", text)
+        self.tmux("send-keys", "-t", "t", "-l", "--", text)
 
     def run(self, command):
         self.type(command)
@@ -237,6 +237,17 @@ def test_replay_a_recording_and_step(pane, tmp_path):
     assert t2 < t1, (t1, t2)
     pane.send("PageUp")
     wait_for("the cursor at the first sample", lambda: (s := shown()) and s[1] == 1)
+    # `g` and a time: the newest sample.
+    pane.send("g")
+    pane.type("-0s")
+    pane.send("Enter")
+    wait_for("the cursor at the newest sample again", lambda: (s := shown()) and s[1] == n)
+    pane.send("q")
+    wait_for("the shell back", lambda: "top-exit=0" in pane.screen())
+    # --at before the recording: its first sample.
+    pane.run("clear")
+    pane.run(f"{exe} top --replay {rec} --at 2000-01-01; echo top-exit=$?")
+    wait_for("the first sample", lambda: (s := shown()) and s[1] == 1 and s[2] == n)
     pane.send("q")
     wait_for("the shell back", lambda: "top-exit=0" in pane.screen())
 
