@@ -59,7 +59,11 @@ class Pane:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX")}
         self.env = env
         self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), "bash --norc --noprofile")
-        wait_for("the shell's prompt", lambda: self.screen().strip())
+        try:
+            wait_for("the shell's prompt", lambda: self.screen().strip())
+        except BaseException:
+            self.close()
+            raise
 
     def tmux(self, *args):
         return subprocess.run(
