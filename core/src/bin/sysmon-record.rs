@@ -180,7 +180,11 @@ fn stop_signals() -> libc::sigset_t {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    run(std::env::args().skip(1).collect())
+}
+
+/// The whole command, given its arguments: `sysmon record ARGS` runs this too.
+pub fn run(args: Vec<String>) -> ExitCode {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{}", usage());
         return ExitCode::SUCCESS;

@@ -245,6 +245,16 @@ impl PidDir {
 
     /// Reads the file `name` of the directory into `buf` (cleared first).
     pub fn read(&self, name: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
+        self.read_file(name, buf, false)
+    }
+
+    /// [`Self::read`] of a one-record `seq_file` (`stat`, `statm`, `io`): as a rule one `read`,
+    /// the one that would return 0 saved (see [`read_to_end`]).
+    pub fn read_seq(&self, name: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
+        self.read_file(name, buf, true)
+    }
+
+    fn read_file(&self, name: &CStr, buf: &mut Vec<u8>, seq_file: bool) -> io::Result<()> {
         buf.clear();
         // SAFETY: `name` is NUL-terminated and relative; the descriptor is closed below.
         let fd = unsafe { libc::openat(self.fd.as_raw_fd(), name.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
@@ -253,7 +263,7 @@ impl PidDir {
         }
         // SAFETY: `fd` is a fresh descriptor nothing else owns.
         let file = unsafe { OwnedFd::from_raw_fd(fd) };
-        read_to_end(&file, buf, false)
+        read_to_end(&file, buf, seq_file)
     }
 
     /// The target of the symlink `name` (e.g. `exe`).

@@ -173,7 +173,7 @@ impl ProcessCollector {
             });
         }
         let dir = PidDir::open(dir_path).ok()?;
-        dir.read(c"stat", &mut self.buf).ok()?;
+        dir.read_seq(c"stat", &mut self.buf).ok()?;
         let stat = PidStat::parse_bytes(&self.buf)?;
         let mut info = ProcessInfo {
             stat,
@@ -181,7 +181,7 @@ impl ProcessCollector {
         };
         if fields.statm {
             // Like status, statm exists while the process does.
-            dir.read(c"statm", &mut self.buf).ok()?;
+            dir.read_seq(c"statm", &mut self.buf).ok()?;
             info.resident_pages = pid::parse_statm(&String::from_utf8_lossy(&self.buf)).map(|m| m.resident);
         }
         if fields.status {
@@ -207,7 +207,7 @@ impl ProcessCollector {
             info.exe = dir.read_link(c"exe").inspect_err(&mut note).ok();
         }
         if fields.io {
-            info.io = match dir.read(c"io", &mut self.buf) {
+            info.io = match dir.read_seq(c"io", &mut self.buf) {
                 Ok(()) => pid::parse_io(&String::from_utf8_lossy(&self.buf)),
                 Err(e) => {
                     note(&e);
@@ -229,7 +229,7 @@ impl ProcessCollector {
         }
         // A process that exited while being read leaves nothing behind: its row would mix
         // two states, so it is skipped.
-        if maybe_gone && dir.read(c"stat", &mut self.buf).is_err() {
+        if maybe_gone && dir.read_seq(c"stat", &mut self.buf).is_err() {
             return None;
         }
         Some(info)

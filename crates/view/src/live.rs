@@ -1,0 +1,223 @@
+//! The live source: the same readers and the same table code as the SQL functions
+//! (`system_metrics()` and the others, through [`Table::rows`]), on a [`LiveState`] of this
+//! process. No DuckDB.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sysmon_kernel::procfs::Roots;
+use sysmon_kernel::procfs::pid::{self, PidDir};
+use sysmon_kernel::sample::HostSample;
+use sysmon_live::LiveState;
+use sysmon_live::ring::Window;
+use sysmon_tables::cpus::Cpus;
+use sysmon_tables::disks::{Disks, DisksOptions};
+use sysmon_tables::filesystems::Filesystems;
+use sysmon_tables::metrics::Metrics;
+use sysmon_tables::networks::Networks;
+use sysmon_tables::pressure::Pressure;
+use sysmon_tables::processes::{Processes, ProcessesOptions, ProcessesRow};
+use sysmon_tables::schema::Row as _;
+use sysmon_tables::{HostWindow, Input, Now, ProcessWindow, Table};
+
+use crate::data::{Frame, History, Proc, Rows};
+
+/// The process columns read at every refresh (so the reader opens only `stat`, `statm` and
+/// `io`). A process's user and command line do not change often enough to read them every
+/// second: they are read once per process (pid and start time) with the same kernel readers,
+/// and kept while it lives ([`Identity`]).
+const PROCESS_COLUMNS: &[&str] = &[
+    "pid",
+    "name",
+    "state",
+    "start_time",
+    "threads",
+    "cpu_pct",
+    "rss_bytes",
+    "mem_pct",
+    "read_bytes",
+    "written_bytes",
+];
+
+/// What is read once per process: its user and command line.
+#[derive(Clone, Debug)]
+struct Identity {
+    user: Option<String>,
+    /// `None`: unreadable (the process exited); the name in brackets is shown.
+    command: Option<String>,
+}
+
+/// Reads `/proc/<pid>/status` (the effective uid, as `system_processes().user`) and `cmdline`.
+fn read_identity(state: &LiveState, pid: i64, buf: &mut Vec<u8>) -> Identity {
+    let mut id = Identity {
+        user: None,
+        command: None,
+    };
+    let Ok(dir) = PidDir::open(&state.roots().proc.join(pid.to_string())) else {
+        return id;
+    };
+    if dir.read(c"status", buf).is_ok()
+        && let Some(uid) = pid::parse_status_euid(&String::from_utf8_lossy(buf))
+    {
+        id.user = state.user_name(uid);
+    }
+    if dir.read(c"cmdline", buf).is_ok() {
+        let args = pid::parse_cmdline(buf);
+        id.command = (!args.is_empty()).then(|| args.join(" "));
+    }
+    id
+}
+
+pub struct LiveSource {
+    state: LiveState,
+    interval: Duration,
+    prev_host: Arc<HostSample>,
+    prev_procs: Option<(Instant, Vec<Proc>)>,
+    columns: Vec<usize>,
+    history: History,
+    identities: HashMap<(i64, Option<i64>), Identity>,
+    buf: Vec<u8>,
+    frame: Frame,
+}
+
+impl LiveSource {
+    /// A source on the host's `/proc` and `/sys` (or `roots`), refreshed every `interval`.
+    pub fn new(roots: Roots, interval: Duration) -> io::Result<LiveSource> {
+        let state = LiveState::new(roots);
+        let prev_host = state.sample_now()?;
+        let columns = PROCESS_COLUMNS
+            .iter()
+            .filter_map(|c| ProcessesRow::TABLE.column_index(c))
+            .collect();
+        Ok(LiveSource {
+            state,
+            interval,
+            prev_host,
+            prev_procs: None,
+            columns,
+            history: History::default(),
+            identities: HashMap::new(),
+            buf: Vec::new(),
+            frame: Frame::empty(),
+        })
+    }
+
+    pub fn frame(&self) -> &Frame {
+        &self.frame
+    }
+
+    /// The newest frame, moved out (the next refresh makes a new one).
+    pub fn take_frame(&mut self) -> Frame {
+        std::mem::replace(&mut self.frame, Frame::empty())
+    }
+
+    /// Takes a new sample: every table's rows since the previous one. `filesystems` only
+    /// where the pane shows them (a `statvfs` per mount).
+    pub fn refresh(&mut self, filesystems: bool) -> io::Result<&Frame> {
+        let now = self.state.sample_now()?;
+        let input = HostWindow {
+            base: std::mem::replace(&mut self.prev_host, now.clone()),
+            now,
+        };
+        let state = &self.state;
+        let f = &mut self.frame;
+        f.metrics = Rows::from_rows(&Metrics::rows(&input, state, &())?);
+        f.cpus = Rows::from_rows(&Cpus::rows(&input, state, &())?);
+        f.disks = Rows::from_rows(&Disks::rows(&input, state, &DisksOptions::default())?);
+        f.networks = Rows::from_rows(&Networks::rows(&input, state, &())?);
+        f.pressure = Rows::from_rows(&Pressure::rows(&input, state, &())?);
+        f.filesystems = match filesystems {
+            true => Some(Rows::from_rows(&Filesystems::rows(&Now, state, &Default::default())?)),
+            false => None,
+        };
+        f.ts_us = f.metrics.get(0, "ts").i64();
+        // Against the snapshot of the previous refresh (a window a little shorter than the
+        // interval, so that one is always old enough).
+        let window = Window::Exactly(self.interval.mul_f64(0.8).max(Duration::from_millis(10)));
+        let pw = ProcessWindow::live(state, window, &self.columns)?;
+        let rows = Processes::rows(&pw, state, &ProcessesOptions::default())?;
+        let mut procs = Proc::from_rows(&Rows::from_rows(&rows));
+        let mut seen = HashMap::with_capacity(procs.len());
+        for p in &mut procs {
+            let key = (p.pid, p.start_us);
+            let id = match self.identities.remove(&key) {
+                Some(id) => id,
+                None => read_identity(state, p.pid, &mut self.buf),
+            };
+            p.user = id.user.clone();
+            if let Some(c) = &id.command {
+                p.command = c.clone();
+            }
+            seen.insert(key, id);
+        }
+        self.identities = seen;
+        let at = Instant::now();
+        if let Some((then, before)) = &self.prev_procs {
+            Proc::set_rates(&mut procs, before, at.duration_since(*then).as_secs_f64());
+        }
+        self.prev_procs = Some((at, procs.clone()));
+        f.procs = Some(procs);
+        f.procs_ts_us = None;
+        self.history.push(
+            f.metrics.f64(0, "cpu_busy_pct"),
+            mem_pct(&f.metrics, 0),
+            net_rate(&f.networks),
+        );
+        f.history = self.history.clone();
+        Ok(&self.frame)
+    }
+}
+
+/// Used memory, percent of the total.
+pub fn mem_pct(m: &Rows, row: usize) -> Option<f64> {
+    let total = m.f64(row, "mem_total_bytes").filter(|t| *t > 0.0)?;
+    Some(m.f64(row, "mem_used_bytes")? / total * 100.0)
+}
+
+/// Received plus sent over the physical interfaces (all of them where none is physical).
+pub fn net_rate(n: &Rows) -> Option<f64> {
+    let physical: Vec<usize> = (0..n.len())
+        .filter(|&i| n.get(i, "is_physical").bool() == Some(true))
+        .collect();
+    let rows: Vec<usize> = match physical.is_empty() {
+        true => (0..n.len()).filter(|&i| n.str(i, "interface") != Some("lo")).collect(),
+        false => physical,
+    };
+    let mut sum = None;
+    for i in rows {
+        for c in ["rx_bytes_per_sec", "tx_bytes_per_sec"] {
+            if let Some(v) = n.f64(i, c) {
+                sum = Some(sum.unwrap_or(0.0) + v);
+            }
+        }
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixture_host_fills_every_table() {
+        let mut src = LiveSource::new(Roots::test_fixture("modern"), Duration::from_millis(20)).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let f = src.refresh(true).unwrap();
+        assert_eq!(f.metrics.len(), 1);
+        assert!(!f.cpus.is_empty());
+        assert!(f.procs.as_ref().is_some_and(|p| !p.is_empty()));
+        assert!(f.ts_us.is_some());
+        // User and command line, read once per process, are there.
+        let procs = f.procs.clone().unwrap();
+        assert!(procs.iter().any(|p| p.user.is_some()), "{procs:?}");
+        assert!(procs.iter().any(|p| !p.command.starts_with('[')), "{procs:?}");
+        let again = src.refresh(false).unwrap().procs.clone().unwrap();
+        assert_eq!(
+            again.iter().map(|p| (&p.user, &p.command)).collect::<Vec<_>>(),
+            procs.iter().map(|p| (&p.user, &p.command)).collect::<Vec<_>>(),
+            "kept from the first read"
+        );
+    }
+}

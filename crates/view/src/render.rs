@@ -1,0 +1,548 @@
+//! Drawing one screen of [`App`]: the header (host, uptime, load, CPU bars, memory, PSI,
+//! sparklines), the pane tabs, the selected pane and the status line. Everything is text with
+//! styles, so `NO_COLOR` drops the styles and keeps every distinction (the bars' characters
+//! differ by kind), and ratatui's `TestBackend` sees what a terminal would.
+
+use ratatui::Frame as Term;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::{App, Mode, PANES, Pane, Prompt, SortKey};
+use crate::data::{Frame, Rows, format_ts, format_ts_ms};
+use crate::live::mem_pct;
+
+/// `-` for what the platform did not give.
+pub const NONE: &str = "-";
+
+/// `1.5G`, `340M`, `12K`, `512B`.
+pub fn bytes(v: Option<f64>) -> String {
+    let Some(v) = v else { return NONE.into() };
+    let units = ["B", "K", "M", "G", "T", "P"];
+    let mut v = v.max(0.0);
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    match (u, v < 10.0) {
+        (0, _) => format!("{v:.0}{}", units[u]),
+        (_, true) => format!("{v:.1}{}", units[u]),
+        _ => format!("{v:.0}{}", units[u]),
+    }
+}
+
+fn rate(v: Option<f64>) -> String {
+    match v {
+        Some(_) => format!("{}/s", bytes(v)),
+        None => NONE.into(),
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or(NONE.into(), |v| format!("{v:.1}"))
+}
+
+fn uptime(secs: Option<f64>) -> String {
+    let Some(s) = secs else { return NONE.into() };
+    let s = s as u64;
+    let (d, h, m) = (s / 86_400, s / 3600 % 24, s / 60 % 60);
+    match d {
+        0 => format!("{h}:{m:02}"),
+        _ => format!("{d}d {h}:{m:02}"),
+    }
+}
+
+struct Styles {
+    color: bool,
+}
+
+impl Styles {
+    fn fg(&self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+    fn bold(&self) -> Style {
+        Style::default().add_modifier(Modifier::BOLD)
+    }
+    fn head(&self) -> Style {
+        Style::default().add_modifier(Modifier::REVERSED)
+    }
+}
+
+/// The parts of a CPU bar: (percent, character without color, color).
+const BAR_PARTS: [(&[&str], char, Color); 4] = [
+    (&["cpu_user_pct", "cpu_nice_pct"], '|', Color::Green),
+    (&["cpu_system_pct", "cpu_irq_pct", "cpu_softirq_pct"], '#', Color::Red),
+    (&["cpu_iowait_pct"], '.', Color::Blue),
+    (&["cpu_steal_pct"], '!', Color::Magenta),
+];
+
+/// A bar of `width` cells for row `row` of a table with the CPU columns.
+fn cpu_bar<'a>(rows: &Rows, row: usize, width: usize, st: &Styles) -> Vec<Span<'a>> {
+    let mut spans = vec![Span::raw("[")];
+    let mut used = 0usize;
+    for (cols, ch, color) in BAR_PARTS {
+        let v: f64 = cols.iter().filter_map(|c| rows.f64(row, c)).sum();
+        let cells = ((v / 100.0 * width as f64).round() as usize).min(width - used);
+        used += cells;
+        if cells > 0 {
+            spans.push(Span::styled(ch.to_string().repeat(cells), st.fg(color)));
+        }
+    }
+    spans.push(Span::raw(" ".repeat(width - used)));
+    spans.push(Span::raw("]"));
+    spans
+}
+
+fn gauge<'a>(used: Option<f64>, total: Option<f64>, width: usize, st: &Styles, color: Color) -> Vec<Span<'a>> {
+    let frac = match (used, total) {
+        (Some(u), Some(t)) if t > 0.0 => (u / t).clamp(0.0, 1.0),
+        _ => 0.0,
+    };
+    let cells = (frac * width as f64).round() as usize;
+    vec![
+        Span::raw("["),
+        Span::styled("|".repeat(cells), st.fg(color)),
+        Span::raw(" ".repeat(width - cells)),
+        Span::raw("]"),
+    ]
+}
+
+/// One-line sparkline of the last `width` points, scaled to `max` (or their own maximum).
+pub fn sparkline(
+    points: impl DoubleEndedIterator<Item = f64> + ExactSizeIterator,
+    width: usize,
+    max: Option<f64>,
+) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let pts: Vec<f64> = points.rev().take(width).collect::<Vec<_>>().into_iter().rev().collect();
+    let top = max.unwrap_or_else(|| pts.iter().copied().fold(0.0, f64::max)).max(1e-9);
+    let mut s: String = pts
+        .iter()
+        .map(|v| BARS[((v / top * 7.0).round().clamp(0.0, 7.0)) as usize])
+        .collect();
+    let pad = width.saturating_sub(pts.len());
+    s.insert_str(0, &" ".repeat(pad));
+    s
+}
+
+/// Draws the whole screen.
+pub fn draw(t: &mut Term, app: &App) {
+    let area = t.area();
+    let header = header_lines(app, area.width as usize, area.height as usize);
+    let h = (header.len() as u16).min(area.height.saturating_sub(3));
+    let [head, tabs, body, status] = Layout::vertical([
+        Constraint::Length(h),
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    t.render_widget(Paragraph::new(header), head);
+    t.render_widget(Paragraph::new(tab_line(app)), tabs);
+    let lines = match (app.help, app.pane) {
+        (true, _) => help_lines(app),
+        (false, Pane::Processes) => process_lines(app, body),
+        (false, Pane::Disks) => disk_lines(&app.frame, body, app),
+        (false, Pane::Networks) => network_lines(&app.frame, body, app),
+        (false, Pane::Filesystems) => filesystem_lines(&app.frame, body, app),
+    };
+    t.render_widget(Paragraph::new(lines), body);
+    t.render_widget(Paragraph::new(status_line(app)), status);
+}
+
+fn header_lines(app: &App, width: usize, height: usize) -> Vec<Line<'static>> {
+    let st = Styles { color: app.color };
+    let f = &app.frame;
+    let m = &f.metrics;
+    let mut lines = Vec::new();
+    let host = m.str(0, "hostname").unwrap_or(NONE).to_string();
+    let load = [m.f64(0, "load_1m"), m.f64(0, "load_5m"), m.f64(0, "load_15m")]
+        .map(|v| v.map_or(NONE.into(), |v| format!("{v:.2}")))
+        .join(" ");
+    let when = match &app.mode {
+        Mode::Live { interval_ms } => {
+            format!("live every {}s", *interval_ms as f64 / 1000.0)
+        }
+        Mode::Replay { index, count, .. } => format!(
+            "replay {} UTC [{index}/{count}]",
+            f.ts_us.map_or(NONE.into(), format_ts_ms)
+        ),
+    };
+    lines.push(Line::from(vec![
+        Span::styled("sysmon top", st.bold()),
+        Span::raw(format!(
+            " · {host} · up {} · load {load} · ",
+            uptime(m.f64(0, "uptime_seconds"))
+        )),
+        Span::styled(when, st.bold().patch(st.fg(Color::Yellow))),
+    ]));
+    // The whole host's CPU, then one bar per CPU in columns.
+    let bar_w = width.saturating_sub(50).clamp(10, 60);
+    let mut all = vec![Span::raw("CPU  ")];
+    all.extend(cpu_bar(m, 0, bar_w, &st));
+    all.push(Span::raw(format!(
+        " {:>5}% usr {} sys {} wa {} st {}",
+        pct(m.f64(0, "cpu_busy_pct")),
+        pct(m.f64(0, "cpu_user_pct")),
+        pct(m.f64(0, "cpu_system_pct")),
+        pct(m.f64(0, "cpu_iowait_pct")),
+        pct(m.f64(0, "cpu_steal_pct")),
+    )));
+    lines.push(Line::from(all));
+    let cpus = &f.cpus;
+    let cell_w = 34usize;
+    let ncols = (width / cell_w).max(1);
+    let max_lines = (height.saturating_sub(14) / 2).max(1);
+    let shown_max = max_lines * ncols;
+    let n = cpus.len();
+    let shown = if n > shown_max { shown_max - 1 } else { n };
+    let mut cells: Vec<Vec<Span<'static>>> = (0..shown)
+        .map(|i| {
+            let id = cpus.get(i, "cpu").i64().map_or(NONE.into(), |c| c.to_string());
+            let mut s = vec![Span::raw(format!("{id:>4} "))];
+            s.extend(cpu_bar(cpus, i, cell_w - 15, &st));
+            s.push(Span::raw(format!("{:>6}% ", pct(cpus.f64(i, "cpu_busy_pct")))));
+            s
+        })
+        .collect();
+    if shown < n {
+        cells.push(vec![Span::raw(format!("  +{} more CPUs", n - shown))]);
+    }
+    for chunk in cells.chunks(ncols) {
+        lines.push(Line::from(chunk.iter().flatten().cloned().collect::<Vec<_>>()));
+    }
+    // Memory and swap.
+    let gw = (width.saturating_sub(50) / 2).clamp(6, 40);
+    let (mu, mt) = (m.f64(0, "mem_used_bytes"), m.f64(0, "mem_total_bytes"));
+    let (su, stt) = (m.f64(0, "swap_used_bytes"), m.f64(0, "swap_total_bytes"));
+    let mut mem = vec![Span::raw("Mem  ")];
+    mem.extend(gauge(mu, mt, gw, &st, Color::Green));
+    mem.push(Span::raw(format!(" {}/{}  Swap ", bytes(mu), bytes(mt))));
+    mem.extend(gauge(su, stt, gw, &st, Color::Red));
+    mem.push(Span::raw(format!(" {}/{}", bytes(su), bytes(stt))));
+    lines.push(Line::from(mem));
+    lines.push(Line::from(psi_text(&f.pressure, app.is_replay())));
+    // Sparklines: CPU, memory, network over the kept history.
+    let h = &f.history;
+    let sw = (width.saturating_sub(48) / 3).max(4);
+    let net_now = h.net_bytes_per_sec.back().copied();
+    lines.push(Line::from(vec![
+        Span::raw("CPU "),
+        Span::styled(
+            sparkline(h.cpu_pct.iter().copied(), sw, Some(100.0)),
+            st.fg(Color::Green),
+        ),
+        Span::raw(format!(" {:>5}%  Mem ", pct(h.cpu_pct.back().copied()))),
+        Span::styled(
+            sparkline(h.mem_pct.iter().copied(), sw, Some(100.0)),
+            st.fg(Color::Cyan),
+        ),
+        Span::raw(format!(" {:>5}%  Net ", pct(mem_pct(m, 0)))),
+        Span::styled(
+            sparkline(h.net_bytes_per_sec.iter().copied(), sw, None),
+            st.fg(Color::Magenta),
+        ),
+        Span::raw(format!(" {}", rate(net_now))),
+    ]));
+    lines
+}
+
+fn psi_text(p: &Rows, replay: bool) -> String {
+    if p.is_empty() {
+        return match replay {
+            false => "PSI  - (no pressure stall information on this kernel)".into(),
+            true => "PSI  - (not recorded at this time)".into(),
+        };
+    }
+    let mut parts = Vec::new();
+    for kind in ["some", "full"] {
+        let mut s = kind.to_string();
+        for res in ["cpu", "memory", "io"] {
+            let v = (0..p.len())
+                .find(|&i| p.str(i, "resource") == Some(res) && p.str(i, "kind") == Some(kind))
+                .and_then(|i| p.f64(i, "avg10_pct"));
+            let short = if res == "memory" { "mem" } else { res };
+            s.push_str(&format!(" {short} {}", v.map_or(NONE.into(), |v| format!("{v:.2}"))));
+        }
+        parts.push(s);
+    }
+    format!("PSI  {}  (avg10 %)", parts.join(" · "))
+}
+
+fn tab_line(app: &App) -> Line<'static> {
+    let st = Styles { color: app.color };
+    let mut spans = Vec::new();
+    for p in PANES {
+        let style = if p == app.pane {
+            st.head().patch(st.bold())
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(format!(" {} ", p.title()), style));
+        spans.push(Span::raw(" "));
+    }
+    if let (Mode::Replay { .. }, Some(pts)) = (&app.mode, app.frame.procs_ts_us) {
+        spans.push(Span::raw(format!(" processes at {} UTC", format_ts(pts))));
+    }
+    Line::from(spans)
+}
+
+/// Cuts or pads `s` to `w` columns (left aligned).
+fn fit(s: &str, w: usize) -> String {
+    let mut out: String = s.chars().take(w).collect();
+    let n = out.chars().count();
+    out.push_str(&" ".repeat(w - n));
+    out
+}
+
+fn head_line(text: String, width: u16, app: &App) -> Line<'static> {
+    let st = Styles { color: app.color };
+    Line::from(Span::styled(fit(&text, width as usize), st.head()))
+}
+
+fn process_lines(app: &App, area: Rect) -> Vec<Line<'static>> {
+    let st = Styles { color: app.color };
+    let arrow = |k: SortKey| match (app.sort == k, app.reverse) {
+        (false, _) => " ",
+        (true, false) => {
+            if k == SortKey::Pid {
+                "↑"
+            } else {
+                "↓"
+            }
+        }
+        (true, true) => {
+            if k == SortKey::Pid {
+                "↓"
+            } else {
+                "↑"
+            }
+        }
+    };
+    let head = format!(
+        "{:>7}{} {:<9} S {:>5}{} {:>6}{} {:>8}{} {:>8} {:>4} COMMAND",
+        "PID",
+        arrow(SortKey::Pid),
+        "USER",
+        "CPU%",
+        arrow(SortKey::Cpu),
+        "RSS",
+        arrow(SortKey::Mem),
+        "READ/s",
+        arrow(SortKey::Io),
+        "WRITE/s",
+        "THR"
+    );
+    let mut lines = vec![head_line(head, area.width, app)];
+    let Some(_) = &app.frame.procs else {
+        lines.push(Line::from(
+            "  - (this recording holds no process snapshot: record with tables := [..., 'processes'])",
+        ));
+        return lines;
+    };
+    let procs = app.processes();
+    let room = area.height.saturating_sub(1) as usize;
+    for p in procs.iter().take(room) {
+        let r = |v: Option<f64>| match v {
+            Some(v) => bytes(Some(v)),
+            None => NONE.into(),
+        };
+        let fixed = format!(
+            "{:>7}  {:<9} {} {:>5}  {:>6}  {:>8}  {:>8} {:>4} ",
+            p.pid,
+            fit(p.user.as_deref().unwrap_or(NONE), 9),
+            p.state.as_deref().unwrap_or(NONE).chars().next().unwrap_or('-'),
+            pct(p.cpu_pct),
+            r(p.rss_bytes),
+            r(p.read_per_sec),
+            r(p.write_per_sec),
+            p.threads.map_or(NONE.into(), |t| t.to_string()),
+        );
+        let busy = p.cpu_pct.is_some_and(|c| c >= 50.0);
+        lines.push(Line::from(vec![
+            Span::styled(fixed, if busy { st.fg(Color::Red) } else { Style::default() }),
+            Span::raw(p.command.clone()),
+        ]));
+    }
+    if procs.is_empty() {
+        lines.push(Line::from(format!("  no process matches '{}'", app.active_filter())));
+    }
+    lines
+}
+
+fn rows_or_none(rows: &Rows, what: &str, lines: &mut Vec<Line<'static>>) -> bool {
+    if rows.is_empty() {
+        lines.push(Line::from(format!("  - (no {what} at this time)")));
+        return false;
+    }
+    true
+}
+
+fn disk_lines(f: &Frame, area: Rect, app: &App) -> Vec<Line<'static>> {
+    let d = &f.disks;
+    let mut lines = vec![head_line(
+        format!(
+            "{:<16} {:>10} {:>10} {:>8} {:>8} {:>6} {:>8}",
+            "DEVICE", "READ/s", "WRITE/s", "R IOPS", "W IOPS", "UTIL%", "AWAIT ms"
+        ),
+        area.width,
+        app,
+    )];
+    if !rows_or_none(d, "disks", &mut lines) {
+        return lines;
+    }
+    for i in 0..d.len() {
+        if d.get(i, "is_partition").bool() == Some(true) {
+            continue;
+        }
+        lines.push(Line::from(format!(
+            "{:<16} {:>10} {:>10} {:>8} {:>8} {:>6} {:>8}",
+            fit(d.str(i, "device").unwrap_or(NONE), 16),
+            rate(d.f64(i, "read_bytes_per_sec")),
+            rate(d.f64(i, "write_bytes_per_sec")),
+            d.f64(i, "read_iops").map_or(NONE.into(), |v| format!("{v:.0}")),
+            d.f64(i, "write_iops").map_or(NONE.into(), |v| format!("{v:.0}")),
+            pct(d.f64(i, "util_pct")),
+            d.f64(i, "await_ms").map_or(NONE.into(), |v| format!("{v:.1}")),
+        )));
+    }
+    lines
+}
+
+fn network_lines(f: &Frame, area: Rect, app: &App) -> Vec<Line<'static>> {
+    let n = &f.networks;
+    let mut lines = vec![head_line(
+        format!(
+            "{:<16} {:<6} {:>10} {:>10} {:>9} {:>9} {:>10}",
+            "INTERFACE", "STATE", "RX/s", "TX/s", "RX pkt/s", "TX pkt/s", "ERRORS"
+        ),
+        area.width,
+        app,
+    )];
+    if !rows_or_none(n, "network interfaces", &mut lines) {
+        return lines;
+    }
+    for i in 0..n.len() {
+        let errs = match (n.f64(i, "rx_errors"), n.f64(i, "tx_errors")) {
+            (Some(a), Some(b)) => format!("{}", (a + b) as u64),
+            _ => NONE.into(),
+        };
+        lines.push(Line::from(format!(
+            "{:<16} {:<6} {:>10} {:>10} {:>9} {:>9} {:>10}",
+            fit(n.str(i, "interface").unwrap_or(NONE), 16),
+            fit(n.str(i, "oper_state").unwrap_or(NONE), 6),
+            rate(n.f64(i, "rx_bytes_per_sec")),
+            rate(n.f64(i, "tx_bytes_per_sec")),
+            n.f64(i, "rx_packets_per_sec")
+                .map_or(NONE.into(), |v| format!("{v:.0}")),
+            n.f64(i, "tx_packets_per_sec")
+                .map_or(NONE.into(), |v| format!("{v:.0}")),
+            errs,
+        )));
+    }
+    lines
+}
+
+fn filesystem_lines(f: &Frame, area: Rect, app: &App) -> Vec<Line<'static>> {
+    let mut lines = vec![head_line(
+        format!(
+            "{:<24} {:<8} {:>8} {:>8} {:>8} {:>6} DEVICE",
+            "MOUNT", "TYPE", "SIZE", "USED", "AVAIL", "USE%"
+        ),
+        area.width,
+        app,
+    )];
+    let Some(fs) = &f.filesystems else {
+        lines.push(Line::from("  reading…"));
+        return lines;
+    };
+    if !rows_or_none(fs, "filesystems", &mut lines) {
+        return lines;
+    }
+    for i in 0..fs.len() {
+        let size = match fs.str(i, "stat_error") {
+            Some(e) => format!("{:>8} ({e})", NONE),
+            None => format!(
+                "{:>8} {:>8} {:>8} {:>6}",
+                bytes(fs.f64(i, "total_bytes")),
+                bytes(fs.f64(i, "used_bytes")),
+                bytes(fs.f64(i, "available_bytes")),
+                pct(fs.f64(i, "used_pct")),
+            ),
+        };
+        lines.push(Line::from(format!(
+            "{:<24} {:<8} {size} {}",
+            fit(fs.str(i, "mount_point").unwrap_or(NONE), 24),
+            fit(fs.str(i, "fs_type").unwrap_or(NONE), 8),
+            fs.str(i, "device").unwrap_or(NONE),
+        )));
+    }
+    lines
+}
+
+fn help_lines(app: &App) -> Vec<Line<'static>> {
+    let mut v = vec![
+        "Keys",
+        "  q, Ctrl-C     quit",
+        "  ?             this help (any key closes it)",
+        "  /             filter processes by name or command (Enter keeps it, Esc clears)",
+        "  c m i p       sort by CPU, memory, I/O, pid (again: reverse)",
+        "  Tab           next pane: processes, disks, networks, filesystems",
+    ];
+    if app.is_replay() {
+        v.extend([
+            "  ← →           previous, next sample",
+            "  PgUp PgDn     one minute back, forward",
+            "  g             go to a time: 2026-12-06 03:12[:SS] (UTC) or -5m (before the newest)",
+        ]);
+    }
+    v.extend([
+        "",
+        "CPU bars: | user+nice   # system+irq+softirq   . iowait   ! steal",
+        "A value the platform does not give is shown as -.",
+    ]);
+    v.into_iter().map(Line::from).collect()
+}
+
+fn status_line(app: &App) -> Line<'static> {
+    let st = Styles { color: app.color };
+    if let Some(p) = &app.prompt {
+        let (label, text, hint) = match p {
+            Prompt::Filter(t) => ("filter: ", t, "  (Enter keeps, Esc clears)"),
+            Prompt::Time(t) => ("go to (UTC, or -5m): ", t, "  (Enter goes, Esc cancels)"),
+        };
+        return Line::from(vec![
+            Span::styled(label, st.bold()),
+            Span::raw(format!("{text}_")),
+            Span::raw(hint),
+        ]);
+    }
+    let mut s = String::new();
+    if let Some(m) = &app.message {
+        s.push_str(m);
+        s.push_str(" · ");
+    }
+    if !app.filter.is_empty() {
+        s.push_str(&format!("filter '{}' · ", app.filter));
+    }
+    let dir = if app.reverse { "reversed" } else { "" };
+    s.push_str(&format!("sort {} {dir}· ", app.sort.name()));
+    if app.is_replay() {
+        s.push_str("←/→ sample · PgUp/PgDn minute · g time · ");
+    }
+    s.push_str("/ filter · Tab pane · ? help · q quit");
+    Line::from(Span::styled(
+        s,
+        if app.message.is_some() {
+            st.fg(Color::Red)
+        } else {
+            Style::default()
+        },
+    ))
+}

@@ -1,0 +1,221 @@
+//! The terminal: raw mode and the alternate screen, restored on every way out (quit, error,
+//! panic: the panic hook restores before the message is printed), and the event loop.
+
+use std::io::{self, IsTerminal, Stdout};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
+use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use ratatui::crossterm::{cursor, execute};
+
+use crate::app::{Action, App, Mode};
+use crate::data::parse_time;
+use crate::live::LiveSource;
+use crate::replay::ReplaySource;
+use crate::{TopError, render};
+
+/// Leaves raw mode and the alternate screen and shows the cursor; safe to call twice.
+pub fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+}
+
+/// The stop signal received (SIGTERM or SIGHUP), 0 while none.
+static STOP: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_stop(signal: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP.store(signal, Ordering::Relaxed);
+}
+
+/// On SIGTERM and SIGHUP the loop ends at its next wake-up (at most [`WAKE`] later) and the
+/// terminal is restored on the way out.
+fn catch_stop_signals() {
+    for s in [libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: `on_stop` is an `extern "C" fn(c_int)` that only stores to an atomic, which is
+        // async-signal-safe; `signal` installs it for a valid signal number.
+        unsafe {
+            libc::signal(s, on_stop as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        }
+    }
+}
+
+/// The longest the loop sleeps between looks at [`STOP`].
+const WAKE: Duration = Duration::from_millis(250);
+
+/// Waits up to `wait` for input on the terminal (standard input); whether it hung up (its
+/// window or pane closed: crossterm would read its end of file without end). A signal (a
+/// resize) ends the wait early.
+fn tty_hung_up(wait: Duration) -> bool {
+    let mut fd = libc::pollfd {
+        fd: 0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid `pollfd` for a count of 1; the kernel writes only its `revents`.
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    n > 0 && fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+}
+
+/// Restores the terminal when dropped (a return, an error, an unwinding panic).
+struct Guard;
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Checks that both ends are a terminal (exit code 2 otherwise).
+pub fn check_terminal() -> Result<(), TopError> {
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        return Err(TopError::usage(
+            "not a terminal: `sysmon top` draws a full-screen view and needs its standard input and output on a terminal (for rows in a script, query the SQL tables instead)",
+        ));
+    }
+    Ok(())
+}
+
+fn enter() -> io::Result<(Guard, Terminal<CrosstermBackend<Stdout>>)> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous(info);
+    }));
+    enable_raw_mode()?;
+    let guard = Guard;
+    execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)?;
+    let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    Ok((guard, terminal))
+}
+
+pub enum Source {
+    Live(Box<LiveSource>),
+    Replay(Box<ReplaySource>),
+}
+
+fn sync(app: &mut App, src: &mut Source) {
+    match src {
+        Source::Live(l) => app.frame = l.take_frame(),
+        Source::Replay(r) => {
+            app.frame = r.frame().clone();
+            if let Mode::Replay { index, count, .. } = &mut app.mode {
+                *index = r.cursor + 1;
+                *count = r.times.len();
+            }
+        }
+    }
+}
+
+/// Runs the view until `q`.
+pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopError> {
+    catch_stop_signals();
+    let (_guard, mut term) = enter().map_err(TopError::io)?;
+    // The first live frame after a short window (the processes' first one waits for its own).
+    let mut next = Instant::now() + interval.min(Duration::from_millis(200));
+    let mut dirty = true;
+    if let Source::Replay(_) = src {
+        sync(&mut app, &mut src);
+    }
+    loop {
+        if let Source::Live(live) = &mut src
+            && Instant::now() >= next
+        {
+            let shows_fs = app.pane == crate::app::Pane::Filesystems;
+            if let Err(e) = live.refresh(shows_fs) {
+                app.message = Some(format!("reading the host: {e}"));
+            }
+            sync(&mut app, &mut src);
+            next += interval;
+            let now = Instant::now();
+            if next < now {
+                next = now + interval;
+            }
+            dirty = true;
+        }
+        if dirty {
+            term.draw(|f| render::draw(f, &app)).map_err(TopError::io)?;
+            dirty = false;
+            panic_for_tests();
+        }
+        let signal = STOP.load(Ordering::Relaxed);
+        if signal != 0 {
+            return Err(TopError {
+                code: 128u8.saturating_add(signal as u8),
+                message: format!("stopped by signal {signal} (the terminal is restored)"),
+            });
+        }
+        let wait = match src {
+            Source::Live(_) => next.saturating_duration_since(Instant::now()).min(WAKE),
+            Source::Replay(_) => WAKE,
+        };
+        if tty_hung_up(wait) {
+            return Err(TopError {
+                code: 1,
+                message: "the terminal hung up".into(),
+            });
+        }
+        // Every event crossterm has read (a paste or `tmux send-keys` brings several at once).
+        while event::poll(Duration::ZERO).map_err(TopError::io)? {
+            match event::read().map_err(TopError::io)? {
+                Event::Key(k) if k.kind != KeyEventKind::Release => {
+                    let before = app.pane;
+                    let action = app.key(k);
+                    dirty = true;
+                    match (action, &mut src) {
+                        (Action::Quit, _) => return Ok(()),
+                        (Action::Step(n), Source::Replay(r)) => {
+                            r.step(n);
+                            load(&mut app, r);
+                        }
+                        (Action::Seek(secs), Source::Replay(r)) => {
+                            r.seek(r.cursor_us().saturating_add(secs.saturating_mul(1_000_000)));
+                            load(&mut app, r);
+                        }
+                        (Action::GoTo(text), Source::Replay(r)) => match parse_time(&text, r.newest_us()) {
+                            Ok(ts) => {
+                                r.seek(ts);
+                                load(&mut app, r);
+                            }
+                            Err(e) => app.message = Some(e),
+                        },
+                        (_, Source::Live(_)) if before != app.pane && app.pane == crate::app::Pane::Filesystems => {
+                            // Read the mounts now rather than at the next tick.
+                            next = Instant::now();
+                        }
+                        _ => {}
+                    }
+                    if let Source::Replay(_) = src {
+                        let msg = app.message.take();
+                        sync(&mut app, &mut src);
+                        app.message = msg;
+                    }
+                }
+                Event::Resize(..) => {
+                    term.autoresize().map_err(TopError::io)?;
+                    dirty = true;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `SYSMON_TEST_TOP_PANIC` set: a panic after a frame is drawn, so that a test sees the panic
+/// hook restore the terminal (test/python/test_top.py).
+#[allow(clippy::panic)]
+fn panic_for_tests() {
+    if std::env::var_os("SYSMON_TEST_TOP_PANIC").is_some() {
+        panic!("SYSMON_TEST_TOP_PANIC: a panic to test that the terminal is restored");
+    }
+}
+
+fn load(app: &mut App, r: &mut ReplaySource) {
+    if let Err(e) = r.load() {
+        app.message = Some(e);
+    }
+}

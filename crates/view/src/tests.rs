@@ -1,0 +1,214 @@
+//! Rendering tests on ratatui's `TestBackend`: what a terminal of a given size would show.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use sysmon_tables::metrics::MetricsRow;
+use sysmon_tables::schema::Row as _;
+
+use crate::app::{App, Mode, Pane};
+use crate::data::{Frame, Proc, Rows, Value};
+use crate::render;
+
+fn proc(pid: i64, name: &str, cpu: f64, rss: f64, read: Option<f64>) -> Proc {
+    Proc {
+        pid,
+        user: Some("alice".into()),
+        state: Some("S".into()),
+        cpu_pct: Some(cpu),
+        rss_bytes: Some(rss),
+        mem_pct: None,
+        read_per_sec: read,
+        write_per_sec: None,
+        threads: Some(1),
+        name: name.into(),
+        command: format!("/usr/bin/{name} --flag"),
+        start_us: Some(0),
+        read_bytes: None,
+        written_bytes: None,
+    }
+}
+
+fn frame() -> Frame {
+    let mut f = Frame::empty();
+    let decl = MetricsRow::TABLE;
+    let mut row = vec![Value::Null; decl.columns.len()];
+    let mut set = |name: &str, v: Value| row[decl.column_index(name).unwrap()] = v;
+    set("hostname", Value::S("testhost".into()));
+    set("uptime_seconds", Value::F(3.0 * 86_400.0 + 4.0 * 3600.0 + 12.0 * 60.0));
+    set("load_1m", Value::F(0.52));
+    set("load_5m", Value::F(0.40));
+    set("load_15m", Value::F(0.31));
+    set("cpu_busy_pct", Value::F(50.0));
+    set("cpu_user_pct", Value::F(30.0));
+    set("cpu_system_pct", Value::F(20.0));
+    set("mem_total_bytes", Value::U(8 << 30));
+    set("mem_used_bytes", Value::U(2 << 30));
+    f.metrics = Rows { decl, rows: vec![row] };
+    f.procs = Some(vec![
+        proc(10, "small", 1.0, 900e6, Some(5.0)),
+        proc(20, "busy", 90.0, 1e6, None),
+        // A name that was not UTF-8, as the reader gives it (lossily).
+        proc(30, "caf\u{fffd}\u{fffd}", 5.0, 10e6, Some(1e6)),
+    ]);
+    f.ts_us = Some(0);
+    f
+}
+
+fn screen(app: &App, w: u16, h: u16) -> Vec<String> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| render::draw(f, app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
+        .collect()
+}
+
+fn live_app() -> App {
+    let mut a = App::new(Mode::Live { interval_ms: 1000 }, false);
+    a.frame = frame();
+    a
+}
+
+fn row_of(lines: &[String], needle: &str) -> Option<usize> {
+    lines.iter().position(|l| l.contains(needle))
+}
+
+#[test]
+fn header_shows_host_uptime_load_cpu_and_memory() {
+    let s = screen(&live_app(), 120, 40);
+    let top = s[0].as_str();
+    assert!(
+        top.contains("testhost") && top.contains("up 3d 4:12") && top.contains("load 0.52 0.40 0.31"),
+        "{top}"
+    );
+    let cpu = &s[row_of(&s, "CPU  [").unwrap()];
+    assert!(
+        cpu.contains("|||") && cpu.contains("###") && cpu.contains("50.0%"),
+        "{cpu}"
+    );
+    let mem = &s[row_of(&s, "Mem  [").unwrap()];
+    assert!(mem.contains("2.0G/8.0G"), "{mem}");
+    assert!(
+        mem.contains("Swap") && mem.contains("-/-"),
+        "no swap figures: '-', never 0: {mem}"
+    );
+    assert!(row_of(&s, "PSI  - (no pressure").is_some(), "no PSI rows: said so");
+}
+
+#[test]
+fn processes_sort_by_each_key_and_reverse() {
+    let mut a = live_app();
+    let order = |a: &App| {
+        let s = screen(a, 120, 40);
+        ["busy", "small", "caf"].map(|n| row_of(&s, &format!("/usr/bin/{n}")).unwrap())
+    };
+    let o = order(&a);
+    assert!(o[0] < o[2] && o[2] < o[1], "by CPU: busy, café, small: {o:?}");
+    a.key(KeyEvent::new(KeyCode::Char('m'), KeyModifiers::NONE));
+    let o = order(&a);
+    assert!(o[1] < o[2] && o[2] < o[0], "by memory: small, café, busy: {o:?}");
+    a.key(KeyEvent::new(KeyCode::Char('m'), KeyModifiers::NONE));
+    let o = order(&a);
+    assert!(o[0] < o[2] && o[2] < o[1], "reversed memory: {o:?}");
+    a.key(KeyEvent::new(KeyCode::Char('i'), KeyModifiers::NONE));
+    let o = order(&a);
+    assert!(
+        o[2] < o[1] && o[1] < o[0],
+        "by I/O, a process without a counter last: {o:?}"
+    );
+    a.key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE));
+    let o = order(&a);
+    assert!(o[1] < o[0] && o[0] < o[2], "by pid: {o:?}");
+    let s = screen(&a, 120, 40);
+    let busy = &s[row_of(&s, "/usr/bin/busy").unwrap()];
+    assert!(busy.contains("90.0") && busy.contains("alice"), "{busy}");
+    assert!(
+        busy.split_whitespace().any(|w| w == "-"),
+        "no read counter: '-': {busy}"
+    );
+}
+
+#[test]
+fn filter_keeps_matching_processes() {
+    let mut a = live_app();
+    a.key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE));
+    for c in "busy".chars() {
+        a.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    let s = screen(&a, 120, 40);
+    assert!(row_of(&s, "/usr/bin/busy").is_some() && row_of(&s, "/usr/bin/small").is_none());
+    assert!(s[39].contains("filter: busy_"), "{}", s[39]);
+}
+
+#[test]
+fn non_utf8_names_are_shown_lossily() {
+    let s = screen(&live_app(), 120, 40);
+    assert!(row_of(&s, "/usr/bin/caf\u{fffd}\u{fffd} --flag").is_some());
+}
+
+#[test]
+fn a_small_terminal_still_shows_header_and_processes() {
+    let mut a = live_app();
+    // 16 CPUs: more than 80x24 has room for; the rest is counted.
+    let decl = sysmon_tables::cpus::CpusRow::TABLE;
+    a.frame.cpus = Rows {
+        decl,
+        rows: (0..16)
+            .map(|i| {
+                let mut r = vec![Value::Null; decl.columns.len()];
+                r[decl.column_index("cpu").unwrap()] = Value::I(i);
+                r[decl.column_index("cpu_busy_pct").unwrap()] = Value::F(12.5);
+                r
+            })
+            .collect(),
+    };
+    let s = screen(&a, 80, 24);
+    assert!(s[0].contains("testhost"));
+    let cpu = &s[row_of(&s, "CPU  [").unwrap()];
+    assert!(cpu.trim_end().ends_with("st -"), "the whole CPU line fits: {cpu}");
+    assert!(row_of(&s, "Mem  [").is_some());
+    assert!(row_of(&s, "more CPUs").is_some(), "{s:#?}");
+    assert!(
+        row_of(&s, "PID").is_some() && row_of(&s, "/usr/bin/busy").is_some(),
+        "{s:#?}"
+    );
+    assert!(s[23].contains("q quit"));
+}
+
+#[test]
+fn replay_shows_the_cursor_time_and_panes() {
+    let mut a = App::new(
+        Mode::Replay {
+            location: "/r".into(),
+            index: 3,
+            count: 9,
+        },
+        true,
+    );
+    a.frame = frame();
+    a.frame.ts_us = Some(1_796_526_720_250_000);
+    let s = screen(&a, 100, 30);
+    assert!(s[0].contains("replay 2026-12-06 03:12:00.250 UTC [3/9]"), "{}", s[0]);
+    a.pane = Pane::Disks;
+    let s = screen(&a, 100, 30);
+    assert!(row_of(&s, "DEVICE").is_some() && row_of(&s, "no disks at this time").is_some());
+    a.frame.procs = None;
+    a.pane = Pane::Processes;
+    let s = screen(&a, 100, 30);
+    assert!(row_of(&s, "holds no process snapshot").is_some());
+    a.key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE));
+    let s = screen(&a, 100, 30);
+    assert!(row_of(&s, "go to a time").is_some());
+}
+
+#[test]
+fn sparklines_and_units() {
+    assert_eq!(
+        render::sparkline([0.0, 50.0, 100.0].into_iter(), 5, Some(100.0)),
+        "  ▁▅█"
+    );
+    assert_eq!(render::bytes(Some(1536.0)), "1.5K");
+    assert_eq!(render::bytes(None), "-");
+}

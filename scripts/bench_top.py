@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""`sysmon top` against procps `top -d 1`, side by side in one run (issue 22's budget).
+
+Both run at a 1 s refresh in tmux sessions of the same size (120x40 unless told), started
+together; after a warm-up their CPU time (utime + stime of /proc/<pid>/stat) is read at the start
+and the end of the same `--seconds` window, and their resident memory (VmRSS, and the peak
+VmHWM) at the end. Prints a markdown table; exits 1 where sysmon top used more CPU than top or
+more than 20 MiB of RSS (`--no-check` only reports).
+
+    python3 scripts/bench_top.py --bin build/release/sysmon [--seconds 30] [--width 120 --height 40]
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HZ = os.sysconf("SC_CLK_TCK")
+RSS_BUDGET_KIB = 20 * 1024
+
+
+def tmux(sock, *args):
+    return subprocess.run(["tmux", "-L", sock, *args], check=True, capture_output=True, text=True).stdout
+
+
+def leaf(pid):
+    """The pane's process, or its only child where the pane runs a shell first."""
+    for _ in range(3):
+        try:
+            comm = open(f"/proc/{pid}/comm").read().strip()
+            children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+        except OSError:
+            return pid
+        if comm in ("sh", "dash", "bash") and len(children) == 1:
+            pid = int(children[0])
+        else:
+            return pid
+    return pid
+
+
+def cpu_ticks(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+
+
+def status_kib(pid, key):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="build/release/sysmon")
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--width", type=int, default=120)
+    ap.add_argument("--height", type=int, default=40)
+    ap.add_argument("--no-check", action="store_true")
+    a = ap.parse_args()
+    for tool in ("tmux", "top"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench_top: {tool} not found (Debian: apt-get install tmux procps)")
+    if not os.path.isfile(a.bin):
+        sys.exit(f"bench_top: {a.bin} not found (make release builds it)")
+    sock = f"bench-top-{os.getpid()}"
+    runs = {
+        "sysmon top": f"{os.path.abspath(a.bin)} top --interval 1s",
+        "top -d 1 (procps)": "top -d 1",
+    }
+    try:
+        for i, (name, cmd) in enumerate(runs.items()):
+            tmux(sock, "new-session", "-d", "-s", f"s{i}", "-x", str(a.width), "-y", str(a.height), f"exec {cmd}")
+        pids = {
+            name: leaf(int(tmux(sock, "display-message", "-p", "-t", f"s{i}", "#{pane_pid}").strip()))
+            for i, name in enumerate(runs)
+        }
+        time.sleep(a.warmup)
+        t0 = time.monotonic()
+        start = {n: cpu_ticks(p) for n, p in pids.items()}
+        time.sleep(a.seconds)
+        elapsed = time.monotonic() - t0
+        end = {n: cpu_ticks(p) for n, p in pids.items()}
+        rows = []
+        for n, p in pids.items():
+            cpu_s = (end[n] - start[n]) / HZ
+            rows.append((n, cpu_s, cpu_s / elapsed * 100, status_kib(p, "VmRSS"), status_kib(p, "VmHWM")))
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+        # Both end with their terminal; make sure (by pid) before reporting.
+        deadline = time.monotonic() + 5
+        for pid in locals().get("pids", {}).values():
+            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if os.path.exists(f"/proc/{pid}"):
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+    print(f"\n`sysmon top` vs procps `top`, 1 s refresh, {a.width}x{a.height} tmux panes, {elapsed:.0f} s, {os.cpu_count()} CPUs\n")
+    print("| program | CPU time (s) | CPU % of one core | RSS (MiB) | peak RSS (MiB) |")
+    print("|---|---:|---:|---:|---:|")
+    for n, cpu_s, pct, rss, hwm in rows:
+        print(f"| {n} | {cpu_s:.2f} | {pct:.2f} | {rss / 1024:.1f} | {hwm / 1024:.1f} |")
+    ours, theirs = rows[0], rows[1]
+    problems = []
+    # One clock tick of slack: both are counted in ticks of 1/HZ s.
+    if ours[1] > theirs[1] + 1 / HZ:
+        problems.append(f"sysmon top used more CPU ({ours[1]:.2f} s) than top ({theirs[1]:.2f} s)")
+    if (ours[4] or 0) > RSS_BUDGET_KIB:
+        problems.append(f"sysmon top's peak RSS {ours[4] / 1024:.1f} MiB is over 20 MiB")
+    for p in problems:
+        print(f"bench_top: {p}", file=sys.stderr)
+    if problems and not a.no_check:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""`sysmon top` end to end: the real binary in a tmux pane, read back with `capture-pane`.
+
+Live: a test process found by its unique name after `/` filtering, the order changing with a
+sort key, `q` giving the shell back. Replay: a few seconds recorded with `sysmon record`, the
+folder replayed, `←` moving the cursor and the shown time. Errors: not a terminal, a missing
+and an empty recording (exit code 2, a clear message). Every wait is for a condition on the
+screen, with a deadline.
+
+The binary: $SYSMON_BIN (the Makefile sets it to build/release/sysmon), else the first built one
+found. Skipped only where tmux is not installed (CI installs it).
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sysmon_bin():
+    env = os.environ.get("SYSMON_BIN")
+    if env:
+        assert Path(env).is_file(), f"SYSMON_BIN={env} does not exist (make release builds it)"
+        return env
+    target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+    for p in (ROOT / "build/release/sysmon", Path(target) / "release/sysmon", Path(target) / "debug/sysmon"):
+        if p.is_file():
+            return str(p)
+    pytest.skip("sysmon not built (make release, or cargo build -p sysmon-cli)")
+
+
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+
+
+def wait_for(what, check, timeout=20.0):
+    """Polls `check()` until it returns something truthy; fails with the last value after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+class Pane:
+    """A tmux server of its own (a private socket), one session with one 120x40 pane running bash."""
+
+    def __init__(self, tmp_path, width=120, height=40):
+        self.sock = f"sysmon-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX")}
+        self.env = env
+        self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), "bash --norc --noprofile")
+        try:
+            wait_for("the shell's prompt", lambda: self.screen().strip())
+        except BaseException:
+            self.close()
+            raise
+
+    def tmux(self, *args):
+        return subprocess.run(
+            ["tmux", "-L", self.sock, *args], env=self.env, check=True, capture_output=True, text=True
+        ).stdout
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", "t")
+
+    def send(self, *keys):
+        self.tmux("send-keys", "-t", "t", *keys)
+
+    def type(self, text):
+        self.tmux("send-keys", "-t", "t", "-l", "--", text)
+
+    def run(self, command):
+        self.type(command)
+        self.send("Enter")
+
+    def close(self):
+        subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def pane(tmp_path):
+    p = Pane(tmp_path)
+    yield p
+    p.close()
+
+
+def process_rows(screen):
+    """(pid, command) of the process rows under the PID header."""
+    lines = screen.splitlines()
+    start = next(i for i, l in enumerate(lines) if re.match(r"^\s+PID", l))
+    rows = []
+    for l in lines[start + 1 :]:
+        m = re.match(r"^\s*(\d+)\s", l)
+        if not m:
+            break
+        rows.append((int(m.group(1)), l))
+    return rows
+
+
+@needs_tmux
+def test_live_filter_sort_and_quit(pane, tmp_path):
+    exe = sysmon_bin()
+    # A process of a unique name (and a short command line, all of it on screen): a copy of sleep.
+    token = f"stp-{uuid.uuid4().hex[:8]}"
+    shutil.copy(shutil.which("sleep"), tmp_path / token)
+    probe = subprocess.Popen([f"./{token}", "600"], cwd=tmp_path)
+    try:
+        pane.run(f"{exe} top; echo top-exit=$?")
+        wait_for("the view", lambda: "sysmon top" in (s := pane.screen()) and "PID" in s and process_rows(s))
+        # Filter by the probe's unique command line.
+        pane.send("/")
+        pane.type(token)
+        pane.send("Enter")
+        rows = wait_for(
+            "the probe alone after filtering",
+            lambda: [r for r in process_rows(pane.screen()) if token in r[1]] or None,
+        )
+        assert rows[0][0] == probe.pid, rows
+        assert all(token in line for _, line in process_rows(pane.screen()))
+        # Clear it, sort by pid (ascending), then again (descending).
+        pane.send("/")
+        pane.send("Escape")
+        wait_for("more than the probe", lambda: len(process_rows(pane.screen())) > 3)
+        pane.send("p")
+
+        def pids_sorted(reverse):
+            pids = [p for p, _ in process_rows(pane.screen())]
+            return len(pids) > 3 and pids == sorted(pids, reverse=reverse) and pids
+
+        asc = wait_for("pids ascending", lambda: pids_sorted(False))
+        pane.send("p")
+        desc = wait_for("pids descending", lambda: pids_sorted(True))
+        assert asc[0] < desc[0], (asc, desc)
+        pane.send("q")
+        wait_for("the shell back, exit 0", lambda: "top-exit=0" in pane.screen())
+        assert "PID" not in pane.screen() and "Mem  [" not in pane.screen(), "the alternate screen was left"
+    finally:
+        probe.kill()
+        probe.wait()
+
+
+@needs_tmux
+def test_sigterm_restores_the_terminal(pane):
+    pane.run(f"{sysmon_bin()} top; echo top-exit=$?")
+    wait_for("the view", lambda: "PID" in pane.screen())
+    shell = int(pane.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
+    top = wait_for("the view's process", lambda: open(f"/proc/{shell}/task/{shell}/children").read().split())
+    os.kill(int(top[0]), signal.SIGTERM)
+    wait_for("the shell back, exit 143", lambda: "top-exit=143" in pane.screen())
+    assert "PID" not in pane.screen()
+    # Raw mode is off again: the shell echoes what is typed, and runs it.
+    pane.run("echo cooked-$((40+2))")
+    wait_for("a cooked terminal", lambda: "cooked-42" in pane.screen())
+
+
+@needs_tmux
+def test_a_closed_terminal_ends_the_view(tmp_path):
+    """The pane closes under it (tmux's server killed): the view exits, never spinning on the
+    terminal's end of file."""
+    sock = f"sysmon-test-hup-{os.getpid()}"
+    subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "h", "-x", "100", "-y", "30",
+                    f"exec {sysmon_bin()} top"], check=True)
+    try:
+        pid = int(subprocess.run(["tmux", "-L", sock, "display-message", "-p", "-t", "h", "#{pane_pid}"],
+                                 check=True, capture_output=True, text=True).stdout)
+        wait_for("the view", lambda: "PID" in subprocess.run(
+            ["tmux", "-L", sock, "capture-pane", "-p", "-t", "h"], capture_output=True, text=True).stdout)
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+
+    def gone():
+        try:
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+
+    try:
+        wait_for("the view to exit", gone, timeout=10)
+    finally:
+        if not gone():
+            os.kill(pid, signal.SIGKILL)
+
+
+@needs_tmux
+def test_a_panic_restores_the_terminal_first(pane):
+    pane.run(f"SYSMON_TEST_TOP_PANIC=1 {sysmon_bin()} top; echo top-exit=$?")
+    screen = wait_for("the shell back, exit 101", lambda: "top-exit=101" in (s := pane.screen()) and s)
+    assert "a panic to test that the terminal is restored" in screen, screen
+    assert "PID" not in screen
+    pane.run("echo cooked-$((40+2))")
+    wait_for("a cooked terminal", lambda: "cooked-42" in pane.screen())
+
+
+@needs_tmux
+def test_replay_a_recording_and_step(pane, tmp_path):
+    exe = sysmon_bin()
+    rec = tmp_path / "rec"
+    recorder = subprocess.Popen(
+        [exe, "record", str(rec), "--interval", "200ms", "--flush-interval", "1s", "--tables", "metrics,cpus,disks,networks,processes",
+         "--process-interval", "1s"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    # Wait for the metrics log to grow twice (a flush a second: five samples of 200 ms each time);
+    # the replay reads the log too.
+    sizes = set()
+
+    def grown():
+        assert recorder.poll() is None, recorder.communicate()
+        sizes.add(sum(f.stat().st_size for f in (rec / "metrics").rglob("*") if f.is_file()) if rec.is_dir() else 0)
+        return len(sizes - {0}) >= 2
+
+    try:
+        wait_for("two flushes of samples", grown, timeout=30)
+    finally:
+        recorder.send_signal(signal.SIGTERM)
+        out, err = recorder.communicate(timeout=60)
+    assert recorder.returncode == 0, (out, err)
+
+    pane.run(f"{exe} top --replay {rec}; echo top-exit=$?")
+    header = re.compile(r"replay (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC \[(\d+)/(\d+)\]")
+
+    def shown():
+        m = header.search(pane.screen())
+        return m and (m.group(1), int(m.group(2)), int(m.group(3)))
+
+    t1, i1, n = wait_for("the replay header", shown)
+    assert i1 == n and n >= 5, (t1, i1, n)
+    assert "PID" in pane.screen()
+    pane.send("Left")
+    t2, i2, _ = wait_for("the cursor one sample back", lambda: (s := shown()) and s[1] == n - 1 and s)
+    assert t2 < t1, (t1, t2)
+    pane.send("PageUp")
+    wait_for("the cursor at the first sample", lambda: (s := shown()) and s[1] == 1)
+    # `g` and a time: the newest sample.
+    pane.send("g")
+    pane.type("-0s")
+    pane.send("Enter")
+    wait_for("the cursor at the newest sample again", lambda: (s := shown()) and s[1] == n)
+    pane.send("q")
+    wait_for("the shell back", lambda: "top-exit=0" in pane.screen())
+    # --at before the recording: its first sample.
+    pane.run("clear")
+    pane.run(f"{exe} top --replay {rec} --at 2000-01-01; echo top-exit=$?")
+    wait_for("the first sample", lambda: (s := shown()) and s[1] == 1 and s[2] == n)
+    pane.send("q")
+    wait_for("the shell back", lambda: "top-exit=0" in pane.screen())
+
+
+def test_not_a_terminal_is_exit_2():
+    r = subprocess.run([sysmon_bin(), "top"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    assert "not a terminal" in r.stderr
+
+
+def test_missing_and_empty_recordings_are_clear_errors(tmp_path):
+    exe = sysmon_bin()
+    r = subprocess.run([exe, "top", "--replay", str(tmp_path / "nope")], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "does not exist" in r.stderr, r
+    (tmp_path / "empty").mkdir()
+    r = subprocess.run([exe, "top", "--replay", str(tmp_path / "empty")], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "no recording" in r.stderr, r
+    r = subprocess.run([exe, "top", "--at", "-5m"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "--replay" in r.stderr, r
