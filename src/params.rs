@@ -129,6 +129,34 @@ fn raw_handle(value: &Value) -> duckdb_value {
     unsafe { std::ptr::read(std::ptr::from_ref(value).cast::<duckdb_value>()) }
 }
 
+/// A named VARCHAR parameter; `None` when not given, an error saying it must be `accepts` when
+/// NULL (a NULL value is never shown as text: DuckDB's cast of it throws).
+pub fn named_text(bind: &BindInfo, name: &str, accepts: &str) -> Result<Option<String>, BoxError> {
+    match bind.get_named_parameter(name) {
+        None => Ok(None),
+        Some(v) if v.is_null() => Err(format!("{name} must be {accepts}; got NULL").into()),
+        Some(v) => Ok(Some(v.to_string())),
+    }
+}
+
+/// The `since :=` and `until :=` of a reader of a recording, as microseconds; an error when both
+/// are given and `since` is not before `until`.
+pub fn time_range(bind: &BindInfo) -> Result<(Option<i64>, Option<i64>), BoxError> {
+    let since_us = timestamp(bind, "since")?;
+    let until_us = timestamp(bind, "until")?;
+    if let (Some(s), Some(u)) = (since_us, until_us)
+        && s >= u
+    {
+        return Err(format!(
+            "since ({}) must be before until ({})",
+            sysmon_serve::view::report::utc_text(s),
+            sysmon_serve::view::report::utc_text(u)
+        )
+        .into());
+    }
+    Ok((since_us, until_us))
+}
+
 /// A named TIMESTAMP WITH TIME ZONE parameter as microseconds since the epoch; `None` when not
 /// given. NULL and infinite values are refused.
 pub fn timestamp(bind: &BindInfo, name: &str) -> Result<Option<i64>, BoxError> {

@@ -46,7 +46,7 @@ use sysmon_tables::columns::arrow_schema;
 use sysmon_tables::recorded::{self, RecordableTable};
 use sysmon_tables::schema::ColType;
 
-use crate::params::{positional, timestamp};
+use crate::params::{named_text, positional, time_range};
 use crate::table::{BoxError, logical_type, param_type};
 
 pub struct ReadRecording;
@@ -102,14 +102,6 @@ struct Current {
 /// How long a query waits for a recorder of the same process to flush its buffer.
 const FLUSH_WAIT: Duration = Duration::from_secs(2);
 
-fn text_param(bind: &BindInfo, name: &str, accepts: &str) -> Result<Option<String>, BoxError> {
-    match bind.get_named_parameter(name) {
-        None => Ok(None),
-        Some(v) if v.is_null() => Err(format!("{name} must be {accepts}; got NULL").into()),
-        Some(v) => Ok(Some(v.to_string())),
-    }
-}
-
 /// The location argument: one VARCHAR, or a VARCHAR[] of at least one.
 fn location_texts(bind: &BindInfo) -> Result<Vec<String>, BoxError> {
     const ACCEPTS: &str = "location must be a recording folder or an s3://<bucket>[/<prefix>] URL (VARCHAR), or a list of them (VARCHAR[])";
@@ -147,8 +139,8 @@ fn location_texts(bind: &BindInfo) -> Result<Vec<String>, BoxError> {
 }
 
 fn bind_locations(bind: &BindInfo) -> Result<Vec<Location>, BoxError> {
-    let endpoint = text_param(bind, "endpoint", "an http:// or https:// URL")?;
-    let region = text_param(bind, "region", "a region name, such as 'us-east-1'")?;
+    let endpoint = named_text(bind, "endpoint", "an http:// or https:// URL")?;
+    let region = named_text(bind, "region", "a region name, such as 'us-east-1'")?;
     let mut out = Vec::new();
     for text in location_texts(bind)? {
         let parsed = Destination::parse(&text).map_err(|e| format!("location: {e}"))?;
@@ -207,18 +199,7 @@ impl VTab for ReadRecording {
             }
             Some(v) => Some(v.to_string()),
         };
-        let since_us = timestamp(bind, "since")?;
-        let until_us = timestamp(bind, "until")?;
-        if let (Some(s), Some(u)) = (since_us, until_us)
-            && s >= u
-        {
-            return Err(format!(
-                "since ({}) must be before until ({})",
-                sysmon_serve::view::report::utc_text(s),
-                sysmon_serve::view::report::utc_text(u)
-            )
-            .into());
-        }
+        let (since_us, until_us) = time_range(bind)?;
         let decl = table.decl();
         for c in decl.columns {
             bind.add_result_column(c.name, logical_type(c.ty));

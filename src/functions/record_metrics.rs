@@ -80,13 +80,7 @@ impl LiveTable for RecordMetrics {
             None => None,
             Some(v) => Some(interval_value(&v, "retention", RETENTION_MIN, RETENTION_MAX)?),
         };
-        let text = |name: &str| -> Result<Option<String>, BoxError> {
-            match bind.get_named_parameter(name) {
-                None => Ok(None),
-                Some(v) if v.is_null() => Err(format!("{name} must be a string; got NULL").into()),
-                Some(v) => Ok(Some(v.to_string())),
-            }
-        };
+        let text = |name: &str| crate::params::named_text(bind, name, "a string");
         let spool_max_bytes = match bind.get_named_parameter("spool_max_bytes") {
             None => None,
             Some(v) if v.is_null() => {

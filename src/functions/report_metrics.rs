@@ -19,7 +19,7 @@ use sysmon_serve::view::report::{self, Recording, ReportRequest, ReportRow};
 use sysmon_store::destination::Destination;
 use sysmon_store::s3::S3Location;
 
-use crate::params::{positional, timestamp};
+use crate::params::{named_text, positional, time_range};
 use crate::table::{BoxError, LiveTable};
 
 pub struct ReportMetrics;
@@ -53,15 +53,8 @@ impl LiveTable for ReportMetrics {
     }
 
     fn bind(bind: &BindInfo) -> Result<Report, BoxError> {
-        let text = |name: &str, accepts: &str| -> Result<Option<String>, BoxError> {
-            match bind.get_named_parameter(name) {
-                None => Ok(None),
-                Some(v) if v.is_null() => Err(format!("{name} must be {accepts}; got NULL").into()),
-                Some(v) => Ok(Some(v.to_string())),
-            }
-        };
-        let endpoint = text("endpoint", "an http:// or https:// URL")?;
-        let region = text("region", "a region name, such as 'us-east-1'")?;
+        let endpoint = named_text(bind, "endpoint", "an http:// or https:// URL")?;
+        let region = named_text(bind, "region", "a region name, such as 'us-east-1'")?;
         let raw = positional(bind, 0, "dir")?;
         let dest = match raw.is_null() {
             true => None,
@@ -105,18 +98,7 @@ impl LiveTable for ReportMetrics {
             }
             Some(v) => Some(v.to_string()),
         };
-        let since_us = timestamp(bind, "since")?;
-        let until_us = timestamp(bind, "until")?;
-        if let (Some(s), Some(u)) = (since_us, until_us)
-            && s >= u
-        {
-            return Err(format!(
-                "since ({}) must be before until ({})",
-                report::utc_text(s),
-                report::utc_text(u)
-            )
-            .into());
-        }
+        let (since_us, until_us) = time_range(bind)?;
         if let Recording::Local(d) = &dir {
             crate::lockdown::check_dir(bind, d)?;
         }

@@ -46,13 +46,7 @@ impl LiveTable for ServeMetrics {
             }
             Some(v) => Some(v.to_int64()),
         };
-        let text = |name: &str, accepts: &str| -> Result<Option<String>, BoxError> {
-            match bind.get_named_parameter(name) {
-                None => Ok(None),
-                Some(v) if v.is_null() => Err(format!("{name} must be {accepts}; got NULL").into()),
-                Some(v) => Ok(Some(v.to_string())),
-            }
-        };
+        let text = |name: &str, accepts: &str| crate::params::named_text(bind, name, accepts);
         let req = Request {
             port,
             bind: text("bind", "an IP address, such as '127.0.0.1'")?,
