@@ -58,6 +58,7 @@ pub struct Sampled {
 pub struct Tables {
     tables: Vec<(usize, Cadence, Box<dyn RecordedTable>)>,
     prev_host: Arc<HostSample>,
+    dir: Arc<std::path::Path>,
 }
 
 impl Tables {
@@ -71,6 +72,7 @@ impl Tables {
                 .map(|(i, t)| (i, t.cadence, (t.entry.recorder)()))
                 .collect(),
             prev_host: baseline,
+            dir: Arc::from(config.dir.as_path()),
         }
     }
 
@@ -86,6 +88,7 @@ impl Tables {
         let tick = Tick {
             prev_host: std::mem::replace(&mut self.prev_host, host.clone()),
             host,
+            dir: self.dir.clone(),
         };
         let mut tables = Vec::with_capacity(self.tables.len());
         for (i, cadence, t) in &mut self.tables {

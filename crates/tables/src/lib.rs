@@ -17,7 +17,9 @@
 //! | `system_sockets()` | [`sockets`] | `sockets/` (when named) |
 //! | `system_users()` | [`users`] | `users/` (when named) |
 //! | `system_gpus()` | [`gpus`] | `gpus/` |
+//! | `alert_transitions()` | [`alert_transitions`] | `alerts/` (by an alert's `dir`) |
 
+pub mod alert_transitions;
 pub mod cgroups;
 pub mod columns;
 pub mod cpus;
@@ -75,6 +77,7 @@ macro_rules! for_each_table {
             $crate::sockets::Sockets,
             $crate::users::Users,
             $crate::gpus::Gpus,
+            $crate::alert_transitions::AlertTransitions,
         }
     };
 }
@@ -142,6 +145,9 @@ pub trait Input: Sized + Send + Sync + 'static {
 pub struct Tick {
     pub prev_host: Arc<HostSample>,
     pub host: Arc<HostSample>,
+    /// The recorder's folder (absolute; an S3 destination's spool): the `alerts` table takes
+    /// the transitions queued for it.
+    pub dir: Arc<std::path::Path>,
 }
 
 /// Two host samples: the window's first and last.
@@ -665,6 +671,11 @@ mod tests {
     #[test]
     fn every_table_declares_the_host_paths_it_reads() {
         for t in ALL {
+            // The one table that reads no host file: the process's own alerts, in memory.
+            if t.decl.function == "alert_transitions" {
+                assert!((t.function)().reads.is_empty(), "alert_transitions() reads no host file");
+                continue;
+            }
             assert!(
                 !t.host_paths.is_empty(),
                 "{}() declares no HOST_PATHS: under lockdown it would read the host unchecked",
