@@ -71,15 +71,29 @@ fn quote_text(s: &str) -> String {
 }
 
 fn list(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|i| quote_text(i)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        items.iter().map(|i| quote_text(i)).collect::<Vec<_>>().join(", ")
+    )
 }
 
 /// Whether DuckDB's type `ty` (as `DESCRIBE` names it) is a number.
 fn numeric(ty: &str) -> bool {
     let t = ty.trim().to_ascii_uppercase();
     [
-        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
-        "UHUGEINT", "FLOAT", "DOUBLE", "REAL",
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+        "FLOAT",
+        "DOUBLE",
+        "REAL",
     ]
     .contains(&t.as_str())
         || t.starts_with("DECIMAL")
@@ -94,7 +108,8 @@ impl AlertDb {
             .max_memory("256MB")
             .map_err(e)?;
         let con = Connection::open_in_memory_with_flags(config).map_err(e)?;
-        crate::functions::register_for_alerts(&con).map_err(|err| format!("cannot open the alerts' database: {err}"))?;
+        crate::functions::register_for_alerts(&con)
+            .map_err(|err| format!("cannot open the alerts' database: {err}"))?;
         let mut settings = String::new();
         if let Some((dirs, paths)) = &key {
             settings.push_str(&format!(
@@ -169,7 +184,9 @@ fn refused(query: &str, e: &duckdb::Error) -> String {
             "query must be one SELECT (or FROM ..., VALUES, WITH ... SELECT) over sysmon's functions; '{shown}' is not: {text}"
         )
     } else {
-        format!("query does not bind in the alerts' database (sysmon's functions and DuckDB's own; not this database's tables): {text}")
+        format!(
+            "query does not bind in the alerts' database (sysmon's functions and DuckDB's own; not this database's tables): {text}"
+        )
     }
 }
 

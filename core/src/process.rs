@@ -135,7 +135,11 @@ impl Process {
 
     /// Stops the recorder started for folder `key`'s alerts when none of them runs any more.
     fn release_alert_recorder(&self, key: &std::path::Path) {
-        let in_use = self.alerts.all().iter().any(|a| a.rule.dir.as_ref().is_some_and(|d| d.key == key));
+        let in_use = self
+            .alerts
+            .all()
+            .iter()
+            .any(|a| a.rule.dir.as_ref().is_some_and(|d| d.key == key));
         if in_use {
             return;
         }
@@ -148,7 +152,10 @@ impl Process {
     /// Stops alert `name`; its final rows (the act of `stop_alert`). The recorder started for
     /// its `dir` stops with the folder's last alert, after its final flush.
     pub fn stop_alert(&self, name: &str) -> Result<Vec<AlertRow>, String> {
-        let key = self.alerts.get(name).and_then(|a| a.rule.dir.as_ref().map(|d| d.key.clone()));
+        let key = self
+            .alerts
+            .get(name)
+            .and_then(|a| a.rule.dir.as_ref().map(|d| d.key.clone()));
         let rows = alert::stop(&self.alerts, name)?;
         if let Some(key) = key {
             self.release_alert_recorder(&key);

@@ -231,8 +231,10 @@ pub fn start(
                 run(&a, &mut *evaluator, &dog, &interrupt)
             }));
             if let Err(p) = r {
-                lock(&a.shared.status).last_error =
-                    Some(format!("internal error: the alert's thread panicked: {}", panic_text(&*p)));
+                lock(&a.shared.status).last_error = Some(format!(
+                    "internal error: the alert's thread panicked: {}",
+                    panic_text(&*p)
+                ));
             }
         });
     let handle = match handle {
@@ -535,7 +537,10 @@ mod tests {
     fn rows(ms: &[&str]) -> Rows {
         Rows {
             columns: vec![("m".into(), false), ("pct".into(), true)],
-            rows: ms.iter().map(|m| vec![Value::Text(m.to_string()), Value::Number(95.0)]).collect(),
+            rows: ms
+                .iter()
+                .map(|m| vec![Value::Text(m.to_string()), Value::Number(95.0)])
+                .collect(),
         }
     }
 
@@ -562,26 +567,46 @@ mod tests {
             key: PathBuf::from("/rec"),
             shown: "/rec".into(),
         };
-        start(&live, &alerts, rule("disk", Some(dir)), Box::new(fake), Arc::new(Flag(flag.clone()))).unwrap();
+        start(
+            &live,
+            &alerts,
+            rule("disk", Some(dir)),
+            Box::new(fake),
+            Arc::new(Flag(flag.clone())),
+        )
+        .unwrap();
         wait("firing", || alerts.rows().first().is_some_and(|r| r.state == "firing"));
         let row = &alerts.rows()[0];
         assert_eq!(row.labels.as_deref(), Some(r#"{"m":"/"}"#));
         assert_eq!(row.summary.as_deref(), Some("/ is full"));
         assert_eq!(row.value, Some(95.0));
         assert_eq!(live.alerts().series()[0].1[0].state, "firing");
-        let e = start(&live, &alerts, rule("disk", None), Box::new(Fake {
-            next: next.clone(),
-            hang: Arc::new(AtomicBool::new(false)),
-            interrupted: flag.clone(),
-        }), Arc::new(Flag(flag.clone())))
+        let e = start(
+            &live,
+            &alerts,
+            rule("disk", None),
+            Box::new(Fake {
+                next: next.clone(),
+                hang: Arc::new(AtomicBool::new(false)),
+                interrupted: flag.clone(),
+            }),
+            Arc::new(Flag(flag.clone())),
+        )
         .unwrap_err();
         assert!(e.contains("already running"), "{e}");
         *lock(&next) = Ok(rows(&[]));
-        wait("resolved", || alerts.rows().first().is_some_and(|r| r.state == "inactive"));
+        wait("resolved", || {
+            alerts.rows().first().is_some_and(|r| r.state == "inactive")
+        });
         let recorded = live.alerts().drain(std::path::Path::new("/rec"));
-        assert_eq!(recorded.iter().map(|t| t.state).collect::<Vec<_>>(), ["firing", "resolved"]);
+        assert_eq!(
+            recorded.iter().map(|t| t.state).collect::<Vec<_>>(),
+            ["firing", "resolved"]
+        );
         *lock(&next) = Err("Catalog Error: no such table".into());
-        wait("the error", || alerts.rows()[0].last_error.as_deref() == Some("Catalog Error: no such table"));
+        wait("the error", || {
+            alerts.rows()[0].last_error.as_deref() == Some("Catalog Error: no such table")
+        });
         let last = stop(&alerts, "disk").unwrap();
         assert_eq!(last[0].name, "disk");
         assert!(last[0].evaluations_failed >= 1);

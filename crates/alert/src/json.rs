@@ -28,7 +28,11 @@ pub fn string(s: &str) -> String {
 
 /// A number as JSON (`null` where JSON has none: NaN, infinities).
 pub fn number(n: f64) -> String {
-    if n.is_finite() { format!("{n}") } else { "null".to_string() }
+    if n.is_finite() {
+        format!("{n}")
+    } else {
+        "null".to_string()
+    }
 }
 
 /// An object of string values.
@@ -91,7 +95,11 @@ mod tests {
         assert_eq!(number(93.5), "93.5");
         assert_eq!(object_of_strings([("a", "x"), ("b", "y")]), r#"{"a":"x","b":"y"}"#);
         assert_eq!(
-            object_of_values(&[("m".into(), Value::Text("/".into())), ("p".into(), Value::Number(1.0)), ("n".into(), Value::Null)]),
+            object_of_values(&[
+                ("m".into(), Value::Text("/".into())),
+                ("p".into(), Value::Number(1.0)),
+                ("n".into(), Value::Null)
+            ]),
             r#"{"m":"/","p":1,"n":null}"#
         );
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");

@@ -69,7 +69,9 @@ pub struct Rule {
 /// path part alike.
 pub fn check_name(name: &str) -> Result<(), String> {
     let ok_first = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    let ok_rest = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+    let ok_rest = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
     if !ok_first || !ok_rest || name.len() > 128 {
         return Err(format!(
             "name must start with a letter or '_' and hold only letters, digits, '_', '-', '.' and ':' (at most 128), such as 'disk_full'; got '{}'",
@@ -107,7 +109,10 @@ fn placeholders(summary: &str) -> Result<Vec<String>, String> {
             '{' => {
                 let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
                 if name.is_empty() {
-                    return Err("summary has an empty '{}'; name a column, such as '{mount_point}', or write '{{' for a brace".into());
+                    return Err(
+                        "summary has an empty '{}'; name a column, such as '{mount_point}', or write '{{' for a brace"
+                            .into(),
+                    );
                 }
                 out.push(name);
             }
@@ -250,13 +255,19 @@ mod tests {
         let cols = vec!["mount_point".to_string(), "used_pct".to_string()];
         assert!(check_summary("{mount_point} is {used_pct}% full {{x}}", &cols).is_ok());
         let e = check_summary("{mountpoint} is full", &cols).unwrap_err();
-        assert!(e.contains("'{mountpoint}'") && e.contains("mount_point, used_pct"), "{e}");
+        assert!(
+            e.contains("'{mountpoint}'") && e.contains("mount_point, used_pct"),
+            "{e}"
+        );
         assert!(check_summary("{} x", &cols).is_err());
         let row = vec![
             ("mount_point".to_string(), Value::Text("/".into())),
             ("used_pct".to_string(), Value::Number(93.456)),
         ];
-        assert_eq!(render_summary("{mount_point} is {used_pct}% full {{x}}", &row), "/ is 93.46% full {x}");
+        assert_eq!(
+            render_summary("{mount_point} is {used_pct}% full {{x}}", &row),
+            "/ is 93.46% full {x}"
+        );
         assert_eq!(short_number(90.0), "90");
         assert_eq!(short_number(0.5), "0.5");
     }

@@ -63,7 +63,9 @@ impl Webhook {
             return Err(format!("webhook has no host; accepted: {accepts}"));
         }
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("webhook contains spaces or control characters; accepted: {accepts}"));
+            return Err(format!(
+                "webhook contains spaces or control characters; accepted: {accepts}"
+            ));
         }
         Ok(Webhook {
             url: raw.to_string(),
@@ -237,8 +239,10 @@ impl Notifier {
                 if let Err(p) = r {
                     let mut inner = lock(&s.0);
                     inner.stats.last_status = Some("failed");
-                    inner.stats.last_error =
-                        Some(format!("internal error: the delivery thread panicked: {}", sysmon_kernel::sync::panic_text(&*p)));
+                    inner.stats.last_error = Some(format!(
+                        "internal error: the delivery thread panicked: {}",
+                        sysmon_kernel::sync::panic_text(&*p)
+                    ));
                 }
             })
             .map_err(|e| format!("cannot start the webhook's delivery thread: {e}"))?;
@@ -466,7 +470,10 @@ mod tests {
             notify: true,
             instance: Instance {
                 labels: vec![("mount_point".into(), mount.into())],
-                row: vec![("mount_point".into(), Value::Text(mount.into())), ("used_pct".into(), Value::Number(93.5))],
+                row: vec![
+                    ("mount_point".into(), Value::Text(mount.into())),
+                    ("used_pct".into(), Value::Number(93.5)),
+                ],
                 value: Some(93.5),
                 firing: true,
                 since_us: 1_796_613_120_000_000,
@@ -488,15 +495,31 @@ mod tests {
         let a = change("firing", "/");
         let b = change("firing", "/home");
         let body = p.body("firing", &[&a, &b], 1_796_613_180_000_000);
-        assert!(body.starts_with(r#"{"version":"4","groupKey":"{}:{alertname=\"disk_full\"}""#), "{body}");
+        assert!(
+            body.starts_with(r#"{"version":"4","groupKey":"{}:{alertname=\"disk_full\"}""#),
+            "{body}"
+        );
         assert!(body.contains(r#""status":"firing""#));
-        assert!(body.contains(r#""commonLabels":{"alertname":"disk_full","severity":"page","host":"web-1"}"#), "{body}");
-        assert!(body.contains(r#""labels":{"alertname":"disk_full","severity":"page","host":"web-1","mount_point":"/home"}"#));
-        assert!(body.contains(r#""annotations":{"summary":"/ is full","value":"93.5"}"#), "{body}");
+        assert!(
+            body.contains(r#""commonLabels":{"alertname":"disk_full","severity":"page","host":"web-1"}"#),
+            "{body}"
+        );
+        assert!(
+            body.contains(
+                r#""labels":{"alertname":"disk_full","severity":"page","host":"web-1","mount_point":"/home"}"#
+            )
+        );
+        assert!(
+            body.contains(r#""annotations":{"summary":"/ is full","value":"93.5"}"#),
+            "{body}"
+        );
         assert!(body.contains(r#""startsAt":"2026-12-07T03:12:00.000Z","endsAt":"0001-01-01T00:00:00Z""#));
         let r = p.body("resolved", &[&a], 1_796_613_180_000_000);
         assert!(r.contains(r#""endsAt":"2026-12-07T03:13:00.000Z""#), "{r}");
-        assert_ne!(fingerprint(&[("a".into(), "b".into())]), fingerprint(&[("a".into(), "c".into())]));
+        assert_ne!(
+            fingerprint(&[("a".into(), "b".into())]),
+            fingerprint(&[("a".into(), "c".into())])
+        );
     }
 
     /// A receiver on 127.0.0.1 that answers `status` and hands each body to the test.
@@ -519,7 +542,11 @@ mod tests {
                     if let Some((head, body)) = text.split_once("\r\n\r\n") {
                         let len: usize = head
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
                             .unwrap_or(0);
                         if body.len() >= len {
                             let _ = write!(s, "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
@@ -543,7 +570,10 @@ mod tests {
             n.push(format!("{{\"n\":{i}}}"));
         }
         for i in 0..3 {
-            assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap(), format!("{{\"n\":{i}}}"));
+            assert_eq!(
+                rx.recv_timeout(Duration::from_secs(30)).unwrap(),
+                format!("{{\"n\":{i}}}")
+            );
         }
         let s = n.stop(Duration::from_secs(30));
         assert_eq!((s.sent, s.dropped, s.pending), (3, 0, 0));
@@ -563,7 +593,10 @@ mod tests {
         assert!(s.failed_attempts >= 1);
         assert_eq!(s.dropped, 1);
         let e = s.last_error.unwrap();
-        assert!(e.contains("HTTP 500") && !e.contains("pw@") && !e.contains("token=t"), "{e}");
+        assert!(
+            e.contains("HTTP 500") && !e.contains("pw@") && !e.contains("token=t"),
+            "{e}"
+        );
     }
 
     #[test]

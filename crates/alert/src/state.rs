@@ -74,11 +74,21 @@ impl Instances {
             if seen.iter().any(|i| i.labels == labels) {
                 continue;
             }
-            let row: Vec<(String, Value)> = rows.columns.iter().map(|c| c.0.clone()).zip(r.iter().cloned()).collect();
-            let value = rows.columns.iter().zip(r).find(|(c, _)| c.1).and_then(|(_, v)| match v {
-                Value::Number(n) => Some(*n),
-                _ => None,
-            });
+            let row: Vec<(String, Value)> = rows
+                .columns
+                .iter()
+                .map(|c| c.0.clone())
+                .zip(r.iter().cloned())
+                .collect();
+            let value = rows
+                .columns
+                .iter()
+                .zip(r)
+                .find(|(c, _)| c.1)
+                .and_then(|(_, v)| match v {
+                    Value::Number(n) => Some(*n),
+                    _ => None,
+                });
             let mut inst = match self.live.iter().position(|i| i.labels == labels) {
                 Some(p) => self.live.swap_remove(p),
                 None => {
@@ -185,7 +195,10 @@ mod tests {
         assert_eq!(states(&c), ["pending"]);
         assert!(!c[0].notify);
         assert_eq!(c[0].instance.value, Some(91.0));
-        assert!(i.step(9 * S, &rows(&[("/", 92.0)]), for_, rep).is_empty(), "not before `for`");
+        assert!(
+            i.step(9 * S, &rows(&[("/", 92.0)]), for_, rep).is_empty(),
+            "not before `for`"
+        );
         let c = i.step(10 * S, &rows(&[("/", 93.0)]), for_, rep);
         assert_eq!(states(&c), ["firing"]);
         assert!(c[0].notify);
@@ -204,7 +217,12 @@ mod tests {
         let c = i.step(0, &rows(&[("/", 95.0)]), Duration::ZERO, Duration::from_secs(60));
         assert_eq!(states(&c), ["firing"]);
         let mut j = Instances::default();
-        j.step(0, &rows(&[("/", 95.0)]), Duration::from_secs(5), Duration::from_secs(60));
+        j.step(
+            0,
+            &rows(&[("/", 95.0)]),
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        );
         let c = j.step(S, &rows(&[]), Duration::from_secs(5), Duration::from_secs(60));
         assert_eq!(states(&c), ["resolved"]);
         assert!(!c[0].notify);
@@ -216,9 +234,15 @@ mod tests {
         let rep = Duration::from_secs(60);
         i.step(0, &rows(&[("/", 95.0)]), Duration::ZERO, rep);
         assert!(i.step(59 * S, &rows(&[("/", 95.0)]), Duration::ZERO, rep).is_empty());
-        assert_eq!(states(&i.step(60 * S, &rows(&[("/", 95.0)]), Duration::ZERO, rep)), ["repeat"]);
+        assert_eq!(
+            states(&i.step(60 * S, &rows(&[("/", 95.0)]), Duration::ZERO, rep)),
+            ["repeat"]
+        );
         assert!(i.step(61 * S, &rows(&[("/", 95.0)]), Duration::ZERO, rep).is_empty());
-        assert_eq!(states(&i.step(120 * S, &rows(&[("/", 95.0)]), Duration::ZERO, rep)), ["repeat"]);
+        assert_eq!(
+            states(&i.step(120 * S, &rows(&[("/", 95.0)]), Duration::ZERO, rep)),
+            ["repeat"]
+        );
     }
 
     #[test]
@@ -227,7 +251,11 @@ mod tests {
         let f = Duration::from_secs(1);
         let r = Duration::from_secs(60);
         let c = i.step(0, &rows(&[("/", 91.0), ("/home", 97.0), ("/", 99.0)]), f, r);
-        assert_eq!(states(&c), ["pending", "pending"], "a repeated label set is one instance");
+        assert_eq!(
+            states(&c),
+            ["pending", "pending"],
+            "a repeated label set is one instance"
+        );
         let c = i.step(S, &rows(&[("/home", 98.0)]), f, r);
         assert_eq!(states(&c), ["firing", "resolved"]);
         assert_eq!(c[0].instance.labels, [("mount_point".to_string(), "/home".to_string())]);

@@ -93,8 +93,7 @@ impl Table for AlertTransitions {
     type Row = AlertTransitionRow;
     type Options = ();
     type Input = AlertEvents;
-    const SUMMARY: &'static str =
-        "The recent state changes of the running alerts (pending, firing, repeat, resolved); recorded as alerts in an alert's dir.";
+    const SUMMARY: &'static str = "The recent state changes of the running alerts (pending, firing, repeat, resolved); recorded as alerts in an alert's dir.";
     const EXAMPLE: &'static str =
         "SELECT ts, alertname, state, labels, value FROM alert_transitions() ORDER BY seq DESC LIMIT 20";
     const FILES: &'static [&'static str] = &[];
@@ -132,7 +131,9 @@ mod tests {
     #[test]
     fn live_rows_are_the_recent_ring_and_a_tick_takes_its_folder_once() {
         let state = LiveState::new(Roots::test_fixture("modern"));
-        state.alerts().push(Some(Path::new("/rec")), vec![transition("disk_full")]);
+        state
+            .alerts()
+            .push(Some(Path::new("/rec")), vec![transition("disk_full")]);
         state.alerts().push(None, vec![transition("other")]);
         let live = AlertEvents::live(&state, Window::Default, &[]).unwrap();
         let rows = AlertTransitions::rows(&live, &state, &()).unwrap();

@@ -673,7 +673,10 @@ mod tests {
         for t in ALL {
             // The one table that reads no host file: the process's own alerts, in memory.
             if t.decl.function == "alert_transitions" {
-                assert!((t.function)().reads.is_empty(), "alert_transitions() reads no host file");
+                assert!(
+                    (t.function)().reads.is_empty(),
+                    "alert_transitions() reads no host file"
+                );
                 continue;
             }
             assert!(
