@@ -75,6 +75,7 @@ impl Input for AlertEvents {
     const WINDOWED: bool = false;
     const READS: bool = true;
     const FILES: &'static [&'static str] = &[];
+    const DRAINED: bool = true;
 
     fn live(state: &LiveState, _: Window, _: &[usize]) -> io::Result<Self> {
         Ok(AlertEvents(state.alerts().recent()))

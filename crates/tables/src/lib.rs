@@ -134,6 +134,10 @@ pub trait Input: Sized + Send + Sync + 'static {
     /// The host files and directories every table of this input reads (beside its own
     /// [`Table::FILES`]).
     const FILES: &'static [&'static str];
+    /// Whether [`Input::tick`] empties a queue that only a recorder empties (the alerts'
+    /// transitions): the recorder then takes one last tick of the table when it stops, so
+    /// nothing queued before the stop is left behind.
+    const DRAINED: bool = false;
     /// For a live query over `window` that reads `columns` (declared indices).
     fn live(state: &LiveState, window: Window, columns: &[usize]) -> io::Result<Self>;
     /// For a recorder tick; `prev` is this table's input at its previous tick.

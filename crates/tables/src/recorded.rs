@@ -21,6 +21,8 @@ use sysmon_live::LiveState;
 pub trait RecordedTable: Send {
     /// The reads of one of the table's ticks (on the sampling thread).
     fn sample(&mut self, state: &LiveState, tick: &Tick) -> io::Result<Box<dyn TickRows>>;
+    /// [`Input::DRAINED`] of the table's input: its recorder samples it once more at stop.
+    fn drained(&self) -> bool;
 }
 
 /// What a tick's reads become on the writer thread: rows in the table's batch.
@@ -38,6 +40,10 @@ struct Recording<T: Table> {
 }
 
 impl<T: Table> RecordedTable for Recording<T> {
+    fn drained(&self) -> bool {
+        T::Input::DRAINED
+    }
+
     fn sample(&mut self, state: &LiveState, tick: &Tick) -> io::Result<Box<dyn TickRows>> {
         let input = Arc::new(T::Input::tick(state, tick, self.prev.as_deref())?);
         self.prev = Some(input.clone());
