@@ -229,6 +229,11 @@ def test_transitions_are_recorded_in_dir_and_read_back(acon, tmp_path):
     assert one(acon, f"SELECT state FROM recordings() WHERE id = {recorder['id']}")["state"] == "stopped"
     files = one(acon, f"SELECT count(*) AS n FROM read_parquet('{rec}/alerts/**/*.parquet')")["n"]
     assert files == 3, "every transition once, in the published files"
+    # The recorded columns are alert_transitions()' (and the read_recording host).
+    live_cols = [(c[0], c[1]) for c in acon.execute("DESCRIBE SELECT * FROM alert_transitions()").fetchall()]
+    file_cols = [(c[0], c[1]) for c in acon.execute(
+        f"DESCRIBE SELECT * FROM read_parquet('{rec}/alerts/**/*.parquet', hive_partitioning := false)").fetchall()]
+    assert file_cols == live_cols
 
 
 def test_a_slow_query_is_interrupted_at_every_and_holds_up_no_other_alert(acon):
