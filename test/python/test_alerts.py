@@ -382,3 +382,59 @@ time.sleep(600)
     finally:
         p.kill()
         p.wait()
+
+
+def test_the_alerts_service_script_runs_a_rules_file_and_stops_on_sigterm(tmp_path, receiver):
+    """scripts/sysmon_alerts.py (the service of scripts/sysmon-alerts.service): the rules file's
+    alerts run and notify; a recorder of another process in the same folder keeps its own
+    tables; SIGTERM stops every alert with its final row, the transitions recorded, exit 0."""
+    ext = os.path.abspath(os.environ.get("SYSMON_EXTENSION", "build/release/sysmon.duckdb_extension"))
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          "scripts", "sysmon_alerts.py")
+    rec = tmp_path / "rec"
+    probe = unique("svcprobe_")
+    rules = tmp_path / "alerts.sql"
+    rules.write_text(f"""-- a comment line
+SELECT name FROM alert_metrics('svc_missing',
+    'SELECT ''{probe}'' AS service WHERE NOT EXISTS (SELECT 1 FROM system_processes() WHERE name = ''{probe}'')',
+    every := 1, severity := 'critical', summary := '{{service}} is not running',
+    webhook := '{receiver.url}', dir := '{rec}');
+""")
+    con = connect()
+    rid = one(con, f"SELECT id FROM record_metrics('{rec}', 1, tables := ['metrics'])")["id"]
+    p = subprocess.Popen([sys.executable, script, str(rules), "--extension", ext],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "1 alerts running (svc_missing)" in p.stdout.readline()
+        body = wait_for("the firing notification", lambda: next(
+            (b for b in receiver.got() if b["status"] == "firing"), None))
+        assert body["alerts"][0]["labels"]["alertname"] == "svc_missing"
+        assert body["alerts"][0]["annotations"]["summary"] == f"{probe} is not running"
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        assert "stopping on SIGTERM" in out and "stopped svc_missing" in out, out
+        assert "svc_missing" in out and "firing" in out, out
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    states = [r["state"] for r in rows(con, f"SELECT state FROM read_recording('{rec}', 'alerts') ORDER BY seq")]
+    assert states == ["firing"], states  # for 0: firing at once
+    con.execute("SELECT * FROM stop_recording(?)", [rid]).fetchall()
+    assert one(con, f"SELECT count(*) AS n FROM read_recording('{rec}', 'metrics')")["n"] >= 1
+    con.close()
+
+
+def test_the_alerts_service_script_refuses_a_rule_that_does_not_bind(tmp_path):
+    ext = os.path.abspath(os.environ.get("SYSMON_EXTENSION", "build/release/sysmon.duckdb_extension"))
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          "scripts", "sysmon_alerts.py")
+    rules = tmp_path / "alerts.sql"
+    rules.write_text("SELECT name FROM alert_metrics('ok', 'SELECT 1 AS one');\n\n"
+                     "SELECT name FROM alert_metrics('bad', 'SELECT nope FROM system_metrics()');\n")
+    p = subprocess.run([sys.executable, script, str(rules), "--extension", ext],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2
+    assert f"{rules}:3:" in p.stderr and "nope" in p.stderr, p.stderr
+    assert "stopped ok" in p.stdout, p.stdout
