@@ -51,7 +51,15 @@ pub struct Plan {
 /// The private database for alerts bound under `lockdown`, opened if none is.
 pub fn database(lockdown: Option<&Lockdown>) -> Result<Arc<AlertDb>, String> {
     static OPEN: Mutex<Vec<Weak<AlertDb>>> = Mutex::new(Vec::new());
-    let key: Key = lockdown.map(|l| (l.dirs.clone(), l.paths.clone()));
+    // Where the running DuckDB cannot tell sysmon its settings (before 1.5.6), the caller may
+    // be locked down unseen: the alerts' database then allows DuckDB's own functions no
+    // external access at all, so that an alert is never a way around a lockdown of
+    // `read_text`, `read_parquet` or `httpfs` (sysmon's functions run there as they do on the
+    // caller's connection, docs/security.md).
+    let key: Key = match crate::lockdown::settings_visible() {
+        true => lockdown.map(|l| (l.dirs.clone(), l.paths.clone())),
+        false => Some((Vec::new(), Vec::new())),
+    };
     let mut open = lock(&OPEN);
     open.retain(|w| w.strong_count() > 0);
     if let Some(db) = open.iter().filter_map(Weak::upgrade).find(|d| d.key == key) {
