@@ -424,6 +424,26 @@ mod tests {
     }
 
     #[test]
+    fn recorded_sockets_are_kept_where_they_listen() {
+        use sysmon_tables::sockets::{SocketFields, SocketKind, collect};
+        let roots = sysmon_kernel::procfs::Roots::test_fixture("sockets");
+        let ts = sysmon_tables::schema::Timestamp::from_micros(0);
+        let get = |kind| collect(&roots, kind, SocketFields::all(), &|_| None, ts, "h").unwrap();
+        // What the recorder keeps (every socket), cut to what the pane shows.
+        let kept = listening(Rows::from_rows(&get(SocketKind::All)));
+        let want = Rows::from_rows(&get(SocketKind::Listening));
+        let key = |r: &Rows| {
+            let mut v: Vec<(Option<String>, Option<i64>)> = (0..r.len())
+                .map(|i| (r.str(i, "protocol").map(str::to_string), r.get(i, "local_port").i64()))
+                .collect();
+            v.sort();
+            v
+        };
+        assert!(!want.is_empty());
+        assert_eq!(key(&kept), key(&want), "as system_sockets(kind := 'listening')");
+    }
+
+    #[test]
     fn a_missing_recording_is_a_clear_error() {
         let dir = std::env::temp_dir().join(format!("sysmon-view-missing-{}", std::process::id()));
         let e = ReplaySource::open(Location::Dir(dir.clone()), None).err().unwrap();
