@@ -176,13 +176,17 @@ impl App {
         v
     }
 
-    /// The cgroups to show, sorted by the same key as the processes (CPU, memory, I/O; `p`:
-    /// by path).
+    /// The cgroups to show, filtered by path (the same filter as the processes') and sorted
+    /// by the same key as the processes (CPU, memory, I/O; `p`: by path).
     pub fn cgroups(&self) -> Vec<&Cgroup> {
         let Some(cgroups) = self.frame.cgroups.rows() else {
             return Vec::new();
         };
-        let mut v: Vec<&Cgroup> = cgroups.iter().collect();
+        let needle = self.active_filter().to_lowercase();
+        let mut v: Vec<&Cgroup> = cgroups
+            .iter()
+            .filter(|c| needle.is_empty() || c.path.to_lowercase().contains(&needle))
+            .collect();
         let key = |c: &Cgroup| -> f64 {
             match self.sort {
                 SortKey::Cpu => c.cpu_pct.unwrap_or(-1.0),
@@ -257,7 +261,10 @@ impl App {
             }
             KeyCode::Char('/') => {
                 self.prompt = Some(Prompt::Filter(self.filter.clone()));
-                self.pane = Pane::Processes;
+                // The cgroups pane filters its paths; any other pane gives way to the processes.
+                if self.pane != Pane::Cgroups {
+                    self.pane = Pane::Processes;
+                }
                 Action::Redraw
             }
             KeyCode::Esc => {
@@ -330,6 +337,14 @@ mod tests {
         assert_eq!(a.pane, Pane::Sockets);
         a.key(key(KeyCode::Tab));
         assert_eq!(a.key(key(KeyCode::Left)), Action::None, "no cursor live");
+        a.pane = Pane::Cgroups;
+        a.key(key(KeyCode::Char('/')));
+        assert_eq!(a.pane, Pane::Cgroups, "the cgroups pane filters its own paths");
+        a.key(key(KeyCode::Esc));
+        a.pane = Pane::Disks;
+        a.key(key(KeyCode::Char('/')));
+        assert_eq!(a.pane, Pane::Processes, "elsewhere: the processes");
+        a.key(key(KeyCode::Esc));
         let mut ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         ctrl_c.kind = KeyEventKind::Press;
         assert_eq!(a.key(ctrl_c), Action::Quit);

@@ -559,7 +559,11 @@ fn cgroup_lines(app: &App, area: Rect) -> Vec<Line<'static>> {
         lines.push(Line::from("  - (no cgroup hierarchy is mounted)"));
     }
     let room = area.height.saturating_sub(1) as usize;
-    for c in app.cgroups().into_iter().take(room) {
+    let shown = app.cgroups();
+    if rows.is_some_and(|r| !r.is_empty()) && shown.is_empty() {
+        lines.push(Line::from(format!("  no cgroup matches '{}'", app.active_filter())));
+    }
+    for c in shown.into_iter().take(room) {
         let container = match (&c.runtime, &c.container_id) {
             (Some(r), id) => {
                 let id: String = id.as_deref().unwrap_or(NONE).chars().take(12).collect();
@@ -637,7 +641,7 @@ fn help_lines(app: &App) -> Vec<Line<'static>> {
         "Keys",
         "  q, Ctrl-C     quit",
         "  ?             this help (any key closes it)",
-        "  /             filter processes by name or command (Enter keeps it, Esc clears)",
+        "  /             filter processes by name or command, cgroups by path (Enter keeps it, Esc clears)",
         "  c m i p       sort by CPU, memory, I/O, pid (again: reverse)",
         "  Tab, S-Tab    next, previous pane: processes, disks, networks, filesystems, cgroups, sockets",
     ];

@@ -283,6 +283,20 @@ fn cgroups_pane_shows_rates_and_containers_at_80x24_and_120x40() {
     let s = screen(&a, 120, 40);
     let first = row_of(&s, "CPU%").unwrap() + 1;
     assert!(s[first].trim_end().ends_with(" /"), "{}", s[first]);
+    // `/` in this pane filters the paths (case-insensitive), processes untouched.
+    a.key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE));
+    for c in "DOCKER".chars() {
+        a.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    a.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(a.pane, Pane::Cgroups);
+    let s = screen(&a, 120, 40);
+    let first = row_of(&s, "CPU%").unwrap() + 1;
+    assert!(s[first].contains("docker-abc.scope"), "{s:#?}");
+    assert!(row_of(&s, "é.service").is_none(), "filtered out: {s:#?}");
+    a.filter = "no-such-cgroup".into();
+    let s = screen(&a, 120, 40);
+    assert!(row_of(&s, "no cgroup matches 'no-such-cgroup'").is_some(), "{s:#?}");
 }
 
 #[test]
