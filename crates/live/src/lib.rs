@@ -6,6 +6,7 @@
 //! their own from a fixture tree, with a [`FakeClock`] where they need to control time. It
 //! knows nothing of recorders or servers: they are started on it, not kept in it.
 
+pub mod alerts;
 pub mod registry;
 pub mod ring;
 pub mod wait;
@@ -46,6 +47,8 @@ pub struct LiveState {
     gpus: Mutex<GpuReader>,
     stat_guard: Arc<StatGuard>,
     user_names: Arc<Mutex<UserNames>>,
+    /// What the running alerts show (written by `sysmon_alert`).
+    alerts: alerts::AlertBoard,
     /// Whether `SYSMON_TEST_<NAME>_ROOT` may redirect a table (see [`Self::table_roots`]).
     test_hooks: bool,
 }
@@ -60,6 +63,7 @@ impl LiveState {
             processes: Mutex::new(ProcessCollector::with_user_names(roots.clone(), user_names.clone())),
             user_names,
             test_hooks: false,
+            alerts: alerts::AlertBoard::default(),
             process_ring: Mutex::new(Ring::default()),
             freq: Mutex::new(FreqReader::new(roots.clone())),
             links: Mutex::new(LinkReader::default()),
@@ -95,6 +99,11 @@ impl LiveState {
     pub fn with_test_roots(mut self) -> LiveState {
         self.test_hooks = true;
         self
+    }
+
+    /// What the running alerts show: their instances and transitions.
+    pub fn alerts(&self) -> &alerts::AlertBoard {
+        &self.alerts
     }
 
     pub fn roots(&self) -> &Roots {
