@@ -32,6 +32,8 @@ use crate::lockdown::Lockdown;
 
 /// The settings a private database was opened with.
 type Key = Option<(Vec<String>, Vec<String>)>;
+/// What [`AlertDb::evaluator`] gives: the alert's evaluator, and how to interrupt its query.
+type EvaluatorAndInterrupt = (Box<dyn Evaluator>, Arc<dyn Interrupt>);
 
 /// One private database.
 pub struct AlertDb {
@@ -168,7 +170,7 @@ impl AlertDb {
     }
 
     /// A connection of its own for one alert, running `plan`.
-    pub fn evaluator(self: &Arc<Self>, plan: Plan) -> Result<(Box<dyn Evaluator>, Arc<dyn Interrupt>), String> {
+    pub fn evaluator(self: &Arc<Self>, plan: Plan) -> Result<EvaluatorAndInterrupt, String> {
         let con = lock(&self.owner)
             .try_clone()
             .map_err(|e| format!("cannot open a connection for the alert: {e}"))?;

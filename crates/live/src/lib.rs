@@ -176,6 +176,19 @@ impl LiveState {
         lock(&self.host_ring).push(sample.instant, sample);
     }
 
+    /// The kept host samples no older than `max_age` (on this state's clock), oldest first:
+    /// the ring as it is thinned (see [`ring`]), every sample for the last seconds and sparser
+    /// ones further back. For a history line (`sysmon top`'s sparklines) without a second
+    /// history of its own; it takes no sample.
+    pub fn recent_host_samples(&self, max_age: Duration) -> Vec<Arc<HostSample>> {
+        let ring = lock(&self.host_ring);
+        // A clock younger than `max_age` (a fake one): every kept sample.
+        match self.clock.now().checked_sub(max_age).or(ring.oldest()) {
+            Some(since) => ring.since(since).map(|(_, s)| s.clone()).collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// A fresh host sample and the base sample `window` asks for (see [`Self::windowed`]).
     pub fn window_pair(&self, window: Window) -> io::Result<(Arc<HostSample>, Arc<HostSample>)> {
         let (_, base, now) = self.windowed(
@@ -304,6 +317,28 @@ mod tests {
         let (b, n) = state.window_pair(Window::Exactly(w)).unwrap();
         assert_eq!(n.instant.duration_since(b.instant), w);
         assert_eq!(clock.now(), before + Duration::from_millis(600), "waited only the rest");
+    }
+
+    #[test]
+    fn recent_host_samples_are_the_ring_oldest_first() {
+        let (state, clock) = fake();
+        assert!(state.recent_host_samples(Duration::from_secs(60)).is_empty());
+        let mut taken = Vec::new();
+        for _ in 0..5 {
+            taken.push(state.sample_now().unwrap().instant);
+            clock.advance(Duration::from_secs(1));
+        }
+        let got: Vec<Instant> = state
+            .recent_host_samples(Duration::from_secs(60))
+            .iter()
+            .map(|s| s.instant)
+            .collect();
+        assert_eq!(got, taken, "every sample of the last seconds, oldest first");
+        // Now 5 s after the first: the last 2.5 s hold the two newest.
+        let got = state.recent_host_samples(Duration::from_millis(2500));
+        assert_eq!(got.iter().map(|s| s.instant).collect::<Vec<_>>(), taken[3..]);
+        // No sample was taken by asking.
+        assert_eq!(state.recent_host_samples(Duration::from_secs(60)).len(), 5);
     }
 
     #[test]
