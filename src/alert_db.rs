@@ -23,12 +23,16 @@
 
 use std::sync::{Arc, Mutex, Weak};
 
-use duckdb::{Config, Connection};
+use duckdb::Connection;
 use sysmon_alert::state::{Rows, Value};
 use sysmon_alert::{Evaluator, Interrupt};
 use sysmon_kernel::sync::lock;
 
+use crate::alert_capi::{Cell, Con, Database, Kind, Stmt};
 use crate::lockdown::Lockdown;
+
+/// The most rows (instances) one evaluation may answer.
+pub const MAX_ROWS: usize = 10_000;
 
 /// The settings a private database was opened with.
 type Key = Option<(Vec<String>, Vec<String>)>;
@@ -38,9 +42,10 @@ type EvaluatorAndInterrupt = (Box<dyn Evaluator>, Arc<dyn Interrupt>);
 /// One private database.
 pub struct AlertDb {
     key: Key,
-    /// The owning connection: the database closes when it is dropped, after every alert's own
-    /// connection (each alert's evaluator holds an `Arc` of this).
-    owner: Mutex<Connection>,
+    /// The connection that checks queries. Fields drop in order: it before the database.
+    owner: Mutex<Arc<Con>>,
+    /// Closed when the last alert's evaluator (each holds an `Arc` of this) is gone.
+    db: Database,
 }
 
 /// A checked query, ready to run.
@@ -111,15 +116,15 @@ fn numeric(ty: &str) -> bool {
 
 impl AlertDb {
     fn open(key: Key) -> Result<AlertDb, String> {
-        let e = |e: duckdb::Error| format!("cannot open the alerts' database: {e}");
-        let config = Config::default()
-            .threads(1)
-            .map_err(e)?
-            .max_memory("256MB")
-            .map_err(e)?;
-        let con = Connection::open_in_memory_with_flags(config).map_err(e)?;
-        crate::functions::register_for_alerts(&con)
-            .map_err(|err| format!("cannot open the alerts' database: {err}"))?;
+        let e = |e: String| format!("cannot open the alerts' database: {e}");
+        let db = Database::open_in_memory(&[("threads", "1"), ("max_memory", "256MB")]).map_err(e)?;
+        {
+            // SAFETY: `db` is open and outlives this connection (dropped at the end of the
+            // block); duckdb-rs does not close a database it was given raw.
+            let reg = unsafe { Connection::open_from_raw(db.raw()) }.map_err(|err| e(err.to_string()))?;
+            crate::functions::register_for_alerts(&reg).map_err(|err| e(err.to_string()))?;
+        }
+        let owner = Arc::new(db.connect().map_err(e)?);
         let mut settings = String::new();
         if let Some((dirs, paths)) = &key {
             settings.push_str(&format!(
@@ -129,10 +134,11 @@ impl AlertDb {
             ));
         }
         settings.push_str("SET lock_configuration = true;");
-        con.execute_batch(&settings).map_err(e)?;
+        owner.execute(&settings).map_err(e)?;
         Ok(AlertDb {
             key,
-            owner: Mutex::new(con),
+            owner: Mutex::new(owner),
+            db,
         })
     }
 
@@ -143,17 +149,16 @@ impl AlertDb {
             return Err("query is empty; it must be a SELECT, such as 'SELECT mount_point, used_pct FROM system_filesystems() WHERE used_pct > 90'".into());
         }
         let wrapped = format!("(\n{body}\n) AS alert_query");
-        let con = lock(&self.owner);
+        let con = lock(&self.owner).clone();
         let describe = format!("DESCRIBE SELECT * FROM {wrapped}");
-        let mut stmt = con.prepare(&describe).map_err(|e| refused(query, &e))?;
+        let stmt = con.prepare(&describe).map_err(|e| refused(query, &e))?;
         let columns: Vec<(String, bool)> = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .rows(&[Kind::Varchar, Kind::Varchar], MAX_ROWS)
             .map_err(|e| refused(query, &e))?
             .into_iter()
-            .map(|(name, ty)| {
-                let n = numeric(&ty);
-                (name, n)
+            .filter_map(|r| match (&r[0], &r[1]) {
+                (Cell::Text(name), Cell::Text(ty)) => Some((name.clone(), numeric(ty))),
+                _ => None,
             })
             .collect();
         let select: Vec<String> = columns
@@ -171,13 +176,24 @@ impl AlertDb {
 
     /// A connection of its own for one alert, running `plan`.
     pub fn evaluator(self: &Arc<Self>, plan: Plan) -> Result<EvaluatorAndInterrupt, String> {
-        let con = lock(&self.owner)
-            .try_clone()
-            .map_err(|e| format!("cannot open a connection for the alert: {e}"))?;
-        let interrupt: Arc<dyn Interrupt> = Arc::new(Interrupter(con.interrupt_handle()));
+        let con = Arc::new(
+            self.db
+                .connect()
+                .map_err(|e| format!("cannot open a connection for the alert: {e}"))?,
+        );
+        let stmt = con
+            .prepare(&plan.sql)
+            .map_err(|e| format!("cannot prepare the alert's query: {e}"))?;
+        let kinds = plan
+            .columns
+            .iter()
+            .map(|(_, n)| if *n { Kind::Double } else { Kind::Varchar })
+            .collect();
+        let interrupt: Arc<dyn Interrupt> = Arc::new(Interrupter(con));
         Ok((
             Box::new(DbEvaluator {
-                con,
+                stmt,
+                kinds,
                 plan,
                 _db: self.clone(),
             }),
@@ -186,8 +202,7 @@ impl AlertDb {
     }
 }
 
-fn refused(query: &str, e: &duckdb::Error) -> String {
-    let text = e.to_string();
+fn refused(query: &str, text: &str) -> String {
     let shown: String = query.chars().take(200).collect();
     if text.contains("Parser Error") || text.contains("syntax error") {
         format!(
@@ -200,7 +215,7 @@ fn refused(query: &str, e: &duckdb::Error) -> String {
     }
 }
 
-struct Interrupter(Arc<duckdb::InterruptHandle>);
+struct Interrupter(Arc<Con>);
 
 impl Interrupt for Interrupter {
     fn interrupt(&self) {
@@ -208,30 +223,35 @@ impl Interrupt for Interrupter {
     }
 }
 
-/// One alert's connection. Fields drop in order: the connection before the database.
+/// One alert's statement. Fields drop in order: the statement (and with it, when the
+/// interrupter is gone too, its connection) before the database.
 struct DbEvaluator {
-    con: Connection,
+    stmt: Stmt,
+    kinds: Vec<Kind>,
     plan: Plan,
     _db: Arc<AlertDb>,
 }
 
 impl Evaluator for DbEvaluator {
     fn evaluate(&mut self) -> Result<Rows, String> {
-        let mut stmt = self.con.prepare_cached(&self.plan.sql).map_err(|e| e.to_string())?;
-        let cols = self.plan.columns.clone();
-        let rows = stmt
-            .query_map([], |r| {
-                let mut out = Vec::with_capacity(cols.len());
-                for (i, (_, n)) in cols.iter().enumerate() {
-                    out.push(match n {
-                        true => r.get::<_, Option<f64>>(i)?.map_or(Value::Null, Value::Number),
-                        false => r.get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text),
-                    });
-                }
-                Ok(out)
+        let rows = self.stmt.rows(&self.kinds, MAX_ROWS).map_err(|e| match e.as_str() {
+            "the query answered too many rows" => format!(
+                "the query answered more than {MAX_ROWS} rows (each row is one instance of the alert); narrow its WHERE or aggregate"
+            ),
+            _ => e,
+        })?;
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|c| match c {
+                        Cell::Null => Value::Null,
+                        Cell::Double(d) => Value::Number(d),
+                        Cell::Text(t) => Value::Text(t),
+                    })
+                    .collect()
             })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| e.to_string())?;
+            .collect();
         Ok(Rows {
             columns: self.plan.columns.clone(),
             rows,

@@ -2,7 +2,7 @@
 webhook receiver on 127.0.0.1, the recorded `alerts` table, the lockdown, /metrics' ALERTS.
 
 Every wait is for a condition with a deadline; conditions are driven by the test (a process of
-a unique name, a flag file).
+a unique name, a Flag: a process the test starts and kills).
 """
 
 import http.server
@@ -102,6 +102,33 @@ def unique(prefix):
     return prefix + uuid.uuid4().hex[:6]
 
 
+class Flag:
+    """A condition the test turns on and off: a process of a unique name (a copy of sleep) that
+    system_processes() lists while it runs. It works on every DuckDB: where sysmon cannot see
+    the settings (before 1.5.6) an alert's query may not read files with DuckDB's own functions
+    (docs/security.md), so a flag file cannot drive it there."""
+
+    def __init__(self, tmp_path):
+        self.comm = unique("flg")
+        self.exe = tmp_path / self.comm
+        shutil.copy("/bin/sleep", self.exe)
+        self.proc = None
+
+    def on(self):
+        if self.proc is None:
+            self.proc = subprocess.Popen([str(self.exe), "600"])
+
+    def off(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def where(self):
+        """The condition, quoted for inside an alert's query text."""
+        return f"FROM system_processes() WHERE name = ''{self.comm}''"
+
+
 def alert(con, name):
     return one(con, "SELECT * FROM alerts() WHERE name = ?", [name])
 
@@ -166,19 +193,17 @@ def test_a_service_missing_rule_and_repeat(acon, receiver):
 
 
 def test_a_receiver_down_for_20_s_receives_every_transition_once_and_in_order(acon, receiver, tmp_path):
-    flag = tmp_path / "flag"
-    flag.write_text("off")
+    flag = Flag(tmp_path)
     name = unique("flag_")
     acon.execute(f"""SELECT * FROM alert_metrics('{name}',
-        'SELECT ''{flag}'' AS file FROM read_text(''{flag}'') WHERE content = ''on''',
-        every := 1, webhook := '{receiver.url}')""").fetchall()
+        'SELECT name {flag.where()}', every := 1, webhook := '{receiver.url}')""").fetchall()
     wait_for("an evaluation", lambda: one(acon, f"SELECT evaluations FROM alerts() WHERE name = '{name}'")["evaluations"] >= 1)
     receiver.stop()
     down_at = time.monotonic()
     want = []
     for i in range(3):
         for state in ("on", "off"):
-            flag.write_text(state)
+            flag.on() if state == "on" else flag.off()
             expect = "firing" if state == "on" else "resolved"
             want.append(expect)
             wait_for(expect, lambda: [x["state"] for x in transitions(acon, name)] == want)
@@ -199,15 +224,15 @@ def test_a_receiver_down_for_20_s_receives_every_transition_once_and_in_order(ac
 
 def test_transitions_are_recorded_in_dir_and_read_back(acon, tmp_path):
     rec = tmp_path / "rec"
-    flag = tmp_path / "flag"
-    flag.write_text("on")
+    flag = Flag(tmp_path)
+    flag.on()
     name = unique("rec_")
     row = one(acon, f"""SELECT dir FROM alert_metrics('{name}',
-        'SELECT 42 AS answer FROM read_text(''{flag}'') WHERE content = ''on''',
+        'SELECT 42 AS answer {flag.where()}',
         every := 1, "for" := 1, dir := '{rec}')""")
     assert row["dir"] == str(rec)
     wait_for("firing", lambda: [x["state"] for x in transitions(acon, name)] == ["pending", "firing"])
-    flag.write_text("off")
+    flag.off()
     wait_for("resolved", lambda: len(transitions(acon, name)) == 3)
     recorder = one(acon, f"SELECT id, tables, state FROM recordings() WHERE dir = '{rec}'")
     assert recorder["tables"] == ["alerts"] and recorder["state"] == "running"
@@ -356,14 +381,14 @@ print("fired", flush=True)
 def test_a_killed_evaluator_process_leaves_a_readable_folder(tmp_path):
     """kill -9 while an alert records: the next reader sees what was flushed, each once."""
     rec = tmp_path / "rec"
-    flag = tmp_path / "flag"
-    flag.write_text("on")
+    flag = Flag(tmp_path)
+    flag.on()
     script = tmp_path / "run.py"
     script.write_text(f"""
 import duckdb, time
 con = duckdb.connect(config={{"allow_unsigned_extensions": "true"}})
 con.execute("LOAD '{os.path.abspath(os.environ.get('SYSMON_EXTENSION', 'build/release/sysmon.duckdb_extension'))}'")
-con.execute("SELECT * FROM alert_metrics('kill_a', 'SELECT 1 AS one FROM read_text(''{flag}'') WHERE content = ''on''', every := 1, repeat := 1, dir := '{rec}')").fetchall()
+con.execute("SELECT * FROM alert_metrics('kill_a', 'SELECT 1 AS one {flag.where()}', every := 1, repeat := 1, dir := '{rec}')").fetchall()
 print("started", flush=True)
 time.sleep(600)
 """)
@@ -382,6 +407,26 @@ time.sleep(600)
     finally:
         p.kill()
         p.wait()
+        flag.off()
+
+
+@pytest.mark.skipif(SEES_LOCKDOWN, reason="DuckDB 1.5.6 and later tell sysmon its settings: the alerts' database takes them")
+def test_where_the_lockdown_cannot_be_seen_an_alert_cannot_read_files(tmp_path):
+    """Before DuckDB 1.5.6 sysmon cannot see whether the caller is locked down, so the alerts'
+    database denies DuckDB's own functions every file: an alert is never a way around a
+    lockdown of read_text (documented in docs/security.md); sysmon's tables still run."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("x")
+    con = connect()
+    try:
+        with pytest.raises(duckdb.Error, match="disabled by configuration|Permission Error"):
+            con.execute(f"SELECT * FROM alert_metrics('unseen_rt', 'SELECT content FROM read_text(''{secret}'')')").fetchall()
+        con.execute("SELECT * FROM alert_metrics('unseen_ok', 'SELECT load_1m FROM system_metrics()', every := 1)").fetchall()
+        wait_for("an evaluation", lambda: alert(con, "unseen_ok")["evaluations"] >= 1)
+        assert alert(con, "unseen_ok")["last_error"] is None
+        con.execute("SELECT * FROM stop_alert('unseen_ok')").fetchall()
+    finally:
+        con.close()
 
 
 def test_the_alerts_service_script_runs_a_rules_file_and_stops_on_sigterm(tmp_path, receiver):
