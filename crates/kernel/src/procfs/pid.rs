@@ -243,6 +243,18 @@ impl PidDir {
         Ok(PidDir { fd })
     }
 
+    /// [`Self::open`] of a path given as a C string.
+    pub fn open_c(path: &CStr) -> io::Result<PidDir> {
+        // SAFETY: `path` is NUL-terminated; the returned descriptor is owned by `PidDir`.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(PidDir { fd })
+    }
+
     /// Reads the file `name` of the directory into `buf` (cleared first).
     pub fn read(&self, name: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
         self.read_file(name, buf, false)
@@ -316,26 +328,93 @@ impl PidDir {
     }
 }
 
-/// The pids listed in `proc` (its all-digit entries): processes, not threads.
-pub fn list_pids(proc: &Path) -> io::Result<Vec<i32>> {
-    let mut out = Vec::with_capacity(512);
-    for e in std::fs::read_dir(proc)? {
-        let Ok(e) = e else { continue };
-        let name = e.file_name();
-        if let Some(pid) = parse_pid(&name) {
+/// The pids listed in `proc` (its all-digit entries): processes, not threads, in order.
+///
+/// Read with `readdir` into `out` (cleared first), the names parsed where they lie: no
+/// allocation per entry (`std::fs::read_dir` makes a `CString` and an `Arc` clone of each).
+pub fn list_pids_into(proc: &Path, out: &mut Vec<i32>) -> io::Result<()> {
+    out.clear();
+    let c = CString::new(proc.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    let dir = DirStream::open(&c)?;
+    loop {
+        // `readdir` returns NULL both at the end and on an error; only errno tells them apart.
+        // SAFETY: errno is this thread's own.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: `dir.0` is an open stream; the entry it returns lives until the next call.
+        let ent = unsafe { libc::readdir(dir.0) };
+        if ent.is_null() {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(0) {
+                break;
+            }
+            return Err(e);
+        }
+        // SAFETY: `d_name` of a returned entry is NUL-terminated, and read before the next
+        // `readdir` on the stream.
+        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+        if let Some(pid) = parse_pid(OsStr::from_bytes(name.to_bytes())) {
             out.push(pid);
         }
     }
     out.sort_unstable();
+    Ok(())
+}
+
+/// An open directory stream, closed when dropped.
+struct DirStream(*mut libc::DIR);
+
+impl DirStream {
+    fn open(path: &CStr) -> io::Result<DirStream> {
+        // SAFETY: `path` is NUL-terminated; the stream is owned by the `DirStream`.
+        let dir = unsafe { libc::opendir(path.as_ptr()) };
+        if dir.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(DirStream(dir))
+    }
+}
+
+impl Drop for DirStream {
+    fn drop(&mut self) {
+        // SAFETY: the stream was opened by `open`, is closed only here, and no entry of it
+        // outlives the `DirStream`.
+        unsafe { libc::closedir(self.0) };
+    }
+}
+
+/// [`list_pids_into`] a new vector.
+pub fn list_pids(proc: &Path) -> io::Result<Vec<i32>> {
+    let mut out = Vec::with_capacity(512);
+    list_pids_into(proc, &mut out)?;
     Ok(out)
 }
 
 fn parse_pid(name: &OsStr) -> Option<i32> {
     let b = name.as_bytes();
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+    if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(b).ok()?.parse().ok()
+    let mut n: i64 = 0;
+    for &d in b {
+        n = n * 10 + i64::from(d - b'0');
+    }
+    i32::try_from(n).ok().filter(|&p| p > 0)
+}
+
+/// Appends the decimal digits of `n` to `out` (a path being built), without formatting.
+pub fn push_decimal(out: &mut Vec<u8>, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 #[cfg(test)]
@@ -482,5 +561,41 @@ mod tests {
         d.read(c"statm", &mut buf).unwrap();
         assert!(parse_statm(std::str::from_utf8(&buf).unwrap()).unwrap().resident > 0);
         assert!(list_pids(Path::new("/proc")).unwrap().contains(&s.pid));
+    }
+
+    #[test]
+    fn pids_are_the_all_digit_entries_in_order() {
+        let root = std::env::temp_dir().join(format!("sysmon-pids-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for name in [
+            "42",
+            "7",
+            "1000000",
+            "self",
+            "0",
+            "12a",
+            "99999999999",
+            "2147483648",
+            "2147483647",
+        ] {
+            std::fs::create_dir_all(root.join(name)).unwrap();
+        }
+        std::fs::write(root.join("123"), "a file named like a pid is listed too").unwrap();
+        let mut out = vec![5, 6];
+        list_pids_into(&root, &mut out).unwrap();
+        assert_eq!(out, [7, 42, 123, 1_000_000, 2_147_483_647]);
+        std::fs::remove_dir_all(&root).unwrap();
+        let err = list_pids_into(&root, &mut out).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(out.is_empty(), "cleared before the listing");
+    }
+
+    #[test]
+    fn decimal_digits() {
+        for n in [0u32, 1, 9, 10, 99, 100, 4_194_304, u32::MAX] {
+            let mut out = b"/proc/".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("/proc/{n}").into_bytes());
+        }
     }
 }
