@@ -214,6 +214,7 @@ bench: release
 	$(PY) scripts/bench_sql.py --extension $(RELEASE_EXT)
 	$(PY) scripts/bench_recorder.py
 	$(PY) scripts/bench_serve.py --extension $(RELEASE_EXT)
+	$(PY) scripts/bench_alerts.py --extension $(RELEASE_EXT)
 	rm -rf target/sysmon-bench/recorded-day
 	cargo run --release -q -p sysmon-testkit --example fleet_day -- target/sysmon-bench/recorded-day --hosts 1 --history 0 > /dev/null
 	$(PY) scripts/bench_read_recording.py --extension $(RELEASE_EXT) --dir target/sysmon-bench/recorded-day

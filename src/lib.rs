@@ -16,6 +16,7 @@
 //! * only functions of DuckDB's stable C API v1.2.0 are called, so one binary loads in every
 //!   DuckDB from 1.4 to 2.0 (the unstable tail of the function table differs between versions).
 
+mod alert_db;
 mod functions;
 mod lockdown;
 mod params;

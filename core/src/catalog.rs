@@ -369,6 +369,100 @@ pub fn stop_serving() -> Function {
     }
 }
 
+/// `alert_metrics(name, query, ...)`.
+pub fn alert_metrics() -> Function {
+    use sysmon_alert::{EVERY_DEFAULT, EVERY_MAX, EVERY_MIN, FOR_MAX, REPEAT_DEFAULT, REPEAT_MAX, REPEAT_MIN};
+    Function {
+        name: "alert_metrics",
+        summary: "Starts an alert: a query run every `every` on a connection of its own, each row one instance (pending, then firing after `for`, resolved when gone), told to a webhook; one row: the alert.",
+        params: vec![
+            Param::positional(
+                "name",
+                ParamType::Varchar,
+                "The alert's name (letters, digits, '_', '-', '.', ':'): its alertname label, and what stop_alert takes; one running alert per name.".into(),
+            ),
+            Param::positional(
+                "query",
+                ParamType::Varchar,
+                "A SELECT over sysmon's functions (live tables, read_recording, alerts()); each row it returns is one firing (or pending) instance, named by its non-numeric columns (its labels); its first numeric column is the value. Checked when the alert starts: it must bind.".into(),
+            ),
+            Param::named(
+                "every",
+                ParamType::Interval,
+                describe(EVERY_DEFAULT),
+                format!("How often the query runs, {} to {}; an evaluation that runs longer is interrupted and shows as an error in alerts().", describe(EVERY_MIN), describe(EVERY_MAX)),
+            ),
+            Param::named(
+                "for",
+                ParamType::Interval,
+                "0 s".into(),
+                format!("How long an instance must be present before it fires (pending until then), 0 to {}; write it quoted: \"for\" := INTERVAL 5 MINUTES.", describe(FOR_MAX)),
+            ),
+            Param::named(
+                "severity",
+                ParamType::Varchar,
+                "none".into(),
+                "A severity label for receivers, such as 'warning' or 'critical'.".into(),
+            ),
+            Param::named(
+                "summary",
+                ParamType::Varchar,
+                "none".into(),
+                "The summary annotation; {column} is replaced by the instance's value of that column, such as '{mount_point} is {used_pct}% full' ({{ and }} for braces).".into(),
+            ),
+            Param::named(
+                "repeat",
+                ParamType::Interval,
+                describe(REPEAT_DEFAULT),
+                format!("How often a firing instance is notified again, {} to {}.", describe(REPEAT_MIN), describe(REPEAT_MAX)),
+            ),
+            Param::named(
+                "webhook",
+                ParamType::Varchar,
+                "none".into(),
+                "An http:// or https:// URL that receives Alertmanager's webhook JSON (version 4) at each firing, repeat and resolution, retried with backoff until it answers 2xx.".into(),
+            ),
+            Param::named(
+                "dir",
+                ParamType::Varchar,
+                "none".into(),
+                "A recording folder or s3://<bucket>[/<prefix>] where every transition is recorded as the alerts table (read_recording(dir, 'alerts')); a recorder of that folder is started when none runs.".into(),
+            ),
+        ],
+        example: "SELECT name, state FROM alert_metrics('load_high', 'SELECT load_1m FROM system_metrics() WHERE load_1m > 64', every := INTERVAL 15 SECONDS)",
+        reads: Vec::new(),
+        decl: sysmon_alert::AlertRow::TABLE,
+    }
+}
+
+/// `alerts()`.
+pub fn alerts() -> Function {
+    Function {
+        name: "alerts",
+        summary: "One row per running alert and instance: its state, labels, value, last evaluation and its cost, and its webhook's delivery counters and last error.",
+        params: Vec::new(),
+        example: "SELECT name, state, labels, value, active_since, last_error, last_delivery_status FROM alerts()",
+        reads: Vec::new(),
+        decl: sysmon_alert::AlertRow::TABLE,
+    }
+}
+
+/// `stop_alert(name)`.
+pub fn stop_alert() -> Function {
+    Function {
+        name: "stop_alert",
+        summary: "Stops a running alert (its webhook gets up to 2 s to deliver what is queued) and returns its final alerts() rows.",
+        params: vec![Param::positional(
+            "name",
+            ParamType::Varchar,
+            "The name of a running alert (from alert_metrics or alerts()).".into(),
+        )],
+        example: "SELECT name, evaluations, notifications_sent FROM stop_alert('load_high')",
+        reads: Vec::new(),
+        decl: sysmon_alert::AlertRow::TABLE,
+    }
+}
+
 /// `sysmon_functions()`.
 pub fn sysmon_functions() -> Function {
     Function {
@@ -394,8 +488,8 @@ pub fn sysmon_columns() -> Function {
 }
 
 /// Every SQL function sysmon registers, in the README's order: the live tables of the registry
-/// ([`for_each_table!`](sysmon_tables::for_each_table)), the recorder's three, `report_metrics`, the server's three, then the
-/// catalog's two.
+/// ([`for_each_table!`](sysmon_tables::for_each_table)), the recorder's three, `report_metrics`, the server's three,
+/// the alerts' three, then the catalog's two.
 pub fn functions() -> Vec<Function> {
     let mut all: Vec<Function> = tables::ALL.iter().map(|t| (t.function)()).collect();
     all.extend([
@@ -407,6 +501,9 @@ pub fn functions() -> Vec<Function> {
         serve_metrics(),
         servers(),
         stop_serving(),
+        alert_metrics(),
+        alerts(),
+        stop_alert(),
         sysmon_functions(),
         sysmon_columns(),
     ]);
@@ -637,6 +734,10 @@ mod tests {
     fn live_tables_declare_what_they_read() {
         for t in tables::ALL {
             let f = (t.function)();
+            if f.name == "alert_transitions" {
+                assert!(f.reads.is_empty(), "the process's own alerts, in memory");
+                continue;
+            }
             assert!(!f.reads.is_empty(), "{} declares no host path", f.name);
             assert!(f.reads.iter().all(|r| r.starts_with('/')), "{}: {:?}", f.name, f.reads);
         }

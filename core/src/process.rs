@@ -1,5 +1,5 @@
 //! The process object: the one [`LiveState`] of the process, and the registries of what runs
-//! in its background (recorders, HTTP servers), with the one exit hook that stops them.
+//! in its background (recorders, HTTP servers, alerts), with the one exit hook that stops them.
 //!
 //! This is the only process-wide static of sysmon ([`process()`]): DuckDB calls an extension's
 //! table functions with no state of ours to hang things on, so the binding reaches the
@@ -7,7 +7,12 @@
 //! (`recorder::start(&live, &recorders, config)`), so tests build their own [`Process`] (or
 //! just a `LiveState` and a registry) from a fixture tree.
 
-use std::sync::{Arc, Once, OnceLock};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Once, OnceLock};
+
+use sysmon_alert::{self as alert, Alert, AlertRow, Alerts, Evaluator, Interrupt, Rule};
+use sysmon_kernel::sync::lock;
 
 use sysmon_kernel::procfs::Roots;
 use sysmon_live::LiveState;
@@ -20,6 +25,10 @@ pub struct Process {
     pub live: Arc<LiveState>,
     pub recorders: Recorders,
     pub servers: Servers,
+    pub alerts: Alerts,
+    /// The recorders started for alerts' `dir`s (by folder): stopped with the last alert of
+    /// their folder. A recorder the user started is used, never stopped, by an alert.
+    alert_recorders: Mutex<HashMap<PathBuf, i64>>,
     exit_hook: Once,
 }
 
@@ -35,6 +44,8 @@ impl Process {
             live: Arc::new(live),
             recorders: Recorders::default(),
             servers: Servers::default(),
+            alerts: Alerts::default(),
+            alert_recorders: Mutex::new(HashMap::new()),
             exit_hook: Once::new(),
         }
     }
@@ -67,9 +78,96 @@ impl Process {
         serve::stop(&self.servers, id)
     }
 
-    /// Stops everything started on this process, bounded in time: the servers first (they
-    /// answer from the recordings), then the recorders' final flushes and uploads.
+    /// Starts alert `rule` (the act of `alert_metrics`). When it has a `dir`, `recorder` is the
+    /// checked config of a recorder of the `alerts` table there: a running recorder of that
+    /// folder that records `alerts` is used; none running, this one is started (and stopped
+    /// with the folder's last alert).
+    pub fn alert(
+        &self,
+        rule: Rule,
+        recorder: Option<Config>,
+        evaluator: Box<dyn Evaluator>,
+        interrupt: Arc<dyn Interrupt>,
+    ) -> Result<Arc<Alert>, String> {
+        self.register_exit_hook();
+        if self.alerts.get(&rule.name).is_some() {
+            return Err(format!(
+                "an alert named '{}' is already running; stop it first with stop_alert('{}'), or choose another name",
+                rule.name, rule.name
+            ));
+        }
+        if let Some(config) = recorder {
+            self.ensure_alert_recorder(config)?;
+        }
+        let key = rule.dir.as_ref().map(|d| d.key.clone());
+        let started = alert::start(&self.live, &self.alerts, rule, evaluator, interrupt);
+        if started.is_err()
+            && let Some(key) = key
+        {
+            self.release_alert_recorder(&key);
+        }
+        started
+    }
+
+    fn ensure_alert_recorder(&self, config: Config) -> Result<(), String> {
+        let mut owned = lock(&self.alert_recorders);
+        let running = self
+            .recorders
+            .all()
+            .into_iter()
+            .find(|r| r.config.dir == config.dir && r.state() == recorder::State::Running);
+        match running {
+            Some(r) if r.config.tables.iter().any(|t| t.name() == "alerts") => Ok(()),
+            Some(r) => Err(format!(
+                "recorder {} records into '{}' without the alerts table: stop it (stop_recording({})) and start it again with 'alerts' among its tables, or give this alert another dir",
+                r.id,
+                config.dir.display(),
+                r.id
+            )),
+            None => {
+                let dir = config.dir.clone();
+                let rec = self.record(config)?;
+                owned.insert(dir, rec.id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops the recorder started for folder `key`'s alerts when none of them runs any more.
+    fn release_alert_recorder(&self, key: &std::path::Path) {
+        let in_use = self
+            .alerts
+            .all()
+            .iter()
+            .any(|a| a.rule.dir.as_ref().is_some_and(|d| d.key == key));
+        if in_use {
+            return;
+        }
+        let id = lock(&self.alert_recorders).remove(key);
+        if let Some(id) = id {
+            let _ = recorder::stop(&self.recorders, id);
+        }
+    }
+
+    /// Stops alert `name`; its final rows (the act of `stop_alert`). The recorder started for
+    /// its `dir` stops with the folder's last alert, after its final flush.
+    pub fn stop_alert(&self, name: &str) -> Result<Vec<AlertRow>, String> {
+        let key = self
+            .alerts
+            .get(name)
+            .and_then(|a| a.rule.dir.as_ref().map(|d| d.key.clone()));
+        let rows = alert::stop(&self.alerts, name)?;
+        if let Some(key) = key {
+            self.release_alert_recorder(&key);
+        }
+        Ok(rows)
+    }
+
+    /// Stops everything started on this process, bounded in time: the alerts first (their
+    /// last transitions go to the recorders), the servers (they answer from the recordings),
+    /// then the recorders' final flushes and uploads.
     pub fn stop_all(&self) {
+        self.alerts.stop_all(alert::STOP_GRACE);
         self.servers.stop_all(serve::STOP_TIMEOUT);
         self.recorders.stop_all(recorder::EXIT_TIMEOUT);
     }

@@ -5,12 +5,15 @@
 //! from `Table::rows` on the process's live state. The recorder's three functions and the
 //! catalog's two have a module each.
 
+mod alert_metrics;
+mod alerts;
 mod read_recording;
 mod record_metrics;
 mod recordings;
 mod report_metrics;
 mod serve_metrics;
 mod servers;
+mod stop_alert;
 mod stop_recording;
 mod stop_serving;
 mod sysmon_columns;
@@ -53,11 +56,30 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn Error>> {
     register_one::<serve_metrics::ServeMetrics>(con)?;
     register_one::<servers::Servers>(con)?;
     register_one::<stop_serving::StopServing>(con)?;
+    register_one::<alert_metrics::AlertMetrics>(con)?;
+    register_one::<alerts::Alerts>(con)?;
+    register_one::<stop_alert::StopAlert>(con)?;
     register_one::<sysmon_functions::SysmonFunctions>(con)?;
     register_one::<sysmon_columns::SysmonColumns>(con)?;
     if std::env::var_os("SYSMON_TEST_HOOKS").is_some_and(|v| v == "1") {
         register_one::<sysmon_test_panic::SysmonTestPanic>(con)?;
     }
+    Ok(())
+}
+
+/// What an alert's query may call, in the alerts' own database (`crate::alert_db`): every
+/// function that only reads; none that starts, stops or writes anything.
+pub fn register_for_alerts(con: &Connection) -> Result<(), Box<dyn Error>> {
+    for register in LIVE_TABLES {
+        register(con)?;
+    }
+    register_one::<recordings::Recordings>(con)?;
+    con.register_table_function::<read_recording::ReadRecording>("read_recording")
+        .map_err(|e| format!("cannot register read_recording(): {e}"))?;
+    register_one::<servers::Servers>(con)?;
+    register_one::<alerts::Alerts>(con)?;
+    register_one::<sysmon_functions::SysmonFunctions>(con)?;
+    register_one::<sysmon_columns::SysmonColumns>(con)?;
     Ok(())
 }
 

@@ -160,3 +160,32 @@ def test_api_answers_and_refuses_clearly(served):
     assert status == 404 and err["error"] == f"no recording of host 'elsewhere'; hosts found: {host}"
     status, live = api(url, "/api/live")
     assert status == 200 and live["cpus"] and live["memory"]["mem_total_bytes"] > 0
+
+
+def test_the_dashboard_shows_a_firing_alert_and_escapes_its_labels(served):
+    """A firing alert appears in the Alerts table on the next live update (its labels as text,
+    never as markup), and the table hides again when the alert stops."""
+    con, url, rec = served
+    from browser import Browser
+
+    b = Browser()
+    name = "dash_probe"
+    try:
+        con.execute(
+            f"""SELECT * FROM alert_metrics('{name}', 'SELECT ''<img src=x onerror=alert(1)>'' AS mount_point, 97.5 AS used_pct',
+                every := 1, severity := 'page', summary := '{{mount_point}} is {{used_pct}}% full')"""
+        ).fetchall()
+        b.open(url)
+        b.wait_for("!document.getElementById('alerts').hidden", timeout=30)
+        cells = b.eval("[...document.querySelectorAll('#alerts-table tr.alert-firing td')].map((td) => td.textContent)")
+        assert cells[:4] == [name, "firing", "page", "mount_point=<img src=x onerror=alert(1)>"], cells
+        assert cells[4] == "97.5" and cells[6] == "<img src=x onerror=alert(1)> is 97.5% full", cells
+        assert b.eval("document.querySelectorAll('#alerts-table img').length") == 0
+        assert "1 firing" in b.eval("document.getElementById('alerts-note').textContent")
+        con.execute(f"SELECT * FROM stop_alert('{name}')").fetchall()
+        b.wait_for("document.getElementById('alerts').hidden", timeout=30)
+        assert b.console_errors == [], b.console_errors
+    finally:
+        for (n,) in con.execute("SELECT DISTINCT name FROM alerts()").fetchall():
+            con.execute("SELECT * FROM stop_alert(?)", [n]).fetchall()
+        b.close()

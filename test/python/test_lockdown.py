@@ -18,7 +18,7 @@ from conftest import connect
 VERSION = tuple(int(x) for x in duckdb.__version__.split(".")[:3] if x.isdigit())
 SEES_LOCKDOWN = VERSION >= (1, 5, 6)
 # Functions that read no host file (see docs/security.md): allowed under any lockdown.
-READS_NOTHING = {"recordings", "sysmon_functions", "sysmon_columns"}
+READS_NOTHING = {"recordings", "sysmon_functions", "sysmon_columns", "alerts", "alert_transitions", "stop_alert"}
 TEST_HOOKS = {"sysmon_test_panic"}
 # The HTTP server's functions: test_serve.py checks them under lockdown (serving is refused outright).
 SERVING = {"serve_metrics", "servers", "stop_serving"}
@@ -58,7 +58,18 @@ def call(con, function, tmp_path):
             f"SELECT id FROM record_metrics('{tmp_path}/rec', INTERVAL 1 SECOND)"
         ).fetchone()[0]
         con.execute("SELECT * FROM stop_recording(?)", [rid]).fetchall()
-    elif function in ("recordings", "sysmon_functions", "sysmon_columns"):
+    elif function == "alert_metrics":
+        # The query is bound in the alerts' own database under the caller's lockdown: a query
+        # that reads the host is refused as that function itself would be (test_alerts.py
+        # checks the webhook and dir).
+        con.execute(
+            "SELECT * FROM alert_metrics('lockdown_probe', 'SELECT load_1m FROM system_metrics()', every := 60)"
+        ).fetchall()
+        con.execute("SELECT * FROM stop_alert('lockdown_probe')").fetchall()
+    elif function == "stop_alert":
+        con.execute("SELECT * FROM alert_metrics('lockdown_stop', 'SELECT 1 AS one', every := 60)").fetchall()
+        con.execute("SELECT * FROM stop_alert('lockdown_stop')").fetchall()
+    elif function in ("recordings", "sysmon_functions", "sysmon_columns", "alerts", "alert_transitions"):
         con.execute(f"SELECT count(*) FROM {function}()").fetchall()
     elif function == "stop_recording":
         # The recorder is started before the lockdown, in a directory the test allows or not.
@@ -95,6 +106,8 @@ def locked(function, tmp_path, dirs=(), paths=()):
 
 
 def cleanup(con):
+    for (name,) in connect().execute("SELECT DISTINCT name FROM alerts()").fetchall():
+        connect().execute("SELECT * FROM stop_alert(?)", [name]).fetchall()
     for (rid,) in con.execute("SELECT id FROM recordings() WHERE state = 'running'").fetchall():
         try:
             con.execute("SELECT * FROM stop_recording(?)", [rid]).fetchall()

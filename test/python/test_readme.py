@@ -32,7 +32,7 @@ import duckdb
 
 # Functions whose answer may rightly be empty on some hosts (no disks listed, no sensors, ...).
 MAY_BE_EMPTY = ("system_disks(", "system_sensors(", "system_gpus(", "system_users(",
-                "system_pressure(", "system_cgroups(", "system_sockets(")
+                "system_pressure(", "system_cgroups(", "system_sockets(", "alert_transitions(")
 
 def statements(con, sql):
     try:

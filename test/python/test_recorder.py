@@ -98,11 +98,17 @@ def test_every_table_records_the_live_tables_columns(con, tmp_path):
     assert row["tables"] == ALL_TABLES
     for n in ALL_TABLES:
         files = parquet_files(tmp_path, n)
-        if con.execute(f"SELECT count(*) FROM system_{n}()").fetchone()[0] == 0:
+        if n == "alerts":
+            # Transitions of alerts started with this dir only (none here): test_alerts.py
+            # reads recorded ones back.
+            assert files == [], "no alert names this folder"
+            continue
+        function = f"system_{n}"
+        if con.execute(f"SELECT count(*) FROM {function}()").fetchone()[0] == 0:
             assert files == [], f"{n} has no live rows here, so no files"
             continue
         assert files, n
-        live = con.execute(f"DESCRIBE SELECT * FROM system_{n}()").fetchall()
+        live = con.execute(f"DESCRIBE SELECT * FROM {function}()").fetchall()
         rec = con.execute(
             f"DESCRIBE SELECT * FROM read_parquet('{tmp_path}/{n}/**/*.parquet', hive_partitioning := false)"
         ).fetchall()

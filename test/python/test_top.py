@@ -10,6 +10,7 @@ The binary: $SYSMON_BIN (the Makefile sets it to build/release/sysmon), else the
 found. Skipped only where tmux is not installed (CI installs it).
 """
 
+import datetime
 import os
 import re
 import shutil
@@ -226,8 +227,9 @@ def test_replay_a_recording_and_step(pane, tmp_path):
         out, err = recorder.communicate(timeout=60)
     assert recorder.returncode == 0, (out, err)
 
-    pane.run(f"{exe} top --replay {rec}; echo top-exit=$?")
-    header = re.compile(r"replay (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC \[(\d+)/(\d+)\]")
+    # Times in the local zone (a POSIX TZ, 5:30 east of UTC, so no zone database is needed).
+    pane.run(f"TZ=XYZ-5:30 {exe} top --replay {rec}; echo top-exit=$?")
+    header = re.compile(r"replay (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) XYZ \[(\d+)/(\d+)\]")
 
     def shown():
         m = header.search(pane.screen())
@@ -235,12 +237,15 @@ def test_replay_a_recording_and_step(pane, tmp_path):
 
     t1, i1, n = wait_for("the replay header", shown)
     assert i1 == n and n >= 5, (t1, i1, n)
+    local_now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=5, minutes=30)
+    shown_t = datetime.datetime.strptime(t1, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc)
+    assert abs((local_now - shown_t).total_seconds()) < 300, (t1, local_now)
     assert "PID" in pane.screen()
     pane.send("Left")
     t2, i2, _ = wait_for("the cursor one sample back", lambda: (s := shown()) and s[1] == n - 1 and s)
     assert t2 < t1, (t1, t2)
     pane.send("PageUp")
-    wait_for("the cursor at the first sample", lambda: (s := shown()) and s[1] == 1)
+    first, _, _ = wait_for("the cursor at the first sample", lambda: (s := shown()) and s[1] == 1 and s)
     # `g` and a time: the newest sample.
     pane.send("g")
     pane.type("-0s")
@@ -250,10 +255,119 @@ def test_replay_a_recording_and_step(pane, tmp_path):
     wait_for("the shell back", lambda: "top-exit=0" in pane.screen())
     # --at before the recording: its first sample.
     pane.run("clear")
-    pane.run(f"{exe} top --replay {rec} --at 2000-01-01; echo top-exit=$?")
+    pane.run(f"TZ=XYZ-5:30 {exe} top --replay {rec} --at 2000-01-01; echo top-exit=$?")
     wait_for("the first sample", lambda: (s := shown()) and s[1] == 1 and s[2] == n)
     pane.send("q")
     wait_for("the shell back", lambda: "top-exit=0" in pane.screen())
+    # --at in local time: the first sample's shown time (to the second) is the first sample;
+    # read as UTC it would be 5:30 after the recording, the newest.
+    pane.run("clear")
+    pane.run(f"TZ=XYZ-5:30 {exe} top --replay {rec} --at '{first[:19]}'; echo top-exit=$?")
+    wait_for("the first sample, from its local time", lambda: (s := shown()) and s[1] == 1 and s[2] == n)
+    pane.send("q")
+    wait_for("the shell back", lambda: "top-exit=0" in pane.screen())
+
+
+def own_cgroup():
+    """This process's cgroup path as `system_cgroups().path` has it: the v2 one, else the v1
+    memory hierarchy's (a hybrid host)."""
+    lines = dict(l.split(":", 2)[1:] for l in open("/proc/self/cgroup").read().splitlines())
+    return lines.get("memory") or lines.get("")
+
+
+@needs_tmux
+def test_live_sockets_and_cgroups_panes(pane):
+    """A socket this test listens on, on a port of its own, in the Sockets pane (with this
+    process as its holder); this process's cgroup in the Cgroups pane (sorted by path, found
+    after `/` with its path)."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    try:
+        pane.run(f"{sysmon_bin()} top; echo top-exit=$?")
+        wait_for("the view", lambda: "PID" in pane.screen() and process_rows(pane.screen()))
+        for _ in range(5):
+            pane.send("Tab")
+        row = wait_for(
+            "the test's listening socket",
+            lambda: next((l for l in pane.screen().splitlines() if f"127.0.0.1:{port} " in l), None),
+        )
+        assert row.startswith("tcp") and "LISTEN" in row and str(os.getpid()) in row.split(), row
+        assert "LOCAL ADDRESS:PORT" in pane.screen()
+        pane.send("BTab")
+        wait_for("the cgroups pane", lambda: "PATH" in (s := pane.screen()) and "LIMIT" in s)
+        pane.send("p")
+        mine = own_cgroup()
+        # A host may have more cgroups than the pane has lines: filter by this one's path.
+        pane.send("/")
+        pane.type(mine)
+        pane.send("Enter")
+        screen = wait_for("this process's cgroup", lambda: (s := pane.screen()) and any(
+            l.rstrip().endswith(mine) for l in s.splitlines()) and s)
+        line = next(l for l in screen.splitlines() if l.rstrip().endswith(mine))
+        assert re.match(r"^\s*(-|\d+\.\d)\s", line), line
+        pane.send("q")
+        wait_for("the shell back, exit 0", lambda: "top-exit=0" in pane.screen())
+    finally:
+        listener.close()
+
+
+def spool_sizes(spool):
+    return sum(f.stat().st_size for f in Path(spool).rglob("*") if f.is_file()) if Path(spool).is_dir() else 0
+
+
+@needs_tmux
+def test_replay_a_bucket_and_step(pane, tmp_path):
+    """`sysmon top --replay s3://bucket/prefix` against a local moto server: a few seconds
+    recorded into it with `sysmon record`, replayed, `←` moving the shown time back."""
+    pytest.importorskip("boto3")
+    from s3_server import S3Server, moto_server_path
+
+    try:
+        moto_server_path()
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    exe = sysmon_bin()
+    with S3Server(bucket=f"top-{os.getpid()}") as s3:
+        env = dict(os.environ, **s3.env())
+        spool = tmp_path / "spool"
+        recorder = subprocess.Popen(
+            [exe, "record", f"s3://{s3.bucket}/fleet", "--interval", "200ms", "--tables", "metrics,cpus",
+             "--endpoint", s3.endpoint, "--spool", str(spool), "--flush-interval", "400ms", "--upload-interval", "1m"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        sizes = set()
+
+        def grown():
+            assert recorder.poll() is None, recorder.communicate()
+            sizes.add(spool_sizes(spool))
+            return len(sizes - {0}) >= 3
+
+        try:
+            wait_for("a few flushes into the spool", grown, timeout=30)
+        finally:
+            recorder.send_signal(signal.SIGTERM)
+            out, err = recorder.communicate(timeout=60)
+        assert recorder.returncode == 0, (out, err)
+        assert any(k.startswith("fleet/metrics/") for k in s3.keys()), s3.keys()
+        pane.run(" ".join(f"{k}={v}" for k, v in s3.env().items())
+                 + f" TZ=UTC0 {exe} top --replay s3://{s3.bucket}/fleet --endpoint {s3.endpoint}; echo top-exit=$?")
+        header = re.compile(r"replay (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC \[(\d+)/(\d+)\]")
+
+        def shown():
+            m = header.search(pane.screen())
+            return m and (m.group(1), int(m.group(2)), int(m.group(3)))
+
+        t1, i1, n = wait_for("the replay header", shown, timeout=30)
+        assert i1 == n and n >= 3, (t1, i1, n)
+        pane.send("Left")
+        t2, _, _ = wait_for("the cursor one sample back", lambda: (s := shown()) and s[1] == n - 1 and s)
+        assert t2 < t1, (t1, t2)
+        pane.send("q")
+        wait_for("the shell back, exit 0", lambda: "top-exit=0" in pane.screen())
 
 
 def test_not_a_terminal_is_exit_2():

@@ -47,7 +47,7 @@ fn command() -> Command {
                         .value_name("TIME")
                         .allow_hyphen_values(true)
                         .requires("replay")
-                        .help("Start at TIME (UTC): '2026-12-06 03:12', 2026-12-06T03:12:00Z or -5m; default the newest sample"),
+                        .help("Start at TIME in the local zone (TZ): '2026-12-06 03:12', or with Z or +01:00 for another zone, or -5m; default the newest sample"),
                 )
                 .arg(
                     Arg::new("host")

@@ -6,6 +6,7 @@
 //! their own from a fixture tree, with a [`FakeClock`] where they need to control time. It
 //! knows nothing of recorders or servers: they are started on it, not kept in it.
 
+pub mod alerts;
 pub mod registry;
 pub mod ring;
 pub mod wait;
@@ -46,6 +47,8 @@ pub struct LiveState {
     gpus: Mutex<GpuReader>,
     stat_guard: Arc<StatGuard>,
     user_names: Arc<Mutex<UserNames>>,
+    /// What the running alerts show (written by `sysmon_alert`).
+    alerts: alerts::AlertBoard,
     /// Whether `SYSMON_TEST_<NAME>_ROOT` may redirect a table (see [`Self::table_roots`]).
     test_hooks: bool,
 }
@@ -60,6 +63,7 @@ impl LiveState {
             processes: Mutex::new(ProcessCollector::with_user_names(roots.clone(), user_names.clone())),
             user_names,
             test_hooks: false,
+            alerts: alerts::AlertBoard::default(),
             process_ring: Mutex::new(Ring::default()),
             freq: Mutex::new(FreqReader::new(roots.clone())),
             links: Mutex::new(LinkReader::default()),
@@ -95,6 +99,11 @@ impl LiveState {
     pub fn with_test_roots(mut self) -> LiveState {
         self.test_hooks = true;
         self
+    }
+
+    /// What the running alerts show: their instances and transitions.
+    pub fn alerts(&self) -> &alerts::AlertBoard {
+        &self.alerts
     }
 
     pub fn roots(&self) -> &Roots {
@@ -165,6 +174,19 @@ impl LiveState {
     /// Keeps a sample taken elsewhere (a recorder) in the ring.
     pub fn publish(&self, sample: Arc<HostSample>) {
         lock(&self.host_ring).push(sample.instant, sample);
+    }
+
+    /// The kept host samples no older than `max_age` (on this state's clock), oldest first:
+    /// the ring as it is thinned (see [`ring`]), every sample for the last seconds and sparser
+    /// ones further back. For a history line (`sysmon top`'s sparklines) without a second
+    /// history of its own; it takes no sample.
+    pub fn recent_host_samples(&self, max_age: Duration) -> Vec<Arc<HostSample>> {
+        let ring = lock(&self.host_ring);
+        // A clock younger than `max_age` (a fake one): every kept sample.
+        match self.clock.now().checked_sub(max_age).or(ring.oldest()) {
+            Some(since) => ring.since(since).map(|(_, s)| s.clone()).collect(),
+            None => Vec::new(),
+        }
     }
 
     /// A fresh host sample and the base sample `window` asks for (see [`Self::windowed`]).
@@ -295,6 +317,28 @@ mod tests {
         let (b, n) = state.window_pair(Window::Exactly(w)).unwrap();
         assert_eq!(n.instant.duration_since(b.instant), w);
         assert_eq!(clock.now(), before + Duration::from_millis(600), "waited only the rest");
+    }
+
+    #[test]
+    fn recent_host_samples_are_the_ring_oldest_first() {
+        let (state, clock) = fake();
+        assert!(state.recent_host_samples(Duration::from_secs(60)).is_empty());
+        let mut taken = Vec::new();
+        for _ in 0..5 {
+            taken.push(state.sample_now().unwrap().instant);
+            clock.advance(Duration::from_secs(1));
+        }
+        let got: Vec<Instant> = state
+            .recent_host_samples(Duration::from_secs(60))
+            .iter()
+            .map(|s| s.instant)
+            .collect();
+        assert_eq!(got, taken, "every sample of the last seconds, oldest first");
+        // Now 5 s after the first: the last 2.5 s hold the two newest.
+        let got = state.recent_host_samples(Duration::from_millis(2500));
+        assert_eq!(got.iter().map(|s| s.instant).collect::<Vec<_>>(), taken[3..]);
+        // No sample was taken by asking.
+        assert_eq!(state.recent_host_samples(Duration::from_secs(60)).len(), 5);
     }
 
     #[test]

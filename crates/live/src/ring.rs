@@ -127,6 +127,13 @@ impl<T> Ring<T> {
             .map(|(t, s)| (*t, s.clone()))
     }
 
+    /// The entries taken at or after `since`, oldest first (as thinned: about an eighth of
+    /// their age apart, so the last seconds are dense and older ones sparse).
+    pub fn since(&self, since: Instant) -> impl DoubleEndedIterator<Item = (Instant, &Arc<T>)> {
+        let start = self.entries.partition_point(|(t, _)| *t < since);
+        self.entries.range(start..).map(|(t, s)| (*t, s))
+    }
+
     /// When the oldest entry was taken.
     pub fn oldest(&self) -> Option<Instant> {
         self.entries.front().map(|(t, _)| *t)
@@ -193,6 +200,16 @@ mod tests {
             assert!(r.select(now, w).is_some(), "no base for a {w_ms} ms window");
         }
         assert!(r.select(now, Window::Default).is_some());
+    }
+
+    #[test]
+    fn since_lists_the_newer_entries_oldest_first() {
+        let now = Instant::now() + Duration::from_secs(10_000);
+        let r = ring_with(&[9000, 5000, 3000, 1000], now);
+        let got: Vec<u64> = r.since(now - Duration::from_millis(5000)).map(|(_, s)| **s).collect();
+        assert_eq!(got, [5000, 3000, 1000], "the entry exactly at `since` included");
+        assert_eq!(r.since(now + Duration::from_secs(1)).count(), 0);
+        assert_eq!(r.since(now - Duration::from_secs(60)).count(), 4);
     }
 
     #[test]

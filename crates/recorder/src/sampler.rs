@@ -58,6 +58,7 @@ pub struct Sampled {
 pub struct Tables {
     tables: Vec<(usize, Cadence, Box<dyn RecordedTable>)>,
     prev_host: Arc<HostSample>,
+    dir: Arc<std::path::Path>,
 }
 
 impl Tables {
@@ -71,6 +72,7 @@ impl Tables {
                 .map(|(i, t)| (i, t.cadence, (t.entry.recorder)()))
                 .collect(),
             prev_host: baseline,
+            dir: Arc::from(config.dir.as_path()),
         }
     }
 
@@ -86,6 +88,7 @@ impl Tables {
         let tick = Tick {
             prev_host: std::mem::replace(&mut self.prev_host, host.clone()),
             host,
+            dir: self.dir.clone(),
         };
         let mut tables = Vec::with_capacity(self.tables.len());
         for (i, cadence, t) in &mut self.tables {
@@ -102,6 +105,40 @@ impl Tables {
             host: tick.host,
             tables,
         }
+    }
+
+    /// At stop: the reads of the tables whose input is a queue only the recorder empties
+    /// ([`sysmon_tables::Input::DRAINED`], the alerts' transitions), over the last host
+    /// sample, at `now_us`; `None` when the recorder has none of them.
+    pub fn last_drain(
+        &mut self,
+        state: &LiveState,
+        now_us: i64,
+        mut on_error: impl FnMut(usize, std::io::Error),
+    ) -> Option<Sampled> {
+        if !self.tables.iter().any(|(_, _, t)| t.drained()) {
+            return None;
+        }
+        let tick = Tick {
+            prev_host: self.prev_host.clone(),
+            host: self.prev_host.clone(),
+            dir: self.dir.clone(),
+        };
+        let mut tables = Vec::new();
+        for (i, _, t) in &mut self.tables {
+            if !t.drained() {
+                continue;
+            }
+            match t.sample(state, &tick) {
+                Ok(rows) => tables.push((*i, rows)),
+                Err(e) => on_error(*i, e),
+            }
+        }
+        Some(Sampled {
+            ts: now_us,
+            host: tick.host,
+            tables,
+        })
     }
 }
 
@@ -144,7 +181,7 @@ fn body(
     let mut last_slot: Option<i64> = None;
     let mut last_process_slot: Option<i64> = None;
     let mut slot = next_slot(wall_us(), iv_us);
-    loop {
+    'ticks: loop {
         // Sleep until the slot's due time on the wall clock.
         let due = slot.saturating_mul(iv_us);
         loop {
@@ -154,11 +191,11 @@ fn body(
             }
             let wait = Duration::from_micros((due - now) as u64);
             if shared.sleep_until(Instant::now() + wait) {
-                return;
+                break 'ticks;
             }
         }
         if shared.stop_requested() {
-            return;
+            break 'ticks;
         }
         let now = wall_us();
         let served = now.div_euclid(iv_us);
@@ -199,6 +236,13 @@ fn body(
         shared.sampler_cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
         slot = next_slot(wall_us(), iv_us).max(served + 1);
     }
+    // What is queued for the recorder alone (the alerts' last transitions) goes into the final
+    // flush; the writer is still running, so a blocking send.
+    if let Some(last) = tables.last_drain(state, wall_us(), |i, e| {
+        shared.error(format!("cannot sample {}: {e}", config.tables[i].name()))
+    }) {
+        let _ = tx.send(last);
+    }
 }
 
 #[cfg(test)]
@@ -224,6 +268,55 @@ mod tests {
         assert_eq!(next_slot(999_999, 1_000_000), 1);
         assert_eq!(next_slot(1_000_000, 1_000_000), 2);
         assert_eq!(next_slot(1_234_567, 250_000), 5);
+    }
+
+    /// At stop, the alerts' transitions queued since the last tick are taken once more (an
+    /// alert stopped at process exit left its last one behind before); a recorder without
+    /// the alerts table takes no last tick.
+    #[test]
+    fn the_last_drain_takes_what_is_queued_for_the_folder() {
+        use sysmon_kernel::procfs::Roots;
+        use sysmon_live::alerts::Transition;
+        use sysmon_tables::recorded::find;
+        let state = LiveState::new(Roots::test_fixture("modern"));
+        let dir = std::env::temp_dir().join("sysmon-last-drain");
+        let config = |names: &[&str]| Config {
+            dir: dir.clone(),
+            remote: None,
+            interval: Duration::from_millis(20),
+            process_interval: Duration::from_secs(3600),
+            flush_interval: Duration::from_secs(1),
+            publish_interval: Duration::from_secs(1),
+            tables: names.iter().map(|n| find(n).unwrap()).collect(),
+            retention: None,
+            max_bytes: None,
+            host: "h".into(),
+            checked_at: std::time::Instant::now(),
+            faults: sysmon_store::faults::Hooks::default(),
+        };
+        let sample = || Arc::new(Collector::new(Roots::test_fixture("modern")).sample().unwrap());
+        let mut without = Tables::new(&config(&["metrics"]), sample());
+        assert!(without.last_drain(&state, 1, |i, e| panic!("table {i}: {e}")).is_none());
+        let mut tables = Tables::new(&config(&["metrics", "alerts"]), sample());
+        let t = Transition {
+            seq: 0,
+            ts_us: 5_000_000,
+            alertname: "disk_full".into(),
+            state: "resolved",
+            severity: None,
+            labels_json: "{}".into(),
+            value: None,
+            row_json: "{}".into(),
+            summary: None,
+            active_since_us: 4_000_000,
+        };
+        state.alerts().push(Some(&dir), vec![t]);
+        assert_eq!(state.alerts().queued(&dir), 1);
+        let last = tables.last_drain(&state, 7, |i, e| panic!("table {i}: {e}")).unwrap();
+        assert_eq!(last.ts, 7);
+        let only: Vec<usize> = last.tables.iter().map(|(i, _)| *i).collect();
+        assert_eq!(only, vec![1], "the alerts table alone, not another metrics row");
+        assert_eq!(state.alerts().queued(&dir), 0, "taken");
     }
 
     /// Host-cadence tables are read at every tick (sensors and gpus among them: a snapshot

@@ -568,6 +568,12 @@ pub fn snapshot(live: &LiveState, processes: bool, cgroups: bool) -> Result<(Sna
         sensors: ok_rows(e, "system_sensors", sensors::Sensors::rows(&Now, live, &())),
         processes: None,
         cgroups: None,
+        alerts: live
+            .alerts()
+            .series()
+            .into_iter()
+            .flat_map(|(_, s)| s.iter().cloned().collect::<Vec<_>>())
+            .collect(),
     };
     if processes {
         let all: Vec<usize> = (0..processes::ProcessesRow::TABLE.columns.len()).collect();

@@ -52,6 +52,8 @@ pub struct Snapshot {
     pub processes: Option<Vec<ProcessesRow>>,
     /// `Some` only when the scrape asked for cgroups.
     pub cgroups: Option<Vec<CgroupsRow>>,
+    /// The running alerts' pending and firing instances (`ALERTS`).
+    pub alerts: Vec<sysmon_live::alerts::Series>,
 }
 
 /// Appends the label set of one sample.
@@ -439,6 +441,42 @@ pub fn render_into(s: &Snapshot, out: &mut String) {
         family(out, &CG_IO_WRITTEN, cg, cl, |r| u(r.io_written_bytes));
         family(out, &CG_PIDS, cg, cl, |r| u(r.pids_current));
     }
+    let alert_labels = |r: &&sysmon_live::alerts::Series, l: &mut Labels<'_>, state: bool| {
+        l.add("alertname", &r.alertname);
+        if state {
+            l.add("alertstate", r.state);
+        }
+        if let Some(s) = &r.severity {
+            l.add("severity", s);
+        }
+        for (k, v) in &r.labels {
+            let name = label_name(k);
+            if !matches!(name.as_str(), "alertname" | "alertstate" | "severity") {
+                l.add(&name, v);
+            }
+        }
+    };
+    family(out, &ALERTS, &s.alerts, |r, l| alert_labels(r, l, true), |_| Some(1.0));
+    family(
+        out,
+        &ALERTS_FOR_STATE,
+        &s.alerts,
+        |r, l| alert_labels(r, l, false),
+        |r| Some(r.active_since_us as f64 / 1e6),
+    );
+}
+
+/// A column name as a Prometheus label name: characters other than letters, digits and `_`
+/// become `_`, and a leading digit gets a `_` before it.
+fn label_name(column: &str) -> String {
+    let mut out: String = column
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -474,6 +512,7 @@ mod tests {
             sensors: Vec::new(),
             processes: None,
             cgroups: None,
+            alerts: Vec::new(),
         }
     }
 
@@ -616,6 +655,34 @@ mod tests {
         }
         let names: BTreeSet<&str> = FAMILIES.iter().map(|f| f.name).collect();
         assert_eq!(names.len(), FAMILIES.len(), "a family declared twice");
+    }
+
+    #[test]
+    fn alerts_render_as_prometheus_names_them() {
+        let snap = Snapshot {
+            alerts: vec![sysmon_live::alerts::Series {
+                alertname: "disk_full".into(),
+                state: "firing",
+                severity: Some("page".into()),
+                labels: vec![("mount point".into(), "/".into()), ("alertname".into(), "x".into())],
+                value: Some(93.5),
+                active_since_us: 1_796_613_120_000_000,
+                summary: None,
+            }],
+            ..Snapshot::default()
+        };
+        let text = render(&snap);
+        assert!(
+            text.contains(r#"ALERTS{alertname="disk_full",alertstate="firing",severity="page",mount_point="/"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ALERTS_FOR_STATE{alertname="disk_full",severity="page",mount_point="/"} 1796613120"#),
+            "{text}"
+        );
+        let parsed = parse(&text);
+        assert_eq!(parsed["ALERTS"].0, "gauge");
+        assert_eq!(label_name("1x-y"), "_1x_y");
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub struct Param {
 }
 
 /// Parameter names that DuckDB's parser reserves: a call must double-quote them.
-const RESERVED: &[&str] = &["window", "order", "group", "table", "limit", "offset", "default"];
+const RESERVED: &[&str] = &["window", "order", "group", "table", "limit", "offset", "default", "for"];
 
 impl Param {
     /// As a call writes it: `dir VARCHAR`, `"window" := INTERVAL or number of seconds`.

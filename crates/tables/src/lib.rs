@@ -17,7 +17,9 @@
 //! | `system_sockets()` | [`sockets`] | `sockets/` (when named) |
 //! | `system_users()` | [`users`] | `users/` (when named) |
 //! | `system_gpus()` | [`gpus`] | `gpus/` |
+//! | `alert_transitions()` | [`alert_transitions`] | `alerts/` (by an alert's `dir`) |
 
+pub mod alert_transitions;
 pub mod cgroups;
 pub mod columns;
 pub mod cpus;
@@ -75,6 +77,7 @@ macro_rules! for_each_table {
             $crate::sockets::Sockets,
             $crate::users::Users,
             $crate::gpus::Gpus,
+            $crate::alert_transitions::AlertTransitions,
         }
     };
 }
@@ -131,6 +134,10 @@ pub trait Input: Sized + Send + Sync + 'static {
     /// The host files and directories every table of this input reads (beside its own
     /// [`Table::FILES`]).
     const FILES: &'static [&'static str];
+    /// Whether [`Input::tick`] empties a queue that only a recorder empties (the alerts'
+    /// transitions): the recorder then takes one last tick of the table when it stops, so
+    /// nothing queued before the stop is left behind.
+    const DRAINED: bool = false;
     /// For a live query over `window` that reads `columns` (declared indices).
     fn live(state: &LiveState, window: Window, columns: &[usize]) -> io::Result<Self>;
     /// For a recorder tick; `prev` is this table's input at its previous tick.
@@ -142,6 +149,9 @@ pub trait Input: Sized + Send + Sync + 'static {
 pub struct Tick {
     pub prev_host: Arc<HostSample>,
     pub host: Arc<HostSample>,
+    /// The recorder's folder (absolute; an S3 destination's spool): the `alerts` table takes
+    /// the transitions queued for it.
+    pub dir: Arc<std::path::Path>,
 }
 
 /// Two host samples: the window's first and last.
@@ -665,6 +675,14 @@ mod tests {
     #[test]
     fn every_table_declares_the_host_paths_it_reads() {
         for t in ALL {
+            // The one table that reads no host file: the process's own alerts, in memory.
+            if t.decl.function == "alert_transitions" {
+                assert!(
+                    (t.function)().reads.is_empty(),
+                    "alert_transitions() reads no host file"
+                );
+                continue;
+            }
             assert!(
                 !t.host_paths.is_empty(),
                 "{}() declares no HOST_PATHS: under lockdown it would read the host unchecked",

@@ -3,7 +3,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::data::{Frame, Proc};
+use crate::data::{Cgroup, Frame, Proc, Zone};
 
 /// What the process table is sorted by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,9 +32,18 @@ pub enum Pane {
     Disks,
     Networks,
     Filesystems,
+    Cgroups,
+    Sockets,
 }
 
-pub const PANES: [Pane; 4] = [Pane::Processes, Pane::Disks, Pane::Networks, Pane::Filesystems];
+pub const PANES: [Pane; 6] = [
+    Pane::Processes,
+    Pane::Disks,
+    Pane::Networks,
+    Pane::Filesystems,
+    Pane::Cgroups,
+    Pane::Sockets,
+];
 
 impl Pane {
     pub fn title(self) -> &'static str {
@@ -43,7 +52,14 @@ impl Pane {
             Pane::Disks => "Disks",
             Pane::Networks => "Networks",
             Pane::Filesystems => "Filesystems",
+            Pane::Cgroups => "Cgroups",
+            Pane::Sockets => "Sockets",
         }
+    }
+
+    /// Whether the pane's rows are read only while it is shown (not at every refresh).
+    pub fn read_when_shown(self) -> bool {
+        matches!(self, Pane::Filesystems | Pane::Cgroups | Pane::Sockets)
     }
 }
 
@@ -93,6 +109,8 @@ pub struct App {
     pub pane: Pane,
     pub help: bool,
     pub color: bool,
+    /// How times are shown and the `g` prompt reads them.
+    pub zone: Zone,
     /// A line shown in the status bar until the next key (a bad time typed after `g`).
     pub message: Option<String>,
 }
@@ -109,6 +127,7 @@ impl App {
             pane: Pane::Processes,
             help: false,
             color,
+            zone: Zone::Local,
             message: None,
         }
     }
@@ -151,6 +170,35 @@ impl App {
             }
         };
         v.sort_by(|a, b| key(b).total_cmp(&key(a)).then(a.pid.cmp(&b.pid)));
+        if self.reverse {
+            v.reverse();
+        }
+        v
+    }
+
+    /// The cgroups to show, filtered by path (the same filter as the processes') and sorted
+    /// by the same key as the processes (CPU, memory, I/O; `p`: by path).
+    pub fn cgroups(&self) -> Vec<&Cgroup> {
+        let Some(cgroups) = self.frame.cgroups.rows() else {
+            return Vec::new();
+        };
+        let needle = self.active_filter().to_lowercase();
+        let mut v: Vec<&Cgroup> = cgroups
+            .iter()
+            .filter(|c| needle.is_empty() || c.path.to_lowercase().contains(&needle))
+            .collect();
+        let key = |c: &Cgroup| -> f64 {
+            match self.sort {
+                SortKey::Cpu => c.cpu_pct.unwrap_or(-1.0),
+                SortKey::Mem => c.mem_bytes.unwrap_or(-1.0),
+                SortKey::Io => match (c.read_per_sec, c.write_per_sec) {
+                    (None, None) => -1.0,
+                    (r, w) => r.unwrap_or(0.0) + w.unwrap_or(0.0),
+                },
+                SortKey::Pid => 0.0,
+            }
+        };
+        v.sort_by(|a, b| key(b).total_cmp(&key(a)).then(a.path.cmp(&b.path)));
         if self.reverse {
             v.reverse();
         }
@@ -213,7 +261,10 @@ impl App {
             }
             KeyCode::Char('/') => {
                 self.prompt = Some(Prompt::Filter(self.filter.clone()));
-                self.pane = Pane::Processes;
+                // The cgroups pane filters its paths; any other pane gives way to the processes.
+                if self.pane != Pane::Cgroups {
+                    self.pane = Pane::Processes;
+                }
                 Action::Redraw
             }
             KeyCode::Esc => {
@@ -276,7 +327,24 @@ mod tests {
         assert_eq!(a.filter, "");
         a.key(key(KeyCode::Tab));
         assert_eq!(a.pane, Pane::Disks);
+        for _ in 0..4 {
+            a.key(key(KeyCode::Tab));
+        }
+        assert_eq!(a.pane, Pane::Sockets, "cgroups, then sockets, last");
+        a.key(key(KeyCode::Tab));
+        assert_eq!(a.pane, Pane::Processes, "and round");
+        a.key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+        assert_eq!(a.pane, Pane::Sockets);
+        a.key(key(KeyCode::Tab));
         assert_eq!(a.key(key(KeyCode::Left)), Action::None, "no cursor live");
+        a.pane = Pane::Cgroups;
+        a.key(key(KeyCode::Char('/')));
+        assert_eq!(a.pane, Pane::Cgroups, "the cgroups pane filters its own paths");
+        a.key(key(KeyCode::Esc));
+        a.pane = Pane::Disks;
+        a.key(key(KeyCode::Char('/')));
+        assert_eq!(a.pane, Pane::Processes, "elsewhere: the processes");
+        a.key(key(KeyCode::Esc));
         let mut ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         ctrl_c.kind = KeyEventKind::Press;
         assert_eq!(a.key(ctrl_c), Action::Quit);

@@ -71,9 +71,9 @@ pub fn top(opts: &TopOptions) -> Result<(), TopError> {
                 .map_err(TopError::usage)?;
             let mut src = replay::ReplaySource::open(location, opts.host.as_deref()).map_err(TopError::usage)?;
             if let Some(at) = &opts.at {
-                src.seek(data::parse_time(at, src.newest_us()).map_err(TopError::usage)?);
+                src.seek(data::parse_time(at, src.newest_us(), data::Zone::Local).map_err(TopError::usage)?);
             }
-            src.load().map_err(TopError::usage)?;
+            src.load(app::Pane::Processes).map_err(TopError::usage)?;
             term::check_terminal()?;
             let mode = app::Mode::Replay {
                 location: src.location.shown(),

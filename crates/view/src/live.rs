@@ -12,6 +12,7 @@ use sysmon_kernel::procfs::pid::{self, PidDir};
 use sysmon_kernel::sample::HostSample;
 use sysmon_live::LiveState;
 use sysmon_live::ring::Window;
+use sysmon_tables::cgroups::Cgroups;
 use sysmon_tables::cpus::Cpus;
 use sysmon_tables::disks::{Disks, DisksOptions};
 use sysmon_tables::filesystems::Filesystems;
@@ -20,9 +21,11 @@ use sysmon_tables::networks::Networks;
 use sysmon_tables::pressure::Pressure;
 use sysmon_tables::processes::{Processes, ProcessesOptions, ProcessesRow};
 use sysmon_tables::schema::Row as _;
-use sysmon_tables::{HostWindow, Input, Now, ProcessWindow, Table};
+use sysmon_tables::sockets::{SocketKind, Sockets, SocketsOptions};
+use sysmon_tables::{HostWindow, Input, Now, ProcessWindow, Projection, Table};
 
-use crate::data::{Frame, History, Proc, Rows};
+use crate::app::Pane;
+use crate::data::{Cgroup, Frame, HISTORY_SECONDS, History, Loaded, Proc, Rows, Stretch};
 
 /// The process columns read at every refresh (so the reader opens only `stat`, `statm` and
 /// `io`). A process's user and command line do not change often enough to read them every
@@ -76,7 +79,8 @@ pub struct LiveSource {
     prev_host: Arc<HostSample>,
     prev_procs: Option<(Instant, Vec<Proc>)>,
     columns: Vec<usize>,
-    history: History,
+    /// The cgroups of the previous refresh, while their pane is shown (for the rates).
+    prev_cgroups: Option<(Instant, Vec<Cgroup>)>,
     identities: HashMap<(i64, Option<i64>), Identity>,
     buf: Vec<u8>,
     frame: Frame,
@@ -97,7 +101,7 @@ impl LiveSource {
             prev_host,
             prev_procs: None,
             columns,
-            history: History::default(),
+            prev_cgroups: None,
             identities: HashMap::new(),
             buf: Vec::new(),
             frame: Frame::empty(),
@@ -113,9 +117,10 @@ impl LiveSource {
         std::mem::replace(&mut self.frame, Frame::empty())
     }
 
-    /// Takes a new sample: every table's rows since the previous one. `filesystems` only
-    /// where the pane shows them (a `statvfs` per mount).
-    pub fn refresh(&mut self, filesystems: bool) -> io::Result<&Frame> {
+    /// Takes a new sample: every table's rows since the previous one. Filesystems (a
+    /// `statvfs` per mount), cgroups (a walk of the cgroup trees) and sockets (a scan of every
+    /// process's descriptors) only while their pane is shown.
+    pub fn refresh(&mut self, pane: Pane) -> io::Result<&Frame> {
         let now = self.state.sample_now()?;
         let input = HostWindow {
             base: std::mem::replace(&mut self.prev_host, now.clone()),
@@ -128,9 +133,44 @@ impl LiveSource {
         f.disks = Rows::from_rows(&Disks::rows(&input, state, &DisksOptions::default())?);
         f.networks = Rows::from_rows(&Networks::rows(&input, state, &())?);
         f.pressure = Rows::from_rows(&Pressure::rows(&input, state, &())?);
-        f.filesystems = match filesystems {
-            true => Some(Rows::from_rows(&Filesystems::rows(&Now, state, &Default::default())?)),
-            false => None,
+        f.filesystems = match pane {
+            Pane::Filesystems => Some(Rows::from_rows(&Filesystems::rows(&Now, state, &Default::default())?)),
+            _ => None,
+        };
+        f.cgroups = match pane {
+            Pane::Cgroups => {
+                let at = Instant::now();
+                match Cgroups::rows(&Now, state, &()) {
+                    Ok(rows) => {
+                        let mut now = Cgroup::from_rows(&Rows::from_rows(&rows));
+                        if let Some((then, before)) = &self.prev_cgroups {
+                            Cgroup::set_rates(&mut now, before, at.duration_since(*then).as_secs_f64());
+                        }
+                        self.prev_cgroups = Some((at, now.clone()));
+                        Loaded::Ready { at_us: None, rows: now }
+                    }
+                    Err(e) => Loaded::Missing(e.to_string()),
+                }
+            }
+            _ => {
+                self.prev_cgroups = None;
+                Loaded::Unread
+            }
+        };
+        f.sockets = match pane {
+            Pane::Sockets => {
+                let opts = SocketsOptions {
+                    kind: SocketKind::Listening,
+                };
+                match Sockets::rows(&Projection { columns: None }, state, &opts) {
+                    Ok(rows) => Loaded::Ready {
+                        at_us: None,
+                        rows: Rows::from_rows(&rows),
+                    },
+                    Err(e) => Loaded::Missing(e.to_string()),
+                }
+            }
+            _ => Loaded::Unread,
         };
         f.ts_us = f.metrics.get(0, "ts").i64();
         // Against the snapshot of the previous refresh (a window a little shorter than the
@@ -160,14 +200,58 @@ impl LiveSource {
         self.prev_procs = Some((at, procs.clone()));
         f.procs = Some(procs);
         f.procs_ts_us = None;
-        self.history.push(
-            f.metrics.f64(0, "cpu_busy_pct"),
-            mem_pct(&f.metrics, 0),
-            net_rate(&f.networks),
-        );
-        f.history = self.history.clone();
+        f.history = ring_history(&self.state.recent_host_samples(Duration::from_secs_f64(HISTORY_SECONDS)));
         Ok(&self.frame)
     }
+}
+
+/// The sparklines' stretches from the live ring's host samples (oldest first): each pair of
+/// neighbours, through `system_metrics()`'s own row.
+pub fn ring_history(samples: &[Arc<HostSample>]) -> History {
+    let Some(newest) = samples.last() else {
+        return History::default();
+    };
+    let ago = |s: &HostSample| newest.instant.saturating_duration_since(s.instant).as_secs_f64();
+    let stretches = samples
+        .windows(2)
+        .map(|w| {
+            let (a, b) = (&w[0], &w[1]);
+            let m = sysmon_tables::metrics::row(a, b);
+            let secs = b.instant.saturating_duration_since(a.instant).as_secs_f64();
+            let net = match (net_bytes(a), net_bytes(b)) {
+                (Some(x), Some(y)) if y >= x && secs > 0.0 => Some((y - x) as f64 / secs),
+                _ => None,
+            };
+            Stretch {
+                from_ago_s: ago(a),
+                to_ago_s: ago(b),
+                cpu_pct: m.cpu.cpu_busy_pct,
+                mem_pct: match (m.mem_used_bytes, m.mem_total_bytes) {
+                    (Some(u), Some(t)) if t > 0 => Some(u as f64 / t as f64 * 100.0),
+                    _ => None,
+                },
+                net_bytes_per_sec: net,
+            }
+        })
+        .collect();
+    History { stretches }
+}
+
+/// Received plus sent bytes over the physical interfaces (all but `lo` where none is
+/// physical, as [`net_rate`]); `None` without `/proc/net/dev`.
+fn net_bytes(s: &HostSample) -> Option<u64> {
+    if s.nets.is_empty() {
+        return None;
+    }
+    let physical = s.net_is_physical.iter().any(|p| *p);
+    Some(
+        s.nets
+            .iter()
+            .zip(s.net_is_physical.iter().chain(std::iter::repeat(&false)))
+            .filter(|(n, p)| if physical { **p } else { n.name != "lo" })
+            .map(|(n, _)| n.rx_bytes.saturating_add(n.tx_bytes))
+            .fold(0u64, u64::saturating_add),
+    )
 }
 
 /// Used memory, percent of the total.
@@ -201,11 +285,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn history_is_the_ring_s_neighbouring_samples() {
+        let mut c = sysmon_kernel::sample::Collector::new(Roots::test_fixture("modern"));
+        let a = c.sample().unwrap();
+        let mut b = a.clone();
+        b.instant += Duration::from_secs(2);
+        let t = b.stat.total.as_mut().unwrap();
+        t.user += 50;
+        t.idle += 150;
+        let mut c2 = b.clone();
+        c2.instant += Duration::from_secs(1);
+        let h = ring_history(&[Arc::new(a), Arc::new(b), Arc::new(c2)]);
+        assert_eq!(h.stretches.len(), 2);
+        let s = h.stretches[0];
+        assert_eq!((s.from_ago_s, s.to_ago_s), (3.0, 1.0));
+        assert_eq!(s.cpu_pct, Some(25.0));
+        assert!(s.mem_pct.is_some_and(|m| m > 0.0 && m < 100.0));
+        assert_eq!(s.net_bytes_per_sec, Some(0.0), "the same counters: 0 bytes/s, measured");
+        assert_eq!(h.stretches[1].cpu_pct, None, "no tick in the window: no percentage");
+        assert!(ring_history(&[]).stretches.is_empty());
+    }
+
+    #[test]
     fn fixture_host_fills_every_table() {
         let mut src = LiveSource::new(Roots::test_fixture("modern"), Duration::from_millis(20)).unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        let f = src.refresh(true).unwrap();
+        let f = src.refresh(Pane::Filesystems).unwrap();
         assert_eq!(f.metrics.len(), 1);
+        assert!(
+            f.filesystems.is_some() && f.cgroups.is_unread() && f.sockets.is_unread(),
+            "only the pane shown"
+        );
+        assert!(!f.history.stretches.is_empty(), "from the ring: {:?}", f.history);
         assert!(!f.cpus.is_empty());
         assert!(f.procs.as_ref().is_some_and(|p| !p.is_empty()));
         assert!(f.ts_us.is_some());
@@ -213,7 +324,7 @@ mod tests {
         let procs = f.procs.clone().unwrap();
         assert!(procs.iter().any(|p| p.user.is_some()), "{procs:?}");
         assert!(procs.iter().any(|p| !p.command.starts_with('[')), "{procs:?}");
-        let again = src.refresh(false).unwrap().procs.clone().unwrap();
+        let again = src.refresh(Pane::Processes).unwrap().procs.clone().unwrap();
         assert_eq!(
             again.iter().map(|p| (&p.user, &p.command)).collect::<Vec<_>>(),
             procs.iter().map(|p| (&p.user, &p.command)).collect::<Vec<_>>(),

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::{App, Mode, PANES, Pane, Prompt, SortKey};
-use crate::data::{Frame, Rows, format_ts, format_ts_ms};
+use crate::data::{Frame, HISTORY_SECONDS, Loaded, Rows};
 use crate::live::mem_pct;
 
 /// `-` for what the platform did not give.
@@ -113,22 +113,20 @@ fn gauge<'a>(used: Option<f64>, total: Option<f64>, width: usize, st: &Styles, c
     ]
 }
 
-/// One-line sparkline of the last `width` points, scaled to `max` (or their own maximum).
-pub fn sparkline(
-    points: impl DoubleEndedIterator<Item = f64> + ExactSizeIterator,
-    width: usize,
-    max: Option<f64>,
-) -> String {
+/// One-line sparkline of `points` (oldest first), scaled to `max` (or their own maximum); a
+/// point with no value is a blank.
+pub fn sparkline(points: &[Option<f64>], max: Option<f64>) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let pts: Vec<f64> = points.rev().take(width).collect::<Vec<_>>().into_iter().rev().collect();
-    let top = max.unwrap_or_else(|| pts.iter().copied().fold(0.0, f64::max)).max(1e-9);
-    let mut s: String = pts
+    let top = max
+        .unwrap_or_else(|| points.iter().flatten().copied().fold(0.0, f64::max))
+        .max(1e-9);
+    points
         .iter()
-        .map(|v| BARS[((v / top * 7.0).round().clamp(0.0, 7.0)) as usize])
-        .collect();
-    let pad = width.saturating_sub(pts.len());
-    s.insert_str(0, &" ".repeat(pad));
-    s
+        .map(|v| match v {
+            Some(v) => BARS[((v / top * 7.0).round().clamp(0.0, 7.0)) as usize],
+            None => ' ',
+        })
+        .collect()
 }
 
 /// Draws the whole screen.
@@ -151,6 +149,8 @@ pub fn draw(t: &mut Term, app: &App) {
         (false, Pane::Disks) => disk_lines(&app.frame, body, app),
         (false, Pane::Networks) => network_lines(&app.frame, body, app),
         (false, Pane::Filesystems) => filesystem_lines(&app.frame, body, app),
+        (false, Pane::Cgroups) => cgroup_lines(app, body),
+        (false, Pane::Sockets) => socket_lines(&app.frame, body, app),
     };
     t.render_widget(Paragraph::new(lines), body);
     t.render_widget(Paragraph::new(status_line(app)), status);
@@ -165,21 +165,32 @@ fn header_lines(app: &App, width: usize, height: usize) -> Vec<Line<'static>> {
     let load = [m.f64(0, "load_1m"), m.f64(0, "load_5m"), m.f64(0, "load_15m")]
         .map(|v| v.map_or(NONE.into(), |v| format!("{v:.2}")))
         .join(" ");
+    let z = app.zone;
+    let top = format!(" · {host} · up {} · load {load} · ", uptime(m.f64(0, "uptime_seconds")));
     let when = match &app.mode {
         Mode::Live { interval_ms } => {
-            format!("live every {}s", *interval_ms as f64 / 1000.0)
+            let every = format!("live every {}s", *interval_ms as f64 / 1000.0);
+            // The clock, as top shows it, where the line has room.
+            match f.ts_us {
+                Some(t) => {
+                    let with = format!("{every} · {} {}", z.clock(t), z.name(t));
+                    match 10 + top.chars().count() + with.chars().count() <= width {
+                        true => with,
+                        false => every,
+                    }
+                }
+                None => every,
+            }
         }
         Mode::Replay { index, count, .. } => format!(
-            "replay {} UTC [{index}/{count}]",
-            f.ts_us.map_or(NONE.into(), format_ts_ms)
+            "replay {} [{index}/{count}]",
+            f.ts_us
+                .map_or(NONE.into(), |t| format!("{} {}", z.format_ms(t), z.name(t)))
         ),
     };
     lines.push(Line::from(vec![
         Span::styled("sysmon top", st.bold()),
-        Span::raw(format!(
-            " · {host} · up {} · load {load} · ",
-            uptime(m.f64(0, "uptime_seconds"))
-        )),
+        Span::raw(top),
         Span::styled(when, st.bold().patch(st.fg(Color::Yellow))),
     ]));
     // The whole host's CPU, then one bar per CPU in columns.
@@ -228,26 +239,19 @@ fn header_lines(app: &App, width: usize, height: usize) -> Vec<Line<'static>> {
     mem.push(Span::raw(format!(" {}/{}", bytes(su), bytes(stt))));
     lines.push(Line::from(mem));
     lines.push(Line::from(psi_text(&f.pressure, app.is_replay())));
-    // Sparklines: CPU, memory, network over the kept history.
+    // Sparklines: CPU, memory, network over the last minutes (the live ring, or the
+    // recording's samples before the cursor).
     let h = &f.history;
     let sw = (width.saturating_sub(48) / 3).max(4);
-    let net_now = h.net_bytes_per_sec.back().copied();
+    let col = |pick: fn(&crate::data::Stretch) -> Option<f64>| h.columns(sw, HISTORY_SECONDS, pick);
+    let (cpu_now, _, net_now) = h.newest();
     lines.push(Line::from(vec![
         Span::raw("CPU "),
-        Span::styled(
-            sparkline(h.cpu_pct.iter().copied(), sw, Some(100.0)),
-            st.fg(Color::Green),
-        ),
-        Span::raw(format!(" {:>5}%  Mem ", pct(h.cpu_pct.back().copied()))),
-        Span::styled(
-            sparkline(h.mem_pct.iter().copied(), sw, Some(100.0)),
-            st.fg(Color::Cyan),
-        ),
+        Span::styled(sparkline(&col(|s| s.cpu_pct), Some(100.0)), st.fg(Color::Green)),
+        Span::raw(format!(" {:>5}%  Mem ", pct(cpu_now.or(m.f64(0, "cpu_busy_pct"))))),
+        Span::styled(sparkline(&col(|s| s.mem_pct), Some(100.0)), st.fg(Color::Cyan)),
         Span::raw(format!(" {:>5}%  Net ", pct(mem_pct(m, 0)))),
-        Span::styled(
-            sparkline(h.net_bytes_per_sec.iter().copied(), sw, None),
-            st.fg(Color::Magenta),
-        ),
+        Span::styled(sparkline(&col(|s| s.net_bytes_per_sec), None), st.fg(Color::Magenta)),
         Span::raw(format!(" {}", rate(net_now))),
     ]));
     lines
@@ -287,8 +291,22 @@ fn tab_line(app: &App) -> Line<'static> {
         spans.push(Span::styled(format!(" {} ", p.title()), style));
         spans.push(Span::raw(" "));
     }
-    if let (Mode::Replay { .. }, Some(pts)) = (&app.mode, app.frame.procs_ts_us) {
-        spans.push(Span::raw(format!(" processes at {} UTC", format_ts(pts))));
+    // A replay's pane shows the table's snapshot nearest the cursor: when it was taken.
+    let f = &app.frame;
+    let taken = match app.pane {
+        Pane::Processes => f.procs_ts_us,
+        Pane::Cgroups => match &f.cgroups {
+            Loaded::Ready { at_us, .. } => *at_us,
+            _ => None,
+        },
+        Pane::Sockets => match &f.sockets {
+            Loaded::Ready { at_us, .. } => *at_us,
+            _ => None,
+        },
+        _ => None,
+    };
+    if let (Mode::Replay { .. }, Some(t)) = (&app.mode, taken) {
+        spans.push(Span::raw(format!(" at {} {}", app.zone.format(t), app.zone.name(t))));
     }
     Line::from(spans)
 }
@@ -299,6 +317,16 @@ fn fit(s: &str, w: usize) -> String {
     let n = out.chars().count();
     out.push_str(&" ".repeat(w - n));
     out
+}
+
+/// Cuts `s` to `w` columns keeping its end (a cgroup's path: the leaf matters most).
+fn fit_tail(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    match n > w {
+        true if w > 0 => format!("…{}", s.chars().skip(n - (w - 1)).collect::<String>()),
+        true => String::new(),
+        false => s.to_string(),
+    }
 }
 
 fn head_line(text: String, width: u16, app: &App) -> Line<'static> {
@@ -486,28 +514,156 @@ fn filesystem_lines(f: &Frame, area: Rect, app: &App) -> Vec<Line<'static>> {
     lines
 }
 
+/// The line of a pane whose rows are not there: being read, or why not.
+fn part_missing<T>(part: &Loaded<T>, lines: &mut Vec<Line<'static>>) {
+    match part {
+        Loaded::Unread => lines.push(Line::from("  reading…")),
+        Loaded::Missing(why) => lines.push(Line::from(format!("  - ({why})"))),
+        Loaded::Ready { .. } => {}
+    }
+}
+
+fn cgroup_lines(app: &App, area: Rect) -> Vec<Line<'static>> {
+    let f = &app.frame;
+    let rows = f.cgroups.rows();
+    let containers = rows.is_some_and(|r| r.iter().any(|c| c.runtime.is_some()));
+    let cw = if containers { 17 } else { 0 };
+    let fixed = 6 + 1 + 7 + 1 + 7 + 1 + 8 + 1 + 8 + 1 + 5 + 1 + cw;
+    let pw = (area.width as usize).saturating_sub(fixed).max(8);
+    let arrow = |k: SortKey| match (app.sort == k, app.reverse) {
+        (false, _) => " ",
+        (true, false) => "↓",
+        (true, true) => "↑",
+    };
+    let head = format!(
+        "{:>5}{} {:>6}{} {:>7} {:>7}{} {:>8} {:>5} {}{}",
+        "CPU%",
+        arrow(SortKey::Cpu),
+        "MEM",
+        arrow(SortKey::Mem),
+        "LIMIT",
+        "READ/s",
+        arrow(SortKey::Io),
+        "WRITE/s",
+        "PIDS",
+        if containers {
+            format!("{:<17}", "CONTAINER")
+        } else {
+            String::new()
+        },
+        "PATH"
+    );
+    let mut lines = vec![head_line(head, area.width, app)];
+    part_missing(&f.cgroups, &mut lines);
+    if rows.is_some_and(|r| r.is_empty()) {
+        lines.push(Line::from("  - (no cgroup hierarchy is mounted)"));
+    }
+    let room = area.height.saturating_sub(1) as usize;
+    let shown = app.cgroups();
+    if rows.is_some_and(|r| !r.is_empty()) && shown.is_empty() {
+        lines.push(Line::from(format!("  no cgroup matches '{}'", app.active_filter())));
+    }
+    for c in shown.into_iter().take(room) {
+        let container = match (&c.runtime, &c.container_id) {
+            (Some(r), id) => {
+                let id: String = id.as_deref().unwrap_or(NONE).chars().take(12).collect();
+                format!("{:<17}", fit(&format!("{r} {id}"), 16))
+            }
+            (None, _) if containers => " ".repeat(17),
+            (None, _) => String::new(),
+        };
+        lines.push(Line::from(format!(
+            "{:>6} {:>7} {:>7} {:>8} {:>8} {:>5} {container}{}",
+            pct(c.cpu_pct),
+            bytes(c.mem_bytes),
+            c.mem_max_bytes.map_or(NONE.into(), |v| bytes(Some(v))),
+            rate(c.read_per_sec),
+            rate(c.write_per_sec),
+            c.pids.map_or(NONE.into(), |p| p.to_string()),
+            fit_tail(&c.path, pw),
+        )));
+    }
+    lines
+}
+
+fn socket_lines(f: &Frame, area: Rect, app: &App) -> Vec<Line<'static>> {
+    let mut lines = vec![head_line(
+        format!(
+            "{:<5} {:<6} {:<26} {:>6} {:>6} {:<8} {:>7} PROCESS",
+            "PROTO", "STATE", "LOCAL ADDRESS:PORT", "RECV-Q", "SEND-Q", "USER", "PID"
+        ),
+        area.width,
+        app,
+    )];
+    part_missing(&f.sockets, &mut lines);
+    let Some(s) = f.sockets.rows() else {
+        return lines;
+    };
+    if s.is_empty() {
+        lines.push(Line::from("  - (nothing listens)"));
+        return lines;
+    }
+    let mut order: Vec<usize> = (0..s.len()).collect();
+    let port = |i: usize| s.get(i, "local_port").i64().unwrap_or(i64::MAX);
+    order.sort_by(|&a, &b| {
+        (port(a), s.str(a, "protocol"), s.str(a, "local_address")).cmp(&(
+            port(b),
+            s.str(b, "protocol"),
+            s.str(b, "local_address"),
+        ))
+    });
+    let room = area.height.saturating_sub(1) as usize;
+    for i in order.into_iter().take(room) {
+        let addr = s.str(i, "local_address").unwrap_or(NONE);
+        let port = s.get(i, "local_port").i64().map_or(NONE.into(), |p| p.to_string());
+        let local = match addr.contains(':') {
+            true => format!("[{addr}]:{port}"),
+            false => format!("{addr}:{port}"),
+        };
+        let q = |c: &str| s.f64(i, c).map_or(NONE.into(), |v| format!("{v:.0}"));
+        lines.push(Line::from(format!(
+            "{:<5} {:<6} {:<26} {:>6} {:>6} {:<8} {:>7} {}",
+            s.str(i, "protocol").unwrap_or(NONE),
+            fit(s.str(i, "state").unwrap_or(NONE), 6),
+            fit(&local, 26),
+            q("rx_queue_bytes"),
+            q("tx_queue_bytes"),
+            fit(s.str(i, "user").unwrap_or(NONE), 8),
+            s.get(i, "pid").i64().map_or(NONE.into(), |p| p.to_string()),
+            s.str(i, "process_name").unwrap_or(NONE),
+        )));
+    }
+    lines
+}
+
 fn help_lines(app: &App) -> Vec<Line<'static>> {
     let mut v = vec![
         "Keys",
         "  q, Ctrl-C     quit",
         "  ?             this help (any key closes it)",
-        "  /             filter processes by name or command (Enter keeps it, Esc clears)",
+        "  /             filter processes by name or command, cgroups by path (Enter keeps it, Esc clears)",
         "  c m i p       sort by CPU, memory, I/O, pid (again: reverse)",
-        "  Tab           next pane: processes, disks, networks, filesystems",
+        "  Tab, S-Tab    next, previous pane: processes, disks, networks, filesystems, cgroups, sockets",
     ];
     if app.is_replay() {
         v.extend([
             "  ← →           previous, next sample",
             "  PgUp PgDn     one minute back, forward",
-            "  g             go to a time: 2026-12-06 03:12[:SS] (UTC) or -5m (before the newest)",
+            "  g             go to a time: 2026-12-06 03:12[:SS] (local time; Z or +01:00 for another zone) or -5m",
         ]);
     }
     v.extend([
         "",
         "CPU bars: | user+nice   # system+irq+softirq   . iowait   ! steal",
+        "Sparklines: CPU %, memory %, network bytes/s over the last 5 minutes (blank: no sample yet).",
+        "Cgroups: sorted by c m i as processes (p: by path). Sockets: what listens (TCP) or is bound (UDP).",
         "A value the platform does not give is shown as -.",
     ]);
-    v.into_iter().map(Line::from).collect()
+    let mut lines: Vec<Line<'static>> = v.into_iter().map(Line::from).collect();
+    if let Some(t) = app.frame.ts_us {
+        lines.push(Line::from(format!("Times are in {} (TZ).", app.zone.name(t))));
+    }
+    lines
 }
 
 fn status_line(app: &App) -> Line<'static> {
@@ -515,7 +671,7 @@ fn status_line(app: &App) -> Line<'static> {
     if let Some(p) = &app.prompt {
         let (label, text, hint) = match p {
             Prompt::Filter(t) => ("filter: ", t, "  (Enter keeps, Esc clears)"),
-            Prompt::Time(t) => ("go to (UTC, or -5m): ", t, "  (Enter goes, Esc cancels)"),
+            Prompt::Time(t) => ("go to (local time, or -5m): ", t, "  (Enter goes, Esc cancels)"),
         };
         return Line::from(vec![
             Span::styled(label, st.bold()),

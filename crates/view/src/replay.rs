@@ -16,7 +16,8 @@ use sysmon_store::s3::S3Location;
 use sysmon_tables::columns::arrow_schema;
 use sysmon_tables::schema::{Row as _, TableDecl};
 
-use crate::data::{Frame, Proc, Rows, Value};
+use crate::app::Pane;
+use crate::data::{Cgroup, Frame, HISTORY_SECONDS, History, Loaded, Proc, Rows, Stretch, Value};
 use crate::live::mem_pct;
 
 /// Where a recording is.
@@ -114,7 +115,7 @@ fn value(a: &ArrayRef, i: usize) -> Value {
 /// filesystems of a `process_interval` of up to this).
 const NEAR_US: i64 = 15 * 60 * 1_000_000;
 /// How much history the sparklines show.
-const HISTORY_US: i64 = 5 * 60 * 1_000_000;
+const HISTORY_US: i64 = HISTORY_SECONDS as i64 * 1_000_000;
 
 pub struct ReplaySource {
     pub location: Location,
@@ -230,8 +231,9 @@ impl ReplaySource {
         )))
     }
 
-    /// Reads the cursor's rows.
-    pub fn load(&mut self) -> Result<&Frame, String> {
+    /// Reads the cursor's rows: every table the header and the process table show, and
+    /// those of `pane` (filesystems, cgroups, sockets are read only for their pane).
+    pub fn load(&mut self, pane: Pane) -> Result<&Frame, String> {
         let ts = self.cursor_us();
         let mut f = Frame::empty();
         f.ts_us = Some(ts);
@@ -248,30 +250,88 @@ impl ReplaySource {
         f.disks = at("disks", sysmon_tables::disks::DisksRow::TABLE)?;
         f.networks = at("networks", sysmon_tables::networks::NetworksRow::TABLE)?;
         f.pressure = at("pressure", sysmon_tables::pressure::PressureRow::TABLE)?;
-        f.filesystems = Some(at("filesystems", sysmon_tables::filesystems::FilesystemsRow::TABLE)?);
         let pdecl = sysmon_tables::processes::ProcessesRow::TABLE;
         if let Some((pts, rows)) = self.nearest_rows("processes", pdecl, ts)? {
             let mut procs = Proc::from_rows(&rows);
             // Rates against the snapshot before (within the same reach).
-            let before = self
-                .location
-                .times("processes", pdecl, &self.scope(pts - NEAR_US, pts))
-                .ok()
-                .and_then(|t| t.last().copied());
-            if let Some(b) = before {
-                let prev = Proc::from_rows(&self.location.read("processes", pdecl, &self.scope(b, b + 1), &[])?);
-                Proc::set_rates(&mut procs, &prev, (pts - b) as f64 / 1e6);
+            if let Some((b, prev)) = self.rows_before("processes", pdecl, pts)? {
+                Proc::set_rates(&mut procs, &Proc::from_rows(&prev), (pts - b) as f64 / 1e6);
             }
             f.procs = Some(procs);
             f.procs_ts_us = Some(pts);
         }
-        // The sparklines: the last minutes up to the cursor.
+        f.history = self.history(ts)?;
+        self.frame = f;
+        self.fill(pane)?;
+        Ok(&self.frame)
+    }
+
+    /// Reads what `pane` shows at the cursor where it is not read yet (a pane just shown).
+    pub fn fill(&mut self, pane: Pane) -> Result<(), String> {
+        let ts = self.cursor_us();
+        match pane {
+            Pane::Filesystems if self.frame.filesystems.is_none() => {
+                let d = sysmon_tables::filesystems::FilesystemsRow::TABLE;
+                self.frame.filesystems = Some(
+                    self.nearest_rows("filesystems", d, ts)?
+                        .map_or(Rows::empty(d), |(_, r)| r),
+                );
+            }
+            Pane::Cgroups if self.frame.cgroups.is_unread() => {
+                let d = sysmon_tables::cgroups::CgroupsRow::TABLE;
+                self.frame.cgroups = match self.nearest_rows("cgroups", d, ts)? {
+                    None => Loaded::Missing(not_recorded("cgroups")),
+                    Some((cts, rows)) => {
+                        let mut now = Cgroup::from_rows(&rows);
+                        if let Some((b, prev)) = self.rows_before("cgroups", d, cts)? {
+                            Cgroup::set_rates(&mut now, &Cgroup::from_rows(&prev), (cts - b) as f64 / 1e6);
+                        }
+                        Loaded::Ready {
+                            at_us: Some(cts),
+                            rows: now,
+                        }
+                    }
+                };
+            }
+            Pane::Sockets if self.frame.sockets.is_unread() => {
+                let d = sysmon_tables::sockets::SocketsRow::TABLE;
+                self.frame.sockets = match self.nearest_rows("sockets", d, ts)? {
+                    None => Loaded::Missing(not_recorded("sockets")),
+                    Some((sts, rows)) => Loaded::Ready {
+                        at_us: Some(sts),
+                        // The pane lists what listens (as `system_sockets(kind := 'listening')`).
+                        rows: listening(rows),
+                    },
+                };
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The snapshot of `table` before `ts` (within [`NEAR_US`]): its time and rows.
+    fn rows_before(&self, table: &str, decl: &'static TableDecl, ts: i64) -> Result<Option<(i64, Rows)>, String> {
+        let before = self
+            .location
+            .times(table, decl, &self.scope(ts - NEAR_US, ts))
+            .ok()
+            .and_then(|t| t.last().copied());
+        match before {
+            Some(b) => Ok(Some((b, self.location.read(table, decl, &self.scope(b, b + 1), &[])?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The sparklines: the `metrics` samples of the last minutes up to the cursor, each a
+    /// stretch from the sample before.
+    fn history(&self, ts: i64) -> Result<History, String> {
         let m = self.location.read(
             "metrics",
             sysmon_tables::metrics::MetricsRow::TABLE,
             &self.scope(ts - HISTORY_US, ts + 1),
             &[
                 "ts",
+                "window_seconds",
                 "cpu_busy_pct",
                 "mem_total_bytes",
                 "mem_used_bytes",
@@ -281,23 +341,59 @@ impl ReplaySource {
         )?;
         let mut order: Vec<usize> = (0..m.len()).collect();
         order.sort_by_key(|&i| m.get(i, "ts").i64());
-        let mut prev: Option<(f64, f64)> = None;
+        let mut h = History::default();
+        let mut prev: Option<(i64, Option<f64>)> = None;
         for i in order {
-            let t = m.f64(i, "ts");
+            let Some(t) = m.get(i, "ts").i64() else { continue };
             let bytes = match (m.f64(i, "net_rx_bytes"), m.f64(i, "net_tx_bytes")) {
                 (Some(a), Some(b)) => Some(a + b),
                 _ => None,
             };
-            let net = match (prev, t, bytes) {
-                (Some((pt, pb)), Some(t), Some(b)) if t > pt && b >= pb => Some((b - pb) / ((t - pt) / 1e6)),
+            let window_us = m.f64(i, "window_seconds").map(|w| (w * 1e6) as i64);
+            // The stretch the sample's figures are over: its window, not before the sample
+            // before (a recorder's restart leaves a gap).
+            let from = match (prev, window_us) {
+                (Some((p, _)), Some(w)) => p.max(t - w),
+                (Some((p, _)), None) => p,
+                (None, Some(w)) => t - w,
+                (None, None) => t,
+            };
+            let net = match prev {
+                Some((p, Some(pb))) if t > p && from == p => {
+                    bytes.filter(|b| *b >= pb).map(|b| (b - pb) / ((t - p) as f64 / 1e6))
+                }
                 _ => None,
             };
-            prev = t.zip(bytes);
-            f.history.push(m.f64(i, "cpu_busy_pct"), mem_pct(&m, i), net);
+            prev = Some((t, bytes));
+            h.stretches.push(Stretch {
+                from_ago_s: (ts - from) as f64 / 1e6,
+                to_ago_s: (ts - t) as f64 / 1e6,
+                cpu_pct: m.f64(i, "cpu_busy_pct"),
+                mem_pct: mem_pct(&m, i),
+                net_bytes_per_sec: net,
+            });
         }
-        self.frame = f;
-        Ok(&self.frame)
+        Ok(h)
     }
+}
+
+fn not_recorded(table: &str) -> String {
+    format!(
+        "this recording holds no {table} near this time: record them with tables := [..., '{table}'] (sysmon record --tables ...,{table})"
+    )
+}
+
+/// The listening TCP and bound UDP sockets of a `sockets` snapshot.
+fn listening(mut rows: Rows) -> Rows {
+    let (p, s) = (rows.decl.column_index("protocol"), rows.decl.column_index("state"));
+    rows.rows.retain(|r| {
+        let get = |c: Option<usize>| c.and_then(|c| r.get(c)).and_then(Value::str);
+        match (get(p), get(s)) {
+            (Some(p), Some(s)) => (p.starts_with("tcp") && s == "LISTEN") || (p.starts_with("udp") && s == "UNCONN"),
+            _ => false,
+        }
+    });
+    rows
 }
 
 /// The index of the time in sorted `times` nearest `ts`.
@@ -325,6 +421,26 @@ mod tests {
         assert_eq!(nearest(&t, 16), Some(1));
         assert_eq!(nearest(&t, 99), Some(2));
         assert_eq!(nearest(&[], 5), None);
+    }
+
+    #[test]
+    fn recorded_sockets_are_kept_where_they_listen() {
+        use sysmon_tables::sockets::{SocketFields, SocketKind, collect};
+        let roots = sysmon_kernel::procfs::Roots::test_fixture("sockets");
+        let ts = sysmon_tables::schema::Timestamp::from_micros(0);
+        let get = |kind| collect(&roots, kind, SocketFields::all(), &|_| None, ts, "h").unwrap();
+        // What the recorder keeps (every socket), cut to what the pane shows.
+        let kept = listening(Rows::from_rows(&get(SocketKind::All)));
+        let want = Rows::from_rows(&get(SocketKind::Listening));
+        let key = |r: &Rows| {
+            let mut v: Vec<(Option<String>, Option<i64>)> = (0..r.len())
+                .map(|i| (r.str(i, "protocol").map(str::to_string), r.get(i, "local_port").i64()))
+                .collect();
+            v.sort();
+            v
+        };
+        assert!(!want.is_empty());
+        assert_eq!(key(&kept), key(&want), "as system_sockets(kind := 'listening')");
     }
 
     #[test]

@@ -125,8 +125,7 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
         if let Source::Live(live) = &mut src
             && Instant::now() >= next
         {
-            let shows_fs = app.pane == crate::app::Pane::Filesystems;
-            if let Err(e) = live.refresh(shows_fs) {
+            if let Err(e) = live.refresh(app.pane) {
                 app.message = Some(format!("reading the host: {e}"));
             }
             sync(&mut app, &mut src);
@@ -176,16 +175,21 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
                             r.seek(r.cursor_us().saturating_add(secs.saturating_mul(1_000_000)));
                             load(&mut app, r);
                         }
-                        (Action::GoTo(text), Source::Replay(r)) => match parse_time(&text, r.newest_us()) {
+                        (Action::GoTo(text), Source::Replay(r)) => match parse_time(&text, r.newest_us(), app.zone) {
                             Ok(ts) => {
                                 r.seek(ts);
                                 load(&mut app, r);
                             }
                             Err(e) => app.message = Some(e),
                         },
-                        (_, Source::Live(_)) if before != app.pane && app.pane == crate::app::Pane::Filesystems => {
-                            // Read the mounts now rather than at the next tick.
+                        (_, Source::Live(_)) if before != app.pane && app.pane.read_when_shown() => {
+                            // Read the pane now rather than at the next tick.
                             next = Instant::now();
+                        }
+                        (_, Source::Replay(r)) if before != app.pane => {
+                            if let Err(e) = r.fill(app.pane) {
+                                app.message = Some(e);
+                            }
                         }
                         _ => {}
                     }
@@ -215,7 +219,7 @@ fn panic_for_tests() {
 }
 
 fn load(app: &mut App, r: &mut ReplaySource) {
-    if let Err(e) = r.load() {
+    if let Err(e) = r.load(app.pane) {
         app.message = Some(e);
     }
 }

@@ -7,8 +7,12 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use sysmon_tables::metrics::MetricsRow;
 use sysmon_tables::schema::Row as _;
 
+use sysmon_kernel::procfs::Roots;
+use sysmon_tables::schema::Timestamp;
+use sysmon_tables::sockets::{SocketFields, SocketKind};
+
 use crate::app::{App, Mode, Pane};
-use crate::data::{Frame, Proc, Rows, Value};
+use crate::data::{Cgroup, Frame, History, Loaded, Proc, Rows, Stretch, Value, Zone};
 use crate::render;
 
 fn proc(pid: i64, name: &str, cpu: f64, rss: f64, read: Option<f64>) -> Proc {
@@ -67,8 +71,54 @@ fn screen(app: &App, w: u16, h: u16) -> Vec<String> {
 
 fn live_app() -> App {
     let mut a = App::new(Mode::Live { interval_ms: 1000 }, false);
+    a.zone = Zone::Utc;
     a.frame = frame();
     a
+}
+
+fn replay_app() -> App {
+    let mut a = App::new(
+        Mode::Replay {
+            location: "/r".into(),
+            index: 3,
+            count: 9,
+        },
+        false,
+    );
+    a.zone = Zone::Utc;
+    a.frame = frame();
+    a
+}
+
+/// The cgroups of the cgroup-v2 fixture, with rates against the same tree 2 s earlier with
+/// less CPU time and fewer bytes read in the container.
+fn fixture_cgroups() -> Vec<Cgroup> {
+    let rows =
+        sysmon_tables::cgroups::collect(&Roots::test_fixture("cgroup-v2"), Timestamp::from_micros(0), "h").unwrap();
+    let mut now = Cgroup::from_rows(&Rows::from_rows(&rows));
+    let mut before = now.clone();
+    for c in &mut before {
+        if c.path.ends_with("docker-abc.scope") {
+            c.cpu_seconds = c.cpu_seconds.map(|s| s - 1.0);
+            c.io_read_bytes = c.io_read_bytes.map(|b| b - 2048.0);
+        }
+    }
+    Cgroup::set_rates(&mut now, &before, 2.0);
+    now
+}
+
+fn fixture_sockets() -> Rows {
+    let names = |uid: u32| (uid == 1000).then(|| "alice".to_string());
+    let rows = sysmon_tables::sockets::collect(
+        &Roots::test_fixture("sockets"),
+        SocketKind::Listening,
+        SocketFields::all(),
+        &names,
+        Timestamp::from_micros(0),
+        "h",
+    )
+    .unwrap();
+    Rows::from_rows(&rows)
 }
 
 fn row_of(lines: &[String], needle: &str) -> Option<usize> {
@@ -179,15 +229,8 @@ fn a_small_terminal_still_shows_header_and_processes() {
 
 #[test]
 fn replay_shows_the_cursor_time_and_panes() {
-    let mut a = App::new(
-        Mode::Replay {
-            location: "/r".into(),
-            index: 3,
-            count: 9,
-        },
-        true,
-    );
-    a.frame = frame();
+    let mut a = replay_app();
+    a.color = true;
     a.frame.ts_us = Some(1_796_526_720_250_000);
     let s = screen(&a, 100, 30);
     assert!(s[0].contains("replay 2026-12-06 03:12:00.250 UTC [3/9]"), "{}", s[0]);
@@ -204,9 +247,142 @@ fn replay_shows_the_cursor_time_and_panes() {
 }
 
 #[test]
+fn cgroups_pane_shows_rates_and_containers_at_80x24_and_120x40() {
+    let mut a = live_app();
+    a.pane = Pane::Cgroups;
+    let s = screen(&a, 120, 40);
+    assert!(row_of(&s, " Cgroups ").is_some());
+    let head = &s[row_of(&s, "CPU%↓").unwrap()];
+    assert!(head.contains("LIMIT") && head.contains("PATH"), "{head}");
+    assert!(row_of(&s, "reading…").is_some(), "not read yet: said so");
+    a.frame.cgroups = Loaded::Ready {
+        at_us: None,
+        rows: fixture_cgroups(),
+    };
+    for (w, h) in [(120, 40), (80, 24)] {
+        let s = screen(&a, w, h);
+        let first = row_of(&s, "CPU%").unwrap() + 1;
+        let docker = &s[first];
+        // Sorted by CPU: the container (1 s of CPU in 2 s) first.
+        assert!(docker.contains("docker-abc.scope"), "{w}x{h}: {s:#?}");
+        assert!(docker.trim_start().starts_with("50.0"), "{docker}");
+        assert!(
+            docker.contains("100M") && docker.contains("512M"),
+            "current and limit: {docker}"
+        );
+        assert!(docker.contains("1.0K/s") && docker.contains(" 12 "), "{docker}");
+        let svc = &s[row_of(&s, "é.service").unwrap()];
+        assert!(
+            svc.split_whitespace().filter(|w| *w == "-").count() >= 3,
+            "unreadable files: '-', never 0: {svc}"
+        );
+        assert!(s[h as usize - 1].contains("q quit"));
+    }
+    // `p` sorts by path.
+    a.key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE));
+    let s = screen(&a, 120, 40);
+    let first = row_of(&s, "CPU%").unwrap() + 1;
+    assert!(s[first].trim_end().ends_with(" /"), "{}", s[first]);
+    // `/` in this pane filters the paths (case-insensitive), processes untouched.
+    a.key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE));
+    for c in "DOCKER".chars() {
+        a.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    a.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(a.pane, Pane::Cgroups);
+    let s = screen(&a, 120, 40);
+    let first = row_of(&s, "CPU%").unwrap() + 1;
+    assert!(s[first].contains("docker-abc.scope"), "{s:#?}");
+    assert!(row_of(&s, "é.service").is_none(), "filtered out: {s:#?}");
+    a.filter = "no-such-cgroup".into();
+    let s = screen(&a, 120, 40);
+    assert!(row_of(&s, "no cgroup matches 'no-such-cgroup'").is_some(), "{s:#?}");
+}
+
+#[test]
+fn sockets_pane_lists_listeners_at_80x24_and_120x40() {
+    let mut a = live_app();
+    a.pane = Pane::Sockets;
+    a.frame.sockets = Loaded::Ready {
+        at_us: None,
+        rows: fixture_sockets(),
+    };
+    for (w, h) in [(120, 40), (80, 24)] {
+        let s = screen(&a, w, h);
+        assert!(row_of(&s, "LOCAL ADDRESS:PORT").is_some(), "{s:#?}");
+        let l = &s[row_of(&s, "127.0.0.1:8080").unwrap()];
+        assert!(l.starts_with("tcp   LISTEN"), "{l}");
+        assert!(l.contains("alice") && l.contains(" 100 ") && l.contains("nginx"), "{l}");
+        let dns = &s[row_of(&s, ":53 ").unwrap()];
+        assert!(dns.starts_with("udp") && dns.contains("UNCONN"), "{dns}");
+        assert!(row_of(&s, "ESTAB").is_none(), "listening sockets only");
+        assert!(row_of(&s, "[::]:").is_some(), "IPv6 in brackets: {s:#?}");
+        // By port: 53 before 8080.
+        assert!(row_of(&s, ":53 ").unwrap() < row_of(&s, ":8080").unwrap());
+    }
+}
+
+#[test]
+fn a_replay_pane_without_recorded_rows_says_so() {
+    let mut a = replay_app();
+    a.pane = Pane::Cgroups;
+    a.frame.cgroups = Loaded::Missing("this recording holds no cgroups near this time".into());
+    let s = screen(&a, 80, 24);
+    assert!(row_of(&s, "- (this recording holds no cgroups").is_some(), "{s:#?}");
+    a.pane = Pane::Sockets;
+    a.frame.sockets = Loaded::Ready {
+        at_us: Some(1_796_526_720_000_000),
+        rows: fixture_sockets(),
+    };
+    let s = screen(&a, 120, 40);
+    assert!(
+        s[row_of(&s, " Sockets ").unwrap()].contains("at 2026-12-06 03:12:00 UTC"),
+        "the snapshot's time: {s:#?}"
+    );
+}
+
+#[test]
+fn sparklines_cover_the_last_minutes_from_the_history() {
+    // 60 s of history: a busy minute, then idle; memory constant; no network counter.
+    let mut a = live_app();
+    a.frame.history = History {
+        stretches: (0..60)
+            .map(|i| Stretch {
+                from_ago_s: f64::from(60 - i),
+                to_ago_s: f64::from(59 - i),
+                cpu_pct: Some(if i < 30 { 100.0 } else { 0.0 }),
+                mem_pct: Some(25.0),
+                net_bytes_per_sec: None,
+            })
+            .collect(),
+    };
+    let cols = a.frame.history.columns(10, 300.0, |s| s.cpu_pct);
+    assert_eq!(cols[..8], [None; 8], "nothing before the history: blank, never 0");
+    assert_eq!((cols[8], cols[9]), (Some(100.0), Some(0.0)));
+    for (w, h) in [(120, 40), (80, 24)] {
+        let s = screen(&a, w, h);
+        let line = s
+            .iter()
+            .find(|l| l.starts_with("CPU ") && !l.starts_with("CPU  ["))
+            .unwrap();
+        let busy = line.find('█').unwrap();
+        let idle = line.rfind('▁').unwrap();
+        assert!(
+            busy < idle && line.contains("Mem") && line.contains("Net"),
+            "{w}x{h}: {line}"
+        );
+        assert!(
+            line.contains("   0.0%  Mem") && line.contains("25.0%"),
+            "the newest values: {line}"
+        );
+        assert!(line.trim_end().ends_with(" -"), "no network counter: '-': {line}");
+    }
+}
+
+#[test]
 fn sparklines_and_units() {
     assert_eq!(
-        render::sparkline([0.0, 50.0, 100.0].into_iter(), 5, Some(100.0)),
+        render::sparkline(&[None, None, Some(0.0), Some(50.0), Some(100.0)], Some(100.0)),
         "  ▁▅█"
     );
     assert_eq!(render::bytes(Some(1536.0)), "1.5K");

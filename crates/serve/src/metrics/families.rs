@@ -173,6 +173,8 @@ families! {
     CG_IO_READ = "sysmon_cgroup_io_read_bytes_total", Counter, ["hierarchy", "path"], false, Cgroups, "system_cgroups.io_read_bytes", "Bytes read by a cgroup.";
     CG_IO_WRITTEN = "sysmon_cgroup_io_written_bytes_total", Counter, ["hierarchy", "path"], false, Cgroups, "system_cgroups.io_written_bytes", "Bytes written by a cgroup.";
     CG_PIDS = "sysmon_cgroup_pids", Gauge, ["hierarchy", "path"], false, Cgroups, "system_cgroups.pids_current", "Tasks in a cgroup.";
+    ALERTS = "ALERTS", Gauge, ["alertname", "alertstate", "severity"], false, Host, "alerts() (1 per pending or firing instance; its labels added, `severity` when set)", "Alerts pending or firing, as Prometheus names them.";
+    ALERTS_FOR_STATE = "ALERTS_FOR_STATE", Gauge, ["alertname", "severity"], false, Host, "alerts().active_since (Unix seconds; its labels added)", "When each pending or firing alert instance became active, as Prometheus names it.";
 }
 
 /// The markers of the mapping table in docs/prometheus.md (`make docs` rewrites what is between them).

@@ -130,8 +130,52 @@ fn build(state: &LiveState) -> io::Result<String> {
     by_mem.truncate(TOP);
     json::key(&mut out, false, "top_mem");
     rows_json(&mut out, &by_mem, &top_cols);
+    json::key(&mut out, false, "alerts");
+    alerts_json(&mut out, state);
     out.push('}');
     Ok(out)
+}
+
+/// The running alerts' pending and firing instances.
+fn alerts_json(out: &mut String, state: &LiveState) {
+    out.push('[');
+    let mut first = true;
+    for (_, series) in state.alerts().series() {
+        for a in series.iter() {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push('{');
+            json::key(out, true, "alertname");
+            json::string(out, &a.alertname);
+            json::key(out, false, "state");
+            json::string(out, a.state);
+            json::key(out, false, "severity");
+            match &a.severity {
+                Some(s) => json::string(out, s),
+                None => out.push_str("null"),
+            }
+            json::key(out, false, "labels");
+            out.push('{');
+            for (i, (k, v)) in a.labels.iter().enumerate() {
+                json::key(out, i == 0, k);
+                json::string(out, v);
+            }
+            out.push('}');
+            json::key(out, false, "value");
+            json::number(out, a.value.unwrap_or(f64::NAN));
+            json::key(out, false, "active_since_ms");
+            json::number(out, (a.active_since_us / 1000) as f64);
+            json::key(out, false, "summary");
+            match &a.summary {
+                Some(s) => json::string(out, s),
+                None => out.push_str("null"),
+            }
+            out.push('}');
+        }
+    }
+    out.push(']');
 }
 
 fn all_columns<R: Row>() -> Vec<usize> {
@@ -164,5 +208,23 @@ mod tests {
             assert!(s.contains(k), "{k} missing in {s}");
         }
         assert!(!s.contains("\"is_partition\""));
+        assert!(s.ends_with(",\"alerts\":[]}"), "{s}");
+        state.alerts().set_series(
+            "disk_full",
+            vec![sysmon_live::alerts::Series {
+                alertname: "disk_full".into(),
+                state: "firing",
+                severity: None,
+                labels: vec![("mount_point".into(), "/<x>".into())],
+                value: Some(93.5),
+                active_since_us: 1_000_000,
+                summary: Some("/ is full".into()),
+            }],
+        );
+        let s = snapshot(&state).unwrap();
+        assert!(
+            s.contains(r#""alerts":[{"alertname":"disk_full","state":"firing","severity":null,"labels":{"mount_point":"/\u003cx>"},"value":93.5,"active_since_ms":1000,"summary":"/ is full"}]"#),
+            "{s}"
+        );
     }
 }

@@ -222,7 +222,28 @@
       el.appendChild(tr);
     });
   }
+  // The running alerts' pending and firing instances (alert_metrics), firing first.
+  function alertsTable(rows) {
+    const sec = document.getElementById('alerts');
+    const el = document.getElementById('alerts-table');
+    rows = rows || [];
+    sec.hidden = rows.length === 0;
+    if (!rows.length) return;
+    const firing = rows.filter((a) => a.state === 'firing').length;
+    document.getElementById('alerts-note').textContent = firing + ' firing, ' + (rows.length - firing) + ' pending';
+    el.innerHTML = '<tr><th>alert</th><th>state</th><th>severity</th><th>labels</th><th>value</th><th>since</th><th>summary</th></tr>';
+    rows.slice().sort((a, b) => (a.state === b.state ? 0 : a.state === 'firing' ? -1 : 1)).forEach((a) => {
+      const tr = document.createElement('tr');
+      tr.className = 'alert-' + a.state;
+      const labels = Object.keys(a.labels).map((k) => k + '=' + a.labels[k]).join(', ');
+      [a.alertname, a.state, a.severity || '', labels, a.value == null ? '' : String(a.value),
+        new Date(a.active_since_ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z', a.summary || '']
+        .forEach((v) => { const td = document.createElement('td'); td.textContent = String(v); tr.appendChild(td); });
+      el.appendChild(tr);
+    });
+  }
   function onLive(s) {
+    alertsTable(s.alerts);
     document.getElementById('host').textContent = s.hostname;
     liveT.push(s.ts_ms / 1000);
     const drop = Math.max(0, liveT.length - KEEP);
