@@ -4,13 +4,12 @@
 use std::collections::HashMap;
 use std::ffi::CStr;
 use std::io;
-use std::os::unix::ffi::OsStrExt as _;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::host;
 use crate::procfs::meminfo::MemInfo;
-use crate::procfs::pid::{self, PidDir, PidStat};
+use crate::procfs::pid::{self, PidDir, PidStat, ProcDir};
 use crate::procfs::stat::Stat;
 use crate::procfs::{KeptFile, Roots};
 use crate::sync::lock;
@@ -102,7 +101,8 @@ pub struct ProcessCollector {
     boot_time: Option<u64>,
     users: Arc<Mutex<UserNames>>,
     buf: Vec<u8>,
-    /// The path being opened (`/proc/[pid]/stat`, `/proc/[pid]`) as a C string.
+    /// The path being opened (`[pid]/stat`, `[pid]`, relative to the pass's `ProcDir`) as a
+    /// C string.
     path: Vec<u8>,
     /// The pids of the last listing.
     pids: Vec<i32>,
@@ -137,7 +137,8 @@ impl ProcessCollector {
     pub fn snapshot(&mut self, fields: ProcessFields) -> io::Result<ProcessSnapshot> {
         let instant = Instant::now();
         let ts = Timestamp::now();
-        pid::list_pids_into(&self.roots.proc, &mut self.pids)?;
+        let mut proc = ProcDir::open(&self.roots.proc)?;
+        proc.pids_into(&mut self.pids)?;
         // Only `mem_pct` needs the total.
         let mem_total_bytes = match fields.statm {
             true => self.meminfo.read().ok().and_then(|t| MemInfo::parse(t).total),
@@ -146,7 +147,7 @@ impl ProcessCollector {
         let mut processes = Vec::with_capacity(self.pids.len());
         let pids = std::mem::take(&mut self.pids);
         for &p in &pids {
-            if let Some(info) = self.read_one(p, fields) {
+            if let Some(info) = self.read_one(&proc, p, fields) {
                 processes.push(info);
             }
         }
@@ -162,11 +163,10 @@ impl ProcessCollector {
         })
     }
 
-    /// `/proc/<pid>` (or the fixture's) then `tail`, NUL-terminated, in the kept buffer.
+    /// `<pid>` then `tail`, NUL-terminated, in the kept buffer: a path relative to the
+    /// [`ProcDir`] of the pass.
     fn pid_path(&mut self, pid: i32, tail: &[u8]) -> Option<()> {
         self.path.clear();
-        self.path.extend_from_slice(self.roots.proc.as_os_str().as_bytes());
-        self.path.push(b'/');
         pid::push_decimal(&mut self.path, u32::try_from(pid).ok()?);
         self.path.extend_from_slice(tail);
         self.path.push(0);
@@ -174,13 +174,13 @@ impl ProcessCollector {
     }
 
     /// Reads one process; `None` if it exited (or its `stat` is unreadable or malformed).
-    fn read_one(&mut self, pid: i32, fields: ProcessFields) -> Option<ProcessInfo> {
+    fn read_one(&mut self, proc: &ProcDir, pid: i32, fields: ProcessFields) -> Option<ProcessInfo> {
         if fields == ProcessFields::default() {
             // `stat` alone (the common columns): one open of the file itself, where the
             // directory would cost an open and a close more.
             self.pid_path(pid, b"/stat")?;
             let path = CStr::from_bytes_with_nul(&self.path).ok()?;
-            pid::read_seq_file(path, &mut self.buf).ok()?;
+            pid::read_seq_file_at(proc, path, &mut self.buf).ok()?;
             let stat = PidStat::parse_bytes(&self.buf)?;
             return Some(ProcessInfo {
                 stat,
@@ -188,7 +188,7 @@ impl ProcessCollector {
             });
         }
         self.pid_path(pid, b"")?;
-        let dir = PidDir::open_c(CStr::from_bytes_with_nul(&self.path).ok()?).ok()?;
+        let dir = PidDir::open_at(proc, CStr::from_bytes_with_nul(&self.path).ok()?).ok()?;
         dir.read_seq(c"stat", &mut self.buf).ok()?;
         let stat = PidStat::parse_bytes(&self.buf)?;
         let mut info = ProcessInfo {
