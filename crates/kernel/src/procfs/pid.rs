@@ -224,6 +224,21 @@ pub fn read_seq_file(path: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
     read_to_end(&file, buf, true)
 }
 
+/// [`read_seq_file`] of `path` relative to the open directory `dir` (`[pid]/stat` in
+/// [`ProcDir`]): the walk from `/` to the directory is saved.
+pub fn read_seq_file_at(dir: &ProcDir, path: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    // SAFETY: `path` is NUL-terminated; `dir.fd()` is open while `dir` lives; the descriptor
+    // returned is owned (and closed) below.
+    let fd = unsafe { libc::openat(dir.fd(), path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nothing else owns.
+    let file = unsafe { OwnedFd::from_raw_fd(fd) };
+    read_to_end(&file, buf, true)
+}
+
 /// An open `/proc/[pid]` directory.
 #[derive(Debug)]
 pub struct PidDir {
@@ -235,6 +250,25 @@ impl PidDir {
         let c = CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
         // SAFETY: `c` is NUL-terminated; the returned descriptor is owned by `PidDir`.
         let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(PidDir { fd })
+    }
+
+    /// [`Self::open`] of `path` relative to the open directory `dir` (`[pid]` in [`ProcDir`]).
+    pub fn open_at(dir: &ProcDir, path: &CStr) -> io::Result<PidDir> {
+        // SAFETY: `path` is NUL-terminated; `dir.fd()` is open while `dir` lives; the returned
+        // descriptor is owned by `PidDir`.
+        let fd = unsafe {
+            libc::openat(
+                dir.fd(),
+                path.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -316,26 +350,111 @@ impl PidDir {
     }
 }
 
-/// The pids listed in `proc` (its all-digit entries): processes, not threads.
+/// The pids listed in `proc` (its all-digit entries): processes, not threads, in order.
+///
+/// Read with `readdir` into `out` (cleared first), the names parsed where they lie: no
+/// allocation per entry (`std::fs::read_dir` makes a `CString` and an `Arc` clone of each).
+pub fn list_pids_into(proc: &Path, out: &mut Vec<i32>) -> io::Result<()> {
+    out.clear();
+    ProcDir::open(proc)?.pids_into(out)
+}
+
+/// The open `/proc` (or a fixture's root) of one pass over the processes: lists the pids, and
+/// its descriptor anchors the opens of their files ([`read_seq_file_at`], [`PidDir::open_at`]),
+/// which then walk `[pid]/stat` rather than `/proc/[pid]/stat` from `/`. Held for one pass
+/// only, so a `/proc` mounted again later is the one read next time.
+pub struct ProcDir(*mut libc::DIR);
+
+impl ProcDir {
+    pub fn open(proc: &Path) -> io::Result<ProcDir> {
+        let c = CString::new(proc.as_os_str().as_bytes()).map_err(io::Error::other)?;
+        // SAFETY: `c` is NUL-terminated; the stream is owned by the `ProcDir`.
+        let dir = unsafe { libc::opendir(c.as_ptr()) };
+        if dir.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(ProcDir(dir))
+    }
+
+    /// The stream's descriptor, open while `self` lives.
+    fn fd(&self) -> libc::c_int {
+        // SAFETY: `self.0` is an open stream.
+        unsafe { libc::dirfd(self.0) }
+    }
+
+    /// The pids listed, in order, into `out` (cleared first), read from the directory's start.
+    pub fn pids_into(&mut self, out: &mut Vec<i32>) -> io::Result<()> {
+        out.clear();
+        // SAFETY: `self.0` is an open stream.
+        unsafe { libc::rewinddir(self.0) };
+        loop {
+            // `readdir` returns NULL both at the end and on an error; only errno tells them
+            // apart.
+            // SAFETY: errno is this thread's own.
+            unsafe { *libc::__errno_location() = 0 };
+            // SAFETY: `self.0` is an open stream; the entry it returns lives until the next
+            // call, and `&mut self` keeps any other from being made meanwhile.
+            let ent = unsafe { libc::readdir(self.0) };
+            if ent.is_null() {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(0) {
+                    break;
+                }
+                return Err(e);
+            }
+            // SAFETY: `d_name` of a returned entry is NUL-terminated, and read before the next
+            // `readdir` on the stream.
+            let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+            if let Some(pid) = parse_pid(OsStr::from_bytes(name.to_bytes())) {
+                out.push(pid);
+            }
+        }
+        out.sort_unstable();
+        Ok(())
+    }
+}
+
+impl Drop for ProcDir {
+    fn drop(&mut self) {
+        // SAFETY: the stream was opened by `open`, is closed only here, and no entry of it
+        // outlives the `ProcDir`.
+        unsafe { libc::closedir(self.0) };
+    }
+}
+
+/// [`list_pids_into`] a new vector.
 pub fn list_pids(proc: &Path) -> io::Result<Vec<i32>> {
     let mut out = Vec::with_capacity(512);
-    for e in std::fs::read_dir(proc)? {
-        let Ok(e) = e else { continue };
-        let name = e.file_name();
-        if let Some(pid) = parse_pid(&name) {
-            out.push(pid);
-        }
-    }
-    out.sort_unstable();
+    list_pids_into(proc, &mut out)?;
     Ok(out)
 }
 
 fn parse_pid(name: &OsStr) -> Option<i32> {
     let b = name.as_bytes();
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+    if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(b).ok()?.parse().ok()
+    let mut n: i64 = 0;
+    for &d in b {
+        n = n * 10 + i64::from(d - b'0');
+    }
+    i32::try_from(n).ok().filter(|&p| p > 0)
+}
+
+/// Appends the decimal digits of `n` to `out` (a path being built), without formatting.
+pub fn push_decimal(out: &mut Vec<u8>, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 #[cfg(test)]
@@ -482,5 +601,54 @@ mod tests {
         d.read(c"statm", &mut buf).unwrap();
         assert!(parse_statm(std::str::from_utf8(&buf).unwrap()).unwrap().resident > 0);
         assert!(list_pids(Path::new("/proc")).unwrap().contains(&s.pid));
+    }
+
+    #[test]
+    fn pids_are_the_all_digit_entries_in_order() {
+        let root = std::env::temp_dir().join(format!("sysmon-pids-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for name in [
+            "42",
+            "7",
+            "1000000",
+            "self",
+            "0",
+            "12a",
+            "99999999999",
+            "2147483648",
+            "2147483647",
+        ] {
+            std::fs::create_dir_all(root.join(name)).unwrap();
+        }
+        std::fs::write(root.join("123"), "a file named like a pid is listed too").unwrap();
+        let mut out = vec![5, 6];
+        list_pids_into(&root, &mut out).unwrap();
+        assert_eq!(out, [7, 42, 123, 1_000_000, 2_147_483_647]);
+        // A second listing of the same stream starts again from the top.
+        let mut dir = ProcDir::open(&root).unwrap();
+        dir.pids_into(&mut out).unwrap();
+        std::fs::create_dir(root.join("9")).unwrap();
+        dir.pids_into(&mut out).unwrap();
+        assert_eq!(out, [7, 9, 42, 123, 1_000_000, 2_147_483_647]);
+        let mut buf = Vec::new();
+        std::fs::write(root.join("42/stat"), "42 (x) S\n").unwrap();
+        read_seq_file_at(&dir, c"42/stat", &mut buf).unwrap();
+        assert_eq!(buf, b"42 (x) S\n");
+        assert!(PidDir::open_at(&dir, c"42").unwrap().read(c"stat", &mut buf).is_ok());
+        assert!(PidDir::open_at(&dir, c"8").is_err());
+        drop(dir);
+        std::fs::remove_dir_all(&root).unwrap();
+        let err = list_pids_into(&root, &mut out).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(out.is_empty(), "cleared before the listing");
+    }
+
+    #[test]
+    fn decimal_digits() {
+        for n in [0u32, 1, 9, 10, 99, 100, 4_194_304, u32::MAX] {
+            let mut out = b"/proc/".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("/proc/{n}").into_bytes());
+        }
     }
 }

@@ -2,13 +2,14 @@
 //! them, reading only the optional files the query's columns need ([`ProcessFields`]).
 
 use std::collections::HashMap;
+use std::ffi::CStr;
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::host;
 use crate::procfs::meminfo::MemInfo;
-use crate::procfs::pid::{self, PidDir, PidStat};
+use crate::procfs::pid::{self, PidDir, PidStat, ProcDir};
 use crate::procfs::stat::Stat;
 use crate::procfs::{KeptFile, Roots};
 use crate::sync::lock;
@@ -100,8 +101,11 @@ pub struct ProcessCollector {
     boot_time: Option<u64>,
     users: Arc<Mutex<UserNames>>,
     buf: Vec<u8>,
-    /// `/proc/[pid]/stat` as a C string, for a pass that reads nothing else.
-    stat_path: Vec<u8>,
+    /// The path being opened (`[pid]/stat`, `[pid]`, relative to the pass's `ProcDir`) as a
+    /// C string.
+    path: Vec<u8>,
+    /// The pids of the last listing.
+    pids: Vec<i32>,
 }
 
 impl ProcessCollector {
@@ -124,7 +128,8 @@ impl ProcessCollector {
             boot_time,
             users,
             buf: Vec::with_capacity(4096),
-            stat_path: Vec::with_capacity(64),
+            path: Vec::with_capacity(64),
+            pids: Vec::with_capacity(512),
         }
     }
 
@@ -132,18 +137,21 @@ impl ProcessCollector {
     pub fn snapshot(&mut self, fields: ProcessFields) -> io::Result<ProcessSnapshot> {
         let instant = Instant::now();
         let ts = Timestamp::now();
-        let pids = pid::list_pids(&self.roots.proc)?;
-        let mem_total_bytes = self.meminfo.read().ok().and_then(|t| MemInfo::parse(t).total);
-        let mut processes = Vec::with_capacity(pids.len());
-        let mut path = self.roots.proc.clone();
-        for p in pids {
-            path.push(p.to_string());
-            let info = self.read_one(&path, fields);
-            path.pop();
-            if let Some(info) = info {
+        let mut proc = ProcDir::open(&self.roots.proc)?;
+        proc.pids_into(&mut self.pids)?;
+        // Only `mem_pct` needs the total.
+        let mem_total_bytes = match fields.statm {
+            true => self.meminfo.read().ok().and_then(|t| MemInfo::parse(t).total),
+            false => None,
+        };
+        let mut processes = Vec::with_capacity(self.pids.len());
+        let pids = std::mem::take(&mut self.pids);
+        for &p in &pids {
+            if let Some(info) = self.read_one(&proc, p, fields) {
                 processes.push(info);
             }
         }
+        self.pids = pids;
         Ok(ProcessSnapshot {
             instant,
             ts,
@@ -155,24 +163,32 @@ impl ProcessCollector {
         })
     }
 
+    /// `<pid>` then `tail`, NUL-terminated, in the kept buffer: a path relative to the
+    /// [`ProcDir`] of the pass.
+    fn pid_path(&mut self, pid: i32, tail: &[u8]) -> Option<()> {
+        self.path.clear();
+        pid::push_decimal(&mut self.path, u32::try_from(pid).ok()?);
+        self.path.extend_from_slice(tail);
+        self.path.push(0);
+        Some(())
+    }
+
     /// Reads one process; `None` if it exited (or its `stat` is unreadable or malformed).
-    fn read_one(&mut self, dir_path: &std::path::Path, fields: ProcessFields) -> Option<ProcessInfo> {
+    fn read_one(&mut self, proc: &ProcDir, pid: i32, fields: ProcessFields) -> Option<ProcessInfo> {
         if fields == ProcessFields::default() {
-            // `stat` alone (`count(*)`, the common columns): one open of the file itself,
-            // where the directory would cost an open and a close more.
-            use std::os::unix::ffi::OsStrExt as _;
-            self.stat_path.clear();
-            self.stat_path.extend_from_slice(dir_path.as_os_str().as_bytes());
-            self.stat_path.extend_from_slice(b"/stat\0");
-            let path = std::ffi::CStr::from_bytes_with_nul(&self.stat_path).ok()?;
-            pid::read_seq_file(path, &mut self.buf).ok()?;
+            // `stat` alone (the common columns): one open of the file itself, where the
+            // directory would cost an open and a close more.
+            self.pid_path(pid, b"/stat")?;
+            let path = CStr::from_bytes_with_nul(&self.path).ok()?;
+            pid::read_seq_file_at(proc, path, &mut self.buf).ok()?;
             let stat = PidStat::parse_bytes(&self.buf)?;
             return Some(ProcessInfo {
                 stat,
                 ..ProcessInfo::default()
             });
         }
-        let dir = PidDir::open(dir_path).ok()?;
+        self.pid_path(pid, b"")?;
+        let dir = PidDir::open_at(proc, CStr::from_bytes_with_nul(&self.path).ok()?).ok()?;
         dir.read_seq(c"stat", &mut self.buf).ok()?;
         let stat = PidStat::parse_bytes(&self.buf)?;
         let mut info = ProcessInfo {
