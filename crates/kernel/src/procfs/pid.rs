@@ -233,8 +233,13 @@ pub struct PidDir {
 impl PidDir {
     pub fn open(path: &Path) -> io::Result<PidDir> {
         let c = CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
-        // SAFETY: `c` is NUL-terminated; the returned descriptor is owned by `PidDir`.
-        let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        Self::open_c(&c)
+    }
+
+    /// [`Self::open`] of a path given as a C string (no copy of it made).
+    pub fn open_c(path: &CStr) -> io::Result<PidDir> {
+        // SAFETY: `path` is NUL-terminated; the returned descriptor is owned by `PidDir`.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -319,15 +324,36 @@ impl PidDir {
 /// The pids listed in `proc` (its all-digit entries): processes, not threads.
 pub fn list_pids(proc: &Path) -> io::Result<Vec<i32>> {
     let mut out = Vec::with_capacity(512);
-    for e in std::fs::read_dir(proc)? {
-        let Ok(e) = e else { continue };
-        let name = e.file_name();
-        if let Some(pid) = parse_pid(&name) {
+    list_pids_into(proc, &mut out)?;
+    Ok(out)
+}
+
+/// [`list_pids`] into `out` (cleared first), read with `readdir` itself: no allocation per
+/// entry (`std::fs::read_dir` makes two: the entry and its name).
+pub fn list_pids_into(proc: &Path, out: &mut Vec<i32>) -> io::Result<()> {
+    out.clear();
+    let c = CString::new(proc.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: `c` is NUL-terminated; the stream is closed below.
+    let dir = unsafe { libc::opendir(c.as_ptr()) };
+    if dir.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    loop {
+        // SAFETY: `dir` is an open stream; the entry is valid until the next `readdir`.
+        let ent = unsafe { libc::readdir(dir) };
+        if ent.is_null() {
+            break;
+        }
+        // SAFETY: `d_name` is NUL-terminated.
+        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+        if let Some(pid) = parse_pid(OsStr::from_bytes(name.to_bytes())) {
             out.push(pid);
         }
     }
+    // SAFETY: `dir` was opened above and is closed once.
+    unsafe { libc::closedir(dir) };
     out.sort_unstable();
-    Ok(out)
+    Ok(())
 }
 
 fn parse_pid(name: &OsStr) -> Option<i32> {

@@ -100,8 +100,10 @@ pub struct ProcessCollector {
     boot_time: Option<u64>,
     users: Arc<Mutex<UserNames>>,
     buf: Vec<u8>,
-    /// `/proc/[pid]/stat` as a C string, for a pass that reads nothing else.
+    /// `/proc/[pid]` (or its `stat`, for a pass that reads nothing else) as a C string.
     stat_path: Vec<u8>,
+    /// The pids of the pass, kept for the next one.
+    pids: Vec<i32>,
 }
 
 impl ProcessCollector {
@@ -125,6 +127,7 @@ impl ProcessCollector {
             users,
             buf: Vec::with_capacity(4096),
             stat_path: Vec::with_capacity(64),
+            pids: Vec::with_capacity(512),
         }
     }
 
@@ -132,18 +135,16 @@ impl ProcessCollector {
     pub fn snapshot(&mut self, fields: ProcessFields) -> io::Result<ProcessSnapshot> {
         let instant = Instant::now();
         let ts = Timestamp::now();
-        let pids = pid::list_pids(&self.roots.proc)?;
+        let mut pids = std::mem::take(&mut self.pids);
+        pid::list_pids_into(&self.roots.proc, &mut pids)?;
         let mem_total_bytes = self.meminfo.read().ok().and_then(|t| MemInfo::parse(t).total);
         let mut processes = Vec::with_capacity(pids.len());
-        let mut path = self.roots.proc.clone();
-        for p in pids {
-            path.push(p.to_string());
-            let info = self.read_one(&path, fields);
-            path.pop();
-            if let Some(info) = info {
+        for &p in &pids {
+            if let Some(info) = self.read_one(p, fields) {
                 processes.push(info);
             }
         }
+        self.pids = pids;
         Ok(ProcessSnapshot {
             instant,
             ts,
@@ -155,31 +156,79 @@ impl ProcessCollector {
         })
     }
 
-    /// Reads one process; `None` if it exited (or its `stat` is unreadable or malformed).
-    fn read_one(&mut self, dir_path: &std::path::Path, fields: ProcessFields) -> Option<ProcessInfo> {
-        if fields == ProcessFields::default() {
-            // `stat` alone (`count(*)`, the common columns): one open of the file itself,
-            // where the directory would cost an open and a close more.
-            use std::os::unix::ffi::OsStrExt as _;
-            self.stat_path.clear();
-            self.stat_path.extend_from_slice(dir_path.as_os_str().as_bytes());
-            self.stat_path.extend_from_slice(b"/stat\0");
-            let path = std::ffi::CStr::from_bytes_with_nul(&self.stat_path).ok()?;
-            pid::read_seq_file(path, &mut self.buf).ok()?;
-            let stat = PidStat::parse_bytes(&self.buf)?;
-            return Some(ProcessInfo {
-                stat,
-                ..ProcessInfo::default()
-            });
+    /// Reads `stat`, and `statm` and `io` where `fields` asks (and nothing else), each opened by
+    /// its path (`self.stat_path` holds `<proc>/<pid>`): one `open`, `read` and `close` a file,
+    /// as `top` reads them, where the directory would cost an `open` and a `close` more. Only
+    /// a pid reused between two of these reads (the whole pid space gone round meanwhile) could
+    /// mix two processes; a process that exits meanwhile is dropped, as in [`Self::read_one`].
+    ///
+    /// A kernel thread's `statm` is not read: it has no memory of its own, and the kernel's
+    /// `statm` of one is all zeros (`get_task_mm` gives no mm for a `PF_KTHREAD` task).
+    fn read_by_paths(&mut self, fields: ProcessFields) -> Option<ProcessInfo> {
+        let dir_len = self.stat_path.len();
+        let read = |name: &[u8], path: &mut Vec<u8>, buf: &mut Vec<u8>| {
+            path.truncate(dir_len);
+            path.extend_from_slice(name);
+            match std::ffi::CStr::from_bytes_with_nul(path) {
+                Ok(p) => pid::read_seq_file(p, buf),
+                Err(e) => Err(io::Error::other(e)),
+            }
+        };
+        read(b"/stat\0", &mut self.stat_path, &mut self.buf).ok()?;
+        let stat = PidStat::parse_bytes(&self.buf)?;
+        let mut info = ProcessInfo {
+            stat,
+            ..ProcessInfo::default()
+        };
+        if fields.statm && info.stat.is_kernel_thread() {
+            info.resident_pages = Some(0);
+        } else if fields.statm {
+            // Like status, statm exists while the process does.
+            read(b"/statm\0", &mut self.stat_path, &mut self.buf).ok()?;
+            info.resident_pages = pid::parse_statm(&String::from_utf8_lossy(&self.buf)).map(|m| m.resident);
         }
-        let dir = PidDir::open(dir_path).ok()?;
+        if fields.io {
+            match read(b"/io\0", &mut self.stat_path, &mut self.buf) {
+                Ok(()) => info.io = pid::parse_io(&String::from_utf8_lossy(&self.buf)),
+                // Gone meanwhile (not merely not permitted): no row, as the directory's way.
+                Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => {
+                    if read(b"/stat\0", &mut self.stat_path, &mut self.buf).is_err() {
+                        return None;
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+        Some(info)
+    }
+
+    /// Reads one process; `None` if it exited (or its `stat` is unreadable or malformed).
+    fn read_one(&mut self, pid: i32, fields: ProcessFields) -> Option<ProcessInfo> {
+        // `<proc>/<pid>`, made in a kept buffer (no allocation per process).
+        use std::io::Write as _;
+        use std::os::unix::ffi::OsStrExt as _;
+        self.stat_path.clear();
+        self.stat_path.extend_from_slice(self.roots.proc.as_os_str().as_bytes());
+        write!(self.stat_path, "/{pid}").ok()?;
+        let only_seq_files = ProcessFields {
+            statm: fields.statm,
+            io: fields.io,
+            ..ProcessFields::default()
+        } == fields;
+        if only_seq_files {
+            return self.read_by_paths(fields);
+        }
+        self.stat_path.push(0);
+        let dir = PidDir::open_c(std::ffi::CStr::from_bytes_with_nul(&self.stat_path).ok()?).ok()?;
         dir.read_seq(c"stat", &mut self.buf).ok()?;
         let stat = PidStat::parse_bytes(&self.buf)?;
         let mut info = ProcessInfo {
             stat,
             ..ProcessInfo::default()
         };
-        if fields.statm {
+        if fields.statm && info.stat.is_kernel_thread() {
+            info.resident_pages = Some(0);
+        } else if fields.statm {
             // Like status, statm exists while the process does.
             dir.read_seq(c"statm", &mut self.buf).ok()?;
             info.resident_pages = pid::parse_statm(&String::from_utf8_lossy(&self.buf)).map(|m| m.resident);
