@@ -2,8 +2,9 @@
 """`sysmon top` against procps `top -d 1`, side by side in one run (issue 22's budget).
 
 Both run at a 1 s refresh in tmux sessions of the same size (120x40 unless told), started
-together; after a warm-up their CPU time (utime + stime of /proc/<pid>/stat) is read at the start
-and the end of the same `--seconds` window, and their resident memory (VmRSS, and the peak
+together; after a warm-up their CPU time (utime + stime of /proc/<pid>/stat, in clock ticks, and
+the nanoseconds on CPU of /proc/<pid>/task/*/schedstat) is read at the start and the end of the
+same `--seconds` window, and their resident memory (VmRSS, and the peak
 VmHWM) at the end. Prints a markdown table; exits 1 where sysmon top used more CPU than top or
 more than 20 MiB of RSS (`--no-check` only reports).
 
@@ -38,6 +39,17 @@ def leaf(pid):
         else:
             return pid
     return pid
+
+
+def cpu_ns(pid):
+    """Nanoseconds on CPU of all the process's threads (schedstat's first field): no tick noise."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            total += int(open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
 
 
 def cpu_ticks(pid):
@@ -81,13 +93,16 @@ def main():
         time.sleep(a.warmup)
         t0 = time.monotonic()
         start = {n: cpu_ticks(p) for n, p in pids.items()}
+        start_ns = {n: cpu_ns(p) for n, p in pids.items()}
         time.sleep(a.seconds)
         elapsed = time.monotonic() - t0
         end = {n: cpu_ticks(p) for n, p in pids.items()}
+        end_ns = {n: cpu_ns(p) for n, p in pids.items()}
         rows = []
         for n, p in pids.items():
             cpu_s = (end[n] - start[n]) / HZ
-            rows.append((n, cpu_s, cpu_s / elapsed * 100, status_kib(p, "VmRSS"), status_kib(p, "VmHWM")))
+            ns = end_ns[n] - start_ns[n]
+            rows.append((n, cpu_s, cpu_s / elapsed * 100, status_kib(p, "VmRSS"), status_kib(p, "VmHWM"), ns))
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
         # Both end with their terminal; make sure (by pid) before reporting.
@@ -101,10 +116,10 @@ def main():
                 except ProcessLookupError:
                     pass
     print(f"\n`sysmon top` vs procps `top`, 1 s refresh, {a.width}x{a.height} tmux panes, {elapsed:.0f} s, {os.cpu_count()} CPUs\n")
-    print("| program | CPU time (s) | CPU % of one core | RSS (MiB) | peak RSS (MiB) |")
-    print("|---|---:|---:|---:|---:|")
-    for n, cpu_s, pct, rss, hwm in rows:
-        print(f"| {n} | {cpu_s:.2f} | {pct:.2f} | {rss / 1024:.1f} | {hwm / 1024:.1f} |")
+    print("| program | CPU time (s) | CPU % of one core | on CPU (ms, schedstat) | RSS (MiB) | peak RSS (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for n, cpu_s, pct, rss, hwm, ns in rows:
+        print(f"| {n} | {cpu_s:.2f} | {pct:.2f} | {ns / 1e6:.1f} | {rss / 1024:.1f} | {hwm / 1024:.1f} |")
     ours, theirs = rows[0], rows[1]
     problems = []
     # One clock tick of slack: both are counted in ticks of 1/HZ s.

@@ -288,6 +288,25 @@ impl Cgroup {
     }
 }
 
+/// Read and written bytes by process (pid, start).
+pub type IoCounts = std::collections::HashMap<(i64, Option<i64>), (Option<f64>, Option<f64>)>;
+
+/// The columns of a `processes` table a [`Proc`] is made of.
+const PROC_COLUMNS: [&str; 12] = [
+    "pid",
+    "name",
+    "cmdline",
+    "user",
+    "state",
+    "cpu_pct",
+    "rss_bytes",
+    "mem_pct",
+    "threads",
+    "start_time",
+    "read_bytes",
+    "written_bytes",
+];
+
 /// One process, as the process table shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Proc {
@@ -314,50 +333,94 @@ impl Proc {
     /// The processes of a `processes` table.
     pub fn from_rows(rows: &Rows) -> Vec<Proc> {
         (0..rows.len())
-            .filter_map(|i| {
-                let pid = rows.get(i, "pid").i64()?;
-                let name = rows.str(i, "name").unwrap_or_default().to_string();
-                let command = match rows.get(i, "cmdline") {
-                    Value::List(l) if !l.is_empty() => l.join(" "),
-                    _ => format!("[{name}]"),
-                };
-                Some(Proc {
-                    pid,
-                    user: rows.str(i, "user").map(str::to_string),
-                    state: rows.str(i, "state").map(str::to_string),
-                    cpu_pct: rows.f64(i, "cpu_pct"),
-                    rss_bytes: rows.f64(i, "rss_bytes"),
-                    mem_pct: rows.f64(i, "mem_pct"),
-                    read_per_sec: None,
-                    write_per_sec: None,
-                    threads: rows.get(i, "threads").i64(),
-                    name,
-                    command,
-                    start_us: rows.get(i, "start_time").i64(),
-                    read_bytes: rows.f64(i, "read_bytes"),
-                    written_bytes: rows.f64(i, "written_bytes"),
-                })
+            .filter_map(|i| Proc::from_values(|name| rows.get(i, name).clone()))
+            .collect()
+    }
+
+    /// The processes of a `processes` table's rows as its code makes them (the live source):
+    /// the same as [`Self::from_rows`] of [`Rows::from_rows`], without a copy of every column
+    /// of every row first.
+    pub fn from_table_rows<R: Row>(rows: &[R]) -> Vec<Proc> {
+        let decl = R::TABLE;
+        let columns: Vec<(&str, Option<usize>)> = PROC_COLUMNS.iter().map(|&n| (n, decl.column_index(n))).collect();
+        rows.iter()
+            .filter_map(|r| {
+                Proc::from_values(
+                    |name| match columns.iter().find(|(n, _)| *n == name).and_then(|(_, c)| *c) {
+                        Some(c) => Value::from_cell(r.cell(c)),
+                        None => Value::Null,
+                    },
+                )
             })
             .collect()
     }
 
+    /// One process from its columns' values (`Null` where there is none).
+    fn from_values(get: impl Fn(&str) -> Value) -> Option<Proc> {
+        let pid = get("pid").i64()?;
+        let name = match get("name") {
+            Value::S(s) => s,
+            _ => String::new(),
+        };
+        let command = match get("cmdline") {
+            Value::List(l) if !l.is_empty() => l.join(" "),
+            _ => format!("[{name}]"),
+        };
+        let string = |v: Value| match v {
+            Value::S(s) => Some(s),
+            _ => None,
+        };
+        Some(Proc {
+            pid,
+            user: string(get("user")),
+            state: string(get("state")),
+            cpu_pct: get("cpu_pct").f64(),
+            rss_bytes: get("rss_bytes").f64(),
+            mem_pct: get("mem_pct").f64(),
+            read_per_sec: None,
+            write_per_sec: None,
+            threads: get("threads").i64(),
+            name,
+            command,
+            start_us: get("start_time").i64(),
+            read_bytes: get("read_bytes").f64(),
+            written_bytes: get("written_bytes").f64(),
+        })
+    }
+
     /// Sets the read and write rates from the same processes `seconds` earlier.
     pub fn set_rates(procs: &mut [Proc], before: &[Proc], seconds: f64) {
+        let mut prev = IoCounts::new();
+        Proc::io_counts(before, &mut prev);
+        Proc::set_rates_from(procs, &prev, seconds);
+    }
+
+    /// The I/O counters of `procs` into `out` (cleared first): what the rates of the next
+    /// refresh need of this one, without a copy of every process.
+    pub fn io_counts(procs: &[Proc], out: &mut IoCounts) {
+        out.clear();
+        out.extend(
+            procs
+                .iter()
+                .map(|p| ((p.pid, p.start_us), (p.read_bytes, p.written_bytes))),
+        );
+    }
+
+    /// [`Self::set_rates`] from the counters of the processes `seconds` earlier.
+    pub fn set_rates_from(procs: &mut [Proc], before: &IoCounts, seconds: f64) {
         if seconds <= 0.0 {
             return;
         }
-        let prev: std::collections::HashMap<(i64, Option<i64>), &Proc> =
-            before.iter().map(|p| ((p.pid, p.start_us), p)).collect();
         for p in procs {
-            let Some(b) = prev.get(&(p.pid, p.start_us)) else {
+            let Some(&(read, written)) = before.get(&(p.pid, p.start_us)) else {
                 continue;
             };
             let rate = |now: Option<f64>, then: Option<f64>| match (now, then) {
                 (Some(n), Some(t)) if n >= t => Some((n - t) / seconds),
                 _ => None,
             };
-            p.read_per_sec = rate(p.read_bytes, b.read_bytes);
-            p.write_per_sec = rate(p.written_bytes, b.written_bytes);
+            p.read_per_sec = rate(p.read_bytes, read);
+            p.write_per_sec = rate(p.written_bytes, written);
         }
     }
 }

@@ -25,7 +25,7 @@ use sysmon_tables::sockets::{SocketKind, Sockets, SocketsOptions};
 use sysmon_tables::{HostWindow, Input, Now, ProcessWindow, Projection, Table};
 
 use crate::app::Pane;
-use crate::data::{Cgroup, Frame, HISTORY_SECONDS, History, Loaded, Proc, Rows, Stretch};
+use crate::data::{Cgroup, Frame, HISTORY_SECONDS, History, IoCounts, Loaded, Proc, Rows, Stretch};
 
 /// The process columns read at every refresh (so the reader opens only `stat`, `statm` and
 /// `io`). A process's user and command line do not change often enough to read them every
@@ -77,12 +77,17 @@ pub struct LiveSource {
     state: LiveState,
     interval: Duration,
     prev_host: Arc<HostSample>,
-    prev_procs: Option<(Instant, Vec<Proc>)>,
+    /// When the processes of the previous refresh were read, and their I/O counters.
+    prev_procs: Option<(Instant, IoCounts)>,
     columns: Vec<usize>,
     /// The cgroups of the previous refresh, while their pane is shown (for the rates).
     prev_cgroups: Option<(Instant, Vec<Cgroup>)>,
-    identities: HashMap<(i64, Option<i64>), Identity>,
+    /// By process (pid, start): its identity and the refresh that last saw it.
+    identities: HashMap<(i64, Option<i64>), (Identity, u64)>,
+    refreshes: u64,
     buf: Vec<u8>,
+    /// The sparklines' pairs of samples of the previous refresh.
+    history: Vec<KeptStretch>,
     frame: Frame,
 }
 
@@ -103,7 +108,9 @@ impl LiveSource {
             columns,
             prev_cgroups: None,
             identities: HashMap::new(),
+            refreshes: 0,
             buf: Vec::new(),
+            history: Vec::new(),
             frame: Frame::empty(),
         })
     }
@@ -178,29 +185,38 @@ impl LiveSource {
         let window = Window::Exactly(self.interval.mul_f64(0.8).max(Duration::from_millis(10)));
         let pw = ProcessWindow::live(state, window, &self.columns)?;
         let rows = Processes::rows(&pw, state, &ProcessesOptions::default())?;
-        let mut procs = Proc::from_rows(&Rows::from_rows(&rows));
-        let mut seen = HashMap::with_capacity(procs.len());
+        let mut procs = Proc::from_table_rows(&rows);
+        self.refreshes += 1;
+        let this = self.refreshes;
         for p in &mut procs {
-            let key = (p.pid, p.start_us);
-            let id = match self.identities.remove(&key) {
-                Some(id) => id,
-                None => read_identity(state, p.pid, &mut self.buf),
-            };
-            p.user = id.user.clone();
+            let (id, seen) = self
+                .identities
+                .entry((p.pid, p.start_us))
+                .or_insert_with(|| (read_identity(state, p.pid, &mut self.buf), this));
+            *seen = this;
+            p.user.clone_from(&id.user);
             if let Some(c) = &id.command {
-                p.command = c.clone();
+                p.command.clone_from(c);
             }
-            seen.insert(key, id);
         }
-        self.identities = seen;
+        // The processes gone since the previous refresh.
+        self.identities.retain(|_, (_, seen)| *seen == this);
         let at = Instant::now();
-        if let Some((then, before)) = &self.prev_procs {
-            Proc::set_rates(&mut procs, before, at.duration_since(*then).as_secs_f64());
-        }
-        self.prev_procs = Some((at, procs.clone()));
+        let mut counts = match self.prev_procs.take() {
+            Some((then, before)) => {
+                Proc::set_rates_from(&mut procs, &before, at.duration_since(then).as_secs_f64());
+                before
+            }
+            None => IoCounts::new(),
+        };
+        Proc::io_counts(&procs, &mut counts);
+        self.prev_procs = Some((at, counts));
         f.procs = Some(procs);
         f.procs_ts_us = None;
-        f.history = ring_history(&self.state.recent_host_samples(Duration::from_secs_f64(HISTORY_SECONDS)));
+        f.history = ring_history_kept(
+            &self.state.recent_host_samples(Duration::from_secs_f64(HISTORY_SECONDS)),
+            &mut self.history,
+        );
         Ok(&self.frame)
     }
 }
@@ -208,32 +224,66 @@ impl LiveSource {
 /// The sparklines' stretches from the live ring's host samples (oldest first): each pair of
 /// neighbours, through `system_metrics()`'s own row.
 pub fn ring_history(samples: &[Arc<HostSample>]) -> History {
+    ring_history_kept(samples, &mut Vec::new())
+}
+
+/// One pair of neighbouring samples' values, kept from one refresh to the next: the same two
+/// samples give the same values, so each pair is worked out once, not once per refresh (up to
+/// [`HISTORY_SECONDS`] pairs).
+#[derive(Clone, Copy, Debug)]
+pub struct KeptStretch {
+    from: Instant,
+    to: Instant,
+    cpu_pct: Option<f64>,
+    mem_pct: Option<f64>,
+    net_bytes_per_sec: Option<f64>,
+}
+
+fn stretch_values(a: &HostSample, b: &HostSample) -> KeptStretch {
+    let m = sysmon_tables::metrics::row(a, b);
+    let secs = b.instant.saturating_duration_since(a.instant).as_secs_f64();
+    let net = match (net_bytes(a), net_bytes(b)) {
+        (Some(x), Some(y)) if y >= x && secs > 0.0 => Some((y - x) as f64 / secs),
+        _ => None,
+    };
+    KeptStretch {
+        from: a.instant,
+        to: b.instant,
+        cpu_pct: m.cpu.cpu_busy_pct,
+        mem_pct: match (m.mem_used_bytes, m.mem_total_bytes) {
+            (Some(u), Some(t)) if t > 0 => Some(u as f64 / t as f64 * 100.0),
+            _ => None,
+        },
+        net_bytes_per_sec: net,
+    }
+}
+
+/// [`ring_history`], with the values of the pairs `kept` from the previous call (oldest first)
+/// reused, and `kept` replaced by this call's.
+pub fn ring_history_kept(samples: &[Arc<HostSample>], kept: &mut Vec<KeptStretch>) -> History {
     let Some(newest) = samples.last() else {
+        kept.clear();
         return History::default();
     };
-    let ago = |s: &HostSample| newest.instant.saturating_duration_since(s.instant).as_secs_f64();
-    let stretches = samples
-        .windows(2)
-        .map(|w| {
-            let (a, b) = (&w[0], &w[1]);
-            let m = sysmon_tables::metrics::row(a, b);
-            let secs = b.instant.saturating_duration_since(a.instant).as_secs_f64();
-            let net = match (net_bytes(a), net_bytes(b)) {
-                (Some(x), Some(y)) if y >= x && secs > 0.0 => Some((y - x) as f64 / secs),
-                _ => None,
-            };
-            Stretch {
-                from_ago_s: ago(a),
-                to_ago_s: ago(b),
-                cpu_pct: m.cpu.cpu_busy_pct,
-                mem_pct: match (m.mem_used_bytes, m.mem_total_bytes) {
-                    (Some(u), Some(t)) if t > 0 => Some(u as f64 / t as f64 * 100.0),
-                    _ => None,
-                },
-                net_bytes_per_sec: net,
-            }
-        })
-        .collect();
+    let ago = |t: Instant| newest.instant.saturating_duration_since(t).as_secs_f64();
+    let mut old = std::mem::take(kept).into_iter().peekable();
+    let mut stretches = Vec::with_capacity(samples.len().saturating_sub(1));
+    for w in samples.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        while old.next_if(|k| k.from < a.instant).is_some() {}
+        let v = match old.next_if(|k| k.from == a.instant && k.to == b.instant) {
+            Some(k) => k,
+            None => stretch_values(a, b),
+        };
+        kept.push(v);
+        stretches.push(Stretch {
+            from_ago_s: ago(v.from),
+            to_ago_s: ago(v.to),
+            cpu_pct: v.cpu_pct,
+            mem_pct: v.mem_pct,
+            net_bytes_per_sec: v.net_bytes_per_sec,
+        });
+    }
     History { stretches }
 }
 
@@ -295,7 +345,7 @@ mod tests {
         t.idle += 150;
         let mut c2 = b.clone();
         c2.instant += Duration::from_secs(1);
-        let h = ring_history(&[Arc::new(a), Arc::new(b), Arc::new(c2)]);
+        let h = ring_history(&[Arc::new(a.clone()), Arc::new(b.clone()), Arc::new(c2.clone())]);
         assert_eq!(h.stretches.len(), 2);
         let s = h.stretches[0];
         assert_eq!((s.from_ago_s, s.to_ago_s), (3.0, 1.0));
@@ -304,6 +354,22 @@ mod tests {
         assert_eq!(s.net_bytes_per_sec, Some(0.0), "the same counters: 0 bytes/s, measured");
         assert_eq!(h.stretches[1].cpu_pct, None, "no tick in the window: no percentage");
         assert!(ring_history(&[]).stretches.is_empty());
+        // Kept from one call to the next: the same stretches, and a new sample's pair added.
+        let (a, b, c2) = (Arc::new(a), Arc::new(b), Arc::new(c2));
+        let mut kept = Vec::new();
+        let first = ring_history_kept(&[a.clone(), b.clone()], &mut kept);
+        assert_eq!(first.stretches, ring_history(&[a.clone(), b.clone()]).stretches);
+        let mut d = (*c2).clone();
+        d.instant += Duration::from_secs(1);
+        let d = Arc::new(d);
+        let samples = [b.clone(), c2.clone(), d.clone()];
+        let again = ring_history_kept(&samples, &mut kept);
+        assert_eq!(
+            again.stretches,
+            ring_history(&samples).stretches,
+            "the oldest dropped, the newest added"
+        );
+        assert_eq!(kept.len(), 2);
     }
 
     #[test]
@@ -324,6 +390,12 @@ mod tests {
         let procs = f.procs.clone().unwrap();
         assert!(procs.iter().any(|p| p.user.is_some()), "{procs:?}");
         assert!(procs.iter().any(|p| !p.command.starts_with('[')), "{procs:?}");
+        // The rows made straight from the table's are those of its `Rows`.
+        let window = Window::Exactly(Duration::from_millis(10));
+        let pw = ProcessWindow::live(&src.state, window, &src.columns).unwrap();
+        let rows = Processes::rows(&pw, &src.state, &ProcessesOptions::default()).unwrap();
+        assert!(!rows.is_empty());
+        assert_eq!(Proc::from_table_rows(&rows), Proc::from_rows(&Rows::from_rows(&rows)));
         let again = src.refresh(Pane::Processes).unwrap().procs.clone().unwrap();
         assert_eq!(
             again.iter().map(|p| (&p.user, &p.command)).collect::<Vec<_>>(),

@@ -31,8 +31,10 @@ extern "C" fn on_stop(signal: libc::c_int) {
     STOP.store(signal, Ordering::Relaxed);
 }
 
-/// On SIGTERM and SIGHUP the loop ends at its next wake-up (at most [`WAKE`] later) and the
-/// terminal is restored on the way out.
+/// On SIGTERM and SIGHUP the loop ends at once (the signal interrupts its wait: `poll` returns
+/// `EINTR`, whatever `SA_RESTART`), or at the latest at its next wake-up (at most [`WAKE`]
+/// later, where the signal came just before the wait began), and the terminal is restored on
+/// the way out.
 fn catch_stop_signals() {
     for s in [libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: `on_stop` is an `extern "C" fn(c_int)` that only stores to an atomic, which is
@@ -43,8 +45,10 @@ fn catch_stop_signals() {
     }
 }
 
-/// The longest the loop sleeps between looks at [`STOP`].
-const WAKE: Duration = Duration::from_millis(250);
+/// The longest the loop sleeps between looks at [`STOP`] (a signal ends the sleep sooner).
+/// Live, the loop sleeps until the next refresh where that is sooner: one wake-up per refresh
+/// at the default 1 s, as `top -d 1`.
+const WAKE: Duration = Duration::from_secs(1);
 
 /// Waits up to `wait` for input on the terminal (standard input); whether it hung up (its
 /// window or pane closed: crossterm would read its end of file without end). A signal (a
@@ -55,7 +59,9 @@ fn tty_hung_up(wait: Duration) -> bool {
         events: libc::POLLIN,
         revents: 0,
     };
-    let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
+    // Rounded up: a wait of less than a millisecond rounded down to 0 would return at once, and
+    // the loop would spin on `poll` until the refresh is due.
+    let ms = libc::c_int::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX);
     // SAFETY: one valid `pollfd` for a count of 1; the kernel writes only its `revents`.
     let n = unsafe { libc::poll(&mut fd, 1, ms) };
     n > 0 && fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0

@@ -248,8 +248,13 @@ pub struct PidDir {
 impl PidDir {
     pub fn open(path: &Path) -> io::Result<PidDir> {
         let c = CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
-        // SAFETY: `c` is NUL-terminated; the returned descriptor is owned by `PidDir`.
-        let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        Self::open_c(&c)
+    }
+
+    /// [`Self::open`] of a path given as a C string (no copy of it made).
+    pub fn open_c(path: &CStr) -> io::Result<PidDir> {
+        // SAFETY: `path` is NUL-terminated; the returned descriptor is owned by `PidDir`.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }

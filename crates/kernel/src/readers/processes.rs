@@ -173,19 +173,58 @@ impl ProcessCollector {
         Some(())
     }
 
+    /// Reads `<pid>/<name>` (relative to the pass's [`ProcDir`]) into the kept buffer.
+    fn read_file(&mut self, proc: &ProcDir, pid: i32, name: &[u8]) -> io::Result<()> {
+        self.pid_path(pid, name)
+            .ok_or_else(|| io::Error::other("pid out of range"))?;
+        let path = CStr::from_bytes_with_nul(&self.path).map_err(io::Error::other)?;
+        pid::read_seq_file_at(proc, path, &mut self.buf)
+    }
+
+    /// Reads `stat`, and `statm` and `io` where `fields` asks (and nothing else), each opened by
+    /// its path relative to the pass's `/proc`: one `openat`, `read` and `close` a file, as `top`
+    /// reads them, where the directory would cost an open and a close more. Only a pid reused
+    /// between two of these reads (the whole pid space gone round meanwhile) could mix two
+    /// processes; a process that exits meanwhile is dropped, as in [`Self::read_one`].
+    ///
+    /// A kernel thread's `statm` is not read: it has no memory of its own, and the kernel's
+    /// `statm` of one is all zeros (`get_task_mm` gives no mm for a `PF_KTHREAD` task).
+    fn read_by_paths(&mut self, proc: &ProcDir, pid: i32, fields: ProcessFields) -> Option<ProcessInfo> {
+        self.read_file(proc, pid, b"/stat").ok()?;
+        let stat = PidStat::parse_bytes(&self.buf)?;
+        let mut info = ProcessInfo {
+            stat,
+            ..ProcessInfo::default()
+        };
+        if fields.statm && info.stat.is_kernel_thread() {
+            info.resident_pages = Some(0);
+        } else if fields.statm {
+            // Like status, statm exists while the process does.
+            self.read_file(proc, pid, b"/statm").ok()?;
+            info.resident_pages = pid::parse_statm(&String::from_utf8_lossy(&self.buf)).map(|m| m.resident);
+        }
+        if fields.io {
+            match self.read_file(proc, pid, b"/io") {
+                Ok(()) => info.io = pid::parse_io(&String::from_utf8_lossy(&self.buf)),
+                // Gone meanwhile (not merely not permitted): no row, as the directory's way.
+                Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => {
+                    self.read_file(proc, pid, b"/stat").ok()?;
+                }
+                Err(_) => {}
+            }
+        }
+        Some(info)
+    }
+
     /// Reads one process; `None` if it exited (or its `stat` is unreadable or malformed).
     fn read_one(&mut self, proc: &ProcDir, pid: i32, fields: ProcessFields) -> Option<ProcessInfo> {
-        if fields == ProcessFields::default() {
-            // `stat` alone (the common columns): one open of the file itself, where the
-            // directory would cost an open and a close more.
-            self.pid_path(pid, b"/stat")?;
-            let path = CStr::from_bytes_with_nul(&self.path).ok()?;
-            pid::read_seq_file_at(proc, path, &mut self.buf).ok()?;
-            let stat = PidStat::parse_bytes(&self.buf)?;
-            return Some(ProcessInfo {
-                stat,
-                ..ProcessInfo::default()
-            });
+        let only_seq_files = ProcessFields {
+            statm: fields.statm,
+            io: fields.io,
+            ..ProcessFields::default()
+        } == fields;
+        if only_seq_files {
+            return self.read_by_paths(proc, pid, fields);
         }
         self.pid_path(pid, b"")?;
         let dir = PidDir::open_at(proc, CStr::from_bytes_with_nul(&self.path).ok()?).ok()?;
@@ -195,7 +234,9 @@ impl ProcessCollector {
             stat,
             ..ProcessInfo::default()
         };
-        if fields.statm {
+        if fields.statm && info.stat.is_kernel_thread() {
+            info.resident_pages = Some(0);
+        } else if fields.statm {
             // Like status, statm exists while the process does.
             dir.read_seq(c"statm", &mut self.buf).ok()?;
             info.resident_pages = pid::parse_statm(&String::from_utf8_lossy(&self.buf)).map(|m| m.resident);
