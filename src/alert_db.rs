@@ -37,6 +37,9 @@ pub const MAX_ROWS: usize = 10_000;
 /// The settings a private database was opened with.
 type Key = Option<(Vec<String>, Vec<String>)>;
 /// What [`AlertDb::evaluator`] gives: the alert's evaluator, and how to interrupt its query.
+/// Registers the alerts' functions on a connection of a new private database.
+pub type Register = fn(&Connection) -> Result<(), Box<dyn std::error::Error>>;
+
 type EvaluatorAndInterrupt = (Box<dyn Evaluator>, Arc<dyn Interrupt>);
 
 /// One private database.
@@ -56,7 +59,9 @@ pub struct Plan {
 }
 
 /// The private database for alerts bound under `lockdown`, opened if none is.
-pub fn database(lockdown: Option<&Lockdown>) -> Result<Arc<AlertDb>, String> {
+/// `register` adds the functions an alert's query may call to a new database (the SQL
+/// binding's list; passed in, so that this module does not depend on the functions that use it).
+pub fn database(lockdown: Option<&Lockdown>, register: Register) -> Result<Arc<AlertDb>, String> {
     static OPEN: Mutex<Vec<Weak<AlertDb>>> = Mutex::new(Vec::new());
     // Where the running DuckDB cannot tell sysmon its settings (before 1.5.6), the caller may
     // be locked down unseen: the alerts' database then allows DuckDB's own functions no
@@ -72,7 +77,7 @@ pub fn database(lockdown: Option<&Lockdown>) -> Result<Arc<AlertDb>, String> {
     if let Some(db) = open.iter().filter_map(Weak::upgrade).find(|d| d.key == key) {
         return Ok(db);
     }
-    let db = Arc::new(AlertDb::open(key)?);
+    let db = Arc::new(AlertDb::open(key, register)?);
     open.push(Arc::downgrade(&db));
     Ok(db)
 }
@@ -115,14 +120,14 @@ fn numeric(ty: &str) -> bool {
 }
 
 impl AlertDb {
-    fn open(key: Key) -> Result<AlertDb, String> {
+    fn open(key: Key, register: Register) -> Result<AlertDb, String> {
         let e = |e: String| format!("cannot open the alerts' database: {e}");
         let db = Database::open_in_memory(&[("threads", "1"), ("max_memory", "256MB")]).map_err(e)?;
         {
             // SAFETY: `db` is open and outlives this connection (dropped at the end of the
             // block); duckdb-rs does not close a database it was given raw.
             let reg = unsafe { Connection::open_from_raw(db.raw()) }.map_err(|err| e(err.to_string()))?;
-            crate::functions::register_for_alerts(&reg).map_err(|err| e(err.to_string()))?;
+            register(&reg).map_err(|err| e(err.to_string()))?;
         }
         let owner = Arc::new(db.connect().map_err(e)?);
         let mut settings = String::new();

@@ -99,7 +99,7 @@ impl LiveTable for AlertMetrics {
             .into());
         }
         let lockdown = crate::lockdown::lockdown(bind);
-        let db = alert_db::database(lockdown.as_ref())?;
+        let db = alert_db::database(lockdown.as_ref(), crate::functions::register_for_alerts)?;
         let plan = db.plan(&query)?;
         if let Some(s) = &summary {
             let columns: Vec<String> = plan.columns.iter().map(|c| c.0.clone()).collect();
