@@ -194,7 +194,7 @@ impl AlertDb {
             .iter()
             .map(|(_, n)| if *n { Kind::Double } else { Kind::Varchar })
             .collect();
-        let interrupt: Arc<dyn Interrupt> = Arc::new(Interrupter(con));
+        let interrupt: Arc<dyn Interrupt> = Arc::new(Interrupter { con, _db: self.clone() });
         Ok((
             Box::new(DbEvaluator {
                 stmt,
@@ -220,11 +220,17 @@ fn refused(query: &str, text: &str) -> String {
     }
 }
 
-struct Interrupter(Arc<Con>);
+/// Interrupts one alert's connection. It keeps the database too, so that, whichever of it and
+/// the evaluator goes last, the connection is disconnected before the database is closed
+/// (`alert_capi`'s contract). Fields drop in order: the connection first.
+struct Interrupter {
+    con: Arc<Con>,
+    _db: Arc<AlertDb>,
+}
 
 impl Interrupt for Interrupter {
     fn interrupt(&self) {
-        self.0.interrupt();
+        self.con.interrupt();
     }
 }
 
