@@ -201,6 +201,12 @@ impl LiveState {
         Ok((base, now))
     }
 
+    /// The process reader of [`Self::process_snapshot`] (`sysmon top` sets its
+    /// [`ProcessCollector::reuse_io`]).
+    pub fn process_collector(&self) -> MutexGuard<'_, ProcessCollector> {
+        lock(&self.processes)
+    }
+
     /// Takes a process snapshot and keeps its CPU times in the process ring.
     pub fn process_snapshot(&self, fields: ProcessFields) -> io::Result<(ProcessSnapshot, Arc<ProcessTimes>)> {
         let mut snap = lock(&self.processes).snapshot(fields)?;

@@ -2,13 +2,14 @@
 //! (`system_metrics()` and the others, through [`Table::rows`]), on a [`LiveState`] of this
 //! process. No DuckDB.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sysmon_kernel::procfs::Roots;
 use sysmon_kernel::procfs::pid::{self, PidDir};
+use sysmon_kernel::readers::processes::IoReuse;
 use sysmon_kernel::sample::HostSample;
 use sysmon_live::LiveState;
 use sysmon_live::ring::Window;
@@ -25,7 +26,7 @@ use sysmon_tables::sockets::{SocketKind, Sockets, SocketsOptions};
 use sysmon_tables::{HostWindow, Input, Now, ProcessWindow, Projection, Table};
 
 use crate::app::Pane;
-use crate::data::{Cgroup, Frame, HISTORY_SECONDS, History, IoCounts, Loaded, Proc, Rows, Stretch};
+use crate::data::{Cgroup, Frame, HISTORY_SECONDS, History, Loaded, Proc, Rows, Stretch};
 
 /// The process columns read at every refresh (so the reader opens only `stat`, `statm` and
 /// `io`). A process's user and command line do not change often enough to read them every
@@ -43,6 +44,19 @@ const PROCESS_COLUMNS: &[&str] = &[
     "read_bytes",
     "written_bytes",
 ];
+
+/// The longest a process not shown goes without its `io` read again (see [`IoReuse`]): what
+/// it did in less than a clock tick of CPU time shows within this.
+const IO_MAX_AGE: Duration = Duration::from_secs(10);
+
+/// Whose `io` a refresh reads again: every process's (sorted by I/O), or the processes shown
+/// and those that ran since their last read (see [`IoReuse`]). `io` is a third of the
+/// process files a refresh reads, and most processes of a quiet host sleep through it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IoWanted {
+    All,
+    Shown(HashSet<i32>),
+}
 
 /// What is read once per process: its user and command line.
 #[derive(Clone, Debug)]
@@ -77,8 +91,7 @@ pub struct LiveSource {
     state: LiveState,
     interval: Duration,
     prev_host: Arc<HostSample>,
-    /// When the processes of the previous refresh were read, and their I/O counters.
-    prev_procs: Option<(Instant, IoCounts)>,
+    io_seen: IoSeen,
     columns: Vec<usize>,
     /// The cgroups of the previous refresh, while their pane is shown (for the rates).
     prev_cgroups: Option<(Instant, Vec<Cgroup>)>,
@@ -104,7 +117,7 @@ impl LiveSource {
             state,
             interval,
             prev_host,
-            prev_procs: None,
+            io_seen: HashMap::new(),
             columns,
             prev_cgroups: None,
             identities: HashMap::new(),
@@ -127,7 +140,11 @@ impl LiveSource {
     /// Takes a new sample: every table's rows since the previous one. Filesystems (a
     /// `statvfs` per mount), cgroups (a walk of the cgroup trees) and sockets (a scan of every
     /// process's descriptors) only while their pane is shown.
-    pub fn refresh(&mut self, pane: Pane) -> io::Result<&Frame> {
+    ///
+    /// `io` is read again for the processes `io` asks for (the rows of the screen) and those
+    /// that ran since their last read; a process's rates are over the time between its reads,
+    /// and 0 where it has not run since (its counters are charged while it runs).
+    pub fn refresh(&mut self, pane: Pane, io: &IoWanted) -> io::Result<&Frame> {
         let now = self.state.sample_now()?;
         let input = HostWindow {
             base: std::mem::replace(&mut self.prev_host, now.clone()),
@@ -183,6 +200,16 @@ impl LiveSource {
         // Against the snapshot of the previous refresh (a window a little shorter than the
         // interval, so that one is always old enough).
         let window = Window::Exactly(self.interval.mul_f64(0.8).max(Duration::from_millis(10)));
+        state.process_collector().reuse_io(Some(match io {
+            IoWanted::All => IoReuse {
+                always: HashSet::new(),
+                max_age: Duration::ZERO,
+            },
+            IoWanted::Shown(pids) => IoReuse {
+                always: pids.clone(),
+                max_age: IO_MAX_AGE,
+            },
+        }));
         let pw = ProcessWindow::live(state, window, &self.columns)?;
         let rows = Processes::rows(&pw, state, &ProcessesOptions::default())?;
         let mut procs = Proc::from_table_rows(&rows);
@@ -201,16 +228,7 @@ impl LiveSource {
         }
         // The processes gone since the previous refresh.
         self.identities.retain(|_, (_, seen)| *seen == this);
-        let at = Instant::now();
-        let mut counts = match self.prev_procs.take() {
-            Some((then, before)) => {
-                Proc::set_rates_from(&mut procs, &before, at.duration_since(then).as_secs_f64());
-                before
-            }
-            None => IoCounts::new(),
-        };
-        Proc::io_counts(&procs, &mut counts);
-        self.prev_procs = Some((at, counts));
+        set_io_rates(state, &mut self.io_seen, &mut procs);
         f.procs = Some(procs);
         f.procs_ts_us = None;
         f.history = ring_history_kept(
@@ -219,6 +237,35 @@ impl LiveSource {
         );
         Ok(&self.frame)
     }
+}
+
+/// By process (pid, start): its I/O counters as last read, and when they were read.
+type IoSeen = HashMap<(i64, Option<i64>), (Option<f64>, Option<f64>, Instant)>;
+
+/// Each process's read and write rates, from its counters at its previous read (`seen`, then
+/// replaced by this refresh's) and now.
+fn set_io_rates(state: &LiveState, io_seen: &mut IoSeen, procs: &mut [Proc]) {
+    let collector = state.process_collector();
+    let mut seen = HashMap::with_capacity(procs.len());
+    for p in procs.iter_mut() {
+        let Some(at) = i32::try_from(p.pid).ok().and_then(|pid| collector.io_read_at(pid)) else {
+            continue;
+        };
+        let key = (p.pid, p.start_us);
+        if let Some(&(read, written, then)) = io_seen.get(&key) {
+            let secs = at.saturating_duration_since(then).as_secs_f64();
+            let rate = |now: Option<f64>, before: Option<f64>| match (now, before) {
+                (Some(n), Some(b)) if n >= b && secs > 0.0 => Some((n - b) / secs),
+                // Not read again: it has not run since its last read.
+                (Some(n), Some(b)) if n == b => Some(0.0),
+                _ => None,
+            };
+            p.read_per_sec = rate(p.read_bytes, read);
+            p.write_per_sec = rate(p.written_bytes, written);
+        }
+        seen.insert(key, (p.read_bytes, p.written_bytes, at));
+    }
+    *io_seen = seen;
 }
 
 /// The sparklines' stretches from the live ring's host samples (oldest first): each pair of
@@ -376,7 +423,7 @@ mod tests {
     fn fixture_host_fills_every_table() {
         let mut src = LiveSource::new(Roots::test_fixture("modern"), Duration::from_millis(20)).unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        let f = src.refresh(Pane::Filesystems).unwrap();
+        let f = src.refresh(Pane::Filesystems, &IoWanted::All).unwrap();
         assert_eq!(f.metrics.len(), 1);
         assert!(
             f.filesystems.is_some() && f.cgroups.is_unread() && f.sockets.is_unread(),
@@ -396,7 +443,12 @@ mod tests {
         let rows = Processes::rows(&pw, &src.state, &ProcessesOptions::default()).unwrap();
         assert!(!rows.is_empty());
         assert_eq!(Proc::from_table_rows(&rows), Proc::from_rows(&Rows::from_rows(&rows)));
-        let again = src.refresh(Pane::Processes).unwrap().procs.clone().unwrap();
+        let again = src
+            .refresh(Pane::Processes, &IoWanted::Shown(HashSet::new()))
+            .unwrap()
+            .procs
+            .clone()
+            .unwrap();
         assert_eq!(
             again.iter().map(|p| (&p.user, &p.command)).collect::<Vec<_>>(),
             procs.iter().map(|p| (&p.user, &p.command)).collect::<Vec<_>>(),

@@ -7,7 +7,6 @@ use ratatui::Frame as Term;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use crate::app::{App, Mode, PANES, Pane, Prompt, SortKey};
 use crate::data::{Frame, HISTORY_SECONDS, Loaded, Rows};
@@ -141,8 +140,8 @@ pub fn draw(t: &mut Term, app: &App) {
         Constraint::Length(1),
     ])
     .areas(area);
-    t.render_widget(Paragraph::new(header), head);
-    t.render_widget(Paragraph::new(tab_line(app)), tabs);
+    put(t, &header, head);
+    put(t, &[tab_line(app)], tabs);
     let lines = match (app.help, app.pane) {
         (true, _) => help_lines(app),
         (false, Pane::Processes) => process_lines(app, body),
@@ -152,8 +151,18 @@ pub fn draw(t: &mut Term, app: &App) {
         (false, Pane::Cgroups) => cgroup_lines(app, body),
         (false, Pane::Sockets) => socket_lines(&app.frame, body, app),
     };
-    t.render_widget(Paragraph::new(lines), body);
-    t.render_widget(Paragraph::new(status_line(app)), status);
+    put(t, &lines, body);
+    put(t, &[status_line(app)], status);
+}
+
+/// The lines into `area`, one a row from its top, each cut at its width: what a `Paragraph`
+/// without wrapping draws, without the paragraph's style pass over every cell of the area and
+/// its line reflow (over a quarter of the drawing's CPU time, measured with `perf` on `sysmon top`).
+fn put(t: &mut Term, lines: &[Line], area: Rect) {
+    let buf = t.buffer_mut();
+    for (line, y) in lines.iter().zip(area.top()..area.bottom()) {
+        buf.set_line(area.x, y, line, area.width);
+    }
 }
 
 fn header_lines(app: &App, width: usize, height: usize) -> Vec<Line<'static>> {

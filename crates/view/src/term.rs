@@ -1,19 +1,20 @@
 //! The terminal: raw mode and the alternate screen, restored on every way out (quit, error,
 //! panic: the panic hook restores before the message is printed), and the event loop.
 
-use std::io::{self, IsTerminal, Stdout};
+use std::io::{self, BufWriter, IsTerminal, Stdout};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use ratatui::crossterm::{cursor, execute};
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 
-use crate::app::{Action, App, Mode};
+use crate::app::{Action, App, Mode, Pane, SortKey};
 use crate::data::parse_time;
-use crate::live::LiveSource;
+use crate::live::{IoWanted, LiveSource};
 use crate::replay::ReplaySource;
 use crate::{TopError, render};
 
@@ -86,7 +87,12 @@ pub fn check_terminal() -> Result<(), TopError> {
     Ok(())
 }
 
-fn enter() -> io::Result<(Guard, Terminal<CrosstermBackend<Stdout>>)> {
+/// The terminal drawn on. Its size is that of the screen, changed on a resize event rather
+/// than asked of the terminal at each frame (an open of `/dev/tty` and an `ioctl` a frame),
+/// and each frame leaves in one `write` (standard output's own buffer writes every 1 KiB).
+type Screen = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+
+fn enter() -> io::Result<(Guard, Screen)> {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
@@ -95,7 +101,10 @@ fn enter() -> io::Result<(Guard, Terminal<CrosstermBackend<Stdout>>)> {
     enable_raw_mode()?;
     let guard = Guard;
     execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)?;
-    let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    let backend = CrosstermBackend::new(BufWriter::with_capacity(1 << 16, io::stdout()));
+    let size = backend.size()?;
+    let viewport = Viewport::Fixed(Rect::new(0, 0, size.width, size.height));
+    let terminal = Terminal::with_options(backend, TerminalOptions { viewport })?;
     Ok((guard, terminal))
 }
 
@@ -131,7 +140,7 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
         if let Source::Live(live) = &mut src
             && Instant::now() >= next
         {
-            if let Err(e) = live.refresh(app.pane) {
+            if let Err(e) = live.refresh(app.pane, &io_wanted(&app, term.get_frame().area().height)) {
                 app.message = Some(format!("reading the host: {e}"));
             }
             sync(&mut app, &mut src);
@@ -205,14 +214,31 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
                         app.message = msg;
                     }
                 }
-                Event::Resize(..) => {
-                    term.autoresize().map_err(TopError::io)?;
+                Event::Resize(width, height) => {
+                    term.resize(Rect::new(0, 0, width, height)).map_err(TopError::io)?;
                     dirty = true;
                 }
                 _ => {}
             }
         }
     }
+}
+
+/// Whose `io` the next live refresh reads again: every process's when sorted by I/O, else the
+/// processes on the screen (at most one a row of the terminal).
+fn io_wanted(app: &App, rows: u16) -> IoWanted {
+    if app.pane == Pane::Processes && app.sort == SortKey::Io {
+        return IoWanted::All;
+    }
+    IoWanted::Shown(match app.pane == Pane::Processes && !app.help {
+        true => app
+            .processes()
+            .iter()
+            .take(rows as usize)
+            .filter_map(|p| i32::try_from(p.pid).ok())
+            .collect(),
+        false => Default::default(),
+    })
 }
 
 /// `SYSMON_TEST_TOP_PANIC` set: a panic after a frame is drawn, so that a test sees the panic

@@ -1,11 +1,11 @@
 //! One pass over `/proc/[pid]/`: the processes of `system_processes()` as the kernel reports
 //! them, reading only the optional files the query's columns need ([`ProcessFields`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::host;
 use crate::procfs::meminfo::MemInfo;
@@ -93,6 +93,32 @@ impl ProcessSnapshot {
 
 pub use crate::procfs::syscalls::{UserLookup, UserNames, user_name};
 
+/// When a pass may keep a process's `io` counters from an earlier read instead of reading the
+/// file again ([`ProcessCollector::reuse_io`]): a view that shows the rates of some processes
+/// only (`sysmon top`'s screen) reads `io` for those at every pass, and for the others only
+/// where they may have changed. Counters are charged to a process while it runs (the bytes it
+/// reads, the pages it dirties), so one whose CPU time (`utime + stime`, in clock ticks) is
+/// the same as at its last read kept them, to the precision of a tick; `max_age` bounds what
+/// I/O done in less than a tick of CPU time can leave unseen. The SQL tables never reuse.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IoReuse {
+    /// Read at every pass: the processes shown.
+    pub always: HashSet<i32>,
+    /// Read again when the last read is this old, whatever the CPU time.
+    pub max_age: Duration,
+}
+
+/// A process's counters as last read from its `io`.
+#[derive(Clone, Copy, Debug)]
+struct KeptIo {
+    start_time: u64,
+    ticks: u64,
+    io: Option<(u64, u64)>,
+    at: Instant,
+    /// The pass that last saw the process.
+    pass: u64,
+}
+
 /// Reads processes, keeping the uid→name cache and the meminfo descriptor between passes.
 #[derive(Debug)]
 pub struct ProcessCollector {
@@ -106,6 +132,11 @@ pub struct ProcessCollector {
     path: Vec<u8>,
     /// The pids of the last listing.
     pids: Vec<i32>,
+    /// While set, `io` is read again only where [`IoReuse`] says.
+    io_reuse: Option<IoReuse>,
+    /// By pid: the counters of its last `io` read (while `io_reuse` is set).
+    kept_io: HashMap<i32, KeptIo>,
+    passes: u64,
 }
 
 impl ProcessCollector {
@@ -130,6 +161,51 @@ impl ProcessCollector {
             buf: Vec::with_capacity(4096),
             path: Vec::with_capacity(64),
             pids: Vec::with_capacity(512),
+            io_reuse: None,
+            kept_io: HashMap::new(),
+            passes: 0,
+        }
+    }
+
+    /// From the next pass, `io` is read only where `reuse` says (`None`: at every pass, as the
+    /// SQL tables read it).
+    pub fn reuse_io(&mut self, reuse: Option<IoReuse>) {
+        if reuse.is_none() {
+            self.kept_io.clear();
+        }
+        self.io_reuse = reuse;
+    }
+
+    /// When the `io` counters the last pass gave for `pid` were read (while [`Self::reuse_io`]
+    /// is set): the rates of a process between two passes are over the time between its reads.
+    pub fn io_read_at(&self, pid: i32) -> Option<Instant> {
+        self.kept_io.get(&pid).map(|k| k.at)
+    }
+
+    /// The kept counters of `stat`'s process where [`IoReuse`] lets them stand for a read.
+    fn reusable_io(&self, stat: &PidStat, now: Instant) -> Option<Option<(u64, u64)>> {
+        let reuse = self.io_reuse.as_ref()?;
+        let k = self.kept_io.get(&stat.pid)?;
+        let same = k.start_time == stat.start_time
+            && k.ticks == stat.utime + stat.stime
+            && !reuse.always.contains(&stat.pid)
+            && now.saturating_duration_since(k.at) < reuse.max_age;
+        same.then_some(k.io)
+    }
+
+    /// Notes the counters of `stat`'s process (read, or reused from `at`) as seen by this pass.
+    fn keep_io(&mut self, stat: &PidStat, io: Option<(u64, u64)>, at: Instant) {
+        if self.io_reuse.is_some() {
+            self.kept_io.insert(
+                stat.pid,
+                KeptIo {
+                    start_time: stat.start_time,
+                    ticks: stat.utime + stat.stime,
+                    io,
+                    at,
+                    pass: self.passes,
+                },
+            );
         }
     }
 
@@ -146,12 +222,16 @@ impl ProcessCollector {
         };
         let mut processes = Vec::with_capacity(self.pids.len());
         let pids = std::mem::take(&mut self.pids);
+        self.passes += 1;
         for &p in &pids {
-            if let Some(info) = self.read_one(&proc, p, fields) {
+            if let Some(info) = self.read_one(&proc, p, fields, instant) {
                 processes.push(info);
             }
         }
         self.pids = pids;
+        // The processes gone since the previous pass.
+        let pass = self.passes;
+        self.kept_io.retain(|_, k| k.pass == pass);
         Ok(ProcessSnapshot {
             instant,
             ts,
@@ -189,7 +269,7 @@ impl ProcessCollector {
     ///
     /// A kernel thread's `statm` is not read: it has no memory of its own, and the kernel's
     /// `statm` of one is all zeros (`get_task_mm` gives no mm for a `PF_KTHREAD` task).
-    fn read_by_paths(&mut self, proc: &ProcDir, pid: i32, fields: ProcessFields) -> Option<ProcessInfo> {
+    fn read_by_paths(&mut self, proc: &ProcDir, pid: i32, fields: ProcessFields, now: Instant) -> Option<ProcessInfo> {
         self.read_file(proc, pid, b"/stat").ok()?;
         let stat = PidStat::parse_bytes(&self.buf)?;
         let mut info = ProcessInfo {
@@ -204,6 +284,12 @@ impl ProcessCollector {
             info.resident_pages = pid::parse_statm(&String::from_utf8_lossy(&self.buf)).map(|m| m.resident);
         }
         if fields.io {
+            if let Some(kept) = self.reusable_io(&info.stat, now) {
+                info.io = kept;
+                let at = self.kept_io.get(&pid).map_or(now, |k| k.at);
+                self.keep_io(&info.stat, info.io, at);
+                return Some(info);
+            }
             match self.read_file(proc, pid, b"/io") {
                 Ok(()) => info.io = pid::parse_io(&String::from_utf8_lossy(&self.buf)),
                 // Gone meanwhile (not merely not permitted): no row, as the directory's way.
@@ -212,19 +298,20 @@ impl ProcessCollector {
                 }
                 Err(_) => {}
             }
+            self.keep_io(&info.stat, info.io, now);
         }
         Some(info)
     }
 
     /// Reads one process; `None` if it exited (or its `stat` is unreadable or malformed).
-    fn read_one(&mut self, proc: &ProcDir, pid: i32, fields: ProcessFields) -> Option<ProcessInfo> {
+    fn read_one(&mut self, proc: &ProcDir, pid: i32, fields: ProcessFields, now: Instant) -> Option<ProcessInfo> {
         let only_seq_files = ProcessFields {
             statm: fields.statm,
             io: fields.io,
             ..ProcessFields::default()
         } == fields;
         if only_seq_files {
-            return self.read_by_paths(proc, pid, fields);
+            return self.read_by_paths(proc, pid, fields, now);
         }
         self.pid_path(pid, b"")?;
         let dir = PidDir::open_at(proc, CStr::from_bytes_with_nul(&self.path).ok()?).ok()?;
@@ -271,6 +358,8 @@ impl ProcessCollector {
                     None
                 }
             };
+            // Read here at every pass (this path reads more files than `io_reuse` saves).
+            self.keep_io(&info.stat, info.io, now);
         }
         if fields.fds {
             info.open_fds = dir.count_entries(c"fd").inspect_err(&mut note).ok();
@@ -290,5 +379,102 @@ impl ProcessCollector {
             return None;
         }
         Some(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let (src, dst) = (e.path(), to.join(e.file_name()));
+            match e.file_type().unwrap() {
+                t if t.is_dir() => copy_tree(&src, &dst),
+                t if t.is_file() => {
+                    std::fs::copy(&src, &dst).unwrap();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    const STAT: &str = "4242 (my (weird) name) S 1 4242 4242 0 -1 4194560 1200 0 3 0 250 50 0 0 20 0 4 0 12345 104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+
+    fn io_of(snap: &ProcessSnapshot, pid: i32) -> Option<(u64, u64)> {
+        snap.processes.iter().find(|p| p.stat.pid == pid).and_then(|p| p.io)
+    }
+
+    #[test]
+    fn io_is_read_again_only_where_it_may_have_changed() {
+        let dir = std::env::temp_dir().join(format!("sysmon-io-reuse-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures/modern"),
+            &dir,
+        );
+        let io = dir.join("proc/4242/io");
+        let set_io = |r: u64, w: u64| {
+            std::fs::write(&io, format!("rchar: 1\nwchar: 2\nread_bytes: {r}\nwrite_bytes: {w}\n")).unwrap()
+        };
+        set_io(4096, 8192);
+        let fields = ProcessFields {
+            statm: true,
+            io: true,
+            ..ProcessFields::default()
+        };
+        let mut c = ProcessCollector::new(Roots::fixture(&dir));
+        // Not set: read at every pass.
+        assert_eq!(io_of(&c.snapshot(fields).unwrap(), 4242), Some((4096, 8192)));
+        set_io(5000, 9000);
+        assert_eq!(io_of(&c.snapshot(fields).unwrap(), 4242), Some((5000, 9000)));
+        assert_eq!(c.io_read_at(4242), None, "nothing kept while not set");
+
+        c.reuse_io(Some(IoReuse {
+            always: HashSet::new(),
+            max_age: Duration::from_secs(3600),
+        }));
+        let first = c.snapshot(fields).unwrap();
+        assert_eq!(io_of(&first, 4242), Some((5000, 9000)));
+        let read_at = c.io_read_at(4242).unwrap();
+        // The same CPU time: the kept counters, and the time of the read they came from.
+        set_io(6000, 9500);
+        assert_eq!(io_of(&c.snapshot(fields).unwrap(), 4242), Some((5000, 9000)));
+        assert_eq!(c.io_read_at(4242), Some(read_at));
+        // It ran (a tick more): read again.
+        std::fs::write(dir.join("proc/4242/stat"), STAT.replace(" 250 50 ", " 251 50 ")).unwrap();
+        let ran = c.snapshot(fields).unwrap();
+        assert_eq!(io_of(&ran, 4242), Some((6000, 9500)));
+        assert!(c.io_read_at(4242).unwrap() > read_at);
+        // Shown (always): read at every pass, whatever its CPU time.
+        c.reuse_io(Some(IoReuse {
+            always: HashSet::from([4242]),
+            max_age: Duration::from_secs(3600),
+        }));
+        set_io(7000, 9600);
+        assert_eq!(io_of(&c.snapshot(fields).unwrap(), 4242), Some((7000, 9600)));
+        // Too old: read again.
+        c.reuse_io(Some(IoReuse {
+            always: HashSet::new(),
+            max_age: Duration::ZERO,
+        }));
+        set_io(7100, 9700);
+        assert_eq!(io_of(&c.snapshot(fields).unwrap(), 4242), Some((7100, 9700)));
+        // A new process on the same pid (another start time): read.
+        std::fs::write(dir.join("proc/4242/stat"), STAT.replace(" 12345 ", " 22345 ")).unwrap();
+        c.reuse_io(Some(IoReuse {
+            always: HashSet::new(),
+            max_age: Duration::from_secs(3600),
+        }));
+        set_io(1, 2);
+        assert_eq!(io_of(&c.snapshot(fields).unwrap(), 4242), Some((1, 2)));
+        // Gone: forgotten.
+        std::fs::remove_dir_all(dir.join("proc/4242")).unwrap();
+        c.snapshot(fields).unwrap();
+        assert_eq!(c.io_read_at(4242), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
