@@ -182,18 +182,23 @@ impl ProcessCollector {
         self.kept_io.get(&pid).map(|k| k.at)
     }
 
-    /// The kept counters of `stat`'s process where [`IoReuse`] lets them stand for a read.
-    fn reusable_io(&self, stat: &PidStat, now: Instant) -> Option<Option<(u64, u64)>> {
+    /// The kept counters of `stat`'s process where [`IoReuse`] lets them stand for a read
+    /// (noted as seen by this pass, with the time of the read they came from).
+    fn reusable_io(&mut self, stat: &PidStat, now: Instant) -> Option<Option<(u64, u64)>> {
         let reuse = self.io_reuse.as_ref()?;
-        let k = self.kept_io.get(&stat.pid)?;
+        let k = self.kept_io.get_mut(&stat.pid)?;
         let same = k.start_time == stat.start_time
             && k.ticks == stat.utime + stat.stime
             && !reuse.always.contains(&stat.pid)
             && now.saturating_duration_since(k.at) < reuse.max_age;
-        same.then_some(k.io)
+        if !same {
+            return None;
+        }
+        k.pass = self.passes;
+        Some(k.io)
     }
 
-    /// Notes the counters of `stat`'s process (read, or reused from `at`) as seen by this pass.
+    /// Notes the counters just read (at `at`) of `stat`'s process as seen by this pass.
     fn keep_io(&mut self, stat: &PidStat, io: Option<(u64, u64)>, at: Instant) {
         if self.io_reuse.is_some() {
             self.kept_io.insert(
@@ -286,8 +291,6 @@ impl ProcessCollector {
         if fields.io {
             if let Some(kept) = self.reusable_io(&info.stat, now) {
                 info.io = kept;
-                let at = self.kept_io.get(&pid).map_or(now, |k| k.at);
-                self.keep_io(&info.stat, info.io, at);
                 return Some(info);
             }
             match self.read_file(proc, pid, b"/io") {
