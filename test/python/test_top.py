@@ -275,21 +275,6 @@ def own_cgroup():
     return lines.get("memory") or lines.get("")
 
 
-def holds_socket(pid, inode):
-    """Whether process `pid` has a descriptor on the socket `inode`."""
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
-                return True
-        except OSError:
-            pass
-    return False
-
-
 @needs_tmux
 def test_live_sockets_and_cgroups_panes(pane):
     """A socket this test listens on, on a port of its own, in the Sockets pane (with this
@@ -311,11 +296,9 @@ def test_live_sockets_and_cgroups_panes(pane):
             lambda: next((l for l in pane.screen().splitlines() if f"127.0.0.1:{port} " in l), None),
         )
         assert row.startswith("tcp") and "LISTEN" in row, row
-        # The owner shown holds this very socket: this process, or a child forked from it that
-        # shares its descriptors and has a lower pid (pids wrap on a long CI run).
-        inode = os.fstat(listener.fileno()).st_ino
-        owner = next((w for w in row.split() if w.isdigit() and holds_socket(int(w), inode)), None)
-        assert owner is not None, f"no holder of socket:[{inode}] in {row!r}"
+        # The owner shown is this process, which made the socket: not a child forked from it
+        # that shares the descriptor and, once pids wrap on a long CI run, has a lower pid.
+        assert str(os.getpid()) in row.split(), row
         assert "LOCAL ADDRESS:PORT" in pane.screen()
         pane.send("BTab")
         wait_for("the cgroups pane", lambda: "PATH" in (s := pane.screen()) and "LIMIT" in s)

@@ -50,7 +50,7 @@ crate::declare_table! {
         user: Option<String> [""],
         /// Socket inode, as in the `socket:[inode]` links of /proc/<pid>/fd; 0 for sockets no file refers to (TIME-WAIT, pending connections).
         inode: u64 [""],
-        /// Process holding the socket (the lowest pid when several do); NULL when none that this user may inspect does.
+        /// Process holding the socket (the one that started first when several do); NULL when none that this user may inspect does.
         pid: Option<i32> [""],
         /// That process's name (`comm`, as `system_processes().name`); NULL with `pid`.
         process_name: Option<String> [""],
