@@ -97,7 +97,8 @@ pub struct Collector {
     uptime: KeptFile,
     diskstats: KeptFile,
     netdev: KeptFile,
-    snmp: KeptFile,
+    /// `None`: not read ([`Collector::skip_snmp`]).
+    snmp: Option<KeptFile>,
     /// `None` once the file turned out not to exist (no PSI, or no irq pressure).
     pressure: Vec<Option<KeptFile>>,
     disk_class: HashMap<String, bool>,
@@ -114,7 +115,7 @@ impl Collector {
             uptime: p("uptime"),
             diskstats: p("diskstats"),
             netdev: p("net/dev"),
-            snmp: p("net/snmp"),
+            snmp: Some(p("net/snmp")),
             pressure: PRESSURE_RESOURCES
                 .iter()
                 .map(|r| Some(p(&format!("pressure/{r}"))))
@@ -127,6 +128,13 @@ impl Collector {
 
     pub fn roots(&self) -> &Roots {
         &self.roots
+    }
+
+    /// From the next sample on, `/proc/net/snmp` is not read (its `snmp` is `None`, so
+    /// `system_net_protocols()` over such samples is NULL): for a reader with no use for the
+    /// TCP and UDP counters (`sysmon top`, whose screens show none).
+    pub fn skip_snmp(&mut self) {
+        self.snmp = None;
     }
 
     /// Reads every file once. Only `/proc/stat` is required; any other file that cannot be
@@ -152,7 +160,7 @@ impl Collector {
         if let Ok(text) = self.netdev.read() {
             NetDev::parse_all(text, &mut nets);
         }
-        let snmp = self.snmp.read().ok().map(Snmp::parse);
+        let snmp = self.snmp.as_mut().and_then(|f| f.read().ok()).map(Snmp::parse);
         let mut pressure_lines = Vec::new();
         for (i, slot) in self.pressure.iter_mut().enumerate() {
             let Some(file) = slot else { continue };

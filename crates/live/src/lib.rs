@@ -201,6 +201,12 @@ impl LiveState {
         Ok((base, now))
     }
 
+    /// The host reader of [`Self::sample_now`] (`sysmon top` sets its
+    /// [`Collector::skip_snmp`]).
+    pub fn host_collector(&self) -> MutexGuard<'_, Collector> {
+        lock(&self.host)
+    }
+
     /// The process reader of [`Self::process_snapshot`] (`sysmon top` sets its
     /// [`ProcessCollector::reuse_io`]).
     pub fn process_collector(&self) -> MutexGuard<'_, ProcessCollector> {

@@ -87,6 +87,28 @@ fn read_identity(state: &LiveState, pid: i64, buf: &mut Vec<u8>) -> Identity {
     id
 }
 
+/// At most this many `/proc/<pid>` files kept open between refreshes (each holds a page of
+/// kernel memory: 4 MiB at most), or half the descriptor limit if that is lower.
+const KEEP_OPEN_MAX: usize = 1024;
+
+/// The [`ProcessCollector::keep_open`] budget: [`KEEP_OPEN_MAX`], or half the soft limit on
+/// open descriptors where that is lower (the other half for the terminal, the readers of the
+/// panes and whatever a limit set low was set for).
+///
+/// [`ProcessCollector::keep_open`]: sysmon_kernel::readers::processes::ProcessCollector::keep_open
+fn keep_open_budget() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` writes one `rlimit` into the one passed.
+    let soft = match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } {
+        0 => usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX),
+        _ => 0,
+    };
+    KEEP_OPEN_MAX.min(soft / 2)
+}
+
 pub struct LiveSource {
     state: LiveState,
     interval: Duration,
@@ -108,6 +130,9 @@ impl LiveSource {
     /// A source on the host's `/proc` and `/sys` (or `roots`), refreshed every `interval`.
     pub fn new(roots: Roots, interval: Duration) -> io::Result<LiveSource> {
         let state = LiveState::new(roots);
+        state.process_collector().keep_open(keep_open_budget());
+        // No screen shows the TCP and UDP counters.
+        state.host_collector().skip_snmp();
         let prev_host = state.sample_now()?;
         let columns = PROCESS_COLUMNS
             .iter()
@@ -212,7 +237,7 @@ impl LiveSource {
         }));
         let pw = ProcessWindow::live(state, window, &self.columns)?;
         let rows = Processes::rows(&pw, state, &ProcessesOptions::default())?;
-        let mut procs = Proc::from_table_rows(&rows);
+        let mut procs = Proc::from_processes_rows(rows);
         self.refreshes += 1;
         let this = self.refreshes;
         for p in &mut procs {
@@ -442,7 +467,10 @@ mod tests {
         let pw = ProcessWindow::live(&src.state, window, &src.columns).unwrap();
         let rows = Processes::rows(&pw, &src.state, &ProcessesOptions::default()).unwrap();
         assert!(!rows.is_empty());
-        assert_eq!(Proc::from_table_rows(&rows), Proc::from_rows(&Rows::from_rows(&rows)));
+        assert_eq!(
+            Proc::from_processes_rows(rows.clone()),
+            Proc::from_rows(&Rows::from_rows(&rows))
+        );
         let again = src
             .refresh(Pane::Processes, &IoWanted::Shown(HashSet::new()))
             .unwrap()

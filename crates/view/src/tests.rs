@@ -388,3 +388,45 @@ fn sparklines_and_units() {
     assert_eq!(render::bytes(Some(1536.0)), "1.5K");
     assert_eq!(render::bytes(None), "-");
 }
+
+/// The view's own `put_line` (with its path for printable ASCII) leaves the buffer as ratatui's
+/// `Buffer::set_line` does, for every kind of text and at every width.
+#[test]
+fn put_line_is_set_line() {
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+    use ratatui::style::{Color, Modifier, Style};
+    use ratatui::text::{Line, Span};
+
+    let lines = [
+        Line::from("plain ascii, numbers 12.5% 3.4M"),
+        Line::from(vec![
+            Span::styled("  PID ", Style::new().fg(Color::Yellow)),
+            Span::raw("USER     "),
+            Span::styled("CPU%", Style::new().add_modifier(Modifier::BOLD)),
+        ])
+        .style(Style::new().bg(Color::Blue)),
+        Line::from("wide 漢字 and é, then ascii"),
+        Line::from("a tab\there, a bell \u{7} and a newline\n in it"),
+        Line::from(vec![Span::raw("\u{fffd}\u{fffd} lossy"), Span::raw(" ascii after")]),
+        Line::from(vec![Span::raw(""), Span::raw("x"), Span::raw("")]),
+        Line::from("~ tilde and DEL \u{7f} at the end"),
+    ];
+    let area = Rect::new(2, 1, 30, 3);
+    for line in &lines {
+        for x in [0, 2, 5, 20, 31, 40] {
+            for y in [0, 1, 3, 4] {
+                for max in [0, 1, 7, 28, 100] {
+                    let mut ours = Buffer::filled(area, ratatui::buffer::Cell::new("·"));
+                    let mut theirs = ours.clone();
+                    // ratatui's panics outside the buffer; the view's draws nothing there.
+                    if area.contains(ratatui::layout::Position { x, y }) {
+                        theirs.set_line(x, y, line, max);
+                    }
+                    render::put_line(&mut ours, x, y, line, max);
+                    assert_eq!(ours, theirs, "{line:?} at ({x}, {y}), {max} wide");
+                }
+            }
+        }
+    }
+}

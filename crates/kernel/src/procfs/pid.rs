@@ -227,16 +227,69 @@ pub fn read_seq_file(path: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
 /// [`read_seq_file`] of `path` relative to the open directory `dir` (`[pid]/stat` in
 /// [`ProcDir`]): the walk from `/` to the directory is saved.
 pub fn read_seq_file_at(dir: &ProcDir, path: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
+    open_seq_file_at(dir, path, buf).map(drop)
+}
+
+/// [`read_seq_file_at`], handing back the open descriptor, which [`reread_seq_file`] reads
+/// again later.
+pub fn open_seq_file_at(dir: &ProcDir, path: &CStr, buf: &mut Vec<u8>) -> io::Result<OwnedFd> {
     buf.clear();
     // SAFETY: `path` is NUL-terminated; `dir.fd()` is open while `dir` lives; the descriptor
-    // returned is owned (and closed) below.
+    // returned is owned below.
     let fd = unsafe { libc::openat(dir.fd(), path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: `fd` is a fresh descriptor nothing else owns.
     let file = unsafe { OwnedFd::from_raw_fd(fd) };
-    read_to_end(&file, buf, true)
+    read_to_end(&file, buf, true)?;
+    Ok(file)
+}
+
+/// Reads the one-record `seq_file` open on `file` again, from its start, into `buf` (cleared
+/// first): a `seq_file` read at offset 0 prints the record anew (the kernel resets its
+/// iterator), so a file kept open reads the process's current state with one `pread` and no
+/// path walk. The kernel checks access at every read of `stat`, `statm` and `io`, as at an
+/// open; a process that has exited reads as `ESRCH`, even where its pid now names another.
+pub fn reread_seq_file(file: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    if buf.capacity() < 1024 {
+        buf.reserve(1024);
+    }
+    loop {
+        let len = buf.len();
+        let spare = buf.capacity() - len;
+        if spare == 0 {
+            buf.reserve(buf.capacity());
+            continue;
+        }
+        // SAFETY: reads at most `spare` bytes into the vector's spare capacity, at offset `len`
+        // of the file (what was read so far).
+        let n = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                buf.as_mut_ptr().add(len).cast(),
+                spare,
+                len as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        // SAFETY: the kernel initialised `n` more bytes.
+        unsafe { buf.set_len(len + n as usize) };
+        // One record, handed whole to a read with room for it (see `read_to_end`).
+        if (n as usize) < spare {
+            return Ok(());
+        }
+    }
 }
 
 /// An open `/proc/[pid]` directory.
@@ -368,7 +421,13 @@ pub fn list_pids_into(proc: &Path, out: &mut Vec<i32>) -> io::Result<()> {
 /// its descriptor anchors the opens of their files ([`read_seq_file_at`], [`PidDir::open_at`]),
 /// which then walk `[pid]/stat` rather than `/proc/[pid]/stat` from `/`. Held for one pass
 /// only, so a `/proc` mounted again later is the one read next time.
+#[derive(Debug)]
 pub struct ProcDir(*mut libc::DIR);
+
+// SAFETY: a directory stream belongs to no thread: the `ProcDir` owns it alone, and every use
+// of it is through the one `ProcDir` (`readdir` through `&mut self`), so moving it to another
+// thread moves the only way to it. It is not `Sync`: `&self` gives only its descriptor.
+unsafe impl Send for ProcDir {}
 
 impl ProcDir {
     pub fn open(proc: &Path) -> io::Result<ProcDir> {

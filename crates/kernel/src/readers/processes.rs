@@ -4,10 +4,12 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::host;
+use crate::procfs::loadavg::LoadAvg;
 use crate::procfs::meminfo::MemInfo;
 use crate::procfs::pid::{self, PidDir, PidStat, ProcDir};
 use crate::procfs::stat::Stat;
@@ -119,6 +121,33 @@ struct KeptIo {
     pass: u64,
 }
 
+/// The `stat`, `statm` and `io` of one process kept open between passes
+/// ([`ProcessCollector::keep_open`]).
+#[derive(Debug, Default)]
+struct KeptFds {
+    files: [Option<OwnedFd>; 3],
+    /// The pass that last saw the process.
+    pass: u64,
+}
+
+/// The files [`ProcessCollector::read_by_paths`] reads, as indexes into [`KeptFds::files`].
+#[derive(Clone, Copy, Debug)]
+enum SeqFile {
+    Stat = 0,
+    Statm = 1,
+    Io = 2,
+}
+
+impl SeqFile {
+    fn tail(self) -> &'static [u8] {
+        match self {
+            SeqFile::Stat => b"/stat",
+            SeqFile::Statm => b"/statm",
+            SeqFile::Io => b"/io",
+        }
+    }
+}
+
 /// Reads processes, keeping the uid→name cache and the meminfo descriptor between passes.
 #[derive(Debug)]
 pub struct ProcessCollector {
@@ -136,8 +165,28 @@ pub struct ProcessCollector {
     io_reuse: Option<IoReuse>,
     /// By pid: the counters of its last `io` read (while `io_reuse` is set).
     kept_io: HashMap<i32, KeptIo>,
+    /// How many descriptors [`Self::keep_open`] allows (0: none kept).
+    keep_budget: usize,
+    /// By pid: its files kept open, `kept_open` descriptors in all.
+    kept_fds: HashMap<i32, KeptFds>,
+    kept_open: usize,
+    /// While descriptors are kept: the `/proc` of the passes, `loadavg` (whose last pid says
+    /// whether any task was made since the last listing), that pid, and when `/proc` was
+    /// listed last.
+    proc_dir: Option<ProcDir>,
+    loadavg: KeptFile,
+    last_pid: Option<u64>,
+    listed_at: Option<Instant>,
+    /// Whether the `/proc` read is of this process's pid namespace (its `self` is this pid),
+    /// which the last pid of its `loadavg` is of; checked once.
+    own_pid_namespace: Option<bool>,
     passes: u64,
+    listings: u64,
 }
+
+/// While descriptors are kept, `/proc` is listed again at least this often even where its
+/// last pid says no task was made (see [`ProcessCollector::keep_open`]).
+const LIST_MAX_AGE: Duration = Duration::from_secs(10);
 
 impl ProcessCollector {
     pub fn new(roots: Roots) -> Self {
@@ -155,6 +204,7 @@ impl ProcessCollector {
             .and_then(|t| Stat::parse(&t).boot_time);
         ProcessCollector {
             meminfo: KeptFile::new(roots.proc("meminfo")),
+            loadavg: KeptFile::new(roots.proc("loadavg")),
             roots,
             boot_time,
             users,
@@ -163,8 +213,85 @@ impl ProcessCollector {
             pids: Vec::with_capacity(512),
             io_reuse: None,
             kept_io: HashMap::new(),
+            keep_budget: 0,
+            kept_fds: HashMap::new(),
+            kept_open: 0,
+            proc_dir: None,
+            last_pid: None,
+            listed_at: None,
+            own_pid_namespace: None,
             passes: 0,
+            listings: 0,
         }
+    }
+
+    /// From the next pass, the `stat`, `statm` and `io` a pass reads stay open, up to
+    /// `budget` descriptors in all, and later passes read them again with one `pread` each
+    /// (see [`pid::reread_seq_file`]): a pass then costs no path walk, `open` or `close` for
+    /// a process already seen, which at a 1 s refresh was a third of the cost of reading
+    /// `stat` (measured in `docs/benchmarks.md`). A process's descriptors are closed once a
+    /// pass no longer lists it, or when one reads as exited (its pid is then opened afresh:
+    /// it may name a new process). Each open file holds a page of kernel memory for its
+    /// text, hence the budget; files past it are opened and closed at each pass, as with 0
+    /// (the default, and what the SQL tables use: a host process's descriptors are not
+    /// sysmon's to spend). Only passes that read `stat`, `statm` and `io` alone (no
+    /// `status`, `cmdline`, …) use it.
+    ///
+    /// While set, `/proc` itself stays open too, and a pass lists it only where a task may
+    /// have been made since the last listing: when the last pid of `loadavg` changed (every
+    /// fork and every new thread takes a pid), or the listing is older than 10 s, or the
+    /// `/proc` read is not of this process's pid namespace (whose last pid `loadavg` shows).
+    /// Otherwise the pass reads the processes of the last listing, and one that exited reads
+    /// as such and is dropped. On a quiet host that saves the `getdents` of `/proc`, which
+    /// walks every task and was a sixth of a pass.
+    pub fn keep_open(&mut self, budget: usize) {
+        self.keep_budget = budget;
+        if budget < self.kept_open {
+            self.kept_fds.clear();
+            self.kept_open = 0;
+        }
+        if budget == 0 {
+            self.proc_dir = None;
+            self.last_pid = None;
+        }
+    }
+
+    /// Whether the pass about to run must list `/proc` (see [`Self::keep_open`]), and the
+    /// last pid `loadavg` shows now (read before the listing, so that a task made after it
+    /// shows as a change at the next pass).
+    fn must_list(&mut self, now: Instant) -> (bool, Option<u64>) {
+        if self.keep_budget == 0 {
+            return (true, None);
+        }
+        let own = *self.own_pid_namespace.get_or_insert_with(|| {
+            std::fs::read_link(self.roots.proc("self"))
+                .ok()
+                .and_then(|l| l.to_str()?.parse::<u32>().ok())
+                == Some(std::process::id())
+        });
+        let last_pid = match own {
+            true => self
+                .loadavg
+                .read()
+                .ok()
+                .and_then(LoadAvg::parse)
+                .and_then(|l| l.last_pid),
+            false => None,
+        };
+        let fresh = self
+            .listed_at
+            .is_some_and(|at| now.saturating_duration_since(at) < LIST_MAX_AGE);
+        (last_pid.is_none() || last_pid != self.last_pid || !fresh, last_pid)
+    }
+
+    /// How many passes listed `/proc` (all of them but where [`Self::keep_open`] saves it).
+    pub fn listings(&self) -> u64 {
+        self.listings
+    }
+
+    /// How many descriptors [`Self::keep_open`] holds now.
+    pub fn kept_open(&self) -> usize {
+        self.kept_open
     }
 
     /// From the next pass, `io` is read only where `reuse` says (`None`: at every pass, as the
@@ -218,8 +345,17 @@ impl ProcessCollector {
     pub fn snapshot(&mut self, fields: ProcessFields) -> io::Result<ProcessSnapshot> {
         let instant = Instant::now();
         let ts = Timestamp::now();
-        let mut proc = ProcDir::open(&self.roots.proc)?;
-        proc.pids_into(&mut self.pids)?;
+        let (list, last_pid) = self.must_list(instant);
+        let mut proc = match self.proc_dir.take() {
+            Some(dir) => dir,
+            None => ProcDir::open(&self.roots.proc)?,
+        };
+        if list {
+            proc.pids_into(&mut self.pids)?;
+            self.listed_at = Some(instant);
+            self.listings += 1;
+        }
+        self.last_pid = last_pid;
         // Only `mem_pct` needs the total.
         let mem_total_bytes = match fields.statm {
             true => self.meminfo.read().ok().and_then(|t| MemInfo::parse(t).total),
@@ -228,15 +364,37 @@ impl ProcessCollector {
         let mut processes = Vec::with_capacity(self.pids.len());
         let pids = std::mem::take(&mut self.pids);
         self.passes += 1;
+        let mut pids = pids;
+        let mut gone = false;
         for &p in &pids {
-            if let Some(info) = self.read_one(&proc, p, fields, instant) {
-                processes.push(info);
+            match self.read_one(&proc, p, fields, instant) {
+                Some(info) => processes.push(info),
+                None => gone = true,
             }
         }
+        if gone && !list {
+            // Not listed this pass: the pids that read as exited are dropped from the list.
+            let read: HashSet<i32> = processes.iter().map(|p| p.stat.pid).collect();
+            pids.retain(|p| read.contains(p));
+        }
         self.pids = pids;
+        if self.keep_budget > 0 {
+            self.proc_dir = Some(proc);
+        }
         // The processes gone since the previous pass.
         let pass = self.passes;
         self.kept_io.retain(|_, k| k.pass == pass);
+        if !self.kept_fds.is_empty() {
+            let mut closed = 0;
+            self.kept_fds.retain(|_, k| {
+                let keep = k.pass == pass;
+                if !keep {
+                    closed += k.files.iter().flatten().count();
+                }
+                keep
+            });
+            self.kept_open -= closed;
+        }
         Ok(ProcessSnapshot {
             instant,
             ts,
@@ -266,6 +424,42 @@ impl ProcessCollector {
         pid::read_seq_file_at(proc, path, &mut self.buf)
     }
 
+    /// Reads `<pid>/<file>` into the kept buffer: through its descriptor kept from an earlier
+    /// pass where there is one, else by its path, keeping the descriptor while
+    /// [`Self::keep_open`]'s budget allows.
+    fn read_seq(&mut self, proc: &ProcDir, pid: i32, file: SeqFile) -> io::Result<()> {
+        if self.keep_budget == 0 {
+            return self.read_file(proc, pid, file.tail());
+        }
+        let pass = self.passes;
+        let kept = self.kept_fds.entry(pid).or_default();
+        kept.pass = pass;
+        if let Some(fd) = &kept.files[file as usize] {
+            match pid::reread_seq_file(fd, &mut self.buf) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                    // The process it was opened on exited: every descriptor of it goes, and
+                    // the pid, which may name a new process, is opened afresh.
+                    self.kept_open -= kept.files.iter().flatten().count();
+                    kept.files = Default::default();
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.pid_path(pid, file.tail())
+            .ok_or_else(|| io::Error::other("pid out of range"))?;
+        let path = CStr::from_bytes_with_nul(&self.path).map_err(io::Error::other)?;
+        let fd = pid::open_seq_file_at(proc, path, &mut self.buf)?;
+        if self.kept_open < self.keep_budget {
+            // Looked up again: `pid_path` and the open needed `self` whole.
+            if let Some(kept) = self.kept_fds.get_mut(&pid) {
+                kept.files[file as usize] = Some(fd);
+                self.kept_open += 1;
+            }
+        }
+        Ok(())
+    }
+
     /// Reads `stat`, and `statm` and `io` where `fields` asks (and nothing else), each opened by
     /// its path relative to the pass's `/proc`: one `openat`, `read` and `close` a file, as `top`
     /// reads them, where the directory would cost an open and a close more. Only a pid reused
@@ -275,7 +469,7 @@ impl ProcessCollector {
     /// A kernel thread's `statm` is not read: it has no memory of its own, and the kernel's
     /// `statm` of one is all zeros (`get_task_mm` gives no mm for a `PF_KTHREAD` task).
     fn read_by_paths(&mut self, proc: &ProcDir, pid: i32, fields: ProcessFields, now: Instant) -> Option<ProcessInfo> {
-        self.read_file(proc, pid, b"/stat").ok()?;
+        self.read_seq(proc, pid, SeqFile::Stat).ok()?;
         let stat = PidStat::parse_bytes(&self.buf)?;
         let mut info = ProcessInfo {
             stat,
@@ -285,7 +479,7 @@ impl ProcessCollector {
             info.resident_pages = Some(0);
         } else if fields.statm {
             // Like status, statm exists while the process does.
-            self.read_file(proc, pid, b"/statm").ok()?;
+            self.read_seq(proc, pid, SeqFile::Statm).ok()?;
             info.resident_pages = pid::parse_statm(&String::from_utf8_lossy(&self.buf)).map(|m| m.resident);
         }
         if fields.io {
@@ -293,11 +487,11 @@ impl ProcessCollector {
                 info.io = kept;
                 return Some(info);
             }
-            match self.read_file(proc, pid, b"/io") {
+            match self.read_seq(proc, pid, SeqFile::Io) {
                 Ok(()) => info.io = pid::parse_io(&String::from_utf8_lossy(&self.buf)),
                 // Gone meanwhile (not merely not permitted): no row, as the directory's way.
                 Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => {
-                    self.read_file(proc, pid, b"/stat").ok()?;
+                    self.read_seq(proc, pid, SeqFile::Stat).ok()?;
                 }
                 Err(_) => {}
             }
@@ -478,6 +672,176 @@ mod tests {
         std::fs::remove_dir_all(dir.join("proc/4242")).unwrap();
         c.snapshot(fields).unwrap();
         assert_eq!(c.io_read_at(4242), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn kept_descriptors_read_the_files_as_they_are_now_and_close_with_the_process() {
+        let dir = std::env::temp_dir().join(format!("sysmon-keep-open-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures/modern"),
+            &dir,
+        );
+        let fields = ProcessFields {
+            statm: true,
+            io: true,
+            ..ProcessFields::default()
+        };
+        let ticks = |s: &ProcessSnapshot, pid: i32| {
+            s.processes
+                .iter()
+                .find(|p| p.stat.pid == pid)
+                .map(|p| p.stat.utime + p.stat.stime)
+        };
+        let mut c = ProcessCollector::new(Roots::fixture(&dir));
+        let plain = c.snapshot(fields).unwrap();
+        assert_eq!(c.kept_open(), 0, "nothing kept by default");
+
+        c.keep_open(64);
+        let first = c.snapshot(fields).unwrap();
+        assert_eq!(first.processes, plain.processes, "the same rows, kept or not");
+        // 1: stat, statm; 2 (a kernel thread): stat; 4242: stat, statm, io; 78: stat (cut
+        // short, so it has no row). 77 has no stat.
+        assert_eq!(c.kept_open(), 7);
+        // Rewritten in place: the kept descriptors read what the files hold now.
+        std::fs::write(dir.join("proc/4242/stat"), STAT.replace(" 250 50 ", " 260 55 ")).unwrap();
+        std::fs::write(dir.join("proc/4242/io"), "read_bytes: 7\nwrite_bytes: 9\n").unwrap();
+        let second = c.snapshot(fields).unwrap();
+        assert_eq!(ticks(&second, 4242), Some(315));
+        assert_eq!(io_of(&second, 4242), Some((7, 9)));
+        assert_eq!(c.kept_open(), 7, "no file opened again");
+        // Gone from the listing: its descriptors are closed.
+        std::fs::remove_dir_all(dir.join("proc/4242")).unwrap();
+        let third = c.snapshot(fields).unwrap();
+        assert_eq!(ticks(&third, 4242), None);
+        assert_eq!(c.kept_open(), 4);
+        // The budget bounds what is kept; the rows are the same.
+        let mut small = ProcessCollector::new(Roots::fixture(&dir));
+        small.keep_open(2);
+        assert_eq!(small.snapshot(fields).unwrap().processes, third.processes);
+        assert_eq!(small.kept_open(), 2);
+        assert_eq!(small.snapshot(fields).unwrap().processes, third.processes);
+        small.keep_open(0);
+        assert_eq!(small.kept_open(), 0, "all closed when turned off");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn kept_descriptors_on_the_live_proc() {
+        let fields = ProcessFields {
+            statm: true,
+            io: true,
+            ..ProcessFields::default()
+        };
+        let me = std::process::id() as i32;
+        let mut c = ProcessCollector::new(Roots::default());
+        c.keep_open(4096);
+        let find = |s: &ProcessSnapshot, pid: i32| s.processes.iter().find(|p| p.stat.pid == pid).cloned();
+        c.snapshot(fields).unwrap();
+        // A process made after a pass is found by the next (its pid is a new last pid).
+        let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        let kid = child.id() as i32;
+        let first = c.snapshot(fields).unwrap();
+        let before = find(&first, me).unwrap();
+        assert!(find(&first, kid).is_some());
+        let kept = c.kept_open();
+        assert!(kept >= 6, "at least this process's and the child's files: {kept}");
+        // CPU spent shows through the kept `stat`: 60 ms of this thread's own (6 clock ticks).
+        let thread_cpu = || {
+            let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: writes one `timespec` into the one passed.
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+            Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+        };
+        let spun = thread_cpu();
+        let mut x = 0u64;
+        while thread_cpu() - spun < Duration::from_millis(60) {
+            x = x.wrapping_mul(31).wrapping_add(std::hint::black_box(7));
+        }
+        std::hint::black_box(x);
+        // The child exits: its row goes, and its descriptors with it.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let second = c.snapshot(fields).unwrap();
+        let after = find(&second, me).unwrap();
+        assert!(
+            after.stat.utime + after.stat.stime > before.stat.utime + before.stat.stime,
+            "{before:?} -> {after:?}"
+        );
+        assert!(find(&second, kid).is_none());
+        assert_eq!(
+            c.kept_open(),
+            c.kept_fds
+                .values()
+                .map(|k| k.files.iter().flatten().count())
+                .sum::<usize>()
+        );
+        assert!(!c.kept_fds.contains_key(&kid));
+    }
+
+    #[test]
+    fn proc_is_listed_again_only_where_a_task_may_have_been_made() {
+        let dir = std::env::temp_dir().join(format!("sysmon-listing-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures/modern"),
+            &dir,
+        );
+        // A `/proc` of this pid namespace: its `self` is this process (the fixture's is a
+        // folder: not a process's).
+        std::fs::remove_dir_all(dir.join("proc/self")).unwrap();
+        std::os::unix::fs::symlink(std::process::id().to_string(), dir.join("proc/self")).unwrap();
+        let loadavg =
+            |last: u32| std::fs::write(dir.join("proc/loadavg"), format!("0.1 0.2 0.3 1/90 {last}\n")).unwrap();
+        loadavg(500);
+        let fields = ProcessFields {
+            statm: true,
+            io: true,
+            ..ProcessFields::default()
+        };
+        let pids = |s: &ProcessSnapshot| s.processes.iter().map(|p| p.stat.pid).collect::<Vec<_>>();
+        let mut c = ProcessCollector::new(Roots::fixture(&dir));
+        // Only pid 1's `stat` is kept: the others are opened by their paths, so that a
+        // process removed from the tree reads as exited (a kept descriptor on a plain file
+        // would still read it).
+        c.keep_open(1);
+        assert_eq!(pids(&c.snapshot(fields).unwrap()), [1, 2, 4242]);
+        assert_eq!(c.listings(), 1);
+        // A new process, but the same last pid: not listed, so not seen yet.
+        copy_tree(&dir.join("proc/4242"), &dir.join("proc/4300"));
+        std::fs::write(dir.join("proc/4300/stat"), STAT.replace("4242 (", "4300 (")).unwrap();
+        assert_eq!(pids(&c.snapshot(fields).unwrap()), [1, 2, 4242]);
+        assert_eq!(c.listings(), 1);
+        // The last pid moved: listed, and seen.
+        loadavg(4300);
+        assert_eq!(pids(&c.snapshot(fields).unwrap()), [1, 2, 4242, 4300]);
+        assert_eq!(c.listings(), 2);
+        // Exited, with no listing: dropped.
+        std::fs::remove_dir_all(dir.join("proc/4242")).unwrap();
+        assert_eq!(pids(&c.snapshot(fields).unwrap()), [1, 2, 4300]);
+        assert_eq!(pids(&c.snapshot(fields).unwrap()), [1, 2, 4300]);
+        assert_eq!(c.listings(), 2);
+        // No `last pid` in `loadavg`: listed at every pass.
+        std::fs::write(dir.join("proc/loadavg"), "0.1 0.2 0.3\n").unwrap();
+        c.snapshot(fields).unwrap();
+        c.snapshot(fields).unwrap();
+        assert_eq!(c.listings(), 4);
+        // Not kept: listed at every pass, whatever `loadavg` says.
+        loadavg(4300);
+        let mut plain = ProcessCollector::new(Roots::fixture(&dir));
+        plain.snapshot(fields).unwrap();
+        plain.snapshot(fields).unwrap();
+        assert_eq!(plain.listings(), 2);
+        // Another pid namespace's `/proc` (its `self` is not this process): listed at every
+        // pass, as its `loadavg` shows this namespace's last pid.
+        std::fs::remove_file(dir.join("proc/self")).unwrap();
+        std::os::unix::fs::symlink("1", dir.join("proc/self")).unwrap();
+        let mut other = ProcessCollector::new(Roots::fixture(&dir));
+        other.keep_open(64);
+        other.snapshot(fields).unwrap();
+        other.snapshot(fields).unwrap();
+        assert_eq!(other.listings(), 2);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
