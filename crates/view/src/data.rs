@@ -516,6 +516,20 @@ fn offset_text(offset_s: i64) -> String {
     format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60)
 }
 
+/// `tzset`, at the first call and then at most once a minute: it (re)reads `TZ` and the zone
+/// file, and glibc's `stat`s `/etc/localtime` at every call, while the view asks for the local
+/// time a few times a frame. A zone changed on a running host shows within a minute.
+fn tzset_now_and_then() {
+    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if last.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(60)) {
+        return;
+    }
+    // SAFETY: `tzset` takes no arguments and only (re)reads `TZ` into the C library's state.
+    unsafe { tzset() };
+    *last = Some(std::time::Instant::now());
+}
+
 impl Zone {
     /// The local zone's fields at `secs` since the epoch, through the C library's
     /// `localtime_r` (which reads `TZ`); UTC where it fails.
@@ -527,8 +541,7 @@ impl Zone {
         // SAFETY: an all-zero `tm` is a valid value of the plain C struct (its `tm_zone`
         // pointer null), and `localtime_r` only writes it.
         let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        // SAFETY: `tzset` takes no arguments and only (re)reads `TZ` into the C library's state.
-        unsafe { tzset() };
+        tzset_now_and_then();
         // SAFETY: both pointers are to live locals; `localtime_r` is the reentrant form and
         // returns null on failure, in which case `tm` is not used.
         if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
