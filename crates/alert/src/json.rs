@@ -1,38 +1,20 @@
 //! The little JSON the alerts write: objects of strings and numbers (labels, rows, the
 //! webhook's body), and RFC 3339 times.
 
-use std::fmt::Write;
-
 use crate::state::Value;
 
 /// `s` as a JSON string, quotes included.
 pub fn string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    sysmon_tables::json::string(&mut out, s);
     out
 }
 
 /// A number as JSON (`null` where JSON has none: NaN, infinities).
 pub fn number(n: f64) -> String {
-    if n.is_finite() {
-        format!("{n}")
-    } else {
-        "null".to_string()
-    }
+    let mut out = String::new();
+    sysmon_tables::json::number(&mut out, n);
+    out
 }
 
 /// An object of string values.

@@ -28,6 +28,7 @@ pub mod filesystems;
 pub mod function;
 pub mod gpus;
 pub mod info;
+pub mod json;
 pub mod metrics;
 pub mod net_protocols;
 pub mod networks;

@@ -178,11 +178,14 @@ pub fn parse_cgroup(text: &str) -> Option<String> {
 /// Reads `file` to its end into `buf` (whose contents are kept). With `seq_file`, a read
 /// shorter than asked for is taken as the end: the kernel's `seq_file` files that print one
 /// record (`/proc/[pid]/stat`, whose line is at most about 1 KiB) hand all of it to the first
-/// read that has room for it, so the read that would return 0 is saved.
-fn read_to_end(file: &OwnedFd, buf: &mut Vec<u8>, seq_file: bool) -> io::Result<()> {
+/// read that has room for it, so the read that would return 0 is saved. With `from_start`,
+/// each read is a `pread` at the file's offset 0 plus what it read so far, whatever the
+/// descriptor's own offset (see [`reread_seq_file`]); else a `read` from where that offset is.
+fn read_to_end(file: &OwnedFd, buf: &mut Vec<u8>, seq_file: bool, from_start: bool) -> io::Result<()> {
     if buf.capacity() < 1024 {
         buf.reserve(1024);
     }
+    let kept = buf.len();
     loop {
         let len = buf.len();
         let spare = buf.capacity() - len;
@@ -190,8 +193,14 @@ fn read_to_end(file: &OwnedFd, buf: &mut Vec<u8>, seq_file: bool) -> io::Result<
             buf.reserve(buf.capacity());
             continue;
         }
-        // SAFETY: reads at most `spare` bytes into the vector's spare capacity.
-        let n = unsafe { libc::read(file.as_raw_fd(), buf.as_mut_ptr().add(len).cast(), spare) };
+        let into = buf.as_mut_ptr().wrapping_add(len).cast();
+        let n = match from_start {
+            // SAFETY: reads at most `spare` bytes into the vector's spare capacity, at the
+            // file's offset of what this call has read so far.
+            true => unsafe { libc::pread(file.as_raw_fd(), into, spare, (len - kept) as libc::off_t) },
+            // SAFETY: reads at most `spare` bytes into the vector's spare capacity.
+            false => unsafe { libc::read(file.as_raw_fd(), into, spare) },
+        };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
@@ -221,7 +230,7 @@ pub fn read_seq_file(path: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
     }
     // SAFETY: `fd` is a fresh descriptor nothing else owns.
     let file = unsafe { OwnedFd::from_raw_fd(fd) };
-    read_to_end(&file, buf, true)
+    read_to_end(&file, buf, true, false)
 }
 
 /// [`read_seq_file`] of `path` relative to the open directory `dir` (`[pid]/stat` in
@@ -242,7 +251,7 @@ pub fn open_seq_file_at(dir: &ProcDir, path: &CStr, buf: &mut Vec<u8>) -> io::Re
     }
     // SAFETY: `fd` is a fresh descriptor nothing else owns.
     let file = unsafe { OwnedFd::from_raw_fd(fd) };
-    read_to_end(&file, buf, true)?;
+    read_to_end(&file, buf, true, false)?;
     Ok(file)
 }
 
@@ -253,43 +262,7 @@ pub fn open_seq_file_at(dir: &ProcDir, path: &CStr, buf: &mut Vec<u8>) -> io::Re
 /// open; a process that has exited reads as `ESRCH`, even where its pid now names another.
 pub fn reread_seq_file(file: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<()> {
     buf.clear();
-    if buf.capacity() < 1024 {
-        buf.reserve(1024);
-    }
-    loop {
-        let len = buf.len();
-        let spare = buf.capacity() - len;
-        if spare == 0 {
-            buf.reserve(buf.capacity());
-            continue;
-        }
-        // SAFETY: reads at most `spare` bytes into the vector's spare capacity, at offset `len`
-        // of the file (what was read so far).
-        let n = unsafe {
-            libc::pread(
-                file.as_raw_fd(),
-                buf.as_mut_ptr().add(len).cast(),
-                spare,
-                len as libc::off_t,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if n == 0 {
-            return Ok(());
-        }
-        // SAFETY: the kernel initialised `n` more bytes.
-        unsafe { buf.set_len(len + n as usize) };
-        // One record, handed whole to a read with room for it (see `read_to_end`).
-        if (n as usize) < spare {
-            return Ok(());
-        }
-    }
+    read_to_end(file, buf, true, true)
 }
 
 /// An open `/proc/[pid]` directory.
@@ -355,7 +328,7 @@ impl PidDir {
         }
         // SAFETY: `fd` is a fresh descriptor nothing else owns.
         let file = unsafe { OwnedFd::from_raw_fd(fd) };
-        read_to_end(&file, buf, seq_file)
+        read_to_end(&file, buf, seq_file, false)
     }
 
     /// The target of the symlink `name` (e.g. `exe`).
@@ -524,6 +497,33 @@ pub fn push_decimal(out: &mut Vec<u8>, n: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_descriptor_reads_from_the_start_every_time() {
+        let dir = std::env::temp_dir().join(format!("sysmon-reread-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("7")).unwrap();
+        // Longer than the first read (1 KiB): read on at the offsets that follow.
+        let long: String = (0..900).map(|i| format!("{i} ")).collect();
+        std::fs::write(dir.join("7/stat"), &long).unwrap();
+        let proc = ProcDir::open(&dir).unwrap();
+        let mut buf = Vec::new();
+        let fd = open_seq_file_at(&proc, c"7/stat", &mut buf).unwrap();
+        assert_eq!(buf, long.as_bytes());
+        // The descriptor's own offset is at the end now: a reread still starts at 0.
+        for _ in 0..2 {
+            reread_seq_file(&fd, &mut buf).unwrap();
+            assert_eq!(buf, long.as_bytes());
+        }
+        std::fs::write(dir.join("7/stat"), "short\n").unwrap();
+        reread_seq_file(&fd, &mut buf).unwrap();
+        assert_eq!(
+            buf, b"short\n",
+            "the file as it is now, with nothing left of the longer one"
+        );
+        assert!(open_seq_file_at(&proc, c"8/stat", &mut buf).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn seq_file_reads_are_whole() {

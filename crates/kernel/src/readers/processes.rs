@@ -369,7 +369,13 @@ impl ProcessCollector {
         for &p in &pids {
             match self.read_one(&proc, p, fields, instant) {
                 Some(info) => processes.push(info),
-                None => gone = true,
+                None => {
+                    gone = true;
+                    // Exited (or unreadable): its descriptors, if any, close now.
+                    if let Some(k) = self.kept_fds.remove(&p) {
+                        self.kept_open -= k.files.iter().flatten().count();
+                    }
+                }
             }
         }
         if gone && !list {
@@ -701,21 +707,21 @@ mod tests {
         c.keep_open(64);
         let first = c.snapshot(fields).unwrap();
         assert_eq!(first.processes, plain.processes, "the same rows, kept or not");
-        // 1: stat, statm; 2 (a kernel thread): stat; 4242: stat, statm, io; 78: stat (cut
-        // short, so it has no row). 77 has no stat.
-        assert_eq!(c.kept_open(), 7);
+        // 1: stat, statm; 2 (a kernel thread): stat; 4242: stat, statm, io. 77 has no `stat`,
+        // 78's is cut short: no row, and nothing kept.
+        assert_eq!(c.kept_open(), 6);
         // Rewritten in place: the kept descriptors read what the files hold now.
         std::fs::write(dir.join("proc/4242/stat"), STAT.replace(" 250 50 ", " 260 55 ")).unwrap();
         std::fs::write(dir.join("proc/4242/io"), "read_bytes: 7\nwrite_bytes: 9\n").unwrap();
         let second = c.snapshot(fields).unwrap();
         assert_eq!(ticks(&second, 4242), Some(315));
         assert_eq!(io_of(&second, 4242), Some((7, 9)));
-        assert_eq!(c.kept_open(), 7, "no file opened again");
+        assert_eq!(c.kept_open(), 6, "no file opened again");
         // Gone from the listing: its descriptors are closed.
         std::fs::remove_dir_all(dir.join("proc/4242")).unwrap();
         let third = c.snapshot(fields).unwrap();
         assert_eq!(ticks(&third, 4242), None);
-        assert_eq!(c.kept_open(), 4);
+        assert_eq!(c.kept_open(), 3);
         // The budget bounds what is kept; the rows are the same.
         let mut small = ProcessCollector::new(Roots::fixture(&dir));
         small.keep_open(2);

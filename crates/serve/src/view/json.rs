@@ -4,38 +4,8 @@ use std::fmt::Write as _;
 
 use sysmon_tables::schema::Cell;
 
-/// `s` as a JSON string literal.
-pub fn string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            // `<` escaped so that JSON inlined into a <script> element cannot close it.
-            '<' => out.push_str("\\u003c"),
-            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// A number exactly (the shortest text that reads back as the same `f64`), `null` when not
-/// finite.
-pub fn number(out: &mut String, v: f64) {
-    if !v.is_finite() {
-        out.push_str("null");
-    } else if v == v.trunc() && v.abs() < 1e15 {
-        let _ = write!(out, "{}", v as i64);
-    } else {
-        let _ = write!(out, "{v}");
-    }
-}
+/// Strings are escaped for inlining into a page's `<script>` too (the pages inline their data).
+pub use sysmon_tables::json::{number, string_for_html as string};
 
 /// A chart value to 4 significant digits (what a pixel-high chart or a hover value shows),
 /// `null` when not finite: `5.312e9`, `47.25`, `0.001234`. Keeps reports small.
