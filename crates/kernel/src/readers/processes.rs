@@ -180,6 +180,8 @@ pub struct ProcessCollector {
     /// Whether the `/proc` read is of this process's pid namespace (its `self` is this pid),
     /// which the last pid of its `loadavg` is of; checked once.
     own_pid_namespace: Option<bool>,
+    /// `MemTotal` and when it was read, while descriptors are kept.
+    mem_total_kept: Option<(u64, Instant)>,
     passes: u64,
     listings: u64,
 }
@@ -220,6 +222,7 @@ impl ProcessCollector {
             last_pid: None,
             listed_at: None,
             own_pid_namespace: None,
+            mem_total_kept: None,
             passes: 0,
             listings: 0,
         }
@@ -243,7 +246,8 @@ impl ProcessCollector {
     /// `/proc` read is not of this process's pid namespace (whose last pid `loadavg` shows).
     /// Otherwise the pass reads the processes of the last listing, and one that exited reads
     /// as such and is dropped. On a quiet host that saves the `getdents` of `/proc`, which
-    /// walks every task and was a sixth of a pass.
+    /// walks every task and was a sixth of a pass. `MemTotal` (for `mem_pct`) is read again at
+    /// most every 10 s.
     pub fn keep_open(&mut self, budget: usize) {
         self.keep_budget = budget;
         if budget < self.kept_open {
@@ -282,6 +286,23 @@ impl ProcessCollector {
             .listed_at
             .is_some_and(|at| now.saturating_duration_since(at) < LIST_MAX_AGE);
         (last_pid.is_none() || last_pid != self.last_pid || !fresh, last_pid)
+    }
+
+    /// `MemTotal` of `meminfo`, for `mem_pct`; while descriptors are kept, read again at most
+    /// every 10 s (it changes only where memory is added or taken away).
+    fn mem_total(&mut self, now: Instant) -> Option<u64> {
+        if self.keep_budget > 0
+            && let Some((total, at)) = self.mem_total_kept
+            && now.saturating_duration_since(at) < LIST_MAX_AGE
+        {
+            return Some(total);
+        }
+        let total = self.meminfo.read().ok().and_then(|t| MemInfo::parse(t).total);
+        self.mem_total_kept = match self.keep_budget {
+            0 => None,
+            _ => total.map(|t| (t, now)),
+        };
+        total
     }
 
     /// How many passes listed `/proc` (all of them but where [`Self::keep_open`] saves it).
@@ -358,7 +379,7 @@ impl ProcessCollector {
         self.last_pid = last_pid;
         // Only `mem_pct` needs the total.
         let mem_total_bytes = match fields.statm {
-            true => self.meminfo.read().ok().and_then(|t| MemInfo::parse(t).total),
+            true => self.mem_total(instant),
             false => None,
         };
         let mut processes = Vec::with_capacity(self.pids.len());
@@ -713,7 +734,22 @@ mod tests {
         // Rewritten in place: the kept descriptors read what the files hold now.
         std::fs::write(dir.join("proc/4242/stat"), STAT.replace(" 250 50 ", " 260 55 ")).unwrap();
         std::fs::write(dir.join("proc/4242/io"), "read_bytes: 7\nwrite_bytes: 9\n").unwrap();
+        // `MemTotal` changed: read again within 10 s only where nothing is kept.
+        let meminfo = std::fs::read_to_string(dir.join("proc/meminfo")).unwrap();
+        std::fs::write(
+            dir.join("proc/meminfo"),
+            meminfo.replace("MemTotal:        4028536 kB", "MemTotal:        8000000 kB"),
+        )
+        .unwrap();
         let second = c.snapshot(fields).unwrap();
+        assert_eq!(second.mem_total_bytes, first.mem_total_bytes);
+        assert_eq!(
+            ProcessCollector::new(Roots::fixture(&dir))
+                .snapshot(fields)
+                .unwrap()
+                .mem_total_bytes,
+            Some(8_000_000 * 1024)
+        );
         assert_eq!(ticks(&second, 4242), Some(315));
         assert_eq!(io_of(&second, 4242), Some((7, 9)));
         assert_eq!(c.kept_open(), 6, "no file opened again");
