@@ -626,6 +626,29 @@ mod tests {
         }
     }
 
+    /// A fresh copy of the `modern` fixture under the temporary folder, named `name` and this
+    /// test process's pid, for a test that changes its files.
+    fn modern_copy(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures/modern"),
+            &dir,
+        );
+        dir
+    }
+
+    /// What `sysmon top` reads of each process at every pass: `stat`, `statm` and `io`.
+    const TOP_FIELDS: ProcessFields = ProcessFields {
+        statm: true,
+        status: false,
+        cmdline: false,
+        exe: false,
+        io: true,
+        fds: false,
+        cgroup: false,
+    };
+
     const STAT: &str = "4242 (my (weird) name) S 1 4242 4242 0 -1 4194560 1200 0 3 0 250 50 0 0 20 0 4 0 12345 104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
 
     fn io_of(snap: &ProcessSnapshot, pid: i32) -> Option<(u64, u64)> {
@@ -634,22 +657,13 @@ mod tests {
 
     #[test]
     fn io_is_read_again_only_where_it_may_have_changed() {
-        let dir = std::env::temp_dir().join(format!("sysmon-io-reuse-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        copy_tree(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures/modern"),
-            &dir,
-        );
+        let dir = modern_copy("sysmon-io-reuse");
         let io = dir.join("proc/4242/io");
         let set_io = |r: u64, w: u64| {
             std::fs::write(&io, format!("rchar: 1\nwchar: 2\nread_bytes: {r}\nwrite_bytes: {w}\n")).unwrap()
         };
         set_io(4096, 8192);
-        let fields = ProcessFields {
-            statm: true,
-            io: true,
-            ..ProcessFields::default()
-        };
+        let fields = TOP_FIELDS;
         let mut c = ProcessCollector::new(Roots::fixture(&dir));
         // Not set: read at every pass.
         assert_eq!(io_of(&c.snapshot(fields).unwrap(), 4242), Some((4096, 8192)));
@@ -704,17 +718,8 @@ mod tests {
 
     #[test]
     fn kept_descriptors_read_the_files_as_they_are_now_and_close_with_the_process() {
-        let dir = std::env::temp_dir().join(format!("sysmon-keep-open-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        copy_tree(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures/modern"),
-            &dir,
-        );
-        let fields = ProcessFields {
-            statm: true,
-            io: true,
-            ..ProcessFields::default()
-        };
+        let dir = modern_copy("sysmon-keep-open");
+        let fields = TOP_FIELDS;
         let ticks = |s: &ProcessSnapshot, pid: i32| {
             s.processes
                 .iter()
@@ -771,11 +776,7 @@ mod tests {
 
     #[test]
     fn kept_descriptors_on_the_live_proc() {
-        let fields = ProcessFields {
-            statm: true,
-            io: true,
-            ..ProcessFields::default()
-        };
+        let fields = TOP_FIELDS;
         let me = std::process::id() as i32;
         let mut c = ProcessCollector::new(Roots::default());
         c.keep_open(4096);
@@ -824,12 +825,7 @@ mod tests {
 
     #[test]
     fn proc_is_listed_again_only_where_a_task_may_have_been_made() {
-        let dir = std::env::temp_dir().join(format!("sysmon-listing-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        copy_tree(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures/modern"),
-            &dir,
-        );
+        let dir = modern_copy("sysmon-listing");
         // A `/proc` of this pid namespace: its `self` is this process (the fixture's is a
         // folder: not a process's).
         std::fs::remove_dir_all(dir.join("proc/self")).unwrap();
@@ -837,11 +833,7 @@ mod tests {
         let loadavg =
             |last: u32| std::fs::write(dir.join("proc/loadavg"), format!("0.1 0.2 0.3 1/90 {last}\n")).unwrap();
         loadavg(500);
-        let fields = ProcessFields {
-            statm: true,
-            io: true,
-            ..ProcessFields::default()
-        };
+        let fields = TOP_FIELDS;
         let pids = |s: &ProcessSnapshot| s.processes.iter().map(|p| p.stat.pid).collect::<Vec<_>>();
         let mut c = ProcessCollector::new(Roots::fixture(&dir));
         // Only pid 1's `stat` is kept: the others are opened by their paths, so that a
