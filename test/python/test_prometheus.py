@@ -54,6 +54,23 @@ def wait_listening(port, proc, seconds=30):
     pytest.fail(f"nothing listens on {port} after {seconds} s")
 
 
+def wait_ready(web, proc, seconds=60):
+    """Prometheus listens before it is ready: until its TSDB is open, the API answers 503.
+    Waits for `/-/ready` to answer 200."""
+    wait_listening(web, proc)
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"prometheus exited with {proc.returncode}"
+        try:
+            get(f"http://127.0.0.1:{web}/-/ready", timeout=5)
+            return
+        except OSError as e:  # urllib's HTTPError (503) and URLError are OSErrors
+            last = e
+            time.sleep(0.1)
+    pytest.fail(f"prometheus not ready after {seconds} s: {last}")
+
+
 def stop(proc):
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -133,16 +150,22 @@ scrape_configs:
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prometheus.log", "w"),
     )
     try:
-        wait_listening(web, proc)
-        time.sleep(20)
+        wait_ready(web, proc)
         api = f"http://127.0.0.1:{web}/api/v1"
-        targets = json.loads(get(f"{api}/targets"))["data"]["activeTargets"]
-        assert [t["health"] for t in targets] == ["up"], targets
 
         def query(q):
             r = json.loads(get(f"{api}/query?query={urllib.parse.quote(q)}"))
             assert r["status"] == "success", r
             return r["data"]["result"]
+
+        def twenty_seconds_scraped():
+            samples = query("count_over_time(node_load1[20s])")
+            return bool(samples) and int(samples[0]["value"][1]) >= 10
+
+        # 1 s scrapes: 10 samples in the last 20 s once it has scraped for 10 s or more.
+        assert wait_for(twenty_seconds_scraped, timeout=120), query("count_over_time(node_load1[20s])")
+        targets = json.loads(get(f"{api}/targets"))["data"]["activeTargets"]
+        assert [t["health"] for t in targets] == ["up"], targets
 
         rates = query("rate(node_cpu_seconds_total[10s])")
         cpus = con.execute("SELECT count(*) FROM system_cpus()").fetchone()[0]
@@ -204,7 +227,7 @@ scrape_configs:
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prometheus.log", "w"),
     )
     try:
-        wait_listening(web, proc)
+        wait_ready(web, proc)
         started = time.time()
         assert wait_for(lambda: scraped_up_since(web, started), timeout=60), targets(web)
         con.execute("SELECT * FROM stop_serving(?)", [row["id"]]).fetchall()

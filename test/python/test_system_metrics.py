@@ -109,11 +109,14 @@ def test_busy_percentage_sees_load(con):
     # work takes the spinner's CPU, that work counts as busy instead). The spinner's own cpu_pct
     # is above zero and at most one CPU (100): it has one thread.
     ncpu = os.cpu_count()
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    spinner = subprocess.Popen([sys.executable, "-c", "print('spinning', flush=True)\nwhile True: pass"],
+                               stdout=subprocess.PIPE, text=True)
     try:
-        # A 500 ms window's base sample is at most two windows (1 s) old: after 1.5 s of spinning
-        # (interpreter start-up included) the whole window lies inside the spin.
-        time.sleep(1.5)
+        # The line comes once the interpreter has started (however long that takes on a loaded
+        # machine). A 500 ms window's base sample is at most two windows (1 s) old: after 1.2 s of
+        # spinning the whole window lies inside the spin.
+        assert spinner.stdout.readline() == "spinning\n"
+        time.sleep(1.2)
         host = one(con, """SELECT cpu_busy_pct FROM system_metrics("window" := INTERVAL '500 milliseconds')""")
         proc = one(con, f"""SELECT cpu_pct FROM system_processes("window" := INTERVAL '500 milliseconds')
                             WHERE pid = {spinner.pid}""")
