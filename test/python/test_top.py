@@ -115,6 +115,8 @@ def test_live_filter_sort_and_quit(pane, tmp_path):
     token = f"stp-{uuid.uuid4().hex[:8]}"
     shutil.copy(shutil.which("sleep"), tmp_path / token)
     probe = subprocess.Popen([f"./{token}", "600"], cwd=tmp_path)
+    # More processes than a 120x40 screen has rows for, however few the host runs: the list scrolls.
+    crowd = [subprocess.Popen(["sleep", "600"]) for _ in range(40)]
     try:
         pane.run(f"{exe} top; echo top-exit=$?")
         wait_for("the view", lambda: "sysmon top" in (s := pane.screen()) and "PID" in s and process_rows(s))
@@ -139,6 +141,21 @@ def test_live_filter_sort_and_quit(pane, tmp_path):
             return len(pids) > 3 and pids == sorted(pids, reverse=reverse) and pids
 
         asc = wait_for("pids ascending", lambda: pids_sorted(False))
+        # Scroll: a row down, to the end, back to the top; the status line says which rows.
+        status = lambda: pane.screen().rstrip("\n").splitlines()[-1]
+        wait_for("the rows shown", lambda: re.match(r"rows 1-\d+/\d+ · sort pid", status()))
+        pane.send("Down")
+        wait_for("a row down", lambda: status().startswith("rows 2-") and process_rows(pane.screen())[0][0] > asc[0])
+        pane.send("End")
+
+        def at_end():
+            m = re.match(r"rows (\d+)-(\d+)/(\d+) ", status())
+            return m and m.group(2) == m.group(3) and int(m.group(1)) > 2
+
+        wait_for("the end of the list", at_end)
+        assert process_rows(pane.screen())[-1][0] >= max(c.pid for c in crowd), "the highest pids last"
+        pane.send("Home")
+        wait_for("the top again", lambda: status().startswith("rows 1-") and pids_sorted(False)[0] == asc[0])
         pane.send("p")
         desc = wait_for("pids descending", lambda: pids_sorted(True))
         assert asc[0] < desc[0], (asc, desc)
@@ -146,8 +163,9 @@ def test_live_filter_sort_and_quit(pane, tmp_path):
         wait_for("the shell back, exit 0", lambda: "top-exit=0" in pane.screen())
         assert "PID" not in pane.screen() and "Mem  [" not in pane.screen(), "the alternate screen was left"
     finally:
-        probe.kill()
-        probe.wait()
+        for p in [probe, *crowd]:
+            p.kill()
+            p.wait()
 
 
 @needs_tmux

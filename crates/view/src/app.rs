@@ -1,6 +1,9 @@
 //! The view's state between frames (sort, filter, pane, prompts) and what each key does. No
 //! terminal here: [`App::key`] takes a key and says what the loop must do.
 
+use std::cell::Cell;
+use std::ops::Range;
+
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::data::{Cgroup, Frame, Proc, Zone};
@@ -61,6 +64,21 @@ impl Pane {
     pub fn read_when_shown(self) -> bool {
         matches!(self, Pane::Filesystems | Pane::Cgroups | Pane::Sockets)
     }
+
+    /// Its place in [`PANES`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a pane's list showed at the last frame: the rows it had room for, the rows it held and
+/// the first one shown. Set while drawing ([`App::window`]); the keys that scroll are
+/// clamped to it, so that `↓` past the end does nothing and `↑` then moves at once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shown {
+    pub room: usize,
+    pub count: usize,
+    pub first: usize,
 }
 
 /// Live, or a recording at a cursor.
@@ -113,6 +131,12 @@ pub struct App {
     pub zone: Zone,
     /// A line shown in the status bar until the next key (a bad time typed after `g`).
     pub message: Option<String>,
+    /// The first row of each pane's list (by [`Pane::index`]) that the keys asked for; drawn
+    /// no further than the last page holds ([`App::window`]). A new sort or filter goes back
+    /// to the top, as the rows then mean something else.
+    pub scroll: [usize; PANES.len()],
+    /// Each pane's list at the last frame it was drawn.
+    pub shown: [Cell<Shown>; PANES.len()],
 }
 
 impl App {
@@ -129,7 +153,42 @@ impl App {
             color,
             zone: Zone::Local,
             message: None,
+            scroll: [0; PANES.len()],
+            shown: Default::default(),
         }
+    }
+
+    /// The rows of the shown pane's list to draw, of `count` with `room` for them: from the
+    /// row scrolled to, but never leaving the last page short (a list that shrank since, or
+    /// `End`). Kept for the keys.
+    pub fn window(&self, count: usize, room: usize) -> Range<usize> {
+        let first = self.scroll[self.pane.index()].min(count.saturating_sub(room));
+        self.shown[self.pane.index()].set(Shown { room, count, first });
+        first..count.min(first + room)
+    }
+
+    /// The first row of the processes' list the last frame drew (0 before any, or when it
+    /// is not the pane shown).
+    pub fn first_process_shown(&self) -> usize {
+        match self.pane {
+            Pane::Processes => self.shown[Pane::Processes.index()].get().first,
+            _ => 0,
+        }
+    }
+
+    /// Scrolls the shown pane's list by `rows` (negative: up), within what the last frame held.
+    fn scroll_by(&mut self, rows: isize) {
+        let i = self.pane.index();
+        let s = self.shown[i].get();
+        let last = s.count.saturating_sub(s.room);
+        let first = self.scroll[i].min(last);
+        self.scroll[i] = first.saturating_add_signed(rows).min(last);
+    }
+
+    /// Back to the top of the lists that the sort and the filter order.
+    fn scroll_home(&mut self) {
+        self.scroll[Pane::Processes.index()] = 0;
+        self.scroll[Pane::Cgroups.index()] = 0;
     }
 
     pub fn is_replay(&self) -> bool {
@@ -216,6 +275,7 @@ impl App {
                 KeyCode::Esc => {
                     if matches!(p, Prompt::Filter(_)) {
                         self.filter.clear();
+                        self.scroll_home();
                     }
                     self.prompt = None;
                 }
@@ -233,6 +293,9 @@ impl App {
                 KeyCode::Char(c) => line.push(c),
                 _ => return Action::None,
             }
+            if matches!(self.prompt, Some(Prompt::Filter(_))) {
+                self.scroll_home();
+            }
             return Action::Redraw;
         }
         if self.help {
@@ -249,8 +312,12 @@ impl App {
                 app.sort = s;
                 app.reverse = false;
             }
+            app.scroll_home();
             Action::Redraw
         };
+        // A page: the rows the list had room for, less one kept on screen for the eye.
+        let page = self.shown[self.pane.index()].get().room.saturating_sub(1).max(1) as isize;
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         match k.code {
             KeyCode::Char('q') => Action::Quit,
             KeyCode::Char('?') | KeyCode::Char('h') | KeyCode::F(1) => {
@@ -267,6 +334,7 @@ impl App {
             }
             KeyCode::Esc => {
                 self.filter.clear();
+                self.scroll_home();
                 Action::Redraw
             }
             KeyCode::Char('c') => sort(self, SortKey::Cpu),
@@ -288,11 +356,30 @@ impl App {
             KeyCode::Right if self.is_replay() => Action::Step(1),
             KeyCode::PageUp if self.is_replay() => Action::Seek(-60),
             KeyCode::PageDown if self.is_replay() => Action::Seek(60),
+            // The list: as top, htop and less scroll theirs (PgUp/PgDn only live: a replay
+            // moves its cursor with them, as the keys say; Ctrl-B/Ctrl-F page in both).
+            KeyCode::Up => self.scrolled(-1),
+            KeyCode::Down => self.scrolled(1),
+            KeyCode::PageUp => self.scrolled(-page),
+            KeyCode::PageDown => self.scrolled(page),
+            KeyCode::Char('b') if ctrl => self.scrolled(-page),
+            KeyCode::Char('f') if ctrl => self.scrolled(page),
+            KeyCode::Home => self.scrolled(isize::MIN),
+            KeyCode::End => self.scrolled(isize::MAX),
             KeyCode::Char('g') if self.is_replay() => {
                 self.prompt = Some(Prompt::Time(String::new()));
                 Action::Redraw
             }
             _ => Action::None,
+        }
+    }
+
+    fn scrolled(&mut self, rows: isize) -> Action {
+        let before = self.scroll[self.pane.index()];
+        self.scroll_by(rows);
+        match self.scroll[self.pane.index()] == before {
+            true => Action::None,
+            false => Action::Redraw,
         }
     }
 }

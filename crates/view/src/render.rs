@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use crate::app::{App, Mode, PANES, Pane, Prompt, SortKey};
+use crate::app::{App, Mode, PANES, Pane, Prompt, Shown, SortKey};
 use crate::data::{Frame, HISTORY_SECONDS, Loaded, Rows};
 use crate::live::mem_pct;
 
@@ -142,7 +142,11 @@ pub fn draw(t: &mut Term, app: &App) {
     ])
     .areas(area);
     put(t, &header, head);
-    put(t, &[tab_line(app)], tabs);
+    // The body first: it sets what the status line says of the rows shown (nothing, where it
+    // draws no list: a pane without rows keeps no count from an earlier frame).
+    if !app.help {
+        app.shown[app.pane.index()].set(Shown::default());
+    }
     let lines = match (app.help, app.pane) {
         (true, _) => help_lines(app),
         (false, Pane::Processes) => process_lines(app, body),
@@ -153,6 +157,7 @@ pub fn draw(t: &mut Term, app: &App) {
         (false, Pane::Sockets) => socket_lines(&app.frame, body, app),
     };
     put(t, &lines, body);
+    put(t, &[tab_line(app)], tabs);
     put(t, &[status_line(app)], status);
 }
 
@@ -419,8 +424,8 @@ fn process_lines(app: &App, area: Rect) -> Vec<Line<'static>> {
         return lines;
     };
     let procs = app.processes();
-    let room = area.height.saturating_sub(1) as usize;
-    for p in procs.iter().take(room) {
+    let room = room(area);
+    for p in &procs[app.window(procs.len(), room)] {
         let r = |v: Option<f64>| match v {
             Some(v) => bytes(Some(v)),
             None => NONE.into(),
@@ -448,6 +453,11 @@ fn process_lines(app: &App, area: Rect) -> Vec<Line<'static>> {
     lines
 }
 
+/// The rows a pane's list has room for: the body less its column heads.
+fn room(area: Rect) -> usize {
+    area.height.saturating_sub(1) as usize
+}
+
 fn rows_or_none(rows: &Rows, what: &str, lines: &mut Vec<Line<'static>>) -> bool {
     if rows.is_empty() {
         lines.push(Line::from(format!("  - (no {what} at this time)")));
@@ -469,10 +479,10 @@ fn disk_lines(f: &Frame, area: Rect, app: &App) -> Vec<Line<'static>> {
     if !rows_or_none(d, "disks", &mut lines) {
         return lines;
     }
-    for i in 0..d.len() {
-        if d.get(i, "is_partition").bool() == Some(true) {
-            continue;
-        }
+    let whole: Vec<usize> = (0..d.len())
+        .filter(|&i| d.get(i, "is_partition").bool() != Some(true))
+        .collect();
+    for &i in &whole[app.window(whole.len(), room(area))] {
         lines.push(Line::from(format!(
             "{:<16} {:>10} {:>10} {:>8} {:>8} {:>6} {:>8}",
             fit(d.str(i, "device").unwrap_or(NONE), 16),
@@ -500,7 +510,7 @@ fn network_lines(f: &Frame, area: Rect, app: &App) -> Vec<Line<'static>> {
     if !rows_or_none(n, "network interfaces", &mut lines) {
         return lines;
     }
-    for i in 0..n.len() {
+    for i in app.window(n.len(), room(area)) {
         let errs = match (n.f64(i, "rx_errors"), n.f64(i, "tx_errors")) {
             (Some(a), Some(b)) => format!("{}", (a + b) as u64),
             _ => NONE.into(),
@@ -537,7 +547,7 @@ fn filesystem_lines(f: &Frame, area: Rect, app: &App) -> Vec<Line<'static>> {
     if !rows_or_none(fs, "filesystems", &mut lines) {
         return lines;
     }
-    for i in 0..fs.len() {
+    for i in app.window(fs.len(), room(area)) {
         let size = match fs.str(i, "stat_error") {
             Some(e) => format!("{:>8} ({e})", NONE),
             None => format!(
@@ -602,12 +612,12 @@ fn cgroup_lines(app: &App, area: Rect) -> Vec<Line<'static>> {
     if rows.is_some_and(|r| r.is_empty()) {
         lines.push(Line::from("  - (no cgroup hierarchy is mounted)"));
     }
-    let room = area.height.saturating_sub(1) as usize;
+    let room = room(area);
     let shown = app.cgroups();
     if rows.is_some_and(|r| !r.is_empty()) && shown.is_empty() {
         lines.push(Line::from(format!("  no cgroup matches '{}'", app.active_filter())));
     }
-    for c in shown.into_iter().take(room) {
+    for c in &shown[app.window(shown.len(), room)] {
         let container = match (&c.runtime, &c.container_id) {
             (Some(r), id) => {
                 let id: String = id.as_deref().unwrap_or(NONE).chars().take(12).collect();
@@ -656,8 +666,8 @@ fn socket_lines(f: &Frame, area: Rect, app: &App) -> Vec<Line<'static>> {
             s.str(b, "local_address"),
         ))
     });
-    let room = area.height.saturating_sub(1) as usize;
-    for i in order.into_iter().take(room) {
+    let room = room(area);
+    for &i in &order[app.window(order.len(), room)] {
         let addr = s.str(i, "local_address").unwrap_or(NONE);
         let port = s.get(i, "local_port").i64().map_or(NONE.into(), |p| p.to_string());
         let local = match addr.contains(':') {
@@ -688,7 +698,12 @@ fn help_lines(app: &App) -> Vec<Line<'static>> {
         "  /             filter processes by name or command, cgroups by path (Enter keeps it, Esc clears)",
         "  c m i p       sort by CPU, memory, I/O, pid (again: reverse)",
         "  Tab, S-Tab    next, previous pane: processes, disks, networks, filesystems, cgroups, sockets",
+        "  ↑ ↓           scroll the list a row; Home End: its top, its end",
     ];
+    v.push(match app.is_replay() {
+        true => "  Ctrl-B Ctrl-F scroll the list a page",
+        false => "  PgUp PgDn     scroll the list a page (also Ctrl-B Ctrl-F)",
+    });
     if app.is_replay() {
         v.extend([
             "  ← →           previous, next sample",
@@ -730,6 +745,13 @@ fn status_line(app: &App) -> Line<'static> {
     }
     if !app.filter.is_empty() {
         s.push_str(&format!("filter '{}' · ", app.filter));
+    }
+    // Where the list does not fit: which of its rows are on the screen (↑ ↓ scroll it). Here
+    // rather than on the tab line, which a replay's snapshot time fills at 80 columns.
+    let shown = app.shown[app.pane.index()].get();
+    if !app.help && shown.count > shown.room && shown.room > 0 {
+        let last = shown.count.min(shown.first + shown.room);
+        s.push_str(&format!("rows {}-{last}/{} · ", shown.first + 1, shown.count));
     }
     let dir = if app.reverse { "reversed" } else { "" };
     s.push_str(&format!("sort {} {dir}· ", app.sort.name()));

@@ -225,7 +225,7 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
 }
 
 /// Whose `io` the next live refresh reads again: every process's when sorted by I/O, else the
-/// processes on the screen (at most one a row of the terminal).
+/// processes on the screen (from the row scrolled to, at most one a row of the terminal).
 fn io_wanted(app: &App, rows: u16) -> IoWanted {
     if app.pane == Pane::Processes && app.sort == SortKey::Io {
         return IoWanted::All;
@@ -234,6 +234,7 @@ fn io_wanted(app: &App, rows: u16) -> IoWanted {
         true => app
             .processes()
             .iter()
+            .skip(app.first_process_shown())
             .take(rows as usize)
             .filter_map(|p| i32::try_from(p.pid).ok())
             .collect(),

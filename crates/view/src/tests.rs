@@ -430,3 +430,129 @@ fn put_line_is_set_line() {
         }
     }
 }
+
+/// The pid at the start of each row of the process table, top to bottom.
+fn pids_shown(s: &[String]) -> Vec<i64> {
+    let head = row_of(s, "COMMAND").unwrap();
+    s[head + 1..]
+        .iter()
+        .map_while(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn long_lists_scroll_and_say_which_rows_are_shown() {
+    let key = |a: &mut App, c: KeyCode| a.key(KeyEvent::new(c, KeyModifiers::NONE));
+    let mut a = live_app();
+    a.frame.procs = Some((1..=200).map(|pid| proc(pid, "p", 1.0, 1e6, None)).collect());
+    key(&mut a, KeyCode::Char('p'));
+    let s = screen(&a, 120, 40);
+    let top = pids_shown(&s);
+    let room = top.len();
+    assert!(room > 10 && top[0] == 1, "{top:?}");
+    assert!(s[39].starts_with(&format!("rows 1-{room}/200 · sort pid")), "{}", s[39]);
+
+    assert_eq!(key(&mut a, KeyCode::Down), crate::app::Action::Redraw);
+    let s = screen(&a, 120, 40);
+    assert_eq!(pids_shown(&s)[0], 2, "a row down");
+    assert!(row_of(&s, &format!("rows 2-{}/200", room + 1)).is_some());
+    key(&mut a, KeyCode::PageDown);
+    assert_eq!(
+        pids_shown(&screen(&a, 120, 40))[0],
+        2 + room as i64 - 1,
+        "a page down keeps one row"
+    );
+    key(&mut a, KeyCode::End);
+    let s = screen(&a, 120, 40);
+    assert_eq!(*pids_shown(&s).last().unwrap(), 200, "the end");
+    assert_eq!(pids_shown(&s).len(), room, "a full last page");
+    assert!(row_of(&s, &format!("rows {}-200/200", 201 - room)).is_some());
+    assert_eq!(
+        key(&mut a, KeyCode::Down),
+        crate::app::Action::None,
+        "nothing past the end"
+    );
+    key(&mut a, KeyCode::Up);
+    assert_eq!(
+        pids_shown(&screen(&a, 120, 40))[0],
+        200 - room as i64,
+        "one ↑ after the end moves at once"
+    );
+
+    // The list shrinks under a scrolled screen: its last page, full.
+    a.frame.procs.as_mut().unwrap().truncate(room + 5);
+    let s = screen(&a, 120, 40);
+    assert_eq!(pids_shown(&s), (6..=room as i64 + 5).collect::<Vec<_>>());
+    key(&mut a, KeyCode::Home);
+    assert_eq!(pids_shown(&screen(&a, 120, 40))[0], 1);
+
+    // A new sort or filter starts from the top.
+    a.frame.procs = Some((1..=200).map(|pid| proc(pid, "p", 1.0, 1e6, None)).collect());
+    key(&mut a, KeyCode::End);
+    screen(&a, 120, 40);
+    key(&mut a, KeyCode::Char('p'));
+    assert_eq!(pids_shown(&screen(&a, 120, 40))[0], 200, "reversed, from the top");
+    key(&mut a, KeyCode::PageDown);
+    key(&mut a, KeyCode::Char('/'));
+    key(&mut a, KeyCode::Char('p'));
+    let s = screen(&a, 120, 40);
+    assert_eq!(pids_shown(&s)[0], 200, "filtering, from the top");
+    key(&mut a, KeyCode::Esc);
+
+    // A list that fits neither scrolls nor says rows.
+    a.frame = frame();
+    let s = screen(&a, 120, 40);
+    assert_eq!(key(&mut a, KeyCode::Down), crate::app::Action::None);
+    assert!(row_of(&s, "rows ").is_none());
+
+    // A replay's PgUp/PgDn move the cursor; Ctrl-F/Ctrl-B page its list.
+    let mut r = replay_app();
+    r.frame.procs = Some((1..=200).map(|pid| proc(pid, "p", 1.0, 1e6, None)).collect());
+    key(&mut r, KeyCode::Char('p'));
+    screen(&r, 120, 40);
+    assert_eq!(key(&mut r, KeyCode::PageDown), crate::app::Action::Seek(60));
+    r.key(KeyEvent::new(KeyCode::Char('f'), KeyModifiers::CONTROL));
+    assert_eq!(
+        pids_shown(&screen(&r, 120, 40))[0],
+        room as i64,
+        "a page, less the row kept"
+    );
+    r.key(KeyEvent::new(KeyCode::Char('b'), KeyModifiers::CONTROL));
+    assert_eq!(pids_shown(&screen(&r, 120, 40))[0], 1);
+
+    // Each pane keeps its own place: the cgroups' list from the top of its own.
+    a.frame.procs = Some((1..=200).map(|pid| proc(pid, "p", 1.0, 1e6, None)).collect());
+    key(&mut a, KeyCode::Char('p'));
+    assert!(!a.reverse);
+    screen(&a, 120, 40);
+    key(&mut a, KeyCode::End);
+    a.pane = Pane::Cgroups;
+    a.frame.cgroups = Loaded::Ready {
+        at_us: None,
+        rows: fixture_cgroups(),
+    };
+    let s = screen(&a, 120, 40);
+    assert!(row_of(&s, "rows ").is_none(), "the fixture's cgroups fit");
+    a.pane = Pane::Processes;
+    assert_eq!(
+        *pids_shown(&screen(&a, 120, 40)).last().unwrap(),
+        200,
+        "the processes kept theirs"
+    );
+}
+
+#[test]
+fn a_pane_without_a_list_keeps_no_count_from_before() {
+    let mut r = replay_app();
+    r.frame.procs = Some((1..=200).map(|pid| proc(pid, "p", 1.0, 1e6, None)).collect());
+    assert!(row_of(&screen(&r, 120, 40), "rows 1-").is_some());
+    // The next sample has no process snapshot.
+    r.frame.procs = None;
+    let s = screen(&r, 120, 40);
+    assert!(row_of(&s, "holds no process snapshot").is_some());
+    assert!(row_of(&s, "rows ").is_none(), "{}", s[39]);
+    assert_eq!(
+        r.key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
+        crate::app::Action::None
+    );
+}
