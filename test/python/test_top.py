@@ -1,7 +1,8 @@
 """`sysmon top` end to end: the real binary in a tmux pane, read back with `capture-pane`.
 
 Live: a test process found by its unique name after `/` filtering, the order changing with a
-sort key, `q` giving the shell back. Replay: a few seconds recorded with `sysmon record`, the
+sort key, the list scrolled, `k` signalling the process shown (refused with `--read-only`),
+`q` giving the shell back. Replay: a few seconds recorded with `sysmon record`, the
 folder replayed, `←` moving the cursor and the shown time. Errors: not a terminal, a missing
 and an empty recording (exit code 2, a clear message). Every wait is for a condition on the
 screen, with a deadline.
@@ -166,6 +167,54 @@ def test_live_filter_sort_and_quit(pane, tmp_path):
         for p in [probe, *crowd]:
             p.kill()
             p.wait()
+
+
+@needs_tmux
+def test_k_signals_the_process_shown(pane, tmp_path):
+    """`k` offers the top row's pid, sends TERM unless a signal is typed, says so; a bad line is
+    refused with a message and sends nothing."""
+    token = f"stk-{uuid.uuid4().hex[:8]}"
+    shutil.copy(shutil.which("sleep"), tmp_path / token)
+    probe = subprocess.Popen([f"./{token}", "600"], cwd=tmp_path)
+    try:
+        pane.run(f"{sysmon_bin()} top; echo top-exit=$?")
+        wait_for("the view", lambda: "PID" in pane.screen())
+        pane.send("/")
+        pane.type(token)
+        pane.send("Enter")
+        wait_for("the probe alone", lambda: [p for p, _ in process_rows(pane.screen())] == [probe.pid])
+        status = lambda: pane.screen().rstrip("\n").splitlines()[-1]
+        # A bad signal: refused, said, the probe untouched.
+        pane.send("k")
+        wait_for("the prompt with the probe's pid", lambda: status().startswith(f"kill PID [SIGNAL]: {probe.pid}_"))
+        pane.type(" NOPE")
+        pane.send("Enter")
+        wait_for("the refusal", lambda: "is not PID [SIGNAL]" in status())
+        assert probe.poll() is None
+        # The pid offered, a signal by name.
+        pane.send("k")
+        wait_for("the prompt again", lambda: status().startswith(f"kill PID [SIGNAL]: {probe.pid}_"))
+        pane.type(" hup")
+        pane.send("Enter")
+        wait_for("said", lambda: f"sent SIGHUP to {probe.pid}" in status())
+        assert probe.wait(timeout=30) == -signal.SIGHUP
+        pane.send("q")
+        wait_for("the shell back, exit 0", lambda: "top-exit=0" in pane.screen())
+    finally:
+        if probe.poll() is None:
+            probe.kill()
+        probe.wait()
+
+
+@needs_tmux
+def test_read_only_sends_no_signal(pane):
+    pane.run(f"{sysmon_bin()} top --read-only; echo top-exit=$?")
+    wait_for("the view", lambda: "PID" in pane.screen())
+    pane.send("k")
+    wait_for("the refusal", lambda: "k sends no signal: started with --read-only" in pane.screen())
+    assert "kill PID" not in pane.screen()
+    pane.send("q")
+    wait_for("the shell back, exit 0", lambda: "top-exit=0" in pane.screen())
 
 
 @needs_tmux

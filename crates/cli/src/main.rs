@@ -56,6 +56,12 @@ fn command() -> Command {
                         .requires("replay")
                         .help("The host of a recording that holds several"),
                 )
+                .arg(
+                    Arg::new("read-only")
+                        .long("read-only")
+                        .action(clap::ArgAction::SetTrue)
+                        .help("No key sends a signal (k is refused), as htop's --readonly"),
+                )
                 .arg(Arg::new("endpoint").long("endpoint").value_name("URL").requires("replay").help("S3 endpoint of an s3:// recording"))
                 .arg(Arg::new("region").long("region").value_name("REGION").requires("replay").help("S3 region of an s3:// recording")),
         )
@@ -123,6 +129,7 @@ fn main() -> ExitCode {
                 host: s("host"),
                 endpoint: s("endpoint"),
                 region: s("region"),
+                read_only: m.get_flag("read-only"),
             };
             match sysmon_view::top(&opts) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -17,6 +17,7 @@ use sysmon_live::LiveState;
 use crate::schema::{Row, Timestamp};
 use sysmon_kernel::host;
 use sysmon_kernel::procfs::containers;
+use sysmon_kernel::readers::processes::start_time;
 pub use sysmon_kernel::readers::processes::{
     ProcessCollector, ProcessFields, ProcessInfo, ProcessSnapshot, ProcessTimes, UserLookup, UserNames, user_name,
 };
@@ -141,10 +142,7 @@ pub fn rows(
                 exe: p.exe.clone(),
                 user: p.user.clone(),
                 uid: p.uid,
-                start_time: now.boot_time.map(|b| {
-                    let micros = b as f64 * 1e6 + s.start_time as f64 / hz * 1e6;
-                    Timestamp::from_micros(micros as i64)
-                }),
+                start_time: now.boot_time.map(|b| start_time(b, s.start_time)),
                 threads: s.num_threads,
                 nice: i32::try_from(s.nice).unwrap_or(0),
                 priority: i32::try_from(s.priority).unwrap_or(0),

@@ -100,6 +100,8 @@ pub enum Mode {
 pub enum Prompt {
     Filter(String),
     Time(String),
+    /// `k`: a pid and a signal, as typed.
+    Kill(String),
 }
 
 /// What the loop does after a key.
@@ -114,6 +116,71 @@ pub enum Action {
     Seek(i64),
     /// Move the replay cursor to this time, as typed.
     GoTo(String),
+    /// Send `signal` to process `pid`, if it is still the one that started at `started_us`
+    /// (the start time shown; `None` where the pid was not on the screen's rows).
+    Signal {
+        pid: i64,
+        signal: i32,
+        started_us: Option<i64>,
+    },
+}
+
+/// The signals `k` takes by name (with or without `SIG`, any case), as `kill -l` names them.
+pub const SIGNALS: [(&str, i32); 13] = [
+    ("HUP", libc::SIGHUP),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("KILL", libc::SIGKILL),
+    ("USR1", libc::SIGUSR1),
+    ("SEGV", libc::SIGSEGV),
+    ("USR2", libc::SIGUSR2),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("TERM", libc::SIGTERM),
+    ("CONT", libc::SIGCONT),
+    ("STOP", libc::SIGSTOP),
+    ("TSTP", libc::SIGTSTP),
+];
+
+/// The name of signal `n` where [`SIGNALS`] has one (`SIGTERM`), else its number.
+pub fn signal_name(n: i32) -> String {
+    match SIGNALS.iter().find(|(_, v)| *v == n) {
+        Some((name, _)) => format!("SIG{name}"),
+        None => format!("signal {n}"),
+    }
+}
+
+/// `PID [SIGNAL]` as typed after `k`: the signal by name or number (1 to 64), `TERM` where
+/// none is typed.
+pub fn parse_kill(text: &str) -> Result<(i64, i32), String> {
+    let bad = || {
+        format!(
+            "kill: '{}' is not PID [SIGNAL]: a pid (1 or more) and a signal, by number (1-64) or name (TERM, KILL, HUP, INT, STOP, CONT, ...)",
+            text.trim()
+        )
+    };
+    let mut words = text.split_whitespace();
+    let pid: i64 = words
+        .next()
+        .and_then(|w| w.parse().ok())
+        .filter(|&p| p > 0)
+        .ok_or_else(bad)?;
+    let signal = match words.next() {
+        None => libc::SIGTERM,
+        Some(w) => {
+            let upper = w.to_ascii_uppercase();
+            let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+            match (w.parse::<i32>(), SIGNALS.iter().find(|(n, _)| *n == name)) {
+                (Ok(n), _) if (1..=64).contains(&n) => n,
+                (Err(_), Some((_, v))) => *v,
+                _ => return Err(bad()),
+            }
+        }
+    };
+    match words.next() {
+        Some(_) => Err(bad()),
+        None => Ok((pid, signal)),
+    }
 }
 
 pub struct App {
@@ -131,6 +198,10 @@ pub struct App {
     pub zone: Zone,
     /// A line shown in the status bar until the next key (a bad time typed after `g`).
     pub message: Option<String>,
+    /// A line that says what a key did (a signal sent), shown as the message is, not in red.
+    pub notice: Option<String>,
+    /// `--read-only`: `k` is refused.
+    pub read_only: bool,
     /// The first row of each pane's list (by [`Pane::index`]) that the keys asked for; drawn
     /// no further than the last page holds ([`App::window`]). A new sort or filter goes back
     /// to the top, as the rows then mean something else.
@@ -153,6 +224,8 @@ impl App {
             color,
             zone: Zone::Local,
             message: None,
+            notice: None,
+            read_only: false,
             scroll: [0; PANES.len()],
             shown: Default::default(),
         }
@@ -264,12 +337,13 @@ impl App {
 
     pub fn key(&mut self, k: KeyEvent) -> Action {
         self.message = None;
+        self.notice = None;
         if k.modifiers.contains(KeyModifiers::CONTROL) && matches!(k.code, KeyCode::Char('c' | 'd')) {
             return Action::Quit;
         }
         if let Some(p) = &mut self.prompt {
             let line = match p {
-                Prompt::Filter(s) | Prompt::Time(s) => s,
+                Prompt::Filter(s) | Prompt::Time(s) | Prompt::Kill(s) => s,
             };
             match k.code {
                 KeyCode::Esc => {
@@ -284,6 +358,23 @@ impl App {
                     match p {
                         Some(Prompt::Filter(f)) => self.filter = f,
                         Some(Prompt::Time(t)) => return Action::GoTo(t),
+                        Some(Prompt::Kill(t)) => match parse_kill(&t) {
+                            Ok((pid, signal)) => {
+                                let started_us = self
+                                    .frame
+                                    .procs
+                                    .iter()
+                                    .flatten()
+                                    .find(|p| p.pid == pid)
+                                    .and_then(|p| p.start_us);
+                                return Action::Signal {
+                                    pid,
+                                    signal,
+                                    started_us,
+                                };
+                            }
+                            Err(e) => self.message = Some(e),
+                        },
                         None => {}
                     }
                 }
@@ -370,6 +461,23 @@ impl App {
                 self.prompt = Some(Prompt::Time(String::new()));
                 Action::Redraw
             }
+            KeyCode::Char('k') if self.is_replay() => {
+                self.message = Some("k signals a live process: this is a recording".into());
+                Action::Redraw
+            }
+            KeyCode::Char('k') if self.read_only => {
+                self.message = Some("k sends no signal: started with --read-only".into());
+                Action::Redraw
+            }
+            // As top's `k`: the pid of the top row offered, the signal TERM unless typed.
+            KeyCode::Char('k') => {
+                let first = match self.pane {
+                    Pane::Processes => self.processes().get(self.first_process_shown()).map(|p| p.pid),
+                    _ => None,
+                };
+                self.prompt = Some(Prompt::Kill(first.map_or(String::new(), |p| p.to_string())));
+                Action::Redraw
+            }
             _ => Action::None,
         }
     }
@@ -450,5 +558,110 @@ mod tests {
             r.key(key(KeyCode::Char(c)));
         }
         assert_eq!(r.key(key(KeyCode::Enter)), Action::GoTo("-5m".into()));
+        assert_eq!(r.key(key(KeyCode::Char('k'))), Action::Redraw);
+        assert!(r.prompt.is_none() && r.message.as_deref().unwrap().contains("recording"));
+    }
+
+    #[test]
+    fn kill_takes_a_pid_and_a_signal_by_name_or_number() {
+        assert_eq!(parse_kill("42"), Ok((42, libc::SIGTERM)));
+        assert_eq!(parse_kill(" 42  9 "), Ok((42, libc::SIGKILL)));
+        assert_eq!(parse_kill("42 kill"), Ok((42, libc::SIGKILL)));
+        assert_eq!(parse_kill("42 SIGHUP"), Ok((42, libc::SIGHUP)));
+        assert_eq!(parse_kill("42 sigcont"), Ok((42, libc::SIGCONT)));
+        assert_eq!(parse_kill("42 64"), Ok((42, 64)));
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "-42 9",
+            "x",
+            "42 0",
+            "42 65",
+            "42 SIGNOPE",
+            "42 9 9",
+            "42 -9",
+            "4.2",
+        ] {
+            let e = parse_kill(bad).unwrap_err();
+            assert!(e.starts_with("kill: '") && e.contains("PID [SIGNAL]"), "{bad}: {e}");
+        }
+        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
+        assert_eq!(signal_name(40), "signal 40");
+    }
+
+    #[test]
+    fn k_offers_the_top_row_and_sends_with_its_start_time() {
+        use crate::data::Proc;
+        let p = |pid, start| Proc {
+            pid,
+            user: None,
+            state: None,
+            cpu_pct: Some(pid as f64),
+            rss_bytes: None,
+            mem_pct: None,
+            read_per_sec: None,
+            write_per_sec: None,
+            threads: None,
+            name: "p".into(),
+            command: "p".into(),
+            start_us: Some(start),
+            read_bytes: None,
+            written_bytes: None,
+        };
+        let mut a = App::new(Mode::Live { interval_ms: 1000 }, false);
+        a.frame.procs = Some(vec![p(7, 700), p(9, 900)]);
+        a.key(key(KeyCode::Char('k')));
+        assert_eq!(a.prompt, Some(Prompt::Kill("9".into())), "the busiest first");
+        a.key(key(KeyCode::Char(' ')));
+        a.key(key(KeyCode::Char('9')));
+        assert_eq!(
+            a.key(key(KeyCode::Enter)),
+            Action::Signal {
+                pid: 9,
+                signal: libc::SIGKILL,
+                started_us: Some(900)
+            }
+        );
+        // Another pid typed over it: that row's start time; a pid not shown: none to check.
+        a.key(key(KeyCode::Char('k')));
+        a.key(key(KeyCode::Backspace));
+        a.key(key(KeyCode::Char('7')));
+        assert_eq!(
+            a.key(key(KeyCode::Enter)),
+            Action::Signal {
+                pid: 7,
+                signal: libc::SIGTERM,
+                started_us: Some(700)
+            }
+        );
+        a.key(key(KeyCode::Char('k')));
+        a.key(key(KeyCode::Backspace));
+        a.key(key(KeyCode::Char('8')));
+        assert!(matches!(
+            a.key(key(KeyCode::Enter)),
+            Action::Signal {
+                pid: 8,
+                started_us: None,
+                ..
+            }
+        ));
+        // A bad line: said, nothing sent; Esc: nothing sent.
+        a.key(key(KeyCode::Char('k')));
+        a.key(key(KeyCode::Char('x')));
+        assert_eq!(a.key(key(KeyCode::Enter)), Action::Redraw);
+        assert!(a.message.as_deref().unwrap().contains("is not PID [SIGNAL]"));
+        a.key(key(KeyCode::Char('k')));
+        assert_eq!(a.key(key(KeyCode::Esc)), Action::Redraw);
+        assert!(a.prompt.is_none());
+        // Another pane: no row offered.
+        a.pane = Pane::Disks;
+        a.key(key(KeyCode::Char('k')));
+        assert_eq!(a.prompt, Some(Prompt::Kill(String::new())));
+        a.key(key(KeyCode::Esc));
+        // --read-only: refused.
+        a.read_only = true;
+        a.key(key(KeyCode::Char('k')));
+        assert!(a.prompt.is_none() && a.message.as_deref().unwrap().contains("--read-only"));
     }
 }

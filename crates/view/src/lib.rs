@@ -59,6 +59,8 @@ pub struct TopOptions {
     pub host: Option<String>,
     pub endpoint: Option<String>,
     pub region: Option<String>,
+    /// `--read-only`: `k` sends no signal.
+    pub read_only: bool,
 }
 
 /// Runs `sysmon top`.
@@ -96,7 +98,9 @@ pub fn top(opts: &TopOptions) -> Result<(), TopError> {
             let mode = app::Mode::Live {
                 interval_ms: interval.as_millis() as u64,
             };
-            term::run(app::App::new(mode, color), term::Source::Live(Box::new(src)), interval)
+            let mut app = app::App::new(mode, color);
+            app.read_only = opts.read_only;
+            term::run(app, term::Source::Live(Box::new(src)), interval)
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use sysmon_kernel::procfs::Roots;
 use sysmon_kernel::procfs::pid::{self, PidDir};
 use sysmon_kernel::readers::processes::IoReuse;
+use sysmon_kernel::readers::signal::{SignalError, signal_process};
 use sysmon_kernel::sample::HostSample;
 use sysmon_live::LiveState;
 use sysmon_live::ring::Window;
@@ -155,6 +156,15 @@ impl LiveSource {
 
     pub fn frame(&self) -> &Frame {
         &self.frame
+    }
+
+    /// `k`: sends `signal` to process `pid` if it is still the one that started at
+    /// `started_us` (the start time of the row shown, worked out from the same `btime`), never
+    /// to a process that took the pid since ([`signal_process`]).
+    pub fn signal(&self, pid: i64, signal: i32, started_us: Option<i64>) -> Result<(), SignalError> {
+        let boot_time = self.state.process_collector().boot_time();
+        let started = started_us.map(sysmon_kernel::time::Timestamp::from_micros);
+        signal_process(self.state.roots(), boot_time, pid, started, signal)
     }
 
     /// The newest frame, moved out (the next refresh makes a new one).

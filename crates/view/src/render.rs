@@ -700,6 +700,11 @@ fn help_lines(app: &App) -> Vec<Line<'static>> {
         "  Tab, S-Tab    next, previous pane: processes, disks, networks, filesystems, cgroups, sockets",
         "  ↑ ↓           scroll the list a row; Home End: its top, its end",
     ];
+    if !app.is_replay() && !app.read_only {
+        v.push(
+            "  k             send a signal to a process: PID [SIGNAL] (TERM unless typed; the top row's pid offered)",
+        );
+    }
     v.push(match app.is_replay() {
         true => "  Ctrl-B Ctrl-F scroll the list a page",
         false => "  PgUp PgDn     scroll the list a page (also Ctrl-B Ctrl-F)",
@@ -731,6 +736,11 @@ fn status_line(app: &App) -> Line<'static> {
         let (label, text, hint) = match p {
             Prompt::Filter(t) => ("filter: ", t, "  (Enter keeps, Esc clears)"),
             Prompt::Time(t) => ("go to (local time, or -5m): ", t, "  (Enter goes, Esc cancels)"),
+            Prompt::Kill(t) => (
+                "kill PID [SIGNAL]: ",
+                t,
+                "  (signal TERM unless typed: KILL, HUP, INT, STOP, CONT, 1-64; Enter sends, Esc cancels)",
+            ),
         };
         return Line::from(vec![
             Span::styled(label, st.bold()),
@@ -739,7 +749,7 @@ fn status_line(app: &App) -> Line<'static> {
         ]);
     }
     let mut s = String::new();
-    if let Some(m) = &app.message {
+    if let Some(m) = app.message.as_ref().or(app.notice.as_ref()) {
         s.push_str(m);
         s.push_str(" · ");
     }

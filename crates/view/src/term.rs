@@ -12,7 +12,7 @@ use ratatui::crossterm::{cursor, execute};
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 
-use crate::app::{Action, App, Mode, Pane, SortKey};
+use crate::app::{Action, App, Mode, Pane, SortKey, signal_name};
 use crate::data::parse_time;
 use crate::live::{IoWanted, LiveSource};
 use crate::replay::ReplaySource;
@@ -196,6 +196,17 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
                                 load(&mut app, r);
                             }
                             Err(e) => app.message = Some(e),
+                        },
+                        (
+                            Action::Signal {
+                                pid,
+                                signal,
+                                started_us,
+                            },
+                            Source::Live(l),
+                        ) => match l.signal(pid, signal, started_us) {
+                            Ok(()) => app.notice = Some(format!("sent {} to {pid}", signal_name(signal))),
+                            Err(e) => app.message = Some(format!("kill: {e}")),
                         },
                         (_, Source::Live(_)) if before != app.pane && app.pane.read_when_shown() => {
                             // Read the pane now rather than at the next tick.

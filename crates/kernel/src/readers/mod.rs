@@ -11,6 +11,7 @@
 //! | [`links`] | [`LinkReader`](links::LinkReader), [`link_info`](links::link_info) | `system_networks()` |
 //! | [`processes`] | [`ProcessCollector`](processes::ProcessCollector) | `system_processes()` |
 //! | [`sensors`] | [`SensorReader`](sensors::SensorReader) | `system_sensors()` |
+//! | [`signal`] | [`signal_process`](signal::signal_process) | `sysmon top`'s `k` (not a table) |
 
 pub mod disk_class;
 pub mod freq;
@@ -19,4 +20,5 @@ pub mod links;
 pub mod nvml;
 pub mod processes;
 pub mod sensors;
+pub mod signal;
 pub mod stat_guard;

@@ -62,6 +62,14 @@ pub struct ProcessInfo {
     pub cgroup: Option<String>,
 }
 
+/// A process's start time: `btime` (seconds since the Unix epoch) and `stat`'s `starttime`
+/// (clock ticks after boot). The one formula of `system_processes().start_time` and of the
+/// check that a pid still names the process shown ([`signal`](crate::readers::signal)).
+pub fn start_time(boot_time: u64, start_ticks: u64) -> Timestamp {
+    let hz = host::clock_ticks_per_sec() as f64;
+    Timestamp::from_micros((boot_time as f64 * 1e6 + start_ticks as f64 / hz * 1e6) as i64)
+}
+
 /// One pass over `/proc/[pid]/`.
 #[derive(Clone, Debug)]
 pub struct ProcessSnapshot {
@@ -303,6 +311,12 @@ impl ProcessCollector {
             _ => total.map(|t| (t, now)),
         };
         total
+    }
+
+    /// The `btime` of `/proc/stat` when the collector was made, which every snapshot's start
+    /// times are worked out from ([`start_time`]).
+    pub fn boot_time(&self) -> Option<u64> {
+        self.boot_time
     }
 
     /// How many passes listed `/proc` (all of them but where [`Self::keep_open`] saves it).
