@@ -207,12 +207,20 @@ def test_k_signals_the_process_shown(pane, tmp_path):
 
 
 @needs_tmux
-def test_read_only_sends_no_signal(pane):
+def test_read_only_sends_no_signal_and_d_sets_the_refresh(pane):
     pane.run(f"{sysmon_bin()} top --read-only; echo top-exit=$?")
-    wait_for("the view", lambda: "PID" in pane.screen())
+    wait_for("the view", lambda: "PID" in pane.screen() and "live every 1s" in pane.screen())
     pane.send("k")
     wait_for("the refusal", lambda: "k sends no signal: started with --read-only" in pane.screen())
     assert "kill PID" not in pane.screen()
+    # d offers the interval in effect; a new one shows in the top line.
+    pane.send("d")
+    wait_for("the prompt", lambda: "refresh every: 1s_" in pane.screen())
+    pane.send("BSpace")
+    pane.send("BSpace")
+    pane.type("2500ms")
+    pane.send("Enter")
+    wait_for("the new interval", lambda: "live every 2.5s" in pane.screen())
     pane.send("q")
     wait_for("the shell back, exit 0", lambda: "top-exit=0" in pane.screen())
 

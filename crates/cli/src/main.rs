@@ -79,25 +79,9 @@ fn command() -> Command {
         )
 }
 
-/// `1s`, `500ms`, `2m`.
+/// `--interval`: as `d` takes it in the view (`1s`, `500ms`, `2m`; 100ms to a day).
 fn interval(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration such as 1s or 500ms"))?;
-    let secs = match unit.trim() {
-        "ms" => 0.001,
-        "" | "s" => 1.0,
-        "m" => 60.0,
-        _ => return Err(format!("'{text}' is not a duration such as 1s or 500ms")),
-    };
-    let d = Duration::try_from_secs_f64(n * secs).map_err(|_| format!("'{text}' is out of range"))?;
-    if d < Duration::from_millis(100) {
-        return Err(format!("--interval {text}: at least 100ms"));
-    }
-    Ok(d)
+    sysmon_view::data::parse_interval(text).map_err(|e| format!("--interval {e}"))
 }
 
 fn main() -> ExitCode {
@@ -152,7 +136,16 @@ mod tests {
         command().debug_assert();
         assert_eq!(interval("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(interval("2s"), Ok(Duration::from_secs(2)));
-        assert!(interval("10ms").is_err());
+        assert!(
+            interval("10ms")
+                .unwrap_err()
+                .starts_with("--interval '10ms': the interval is at least 100ms")
+        );
+        assert!(
+            interval("100000000000000000000s")
+                .unwrap_err()
+                .contains("at most a day")
+        );
         let m = command()
             .try_get_matches_from(["sysmon", "record", "/d", "--interval", "200ms"])
             .unwrap();

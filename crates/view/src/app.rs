@@ -102,6 +102,8 @@ pub enum Prompt {
     Time(String),
     /// `k`: a pid and a signal, as typed.
     Kill(String),
+    /// `d`: the refresh interval, as typed.
+    Interval(String),
 }
 
 /// What the loop does after a key.
@@ -123,6 +125,8 @@ pub enum Action {
         signal: i32,
         started_us: Option<i64>,
     },
+    /// Refresh every this long from now on (live).
+    SetInterval(std::time::Duration),
 }
 
 /// The signals `k` takes by name (with or without `SIG`, any case), as `kill -l` names them.
@@ -343,7 +347,7 @@ impl App {
         }
         if let Some(p) = &mut self.prompt {
             let line = match p {
-                Prompt::Filter(s) | Prompt::Time(s) | Prompt::Kill(s) => s,
+                Prompt::Filter(s) | Prompt::Time(s) | Prompt::Kill(s) | Prompt::Interval(s) => s,
             };
             match k.code {
                 KeyCode::Esc => {
@@ -374,6 +378,15 @@ impl App {
                                 };
                             }
                             Err(e) => self.message = Some(e),
+                        },
+                        Some(Prompt::Interval(t)) => match crate::data::parse_interval(&t) {
+                            Ok(d) => {
+                                if let Mode::Live { interval_ms } = &mut self.mode {
+                                    *interval_ms = d.as_millis() as u64;
+                                }
+                                return Action::SetInterval(d);
+                            }
+                            Err(e) => self.message = Some(format!("refresh every: {e}")),
                         },
                         None => {}
                     }
@@ -465,6 +478,20 @@ impl App {
                 self.message = Some("k signals a live process: this is a recording".into());
                 Action::Redraw
             }
+            // As top's `d` and `s`: the delay between refreshes, the current one offered.
+            KeyCode::Char('d' | 's') => match &self.mode {
+                Mode::Live { interval_ms } => {
+                    self.prompt = Some(Prompt::Interval(match interval_ms % 1000 {
+                        0 => format!("{}s", interval_ms / 1000),
+                        _ => format!("{interval_ms}ms"),
+                    }));
+                    Action::Redraw
+                }
+                Mode::Replay { .. } => {
+                    self.message = Some("d sets the live refresh: this is a recording (← → move)".into());
+                    Action::Redraw
+                }
+            },
             KeyCode::Char('k') if self.read_only => {
                 self.message = Some("k sends no signal: started with --read-only".into());
                 Action::Redraw
@@ -659,6 +686,31 @@ mod tests {
         a.key(key(KeyCode::Char('k')));
         assert_eq!(a.prompt, Some(Prompt::Kill(String::new())));
         a.key(key(KeyCode::Esc));
+        // d: the interval offered, changed, refused when bad.
+        let mut a = App::new(Mode::Live { interval_ms: 1000 }, false);
+        a.key(key(KeyCode::Char('d')));
+        assert_eq!(a.prompt, Some(Prompt::Interval("1s".into())));
+        a.key(key(KeyCode::Backspace));
+        a.key(key(KeyCode::Backspace));
+        for c in "250ms".chars() {
+            a.key(key(KeyCode::Char(c)));
+        }
+        assert_eq!(
+            a.key(key(KeyCode::Enter)),
+            Action::SetInterval(std::time::Duration::from_millis(250))
+        );
+        assert_eq!(a.mode, Mode::Live { interval_ms: 250 });
+        a.key(key(KeyCode::Char('s')));
+        assert_eq!(a.prompt, Some(Prompt::Interval("250ms".into())));
+        a.key(key(KeyCode::Char('0')));
+        assert_eq!(a.key(key(KeyCode::Enter)), Action::Redraw, "250ms0 is no duration");
+        assert!(
+            a.message
+                .as_deref()
+                .unwrap()
+                .starts_with("refresh every: '250ms0' is not a duration")
+        );
+        assert_eq!(a.mode, Mode::Live { interval_ms: 250 }, "unchanged");
         // --read-only: refused.
         a.read_only = true;
         a.key(key(KeyCode::Char('k')));

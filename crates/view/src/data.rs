@@ -3,6 +3,8 @@
 //! name, so both sources fill the same [`Frame`] and the screens never know which one it was;
 //! a value the platform did not give is [`Value::Null`] and is drawn as `-`.
 
+use std::time::Duration;
+
 use sysmon_tables::processes::ProcessesRow;
 use sysmon_tables::schema::{Cell, Row, TableDecl};
 
@@ -631,6 +633,33 @@ pub fn format_ts(us: i64) -> String {
 /// or `YYYY-MM-DDTHH:MM[:SS]`, a date alone (midnight), either ending in `Z` or ` UTC` (UTC)
 /// or an offset (`+01:00`, `-0500`); or a duration before `newest_us` (`-5m`, `-2h`, `-1d`,
 /// `-30s`: one unit).
+/// The shortest refresh: a process snapshot takes a few ms on a busy host.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// The longest: a day (beyond, the wait's deadline would leave `Instant`'s range).
+pub const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+
+/// A refresh interval as `--interval` and `d` take it: `1s`, `500ms`, `1.5s`, `2m`, `1h`, `2`
+/// (seconds), from 100ms to a day.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let bad = || format!("'{text}' is not a duration such as 1s, 500ms or 2m");
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit.trim() {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(bad()),
+    };
+    match Duration::try_from_secs_f64(n * secs) {
+        Ok(d) if d < MIN_INTERVAL => Err(format!("'{text}': the interval is at least 100ms")),
+        Ok(d) if d <= MAX_INTERVAL => Ok(d),
+        _ => Err(format!("'{text}': the interval is at most a day (24h, 1440m)")),
+    }
+}
+
 pub fn parse_time(text: &str, newest_us: i64, zone: Zone) -> Result<i64, String> {
     let t = text.trim();
     let bad = || {
@@ -710,6 +739,24 @@ pub fn parse_time(text: &str, newest_us: i64, zone: Zone) -> Result<i64, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intervals_from_100ms_to_a_day() {
+        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_interval(" 2s "), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_interval("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_interval("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_interval("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_interval("1440m"), Ok(MAX_INTERVAL));
+        assert!(parse_interval("10ms").unwrap_err().contains("at least 100ms"));
+        assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
+        for huge in ["1441m", "25h", "10000000000000000000", "99999999999999999999999m"] {
+            assert!(parse_interval(huge).unwrap_err().contains("at most a day"), "{huge}");
+        }
+        for bad in ["", "s", "fast", "1d", "1e400", "-1s", "1..2s", "NaN"] {
+            assert!(parse_interval(bad).unwrap_err().contains("is not a duration"), "{bad}");
+        }
+    }
 
     #[test]
     fn times() {

@@ -158,6 +158,11 @@ impl LiveSource {
         &self.frame
     }
 
+    /// `d`: refreshes every `interval` from now on (the processes' window follows it).
+    pub fn set_interval(&mut self, interval: Duration) {
+        self.interval = interval;
+    }
+
     /// `k`: sends `signal` to process `pid` if it is still the one that started at
     /// `started_us` (the start time of the row shown, worked out from the same `btime`), never
     /// to a process that took the pid since ([`signal_process`]).

@@ -132,7 +132,11 @@ pub fn sparkline(points: &[Option<f64>], max: Option<f64>) -> String {
 /// Draws the whole screen.
 pub fn draw(t: &mut Term, app: &App) {
     let area = t.area();
-    let header = header_lines(app, area.width as usize, area.height as usize);
+    let mut header = header_lines(app, area.width as usize, area.height as usize);
+    if app.help {
+        // The help below the top line: all of it on 80x24, however many CPUs the bars need.
+        header.truncate(1);
+    }
     let h = (header.len() as u16).min(area.height.saturating_sub(3));
     let [head, tabs, body, status] = Layout::vertical([
         Constraint::Length(h),
@@ -158,7 +162,7 @@ pub fn draw(t: &mut Term, app: &App) {
     };
     put(t, &lines, body);
     put(t, &[tab_line(app)], tabs);
-    put(t, &[status_line(app)], status);
+    put(t, &[status_line(app, area.width as usize)], status);
 }
 
 /// The lines into `area`, one a row from its top, each cut at its width: what a `Paragraph`
@@ -215,8 +219,14 @@ fn header_lines(app: &App, width: usize, height: usize) -> Vec<Line<'static>> {
         .map(|v| v.map_or(NONE.into(), |v| format!("{v:.2}")))
         .join(" ");
     let z = app.zone;
-    let top = format!(" · {host} · up {} · load {load} · ", uptime(m.f64(0, "uptime_seconds")));
-    let when = match &app.mode {
+    let mut parts = vec![
+        host,
+        format!("up {}", uptime(m.f64(0, "uptime_seconds"))),
+        format!("load {load}"),
+    ];
+    let joined = |parts: &[String]| format!(" · {} · ", parts.join(" · "));
+    let top = joined(&parts);
+    let mut when = match &app.mode {
         Mode::Live { interval_ms } => {
             let every = format!("live every {}s", *interval_ms as f64 / 1000.0);
             // The clock, as top shows it, where the line has room.
@@ -237,6 +247,24 @@ fn header_lines(app: &App, width: usize, height: usize) -> Vec<Line<'static>> {
                 .map_or(NONE.into(), |t| format!("{} {}", z.format_ms(t), z.name(t)))
         ),
     };
+    // A replay's cursor time is always on screen: where the line is too long for the
+    // terminal, the load goes first, then the uptime, then the host.
+    let mut top = top;
+    if let Mode::Replay { .. } = app.mode {
+        while !parts.is_empty() && 10 + top.chars().count() + when.chars().count() > width {
+            parts.pop();
+            top = match parts.is_empty() {
+                true => " · ".into(),
+                false => joined(&parts),
+            };
+        }
+        if 10 + top.chars().count() + when.chars().count() > width {
+            // Narrower still: the index goes before the time.
+            if let Some(i) = when.rfind(" [") {
+                when.truncate(i);
+            }
+        }
+    }
     lines.push(Line::from(vec![
         Span::styled("sysmon top", st.bold()),
         Span::raw(top),
@@ -690,20 +718,23 @@ fn socket_lines(f: &Frame, area: Rect, app: &App) -> Vec<Line<'static>> {
     lines
 }
 
+/// The keys and legends, each line at most 80 columns: the help takes the screen below the top
+/// line, so that it fits 80x24 whatever the header would need.
 fn help_lines(app: &App) -> Vec<Line<'static>> {
     let mut v = vec![
         "Keys",
-        "  q, Ctrl-C     quit",
-        "  ?             this help (any key closes it)",
-        "  /             filter processes by name or command, cgroups by path (Enter keeps it, Esc clears)",
+        "  q, Ctrl-C     quit          ?  this help (any key closes it)",
+        "  /             filter processes by name or command, cgroups by path",
+        "                (Enter keeps it, Esc clears)",
         "  c m i p       sort by CPU, memory, I/O, pid (again: reverse)",
-        "  Tab, S-Tab    next, previous pane: processes, disks, networks, filesystems, cgroups, sockets",
+        "  Tab, S-Tab    next, previous pane",
         "  ↑ ↓           scroll the list a row; Home End: its top, its end",
     ];
+    if !app.is_replay() {
+        v.push("  d, s          refresh every ... (500ms, 2s, 1m)");
+    }
     if !app.is_replay() && !app.read_only {
-        v.push(
-            "  k             send a signal to a process: PID [SIGNAL] (TERM unless typed; the top row's pid offered)",
-        );
+        v.push("  k             signal a process: PID [SIGNAL] (TERM unless typed)");
     }
     v.push(match app.is_replay() {
         true => "  Ctrl-B Ctrl-F scroll the list a page",
@@ -713,14 +744,16 @@ fn help_lines(app: &App) -> Vec<Line<'static>> {
         v.extend([
             "  ← →           previous, next sample",
             "  PgUp PgDn     one minute back, forward",
-            "  g             go to a time: 2026-12-06 03:12[:SS] (local time; Z or +01:00 for another zone) or -5m",
+            "  g             go to a time: 2026-12-06 03:12[:SS] in local time,",
+            "                with Z or +01:00 for another zone, or -5m",
         ]);
     }
     v.extend([
         "",
         "CPU bars: | user+nice   # system+irq+softirq   . iowait   ! steal",
-        "Sparklines: CPU %, memory %, network bytes/s over the last 5 minutes (blank: no sample yet).",
-        "Cgroups: sorted by c m i as processes (p: by path). Sockets: what listens (TCP) or is bound (UDP).",
+        "Sparklines: CPU %, memory %, network bytes/s over the last 5 minutes",
+        "Cgroups: sorted by c m i as processes (p: by path)",
+        "Sockets: what listens (TCP) or is bound (UDP)",
         "A value the platform does not give is shown as -.",
     ]);
     let mut lines: Vec<Line<'static>> = v.into_iter().map(Line::from).collect();
@@ -730,12 +763,17 @@ fn help_lines(app: &App) -> Vec<Line<'static>> {
     lines
 }
 
-fn status_line(app: &App) -> Line<'static> {
+fn status_line(app: &App, width: usize) -> Line<'static> {
     let st = Styles { color: app.color };
     if let Some(p) = &app.prompt {
         let (label, text, hint) = match p {
             Prompt::Filter(t) => ("filter: ", t, "  (Enter keeps, Esc clears)"),
             Prompt::Time(t) => ("go to (local time, or -5m): ", t, "  (Enter goes, Esc cancels)"),
+            Prompt::Interval(t) => (
+                "refresh every: ",
+                t,
+                "  (500ms, 2s, 1m; 100ms to a day; Enter sets, Esc cancels)",
+            ),
             Prompt::Kill(t) => (
                 "kill PID [SIGNAL]: ",
                 t,
@@ -765,10 +803,27 @@ fn status_line(app: &App) -> Line<'static> {
     }
     let dir = if app.reverse { "reversed" } else { "" };
     s.push_str(&format!("sort {} {dir}· ", app.sort.name()));
-    if app.is_replay() {
-        s.push_str("←/→ sample · PgUp/PgDn minute · g time · ");
+    // The keys, as many as the line has room for: `? help` and `q quit` always; the others
+    // give way in this order (`Tab pane` first) where the terminal is narrow.
+    let mut keys: Vec<&str> = match app.is_replay() {
+        true => vec![
+            "←/→ sample",
+            "PgUp/PgDn minute",
+            "g time",
+            "/ filter",
+            "Tab pane",
+            "? help",
+            "q quit",
+        ],
+        false => vec!["/ filter", "Tab pane", "? help", "q quit"],
+    };
+    for drop in ["Tab pane", "/ filter", "PgUp/PgDn minute", "g time"] {
+        if s.chars().count() + keys.join(" · ").chars().count() <= width {
+            break;
+        }
+        keys.retain(|k| *k != drop);
     }
-    s.push_str("/ filter · Tab pane · ? help · q quit");
+    s.push_str(&keys.join(" · "));
     Line::from(Span::styled(
         s,
         if app.message.is_some() {

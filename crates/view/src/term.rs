@@ -127,7 +127,7 @@ fn sync(app: &mut App, src: &mut Source) {
 }
 
 /// Runs the view until `q`.
-pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopError> {
+pub fn run(mut app: App, mut src: Source, mut interval: Duration) -> Result<(), TopError> {
     catch_stop_signals();
     let (_guard, mut term) = enter().map_err(TopError::io)?;
     // The first live frame after a short window (the processes' first one waits for its own).
@@ -208,6 +208,13 @@ pub fn run(mut app: App, mut src: Source, interval: Duration) -> Result<(), TopE
                             Ok(()) => app.notice = Some(format!("sent {} to {pid}", signal_name(signal))),
                             Err(e) => app.message = Some(format!("kill: {e}")),
                         },
+                        (Action::SetInterval(d), Source::Live(l)) => {
+                            interval = d;
+                            l.set_interval(d);
+                            // The next refresh: the one planned or one new interval from now,
+                            // whichever comes first.
+                            next = next.min(Instant::now() + d);
+                        }
                         (_, Source::Live(_)) if before != app.pane && app.pane.read_when_shown() => {
                             // Read the pane now rather than at the next tick.
                             next = Instant::now();

@@ -225,6 +225,38 @@ fn a_small_terminal_still_shows_header_and_processes() {
         "{s:#?}"
     );
     assert!(s[23].contains("q quit"));
+    // A replay's status line keeps its keys that matter most at 80 columns.
+    let r = screen(&replay_app(), 80, 24);
+    assert!(
+        r[23].contains("←/→ sample") && r[23].trim_end().ends_with("? help · q quit"),
+        "{}",
+        r[23]
+    );
+    // The help fits too, live and in a replay: its last line is on the screen.
+    for mut a in [a, replay_app()] {
+        a.frame.cpus = Rows {
+            decl,
+            rows: (0..16)
+                .map(|i| {
+                    let mut r = vec![Value::Null; decl.columns.len()];
+                    r[decl.column_index("cpu").unwrap()] = Value::I(i);
+                    r
+                })
+                .collect(),
+        };
+        a.key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE));
+        let s = screen(&a, 80, 24);
+        assert!(row_of(&s, "Times are in UTC").is_some(), "{s:#?}");
+        assert!(s.iter().all(|l| l.ends_with(' ')), "no line cut at 80 columns: {s:#?}");
+        if a.is_replay() {
+            assert!(s[0].contains("replay 1970-01-01 00:00:00.000 UTC [3/9]"), "{}", s[0]);
+            assert!(
+                s[0].contains("testhost · up 3d 4:12 ·") && !s[0].contains("load"),
+                "{}",
+                s[0]
+            );
+        }
+    }
 }
 
 #[test]
