@@ -207,6 +207,36 @@ def test_k_signals_the_process_shown(pane, tmp_path):
 
 
 @needs_tmux
+def test_t_draws_children_under_their_parent(pane, tmp_path):
+    token = f"stt-{uuid.uuid4().hex[:8]}"
+    shutil.copy(shutil.which("sleep"), tmp_path / token)
+    shutil.copy(shutil.which("sh"), tmp_path / f"{token}-sh")
+    # A shell of a unique name with a child of a unique name (`; :` keeps it from exec'ing).
+    parent = subprocess.Popen([f"./{token}-sh", "-c", f"./{token} 600; :"], cwd=tmp_path, start_new_session=True)
+    try:
+        pane.run(f"{sysmon_bin()} top; echo top-exit=$?")
+        wait_for("the view", lambda: "PID" in pane.screen())
+        pane.send("/")
+        pane.type(token)
+        pane.send("Enter")
+        pane.send("t")
+
+        def tree():
+            rows = process_rows(pane.screen())
+            return len(rows) == 2 and rows[0][0] == parent.pid and f"└─ ./{token} 600" in rows[1][1] and rows
+
+        wait_for("the child under its parent", tree)
+        assert "tree" in pane.screen().rstrip("\n").splitlines()[-1]
+        pane.send("t")
+        wait_for("the tree off", lambda: "└─" not in pane.screen() and len(process_rows(pane.screen())) == 2)
+        pane.send("q")
+        wait_for("the shell back, exit 0", lambda: "top-exit=0" in pane.screen())
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)  # the shell and its child: a group of their own
+        parent.wait()
+
+
+@needs_tmux
 def test_read_only_sends_no_signal_and_d_sets_the_refresh(pane):
     pane.run(f"{sysmon_bin()} top --read-only; echo top-exit=$?")
     wait_for("the view", lambda: "PID" in pane.screen() and "live every 1s" in pane.screen())

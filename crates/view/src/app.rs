@@ -2,6 +2,7 @@
 //! terminal here: [`App::key`] takes a key and says what the loop must do.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -70,6 +71,9 @@ impl Pane {
         self as usize
     }
 }
+
+/// The levels of the process tree drawn indented; deeper ones are drawn at this depth.
+pub const MAX_TREE_DEPTH: usize = 32;
 
 /// What a pane's list showed at the last frame: the rows it had room for, the rows it held and
 /// the first one shown. Set while drawing ([`App::window`]); the keys that scroll are
@@ -206,6 +210,8 @@ pub struct App {
     pub notice: Option<String>,
     /// `--read-only`: `k` is refused.
     pub read_only: bool,
+    /// `t`: the processes as a tree of parents and children.
+    pub tree: bool,
     /// The first row of each pane's list (by [`Pane::index`]) that the keys asked for; drawn
     /// no further than the last page holds ([`App::window`]). A new sort or filter goes back
     /// to the top, as the rows then mean something else.
@@ -230,6 +236,7 @@ impl App {
             message: None,
             notice: None,
             read_only: false,
+            tree: false,
             scroll: [0; PANES.len()],
             shown: Default::default(),
         }
@@ -280,8 +287,67 @@ impl App {
         }
     }
 
-    /// The processes to show, filtered and sorted.
+    /// The processes to show, filtered and sorted, in the order drawn (with the tree, `t`,
+    /// each under its parent).
     pub fn processes(&self) -> Vec<&Proc> {
+        match self.tree {
+            true => self.process_tree().0,
+            false => self.processes_sorted(),
+        }
+    }
+
+    /// The processes in the tree's order, each with the lines drawn before its command
+    /// (`├─ `, `└─ `, `│  `): children under their parent, siblings in the sort's order. A
+    /// process whose parent is not shown (filtered out, exited, pid 0) starts a tree of its own;
+    /// so does one of a loop of parents, which a snapshot read over time can hold (a pid
+    /// reused as the child of its old child), so that every process is drawn once.
+    pub fn process_tree(&self) -> (Vec<&Proc>, Vec<String>) {
+        let v = self.processes_sorted();
+        let at: HashMap<i64, usize> = v.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); v.len()];
+        let mut roots = Vec::new();
+        for (i, p) in v.iter().enumerate() {
+            match p.ppid.and_then(|pp| at.get(&pp)).filter(|&&j| j != i) {
+                Some(&j) => children[j].push(i),
+                None => roots.push(i),
+            }
+        }
+        let mut order = Vec::with_capacity(v.len());
+        let mut prefixes = Vec::with_capacity(v.len());
+        let mut seen = vec![false; v.len()];
+        // Depth first, with a stack of its own (a chain of parents may be thousands long).
+        let mut stack: Vec<(usize, String, String, usize)> = Vec::new();
+        let leftovers: Vec<usize> = (0..v.len()).collect();
+        for &start in roots.iter().chain(leftovers.iter()) {
+            if seen[start] {
+                continue;
+            }
+            stack.push((start, String::new(), String::new(), 0));
+            while let Some((i, own, lead, depth)) = stack.pop() {
+                if std::mem::replace(&mut seen[i], true) {
+                    continue;
+                }
+                order.push(v[i]);
+                prefixes.push(own);
+                let n = children[i].len();
+                // Past MAX_TREE_DEPTH levels the lines stop moving right: a chain of thousands
+                // of processes (a runaway recursion) costs no more than that per row.
+                let deep = depth >= MAX_TREE_DEPTH;
+                for (k, &c) in children[i].iter().enumerate().rev() {
+                    let (glyph, under) = match (k + 1 == n, deep) {
+                        (_, true) => ("", ""),
+                        (true, false) => ("└─ ", "   "),
+                        (false, false) => ("├─ ", "│  "),
+                    };
+                    stack.push((c, format!("{lead}{glyph}"), format!("{lead}{under}"), depth + 1));
+                }
+            }
+        }
+        (order, prefixes)
+    }
+
+    /// The processes to show, filtered and sorted.
+    fn processes_sorted(&self) -> Vec<&Proc> {
         let Some(procs) = &self.frame.procs else {
             return Vec::new();
         };
@@ -439,6 +505,13 @@ impl App {
             KeyCode::Esc => {
                 self.filter.clear();
                 self.scroll_home();
+                Action::Redraw
+            }
+            // As htop's `t`: the tree, on and off (the sort orders the siblings).
+            KeyCode::Char('t') => {
+                self.tree = !self.tree;
+                self.scroll_home();
+                self.pane = Pane::Processes;
                 Action::Redraw
             }
             KeyCode::Char('c') => sort(self, SortKey::Cpu),
@@ -622,6 +695,7 @@ mod tests {
         use crate::data::Proc;
         let p = |pid, start| Proc {
             pid,
+            ppid: None,
             user: None,
             state: None,
             cpu_pct: Some(pid as f64),

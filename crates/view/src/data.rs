@@ -298,6 +298,8 @@ pub type IoCounts = std::collections::HashMap<(i64, Option<i64>), (Option<f64>, 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Proc {
     pub pid: i64,
+    /// The parent's pid (`None` where the recording has no `ppid`), for the tree (`t`).
+    pub ppid: Option<i64>,
     pub user: Option<String>,
     pub state: Option<String>,
     pub cpu_pct: Option<f64>,
@@ -338,6 +340,7 @@ impl Proc {
                 };
                 Proc {
                     pid: r.pid.into(),
+                    ppid: Some(r.ppid.into()),
                     user: r.user,
                     state: Some(r.state),
                     cpu_pct: finite(r.cpu_pct),
@@ -373,6 +376,7 @@ impl Proc {
         };
         Some(Proc {
             pid,
+            ppid: get("ppid").i64(),
             user: string(get("user")),
             state: string(get("state")),
             cpu_pct: get("cpu_pct").f64(),
@@ -852,6 +856,7 @@ mod tests {
     fn rates_follow_the_same_process() {
         let p = |pid, start, read| Proc {
             pid,
+            ppid: None,
             user: None,
             state: None,
             cpu_pct: None,

@@ -35,6 +35,7 @@ use crate::data::{Cgroup, Frame, HISTORY_SECONDS, History, Loaded, Proc, Rows, S
 /// and kept while it lives ([`Identity`]).
 const PROCESS_COLUMNS: &[&str] = &[
     "pid",
+    "ppid",
     "name",
     "state",
     "start_time",

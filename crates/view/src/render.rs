@@ -451,9 +451,13 @@ fn process_lines(app: &App, area: Rect) -> Vec<Line<'static>> {
         ));
         return lines;
     };
-    let procs = app.processes();
+    let (procs, prefixes) = match app.tree {
+        true => app.process_tree(),
+        false => (app.processes(), Vec::new()),
+    };
     let room = room(area);
-    for p in &procs[app.window(procs.len(), room)] {
+    let shown = app.window(procs.len(), room);
+    for (i, p) in procs[shown.clone()].iter().enumerate() {
         let r = |v: Option<f64>| match v {
             Some(v) => bytes(Some(v)),
             None => NONE.into(),
@@ -470,9 +474,13 @@ fn process_lines(app: &App, area: Rect) -> Vec<Line<'static>> {
             p.threads.map_or(NONE.into(), |t| t.to_string()),
         );
         let busy = p.cpu_pct.is_some_and(|c| c >= 50.0);
+        let command = match prefixes.get(shown.start + i) {
+            Some(lead) => format!("{lead}{}", p.command),
+            None => p.command.clone(),
+        };
         lines.push(Line::from(vec![
             Span::styled(fixed, if busy { st.fg(Color::Red) } else { Style::default() }),
-            Span::raw(p.command.clone()),
+            Span::raw(command),
         ]));
     }
     if procs.is_empty() {
@@ -727,6 +735,7 @@ fn help_lines(app: &App) -> Vec<Line<'static>> {
         "  /             filter processes by name or command, cgroups by path",
         "                (Enter keeps it, Esc clears)",
         "  c m i p       sort by CPU, memory, I/O, pid (again: reverse)",
+        "  t             processes as a tree (children under their parent)",
         "  Tab, S-Tab    next, previous pane",
         "  ↑ ↓           scroll the list a row; Home End: its top, its end",
     ];
@@ -802,7 +811,8 @@ fn status_line(app: &App, width: usize) -> Line<'static> {
         s.push_str(&format!("rows {}-{last}/{} · ", shown.first + 1, shown.count));
     }
     let dir = if app.reverse { "reversed" } else { "" };
-    s.push_str(&format!("sort {} {dir}· ", app.sort.name()));
+    let tree = if app.tree { "tree " } else { "" };
+    s.push_str(&format!("sort {} {dir}{tree}· ", app.sort.name()));
     // The keys, as many as the line has room for: `? help` and `q quit` always; the others
     // give way in this order (`Tab pane` first) where the terminal is narrow.
     let mut keys: Vec<&str> = match app.is_replay() {

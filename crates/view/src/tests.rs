@@ -18,6 +18,7 @@ use crate::render;
 fn proc(pid: i64, name: &str, cpu: f64, rss: f64, read: Option<f64>) -> Proc {
     Proc {
         pid,
+        ppid: None,
         user: Some("alice".into()),
         state: Some("S".into()),
         cpu_pct: Some(cpu),
@@ -587,4 +588,79 @@ fn a_pane_without_a_list_keeps_no_count_from_before() {
         r.key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
         crate::app::Action::None
     );
+}
+
+#[test]
+fn the_tree_puts_children_under_their_parent_and_every_process_once() {
+    let mut a = live_app();
+    let p = |pid: i64, ppid: i64| Proc {
+        ppid: Some(ppid),
+        ..proc(pid, &format!("p{pid}"), pid as f64, 1e6, None)
+    };
+    // 30's parent is not shown; 40 and 41 are each other's parent (a pid reused mid-snapshot).
+    a.frame.procs = Some(vec![
+        p(41, 40),
+        p(20, 10),
+        p(1, 0),
+        p(11, 1),
+        p(30, 99),
+        p(10, 1),
+        p(40, 41),
+    ]);
+    a.key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE));
+    a.key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::NONE));
+    let (order, prefixes) = a.process_tree();
+    let order: Vec<i64> = order.iter().map(|p| p.pid).collect();
+    assert_eq!(order, [1, 10, 20, 11, 30, 40, 41]);
+    assert_eq!(prefixes, ["", "├─ ", "│  └─ ", "└─ ", "", "", "└─ "]);
+    assert_eq!(
+        a.processes().iter().map(|p| p.pid).collect::<Vec<_>>(),
+        order,
+        "one order everywhere"
+    );
+    let s = screen(&a, 120, 40);
+    assert!(row_of(&s, "│  └─ /usr/bin/p20 --flag").is_some(), "{s:#?}");
+    assert!(s[39].contains("sort pid tree"), "{}", s[39]);
+    // Siblings follow the sort: by CPU (here the pid), largest first; the loop after the trees.
+    a.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::NONE));
+    let order: Vec<i64> = a.process_tree().0.iter().map(|p| p.pid).collect();
+    assert_eq!(order, [30, 1, 11, 10, 20, 41, 40]);
+    // A filter: the matches, a match whose parent is filtered out at the top.
+    a.filter = "p2".into();
+    assert_eq!(
+        a.process_tree(),
+        (vec![&a.frame.procs.as_ref().unwrap()[1]], vec![String::new()])
+    );
+    // Off again.
+    a.filter.clear();
+    a.key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::NONE));
+    assert!(row_of(&screen(&a, 120, 40), "└─").is_none());
+}
+
+#[test]
+fn a_chain_of_thousands_of_processes_is_drawn_at_a_bounded_depth() {
+    let mut a = live_app();
+    let n = 5000;
+    a.frame.procs = Some(
+        (1..=n)
+            .map(|pid| Proc {
+                ppid: Some(pid - 1),
+                ..proc(pid, "p", 1.0, 1e6, None)
+            })
+            .collect(),
+    );
+    a.key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::NONE));
+    let (order, prefixes) = a.process_tree();
+    assert_eq!(order.len(), n as usize);
+    assert!(
+        order.windows(2).all(|w| w[1].ppid == Some(w[0].pid)),
+        "each under its parent"
+    );
+    let widest = prefixes.iter().map(|p| p.chars().count()).max().unwrap();
+    assert_eq!(
+        widest,
+        crate::app::MAX_TREE_DEPTH * 3,
+        "32 levels of 3 columns, no more"
+    );
+    screen(&a, 120, 40);
 }
