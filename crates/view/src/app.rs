@@ -1,7 +1,7 @@
 //! The view's state between frames (sort, filter, pane, prompts) and what each key does. No
 //! terminal here: [`App::key`] takes a key and says what the loop must do.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -218,6 +218,9 @@ pub struct App {
     pub scroll: [usize; PANES.len()],
     /// Each pane's list at the last frame it was drawn.
     pub shown: [Cell<Shown>; PANES.len()],
+    /// The pids of the process rows the last frame drew (set while drawing): whose `io` the
+    /// next live refresh reads again, without sorting the processes a second time.
+    pub pids_drawn: RefCell<Vec<i64>>,
 }
 
 impl App {
@@ -239,6 +242,7 @@ impl App {
             tree: false,
             scroll: [0; PANES.len()],
             shown: Default::default(),
+            pids_drawn: RefCell::new(Vec::new()),
         }
     }
 

@@ -150,6 +150,7 @@ pub fn draw(t: &mut Term, app: &App) {
     // draws no list: a pane without rows keeps no count from an earlier frame).
     if !app.help {
         app.shown[app.pane.index()].set(Shown::default());
+        app.pids_drawn.borrow_mut().clear();
     }
     let lines = match (app.help, app.pane) {
         (true, _) => help_lines(app),
@@ -457,6 +458,9 @@ fn process_lines(app: &App, area: Rect) -> Vec<Line<'static>> {
     };
     let room = room(area);
     let shown = app.window(procs.len(), room);
+    let mut drawn = app.pids_drawn.borrow_mut();
+    drawn.clear();
+    drawn.extend(procs[shown.clone()].iter().map(|p| p.pid));
     for (i, p) in procs[shown.clone()].iter().enumerate() {
         let r = |v: Option<f64>| match v {
             Some(v) => bytes(Some(v)),

@@ -140,7 +140,7 @@ pub fn run(mut app: App, mut src: Source, mut interval: Duration) -> Result<(), 
         if let Source::Live(live) = &mut src
             && Instant::now() >= next
         {
-            if let Err(e) = live.refresh(app.pane, &io_wanted(&app, term.get_frame().area().height)) {
+            if let Err(e) = live.refresh(app.pane, &io_wanted(&app)) {
                 app.message = Some(format!("reading the host: {e}"));
             }
             sync(&mut app, &mut src);
@@ -243,18 +243,17 @@ pub fn run(mut app: App, mut src: Source, mut interval: Duration) -> Result<(), 
 }
 
 /// Whose `io` the next live refresh reads again: every process's when sorted by I/O, else the
-/// processes on the screen (from the row scrolled to, at most one a row of the terminal).
-fn io_wanted(app: &App, rows: u16) -> IoWanted {
+/// processes of the rows the last frame drew (none while the help or another pane is shown).
+fn io_wanted(app: &App) -> IoWanted {
     if app.pane == Pane::Processes && app.sort == SortKey::Io {
         return IoWanted::All;
     }
     IoWanted::Shown(match app.pane == Pane::Processes && !app.help {
         true => app
-            .processes()
+            .pids_drawn
+            .borrow()
             .iter()
-            .skip(app.first_process_shown())
-            .take(rows as usize)
-            .filter_map(|p| i32::try_from(p.pid).ok())
+            .filter_map(|&p| i32::try_from(p).ok())
             .collect(),
         false => Default::default(),
     })

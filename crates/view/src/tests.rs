@@ -488,6 +488,11 @@ fn long_lists_scroll_and_say_which_rows_are_shown() {
     assert_eq!(key(&mut a, KeyCode::Down), crate::app::Action::Redraw);
     let s = screen(&a, 120, 40);
     assert_eq!(pids_shown(&s)[0], 2, "a row down");
+    assert_eq!(
+        *a.pids_drawn.borrow(),
+        pids_shown(&s),
+        "the rows whose io the next refresh reads"
+    );
     assert!(row_of(&s, &format!("rows 2-{}/200", room + 1)).is_some());
     key(&mut a, KeyCode::PageDown);
     assert_eq!(
