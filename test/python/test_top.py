@@ -143,20 +143,19 @@ def test_live_filter_sort_and_quit(pane, tmp_path):
 
         asc = wait_for("pids ascending", lambda: pids_sorted(False))
         # Scroll: a row down, to the end, back to the top; the status line says which rows.
-        status = lambda: pane.screen().rstrip("\n").splitlines()[-1]
-        wait_for("the rows shown", lambda: re.match(r"rows 1-\d+/\d+ · sort pid", status()))
+        wait_for("the rows shown", lambda: re.match(r"rows 1-\d+/\d+ · sort pid", status(pane)))
         pane.send("Down")
-        wait_for("a row down", lambda: status().startswith("rows 2-") and process_rows(pane.screen())[0][0] > asc[0])
+        wait_for("a row down", lambda: status(pane).startswith("rows 2-") and process_rows(pane.screen())[0][0] > asc[0])
         pane.send("End")
 
         def at_end():
-            m = re.match(r"rows (\d+)-(\d+)/(\d+) ", status())
+            m = re.match(r"rows (\d+)-(\d+)/(\d+) ", status(pane))
             return m and m.group(2) == m.group(3) and int(m.group(1)) > 2
 
         wait_for("the end of the list", at_end)
         assert process_rows(pane.screen())[-1][0] >= max(c.pid for c in crowd), "the highest pids last"
         pane.send("Home")
-        wait_for("the top again", lambda: status().startswith("rows 1-") and pids_sorted(False)[0] == asc[0])
+        wait_for("the top again", lambda: status(pane).startswith("rows 1-") and pids_sorted(False)[0] == asc[0])
         pane.send("p")
         desc = wait_for("pids descending", lambda: pids_sorted(True))
         assert asc[0] < desc[0], (asc, desc)
@@ -169,6 +168,20 @@ def test_live_filter_sort_and_quit(pane, tmp_path):
             p.wait()
 
 
+def status(pane):
+    """The screen's last line: the status line, or the prompt being typed."""
+    return pane.screen().rstrip("\n").splitlines()[-1]
+
+
+def top_filtered(pane, text):
+    """`sysmon top` in the pane, its processes filtered by `text` (typed after `/`, kept)."""
+    pane.run(f"{sysmon_bin()} top; echo top-exit=$?")
+    wait_for("the view", lambda: "PID" in pane.screen())
+    pane.send("/")
+    pane.type(text)
+    pane.send("Enter")
+
+
 @needs_tmux
 def test_k_signals_the_process_shown(pane, tmp_path):
     """`k` offers the top row's pid, sends TERM unless a signal is typed, says so; a bad line is
@@ -177,26 +190,21 @@ def test_k_signals_the_process_shown(pane, tmp_path):
     shutil.copy(shutil.which("sleep"), tmp_path / token)
     probe = subprocess.Popen([f"./{token}", "600"], cwd=tmp_path)
     try:
-        pane.run(f"{sysmon_bin()} top; echo top-exit=$?")
-        wait_for("the view", lambda: "PID" in pane.screen())
-        pane.send("/")
-        pane.type(token)
-        pane.send("Enter")
+        top_filtered(pane, token)
         wait_for("the probe alone", lambda: [p for p, _ in process_rows(pane.screen())] == [probe.pid])
-        status = lambda: pane.screen().rstrip("\n").splitlines()[-1]
         # A bad signal: refused, said, the probe untouched.
         pane.send("k")
-        wait_for("the prompt with the probe's pid", lambda: status().startswith(f"kill PID [SIGNAL]: {probe.pid}_"))
+        wait_for("the prompt with the probe's pid", lambda: status(pane).startswith(f"kill PID [SIGNAL]: {probe.pid}_"))
         pane.type(" NOPE")
         pane.send("Enter")
-        wait_for("the refusal", lambda: "is not PID [SIGNAL]" in status())
+        wait_for("the refusal", lambda: "is not PID [SIGNAL]" in status(pane))
         assert probe.poll() is None
         # The pid offered, a signal by name.
         pane.send("k")
-        wait_for("the prompt again", lambda: status().startswith(f"kill PID [SIGNAL]: {probe.pid}_"))
+        wait_for("the prompt again", lambda: status(pane).startswith(f"kill PID [SIGNAL]: {probe.pid}_"))
         pane.type(" hup")
         pane.send("Enter")
-        wait_for("said", lambda: f"sent SIGHUP to {probe.pid}" in status())
+        wait_for("said", lambda: f"sent SIGHUP to {probe.pid}" in status(pane))
         assert probe.wait(timeout=30) == -signal.SIGHUP
         pane.send("q")
         wait_for("the shell back, exit 0", lambda: "top-exit=0" in pane.screen())
@@ -214,11 +222,7 @@ def test_t_draws_children_under_their_parent(pane, tmp_path):
     # A shell of a unique name with a child of a unique name (`; :` keeps it from exec'ing).
     parent = subprocess.Popen([f"./{token}-sh", "-c", f"./{token} 600; :"], cwd=tmp_path, start_new_session=True)
     try:
-        pane.run(f"{sysmon_bin()} top; echo top-exit=$?")
-        wait_for("the view", lambda: "PID" in pane.screen())
-        pane.send("/")
-        pane.type(token)
-        pane.send("Enter")
+        top_filtered(pane, token)
         pane.send("t")
 
         def tree():
@@ -226,7 +230,7 @@ def test_t_draws_children_under_their_parent(pane, tmp_path):
             return len(rows) == 2 and rows[0][0] == parent.pid and f"└─ ./{token} 600" in rows[1][1] and rows
 
         wait_for("the child under its parent", tree)
-        assert "tree" in pane.screen().rstrip("\n").splitlines()[-1]
+        assert "tree" in status(pane)
         pane.send("t")
         wait_for("the tree off", lambda: "└─" not in pane.screen() and len(process_rows(pane.screen())) == 2)
         pane.send("q")

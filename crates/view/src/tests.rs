@@ -199,12 +199,10 @@ fn non_utf8_names_are_shown_lossily() {
     assert!(row_of(&s, "/usr/bin/caf\u{fffd}\u{fffd} --flag").is_some());
 }
 
-#[test]
-fn a_small_terminal_still_shows_header_and_processes() {
-    let mut a = live_app();
-    // 16 CPUs: more than 80x24 has room for; the rest is counted.
+/// 16 CPUs, each 12.5 % busy: more than 80x24 has room for.
+fn sixteen_cpus() -> Rows {
     let decl = sysmon_tables::cpus::CpusRow::TABLE;
-    a.frame.cpus = Rows {
+    Rows {
         decl,
         rows: (0..16)
             .map(|i| {
@@ -214,7 +212,14 @@ fn a_small_terminal_still_shows_header_and_processes() {
                 r
             })
             .collect(),
-    };
+    }
+}
+
+#[test]
+fn a_small_terminal_still_shows_header_and_processes() {
+    let mut a = live_app();
+    // More CPUs than the bars have room for; the rest is counted.
+    a.frame.cpus = sixteen_cpus();
     let s = screen(&a, 80, 24);
     assert!(s[0].contains("testhost"));
     let cpu = &s[row_of(&s, "CPU  [").unwrap()];
@@ -235,16 +240,7 @@ fn a_small_terminal_still_shows_header_and_processes() {
     );
     // The help fits too, live and in a replay: its last line is on the screen.
     for mut a in [a, replay_app()] {
-        a.frame.cpus = Rows {
-            decl,
-            rows: (0..16)
-                .map(|i| {
-                    let mut r = vec![Value::Null; decl.columns.len()];
-                    r[decl.column_index("cpu").unwrap()] = Value::I(i);
-                    r
-                })
-                .collect(),
-        };
+        a.frame.cpus = sixteen_cpus();
         a.key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE));
         let s = screen(&a, 80, 24);
         assert!(row_of(&s, "Times are in UTC").is_some(), "{s:#?}");
